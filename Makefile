@@ -1,0 +1,42 @@
+# 风险一张图 — the two commands: `make run` and `make test`.
+# Both install whatever is missing (system packages, the venv, the package)
+# and are idempotent.
+
+SHELL := /bin/bash
+VENV  ?= .venv
+PYTHON ?= python3
+HOST  ?= 127.0.0.1
+PORT  ?= 5000
+export HOST PORT
+
+.PHONY: run test install install-test system-deps system-deps-test lint bench
+
+run: install
+	$(VENV)/bin/geo-service serve --host $(HOST) --port $(PORT)
+
+test: install-test
+	bash scripts/run-tests.sh
+
+install: system-deps $(VENV)/.installed-run
+install-test: system-deps-test $(VENV)/.installed-test
+
+system-deps:
+	@bash scripts/install-system-deps.sh run
+
+system-deps-test:
+	@bash scripts/install-system-deps.sh test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -e '.[test,cnmaps]'
+	touch $@ $(VENV)/.installed-run
+
+lint: install-test
+	$(VENV)/bin/ruff check geo_service tests

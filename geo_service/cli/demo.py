@@ -1,0 +1,3 @@
+"""``geo-service demo …`` (filled in by the demo-data work)."""
+
+commands: list = []

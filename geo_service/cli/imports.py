@@ -1,0 +1,3 @@
+"""``geo-service import …`` (filled in by the importer work)."""
+
+commands: list = []

@@ -1,0 +1,99 @@
+"""Settings from the environment, one class.  Tests pass a subclass."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from .domain import GRADES
+
+__all__ = ["Config", "TestConfig", "project_root"]
+
+
+def project_root() -> Path:
+    """The checkout this package runs from (where ``var/`` lives by default)."""
+    return Path(os.environ.get("GEO_SERVICE_HOME", Path(__file__).resolve().parent.parent))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _secret_key(var_dir: Path) -> str:
+    """A stable secret key kept in ``var/secret_key`` (made once, mode 0600)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+class Config:
+    """Application settings.  Every value can be set through the environment."""
+
+    TESTING = False
+
+    def __init__(self, var_dir: Path | None = None) -> None:
+        env = os.environ
+        self.VAR_DIR = var_dir or Path(env.get("GEO_SERVICE_VAR", project_root() / "var"))
+        # None → the embedded cluster under VAR_DIR.
+        self.DATABASE_URL: str | None = env.get("DATABASE_URL") or None
+        self.SECRET_KEY = _secret_key(self.VAR_DIR)
+        self.HOST = env.get("HOST", "127.0.0.1")
+        self.PORT = int(env.get("PORT", "5000"))
+        self.UPLOAD_DIR = Path(env.get("UPLOAD_DIR", self.VAR_DIR / "uploads"))
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_UPLOAD_MB", "50")) * 1024 * 1024
+
+        # The one grade palette (红/橙/黄/蓝); GRADE_COLORS='{"1":"#…"}' overrides.
+        colours = {g.value: g.default_hex for g in GRADES}
+        colours.update({int(k): v for k, v in json.loads(env.get("GRADE_COLORS", "{}")).items()})
+        self.GRADE_COLORS: dict[int, str] = colours
+
+        # Base map: "none" (outlines on plain background), an XYZ URL template,
+        # or "tianditu" with TIANDITU_KEY.
+        self.BASEMAP = env.get("BASEMAP", "none")
+        self.BASEMAP_ATTRIBUTION = env.get("BASEMAP_ATTRIBUTION", "")
+        self.TIANDITU_KEY = env.get("TIANDITU_KEY", "")
+        # Footer of printed maps: 审图号 or "内部用图".
+        self.MAP_FOOTER = env.get("MAP_FOOTER", "内部用图")
+        self.ISSUING_UNIT = env.get("ISSUING_UNIT", "")  # 填报单位 default
+
+        # Limits on query parameters.
+        self.MAX_PAGE_SIZE = int(env.get("MAX_PAGE_SIZE", "1000"))
+        self.MAX_BBOX_AREA_DEG2 = _env_float("MAX_BBOX_AREA_DEG2", 400.0)
+        self.MAX_RADIUS_M = _env_float("MAX_RADIUS_M", 100_000.0)
+        self.DEFAULT_REGION = env.get("DEFAULT_REGION", "532500")
+
+        # Risk assessment thresholds (DOMAIN.md defaults; local standards differ).
+        self.LEC_THRESHOLDS = tuple(
+            json.loads(env.get("LEC_THRESHOLDS", "[320, 160, 70]"))
+        )
+        self.LS_THRESHOLDS = tuple(json.loads(env.get("LS_THRESHOLDS", "[20, 10, 4]")))
+        self.DUE_SOON_DAYS = int(env.get("DUE_SOON_DAYS", "7"))
+
+        self.STATEMENT_TIMEOUT_MS = int(env.get("STATEMENT_TIMEOUT_MS", "30000"))
+        self.POOL_SIZE = int(env.get("POOL_SIZE", "5"))
+
+    def as_flask(self) -> dict[str, object]:
+        """The settings as a dict for ``app.config``."""
+        return {k: getattr(self, k) for k in dir(self) if k.isupper()}
+
+
+class TestConfig(Config):
+    """Settings for the test suite: the database URL is given by the fixture."""
+
+    TESTING = True
+
+    def __init__(self, database_url: str, var_dir: Path) -> None:
+        super().__init__(var_dir)
+        self.UPLOAD_DIR = var_dir / "uploads"
+        self.DATABASE_URL = database_url
+        self.WTF_CSRF_ENABLED = True

@@ -1,0 +1,329 @@
+"""SQLAlchemy 2 declarative models of the register.
+
+Geometries are EPSG:4326 (WGS84; CGCS2000 input is accepted as equal).  The
+schema itself is owned by the Alembic migrations in ``migrations/``; these
+classes mirror it.  Constraints that encode the domain (grades, states,
+levels) are CHECKs built from :mod:`geo_service.domain`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .. import domain
+
+__all__ = [
+    "Base",
+    "Industry",
+    "Region",
+    "Enterprise",
+    "RiskPoint",
+    "Hazard",
+    "HazardEvent",
+    "HazardEvidence",
+    "User",
+    "ApiToken",
+    "AuditLog",
+    "MapExport",
+    "ReturnArchive",
+    "SRID",
+]
+
+SRID = 4326
+
+
+def in_check(column: str, values: Any) -> str:
+    """SQL ``column IN (...)`` text for a CHECK constraint over fixed keys."""
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Industry(Base):
+    """行业领域; ``stat_group`` is the form-000 split (coal/mine/hazchem/other)."""
+
+    __tablename__ = "industry"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("industry.code"))
+    stat_group: Mapped[str] = mapped_column(String(16))
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (CheckConstraint(in_check("stat_group", domain.STAT_GROUPS), name="ck_industry_stat_group"),)
+
+
+class Region(Base):
+    """An administrative region (GB/T 2260 code; 9–12 digits for townships)."""
+
+    __tablename__ = "region"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    level: Mapped[str] = mapped_column(String(12))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+    )
+    __table_args__ = (
+        CheckConstraint(in_check("level", domain.REGION_LEVELS), name="ck_region_level"),
+        CheckConstraint("code ~ '^[0-9]{6}([0-9]{3}([0-9]{3})?)?$'", name="ck_region_code"),
+    )
+
+
+class Enterprise(Base):
+    """A supervised enterprise (生产经营单位)."""
+
+    __tablename__ = "enterprise"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    industry_code: Mapped[str] = mapped_column(ForeignKey("industry.code"), index=True)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"))
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    legal_rep: Mapped[str | None] = mapped_column(String(60))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    complaint_phone: Mapped[str | None] = mapped_column(String(40))
+    supervising_dept: Mapped[str | None] = mapped_column(String(100))
+    # Highest grade of the risk points, maintained by a trigger (NULL: none).
+    grade_auto: Mapped[int | None] = mapped_column(SmallInteger)
+    # A regulator's explicit grade (e.g. the hazchem 100-point diagnosis).
+    grade_override: Mapped[int | None] = mapped_column(SmallInteger)
+    grade_override_note: Mapped[str | None] = mapped_column(Text)
+    grade: Mapped[int | None] = mapped_column(
+        SmallInteger, Computed("COALESCE(grade_override, grade_auto)", persisted=True)
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    risk_points: Mapped[list[RiskPoint]] = relationship(back_populates="enterprise")
+    hazards: Mapped[list[Hazard]] = relationship(back_populates="enterprise")
+    __table_args__ = (
+        CheckConstraint("grade_auto BETWEEN 1 AND 4", name="ck_enterprise_grade_auto"),
+        CheckConstraint("grade_override BETWEEN 1 AND 4", name="ck_enterprise_grade_override"),
+        CheckConstraint("credit_code ~ '^[0-9A-HJ-NPQRTUWXY]{18}$'", name="ck_enterprise_credit_code"),
+    )
+
+
+class RiskPoint(Base):
+    """A 风险点 of an enterprise with its assessed grade."""
+
+    __tablename__ = "risk_point"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    location_desc: Mapped[str | None] = mapped_column(String(200))  # 部位/区域
+    accident_type: Mapped[str | None] = mapped_column(String(100))  # 可能导致的事故类型
+    grade: Mapped[int] = mapped_column(SmallInteger)
+    method: Mapped[str | None] = mapped_column(String(16))
+    score: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    method_params: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    control_measures: Mapped[str | None] = mapped_column(Text)
+    controls_implemented: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    responsible_person: Mapped[str | None] = mapped_column(String(60))
+    assessed_on: Mapped[dt.date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    enterprise: Mapped[Enterprise] = relationship(back_populates="risk_points")
+    __table_args__ = (
+        CheckConstraint("grade BETWEEN 1 AND 4", name="ck_risk_point_grade"),
+        CheckConstraint(in_check("method", domain.RISK_METHODS), name="ck_risk_point_method"),
+        UniqueConstraint("enterprise_id", "name", name="uq_risk_point_enterprise_name"),
+    )
+
+
+class Hazard(Base):
+    """An accident hazard (事故隐患) and its rectification."""
+
+    __tablename__ = "hazard"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str | None] = mapped_column(String(60))  # 隐患类型
+    criterion: Mapped[str | None] = mapped_column(String(16))  # 重大隐患判定标准 (domain.MAJOR_CRITERIA)
+    source: Mapped[str] = mapped_column(String(12))
+    found_on: Mapped[dt.date] = mapped_column(Date)
+    found_by: Mapped[str | None] = mapped_column(String(100))  # 检查人员
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(12), default="registered", server_default="registered")
+    # 五落实 of a 重大隐患 (时限 is ``deadline``).
+    resp_person: Mapped[str | None] = mapped_column(String(60))
+    measures: Mapped[str | None] = mapped_column(Text)
+    funds_wan: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    emergency_plan: Mapped[str | None] = mapped_column(Text)
+    supervision_doc_no: Mapped[str | None] = mapped_column(String(100))  # 挂牌督办文号
+    rectified_on: Mapped[dt.date | None] = mapped_column(Date)
+    verified_on: Mapped[dt.date | None] = mapped_column(Date)
+    verifier: Mapped[str | None] = mapped_column(String(100))
+    verification_note: Mapped[str | None] = mapped_column(Text)  # 复查情况
+    geom: Mapped[WKBElement | None] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    enterprise: Mapped[Enterprise] = relationship(back_populates="hazards")
+    events: Mapped[list[HazardEvent]] = relationship(order_by="HazardEvent.id")
+    __table_args__ = (
+        CheckConstraint(in_check("level", domain.HAZARD_LEVELS), name="ck_hazard_level"),
+        CheckConstraint(in_check("state", domain.HAZARD_STATES), name="ck_hazard_state"),
+        CheckConstraint(in_check("source", domain.HAZARD_SOURCES), name="ck_hazard_source"),
+        CheckConstraint(in_check("criterion", domain.MAJOR_CRITERIA), name="ck_hazard_criterion"),
+        CheckConstraint("funds_wan >= 0", name="ck_hazard_funds"),
+        CheckConstraint(
+            "source <> 'supervised' OR supervision_doc_no IS NOT NULL", name="ck_hazard_supervised_doc"
+        ),
+        CheckConstraint(
+            "state <> 'closed' OR (verifier IS NOT NULL AND verified_on IS NOT NULL)",
+            name="ck_hazard_closed_verified",
+        ),
+        CheckConstraint(
+            "level <> 'major' OR state = 'registered' OR (resp_person IS NOT NULL AND measures IS NOT NULL"
+            " AND funds_wan IS NOT NULL AND deadline IS NOT NULL AND emergency_plan IS NOT NULL)",
+            name="ck_hazard_major_five",
+        ),
+        UniqueConstraint("enterprise_id", "found_on", "description", name="uq_hazard_natural"),
+    )
+
+
+class HazardEvent(Base):
+    """Append-only record of a hazard's state changes (a trigger forbids UPDATE/DELETE)."""
+
+    __tablename__ = "hazard_event"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazard.id", ondelete="RESTRICT"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    from_state: Mapped[str | None] = mapped_column(String(12))
+    to_state: Mapped[str] = mapped_column(String(12))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class HazardEvidence(Base):
+    """A photo or document on a hazard, stored outside the database."""
+
+    __tablename__ = "hazard_evidence"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazard.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # before/after/plan/acceptance/other
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_path: Mapped[str] = mapped_column(String(500))
+    uploaded_by: Mapped[str | None] = mapped_column(String(100))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint(in_check("kind", ("before", "after", "plan", "acceptance", "other")), name="ck_evidence_kind"),
+    )
+
+
+class User(Base):
+    """An account with a role and a jurisdiction."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(12))  # admin/regulator/enterprise/readonly
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint(in_check("role", ("admin", "regulator", "enterprise", "readonly")), name="ck_user_role"),
+        CheckConstraint(
+            "(role = 'admin') OR (role IN ('regulator', 'readonly') AND region_code IS NOT NULL)"
+            " OR (role = 'enterprise' AND enterprise_id IS NOT NULL)",
+            name="ck_user_jurisdiction",
+        ),
+    )
+
+
+class ApiToken(Base):
+    """A revocable API token for scripts (only its hash is stored)."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditLog(Base):
+    """Append-only record of every write: who, when, what, before and after."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(60))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class MapExport(Base):
+    """Every produced risk/hazard map (form 000 item 14 counts these)."""
+
+    __tablename__ = "map_export"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    period: Mapped[dt.date] = mapped_column(Date)  # first day of the month
+    kind: Mapped[str] = mapped_column(String(12))  # risk/hazard
+    fmt: Mapped[str] = mapped_column(String(8))  # png/pdf
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint("region_code IS NOT NULL OR enterprise_id IS NOT NULL", name="ck_map_export_subject"),
+        CheckConstraint(in_check("kind", ("risk", "hazard")), name="ck_map_export_kind"),
+    )
+
+
+class ReturnArchive(Base):
+    """A submitted (frozen) monthly return: numbers, workbook and maps."""
+
+    __tablename__ = "return_archive"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
+    period: Mapped[dt.date] = mapped_column(Date)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    data_as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    numbers: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    bundle_zip: Mapped[bytes] = mapped_column(LargeBinary)
+    bundle_sha256: Mapped[str] = mapped_column(String(64))

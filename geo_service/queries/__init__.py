@@ -1,0 +1,1 @@
+"""Functions that build and return SQLAlchemy statements; every spatial SQL lives here."""

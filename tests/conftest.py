@@ -1,0 +1,118 @@
+"""A real PostGIS for the whole suite, never a mock.
+
+The suite starts its own throw-away embedded cluster once per session (or
+uses ``TEST_DATABASE_URL``), migrates an empty database with Alembic (so the
+migrations are tested too) and runs each test inside a transaction that is
+rolled back at the end.  Tests that need committed data (a live server for
+the browser, backup/restore) ask ``make_database`` for a database of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from geo_service import create_app, db
+from geo_service.config import TestConfig
+from geo_service.embedded import EmbeddedCluster
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a PostGIS server's maintenance database we may create databases on."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    cluster = EmbeddedCluster(tmp_path_factory.mktemp("pg"), durable=False)
+    cluster.start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.destroy()
+
+
+def _admin_engine(server_url: str) -> Engine:
+    return create_engine(
+        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+
+
+@pytest.fixture(scope="session")
+def make_database(server_url: str) -> Iterator[Callable[[], str]]:
+    """Factory: a new, migrated, empty database; dropped at the end of the session."""
+    admin = _admin_engine(server_url)
+    created: list[str] = []
+
+    def _make() -> str:
+        name = f"geo_test_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        db.upgrade(url)
+        return url
+
+    yield _make
+    with admin.connect() as conn:
+        for name in created:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(make_database: Callable[[], str]) -> str:
+    """The suite's main database (migrated, empty; tests roll back)."""
+    return make_database()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = db.make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside an outer transaction rolled back after the test."""
+    conn = engine.connect()
+    trans = conn.begin()
+    try:
+        yield conn
+    finally:
+        trans.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    """An ORM session joined to the test's transaction (commits become savepoints)."""
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as s:
+        yield s
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path) -> Path:
+    return tmp_path / "var"
+
+
+@pytest.fixture
+def app(database_url: str, connection: Connection, var_dir: Path):  # type: ignore[no-untyped-def]
+    """The application bound to the test's connection."""
+    application = create_app(TestConfig(database_url, var_dir))
+    application.extensions["geo_bind"] = connection
+    yield application
+    application.extensions["geo_engine"].dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
