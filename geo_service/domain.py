@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 __all__ = [
+    "Actor",
     "Grade",
     "GRADES",
     "GRADE_BY_KEY",
@@ -35,6 +36,13 @@ __all__ = [
     "is_overdue",
     "overdue_days",
 ]
+
+
+class Actor(NamedTuple):
+    """Who does a write: a display name and the account id (None for system work)."""
+
+    name: str
+    user_id: int | None = None
 
 
 class Grade(NamedTuple):

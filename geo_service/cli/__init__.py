@@ -20,7 +20,7 @@ from ..config import Config
 
 __all__ = ["main", "database"]
 
-_COMMAND_MODULES = ("db", "serve", "imports", "demo")
+_COMMAND_MODULES = ("db", "serve", "imports", "demo", "returns", "users")
 
 
 @contextlib.contextmanager

@@ -1,14 +1,20 @@
-"""One blueprint per surface; views are thin."""
+"""One blueprint per surface; views are thin.
+
+Each module in ``SURFACES`` defines ``bp``, a Blueprint.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from flask import Flask
 
-__all__ = ["register_blueprints"]
+__all__ = ["register_blueprints", "SURFACES"]
+
+SURFACES = ("health", "map", "api", "ogc", "tiles", "returns", "ledger")
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import health
-
-    for module in (health,):
+    for name in SURFACES:
+        module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)

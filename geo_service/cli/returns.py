@@ -1,0 +1,3 @@
+"""``geo-service returns …`` (being built)."""
+
+commands: list = []

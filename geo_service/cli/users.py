@@ -1,0 +1,3 @@
+"""``geo-service users …`` (being built)."""
+
+commands: list = []
