@@ -14,6 +14,9 @@ from typing import NamedTuple
 
 __all__ = [
     "Actor",
+    "ROLES",
+    "ROLE_PERMISSIONS",
+    "TRANSITION_PERMISSION",
     "Grade",
     "GRADES",
     "GRADE_BY_KEY",
@@ -39,10 +42,47 @@ __all__ = [
 
 
 class Actor(NamedTuple):
-    """Who does a write: a display name and the account id (None for system work)."""
+    """Who does a write: a display name, the account id (None for system work)
+    and the account's role (``system`` for imports and the demo)."""
 
     name: str
     user_id: int | None = None
+    role: str = "system"
+
+    def may(self, permission: str) -> bool:
+        """Whether this actor's role grants ``permission`` (see ROLE_PERMISSIONS)."""
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+
+# Roles and what each may do.  Jurisdiction (which objects) is the Scope's
+# business; this is only which kinds of action.
+ROLES: dict[str, str] = {
+    "admin": "管理员",
+    "regulator": "监管人员",
+    "enterprise": "企业用户",
+    "readonly": "只读",
+}
+# read: see the register; edit_register: enterprises and risk points;
+# report_hazard: register hazards (enterprise users: 企业自查 only);
+# rectify: start / finish rectification; verify: 验收销号 or send back;
+# submit_return: freeze a monthly return; admin: accounts and the audit log.
+_ALL_PERMS = frozenset(
+    {"read", "edit_register", "report_hazard", "rectify", "verify", "submit_return", "admin"}
+)
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "system": _ALL_PERMS,
+    "admin": _ALL_PERMS,
+    "regulator": _ALL_PERMS - {"admin"},
+    "enterprise": frozenset({"read", "report_hazard", "rectify"}),
+    "readonly": frozenset({"read"}),
+}
+# The permission each hazard transition needs.
+TRANSITION_PERMISSION: dict[tuple[str, str], str] = {
+    ("registered", "rectifying"): "rectify",
+    ("rectifying", "rectified"): "rectify",
+    ("rectified", "closed"): "verify",
+    ("rectified", "rectifying"): "verify",
+}
 
 
 class Grade(NamedTuple):
