@@ -49,6 +49,7 @@ __all__ = [
     "AuditLog",
     "MapExport",
     "ReturnArchive",
+    "LoginAttempt",
     "SRID",
 ]
 
@@ -327,3 +328,14 @@ class ReturnArchive(Base):
     numbers: Mapped[dict[str, Any]] = mapped_column(JSONB)
     bundle_zip: Mapped[bytes] = mapped_column(LargeBinary)
     bundle_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class LoginAttempt(Base):
+    """One login attempt, for throttling password guessing."""
+
+    __tablename__ = "login_attempt"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    username: Mapped[str] = mapped_column(String(60))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
