@@ -27,6 +27,21 @@ rates
     (``None``, shown blank) when the denominator is 0.
 weighted risk
     Sum over enterprises of the grade weight 红=4, 橙=3, 黄=2, 蓝=1.
+assessed (risk points)
+    A risk point's assessment date is ``assessed_on``, or the (Beijing) day
+    it was entered when ``assessed_on`` is blank.  The register keeps no
+    history of grades: a risk point counts with its current grade.  Risk
+    identification is a standing register, so "by the period's end" counts
+    every risk point assessed on or before that day (``assessed_by``);
+    "本月" counts those assessed within the month (``assessed_in``).
+five measures (五落实)
+    A 重大隐患 has its 五落实 when responsible person, measures, funds,
+    deadline and emergency plan are all filled (``five_measures``).
+became overdue in a month
+    Overdue at the month's last day but not on the day before the month
+    began, i.e. the deadline fell between the last day of the previous
+    month and the day before the month's last day (``became_overdue_in``);
+    judged with the hazard's current state, like ``overdue_on``.
 """
 
 from __future__ import annotations
@@ -40,7 +55,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain import CLOSED_STATE, GRADES, OVERDUE_STATES
-from ..models import Enterprise, Hazard
+from ..models import Enterprise, Hazard, RiskPoint
 
 __all__ = [
     "Period",
@@ -51,6 +66,11 @@ __all__ = [
     "open_clause",
     "rate",
     "grade_weight",
+    "assessed_date",
+    "assessed_by",
+    "assessed_in",
+    "five_measures",
+    "became_overdue_in",
 ]
 
 
@@ -119,3 +139,33 @@ def rate(numerator: int, denominator: int) -> float | None:
         return None
     value = Decimal(numerator) * 100 / Decimal(denominator)
     return float(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def assessed_date() -> ColumnElement[dt.date]:
+    """A risk point's assessment date: ``assessed_on``, else the Beijing day it was entered."""
+    return sa.func.coalesce(
+        RiskPoint.assessed_on, sa.cast(sa.func.timezone("Asia/Shanghai", RiskPoint.created_at), sa.Date)
+    )
+
+
+def assessed_by(end: dt.date) -> ColumnElement[bool]:
+    """Risk points assessed on or before ``end`` (the standing register at that day)."""
+    return assessed_date() <= end
+
+
+def assessed_in(start: dt.date, end: dt.date) -> ColumnElement[bool]:
+    """Risk points assessed between ``start`` and ``end`` inclusive."""
+    return assessed_date().between(start, end)
+
+
+def five_measures() -> ColumnElement[bool]:
+    """Hazards with all of the 五落实 filled (责任, 措施, 资金, 时限, 预案)."""
+    return sa.and_(
+        Hazard.resp_person.is_not(None), Hazard.measures.is_not(None), Hazard.funds_wan.is_not(None),
+        Hazard.deadline.is_not(None), Hazard.emergency_plan.is_not(None),
+    )
+
+
+def became_overdue_in(start: dt.date, end: dt.date) -> ColumnElement[bool]:
+    """Hazards overdue on ``end`` that were not yet overdue on the day before ``start``."""
+    return sa.and_(overdue_on(end), sa.not_(overdue_on(start - dt.timedelta(days=1))))
