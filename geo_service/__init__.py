@@ -26,7 +26,7 @@ def create_app(config: Config | None = None) -> Flask:
         static_folder=str(root / "static"),
     )
     app.config.from_mapping(config.as_flask())
-    url = config.DATABASE_URL or EmbeddedCluster(config.VAR_DIR).url
+    url = config.DATABASE_URL or EmbeddedCluster(config.VAR_DIR).app_url
     app.config["DATABASE_URL"] = url
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db.init_app(app, url)

@@ -33,6 +33,7 @@ LOGGER = logging.getLogger(__name__)
 
 DB_NAME = "geo_service"
 SUPERUSER = "postgres"
+APP_ROLE = "geo_app"  # created by migration 0002
 RUN_AS = "postgres"  # the system user Debian's package creates
 # Unix socket paths are limited to 107 bytes; keep ours well inside.
 _MAX_SOCKET_DIR = 80
@@ -154,6 +155,17 @@ class EmbeddedCluster:
         return URL.create(
             "postgresql+psycopg2",
             username=SUPERUSER,
+            database=DB_NAME,
+            query={"host": str(self.socket_dir)},
+        ).render_as_string(hide_password=False)
+
+    @property
+    def app_url(self) -> str:
+        """URL for the application itself: the ``geo_app`` role made by the
+        migrations, which cannot UPDATE or DELETE the append-only tables."""
+        return URL.create(
+            "postgresql+psycopg2",
+            username=APP_ROLE,
             database=DB_NAME,
             query={"host": str(self.socket_dir)},
         ).render_as_string(hide_password=False)

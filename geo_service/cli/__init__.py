@@ -15,12 +15,13 @@ import os
 from collections.abc import Iterator
 
 import click
+from sqlalchemy.orm import Session
 
 from ..config import Config
 
-__all__ = ["main", "database"]
+__all__ = ["main", "database", "session_scope"]
 
-_COMMAND_MODULES = ("db", "serve", "imports", "demo", "returns", "users")
+_COMMAND_MODULES = ("db", "serve", "imports", "demo", "returns", "users", "maintenance")
 
 
 @contextlib.contextmanager
@@ -34,6 +35,27 @@ def database(config: Config | None = None) -> Iterator[str]:
 
     with EmbeddedCluster(config.VAR_DIR).session() as url:
         yield url
+
+
+@contextlib.contextmanager
+def session_scope(config: Config | None = None) -> Iterator[Session]:
+    """A session on the command's database, committed at the end; a service
+    error becomes a clean Chinese message and a non-zero exit."""
+    from ..db import make_engine
+    from ..errors import GeoServiceError
+
+    with database(config) as url:
+        engine = make_engine(url)
+        try:
+            with Session(engine) as session:
+                try:
+                    yield session
+                    session.commit()
+                except GeoServiceError as err:
+                    session.rollback()
+                    raise click.ClickException(err.user_msg) from err
+        finally:
+            engine.dispose()
 
 
 @click.group()

@@ -27,6 +27,29 @@ class _Gunicorn:  # built lazily: gunicorn is only needed to serve
         App().run()
 
 
+def _load_demo(url: str) -> None:
+    """The demo register and its accounts, when the register is empty.
+
+    Demo accounts (documented passwords) are made only together with the demo
+    register, never on a register of real data."""
+    from sqlalchemy.orm import Session
+
+    from ..db import make_engine
+    from ..services import accounts, demo
+
+    if not demo.load_if_empty(url):
+        return
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            created = accounts.ensure_demo_users(session)
+            session.commit()
+        if created:
+            click.echo("已创建演示账号：" + "、".join(created) + "（密码见 README）")
+    finally:
+        engine.dispose()
+
+
 @click.command("serve")
 @click.option("--host", default=None, help="监听地址（默认 HOST 或 127.0.0.1）")
 @click.option("--port", type=int, default=None, help="端口（默认 PORT 或 5000）")
@@ -44,9 +67,12 @@ def serve(host: str | None, port: int | None, workers: int, threads: int, no_dem
     with database(config) as url:
         dbmod.upgrade(url)
         if not no_demo:
-            from ..services import demo
+            _load_demo(url)
+        if not config.DATABASE_URL:
+            # The embedded cluster: the app runs as geo_app, not the owner.
+            from ..embedded import EmbeddedCluster
 
-            demo.load_if_empty(url)
+            url = EmbeddedCluster(config.VAR_DIR).app_url
         config.DATABASE_URL = url
         click.echo(f"风险一张图 正在 http://{host}:{port} 提供服务（Ctrl+C 停止）")
         _Gunicorn.run(
