@@ -1,0 +1,518 @@
+"""The closed loop: create and edit enterprises, risk points and hazards, and
+move hazards along their lifecycle.
+
+Every write here
+
+* validates with :mod:`geo_service.services.validation` (the importers' rules),
+  raising :class:`~geo_service.services.validation.RecordInvalid` (400);
+* checks the actor's role (:meth:`Actor.may`) and the caller's
+  :class:`~geo_service.queries.scope.Scope`: an object outside the scope is
+  :class:`NotFound` when it does not exist at all and
+  :class:`OutOfJurisdiction` (403) when it exists but is not the caller's;
+* is optimistic-locked: ``UPDATE … WHERE id = :id AND version = :v`` bumps the
+  version, and a stale ``expected_version`` raises :class:`VersionConflict`
+  (409) with nothing written;
+* appends one ``audit_log`` row (actor, action, object, before/after JSON)
+  through :func:`audit`, and every hazard state change one ``hazard_event``.
+
+The functions flush but never commit: the caller (a view, a CLI command)
+commits its unit of work, and an exception leaves nothing behind once the
+caller rolls back.  The enterprise's grade follows its risk points through the
+database trigger ``risk_point_grade``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from geoalchemy2 import WKBElement
+from geoalchemy2.shape import to_shape
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import domain
+from ..domain import Actor
+from ..errors import Forbidden, IllegalTransition, InvalidParameter, NotFound, OutOfJurisdiction, VersionConflict
+from ..models import AuditLog, Base, Enterprise, Hazard, HazardEvent, RiskPoint
+from ..queries.scope import Scope, enterprise_scope
+from .validation import FieldError, RecordInvalid, header_of, validate_enterprise, validate_hazard, validate_risk_point
+
+__all__ = [
+    "create_enterprise",
+    "update_enterprise",
+    "create_risk_point",
+    "update_risk_point",
+    "create_hazard",
+    "update_hazard",
+    "transition_hazard",
+    "audit",
+    "snapshot",
+    "load_enterprise",
+    "load_hazard",
+    "load_risk_point",
+    "FIVE_IMPLEMENTATIONS",
+]
+
+# 五落实 of a 重大隐患: 责任, 措施, 资金, 时限, 预案.
+FIVE_IMPLEMENTATIONS: dict[str, str] = {
+    "resp_person": "整改责任人",
+    "measures": "整改措施",
+    "funds_wan": "整改资金",
+    "deadline": "整改期限",
+    "emergency_plan": "应急预案",
+}
+
+_ENTERPRISE_FIELDS = (
+    "credit_code", "name", "address", "industry", "region_code", "lng", "lat", "legal_rep",
+    "contact_phone", "complaint_phone", "supervising_dept", "grade_override", "grade_override_note",
+)
+_RISK_POINT_FIELDS = (
+    "name", "location_desc", "accident_type", "grade", "method", "score", "method_params",
+    "control_measures", "controls_implemented", "responsible_person", "assessed_on",
+)
+_HAZARD_EDITABLE = (
+    "description", "level", "category", "criterion", "source", "found_on", "found_by", "deadline",
+    "resp_person", "measures", "funds_wan", "emergency_plan", "supervision_doc_no",
+    "verification_note", "lng", "lat",
+)
+_HAZARD_RECORD = _HAZARD_EDITABLE + ("state", "rectified_on", "verified_on", "verifier")
+# What a transition may fill in on the way.
+_TRANSITION_FIELDS = tuple(FIVE_IMPLEMENTATIONS) + ("rectified_on", "verified_on", "verifier", "verification_note")
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, WKBElement):
+        return to_shape(value).wkt
+    if isinstance(value, str) and value.startswith("SRID="):
+        return value.split(";", 1)[1]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def snapshot(obj: Base) -> dict[str, Any]:
+    """The object's columns as a JSON-ready dict (geometry as WKT, dates ISO)."""
+    return {c.key: _json_value(getattr(obj, c.key)) for c in obj.__mapper__.column_attrs}
+
+
+def audit(session: Session, actor: Actor, action: str, object_type: str, object_id: Any,
+          before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> None:
+    """Append one ``audit_log`` row: who did ``action`` to which object, before and after."""
+    session.add(AuditLog(
+        actor=actor.name, user_id=actor.user_id, action=action, object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        before=dict(before) if before is not None else None,
+        after=dict(after) if after is not None else None,
+    ))
+    session.flush()
+
+
+# --------------------------------------------------------------------------- loading within the scope
+
+
+def _require(actor: Actor, permission: str) -> None:
+    if not actor.may(permission):
+        raise Forbidden(detail=f"{actor.name} ({actor.role}) lacks {permission}")
+
+
+def load_enterprise(session: Session, enterprise_id: int, *, scope: Scope, write: bool = False,
+                    lock: bool = False) -> Enterprise:
+    """The enterprise in the caller's scope.
+
+    Raises :class:`NotFound` when absent, or when outside the scope on a read;
+    :class:`OutOfJurisdiction` when it exists outside the scope on a write.
+    """
+    stmt = sa.select(Enterprise).where(Enterprise.id == enterprise_id, enterprise_scope(scope))
+    ent = session.execute(stmt).scalar_one_or_none()
+    if ent is None:
+        exists = session.execute(sa.select(Enterprise.id).where(Enterprise.id == enterprise_id)).first()
+        if exists is not None and write:
+            raise OutOfJurisdiction()
+        raise NotFound(f"企业 {enterprise_id} 不存在")
+    return ent
+
+
+def load_risk_point(session: Session, risk_point_id: int, *, scope: Scope, write: bool = False) -> RiskPoint:
+    """The risk point whose enterprise is in the caller's scope (see :func:`load_enterprise`)."""
+    rp = session.execute(
+        sa.select(RiskPoint).join(Enterprise, RiskPoint.enterprise_id == Enterprise.id)
+        .where(RiskPoint.id == risk_point_id, enterprise_scope(scope))
+    ).scalar_one_or_none()
+    if rp is None:
+        exists = session.execute(sa.select(RiskPoint.id).where(RiskPoint.id == risk_point_id)).first()
+        if exists is not None and write:
+            raise OutOfJurisdiction()
+        raise NotFound(f"风险点 {risk_point_id} 不存在")
+    return rp
+
+
+def load_hazard(session: Session, hazard_id: int, *, scope: Scope, write: bool = False) -> Hazard:
+    """The hazard whose enterprise is in the caller's scope (see :func:`load_enterprise`)."""
+    hz = session.execute(
+        sa.select(Hazard).join(Enterprise, Hazard.enterprise_id == Enterprise.id)
+        .where(Hazard.id == hazard_id, enterprise_scope(scope))
+    ).scalar_one_or_none()
+    if hz is None:
+        exists = session.execute(sa.select(Hazard.id).where(Hazard.id == hazard_id)).first()
+        if exists is not None and write:
+            raise OutOfJurisdiction()
+        raise NotFound(f"隐患 {hazard_id} 不存在")
+    return hz
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_keys(kind: str, raw: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise InvalidParameter(key, f"不是可提交的{kind}字段（可提交：{', '.join(allowed)}）")
+
+
+def _lnglat(geom: Any) -> tuple[float, float] | None:
+    if geom is None:
+        return None
+    if isinstance(geom, str):
+        from shapely import wkt
+
+        point = wkt.loads(geom.split(";", 1)[-1])
+    else:
+        point = to_shape(geom)
+    return point.x, point.y
+
+
+def _raise_invalid(errors: list[FieldError]) -> None:
+    if errors:
+        raise RecordInvalid(errors)
+
+
+_UNIQUE_MESSAGES = {
+    "enterprise_credit_code_key": ("enterprises", "credit_code", "该统一社会信用代码已登记"),
+    "uq_risk_point_enterprise_name": ("risk-points", "name", "该企业已有同名风险点"),
+    "uq_hazard_natural": ("hazards", "description", "该企业同日已登记相同描述的隐患"),
+}
+
+
+def _flush(session: Session) -> None:
+    """Flush inside a savepoint; a uniqueness clash becomes a field error (400)."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as err:
+        name = getattr(getattr(err.orig, "diag", None), "constraint_name", None)
+        if name in _UNIQUE_MESSAGES:
+            kind, field, reason = _UNIQUE_MESSAGES[name]
+            raise RecordInvalid([FieldError(None, header_of(kind, field), reason)]) from err
+        raise
+
+
+def _versioned_update(session: Session, model: type[Base], obj_id: int, expected_version: int,
+                      values: Mapping[str, Any], *, touch: bool = True) -> None:
+    """``UPDATE … SET values, version = version + 1 WHERE id AND version`` or VersionConflict."""
+    table = model.__table__  # type: ignore[attr-defined]
+    extra: dict[str, Any] = {"version": table.c.version + 1}
+    if touch and "updated_at" in table.c:
+        extra["updated_at"] = sa.func.now()
+    try:
+        with session.begin_nested():
+            result = session.execute(
+                sa.update(table)
+                .where(table.c.id == obj_id, table.c.version == expected_version)
+                .values(**dict(values), **extra)
+            )
+    except IntegrityError as err:
+        name = getattr(getattr(err.orig, "diag", None), "constraint_name", None)
+        if name in _UNIQUE_MESSAGES:
+            kind, field, reason = _UNIQUE_MESSAGES[name]
+            raise RecordInvalid([FieldError(None, header_of(kind, field), reason)]) from err
+        raise
+    if result.rowcount != 1:
+        raise VersionConflict(detail=f"{model.__name__} {obj_id}: version {expected_version} is stale")
+
+
+def _check_version(obj: Any, expected_version: int) -> None:
+    if obj.version != expected_version:
+        raise VersionConflict(detail=f"{type(obj).__name__} {obj.id}: at {obj.version}, "
+                                     f"client had {expected_version}")
+
+
+def _changes(obj: Any, record: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The validated values that differ from the object's (``geom`` is taken as given)."""
+    out: dict[str, Any] = {}
+    for key in fields:
+        if key == "geom" or record.get(key) != getattr(obj, key):
+            out[key] = record.get(key)
+    return out
+
+
+def _in_scope_after_write(session: Session, enterprise_id: int, scope: Scope) -> None:
+    ok = session.execute(
+        sa.select(Enterprise.id).where(Enterprise.id == enterprise_id, enterprise_scope(scope))
+    ).first()
+    if ok is None:
+        raise OutOfJurisdiction(detail=f"enterprise {enterprise_id} would lie outside {scope}")
+
+
+# --------------------------------------------------------------------------- enterprises
+
+
+def _enterprise_raw(ent: Enterprise) -> dict[str, Any]:
+    lnglat = _lnglat(ent.geom)
+    return {
+        "credit_code": ent.credit_code, "name": ent.name, "address": ent.address,
+        "industry": ent.industry_code, "region_code": ent.region_code,
+        "lng": lnglat[0] if lnglat else None, "lat": lnglat[1] if lnglat else None,
+        "legal_rep": ent.legal_rep, "contact_phone": ent.contact_phone,
+        "complaint_phone": ent.complaint_phone, "supervising_dept": ent.supervising_dept,
+        "grade_override": ent.grade_override, "grade_override_note": ent.grade_override_note,
+    }
+
+
+def create_enterprise(session: Session, raw: Mapping[str, Any], actor: Actor, *, scope: Scope,
+                      datum: str = "wgs84") -> Enterprise:
+    """Register a new enterprise (coordinates in ``datum``, stored WGS84).
+
+    Without ``region_code`` the database assigns the deepest region covering
+    the point; the result must lie in the caller's scope (else 403).
+    """
+    _require(actor, "edit_register")
+    if scope.enterprise_id is not None:
+        raise Forbidden("企业用户不能登记新企业")
+    _check_keys("企业", raw, _ENTERPRISE_FIELDS)
+    record, errors = validate_enterprise(raw, session, datum=datum)
+    _raise_invalid(errors)
+    ent = Enterprise(**record)
+    session.add(ent)
+    _flush(session)
+    session.refresh(ent)
+    _in_scope_after_write(session, ent.id, scope)
+    audit(session, actor, "create", "enterprise", ent.id, None, snapshot(ent))
+    return ent
+
+
+def update_enterprise(session: Session, enterprise_id: int, raw: Mapping[str, Any], actor: Actor, *,
+                      scope: Scope, expected_version: int, datum: str = "wgs84") -> Enterprise:
+    """Change some fields of an enterprise (a PATCH: absent keys keep their value).
+
+    Moving the point without giving ``region_code`` lets the database place the
+    enterprise in its new region again.
+    """
+    _require(actor, "edit_register")
+    _check_keys("企业", raw, _ENTERPRISE_FIELDS)
+    ent = load_enterprise(session, enterprise_id, scope=scope, write=True)
+    _check_version(ent, expected_version)
+    before = snapshot(ent)
+    merged = _enterprise_raw(ent)
+    moved = "lng" in raw or "lat" in raw
+    if moved:
+        merged["region_code"] = None
+    else:
+        datum = "wgs84"  # the stored point is WGS84 already
+    merged.update(raw)
+    record, errors = validate_enterprise(merged, session, datum=datum)
+    _raise_invalid(errors)
+    fields = tuple(k for k in record if k != "geom") + (("geom",) if moved else ())
+    changes = _changes(ent, record, fields)
+    if moved and "region_code" not in raw:
+        changes["region_code"] = None  # the trigger assigns it again
+    _versioned_update(session, Enterprise, ent.id, expected_version, changes)
+    session.refresh(ent)
+    _in_scope_after_write(session, ent.id, scope)
+    audit(session, actor, "update", "enterprise", ent.id, before, snapshot(ent))
+    return ent
+
+
+# --------------------------------------------------------------------------- risk points
+
+
+def _risk_point_raw(rp: RiskPoint) -> dict[str, Any]:
+    return {k: getattr(rp, k) for k in _RISK_POINT_FIELDS} | {"enterprise_id": rp.enterprise_id}
+
+
+def create_risk_point(session: Session, enterprise_id: int, raw: Mapping[str, Any], actor: Actor, *,
+                      scope: Scope) -> RiskPoint:
+    """Add a risk point to an enterprise; the enterprise's grade follows (trigger)."""
+    _require(actor, "edit_register")
+    _check_keys("风险点", raw, _RISK_POINT_FIELDS)
+    ent = load_enterprise(session, enterprise_id, scope=scope, write=True)
+    record, errors = validate_risk_point({**raw, "enterprise_id": ent.id}, session)
+    _raise_invalid(errors)
+    rp = RiskPoint(**record)
+    session.add(rp)
+    _flush(session)
+    session.refresh(rp)
+    session.refresh(ent)
+    audit(session, actor, "create", "risk_point", rp.id, None, snapshot(rp))
+    return rp
+
+
+def update_risk_point(session: Session, risk_point_id: int, raw: Mapping[str, Any], actor: Actor, *,
+                      scope: Scope, expected_version: int) -> RiskPoint:
+    """Change some fields of a risk point (a PATCH); the enterprise's grade follows."""
+    _require(actor, "edit_register")
+    _check_keys("风险点", raw, _RISK_POINT_FIELDS)
+    rp = load_risk_point(session, risk_point_id, scope=scope, write=True)
+    _check_version(rp, expected_version)
+    before = snapshot(rp)
+    record, errors = validate_risk_point({**_risk_point_raw(rp), **raw}, session)
+    _raise_invalid(errors)
+    changes = _changes(rp, record, tuple(k for k in record if k != "enterprise_id"))
+    _versioned_update(session, RiskPoint, rp.id, expected_version, changes, touch=False)
+    session.refresh(rp)
+    session.refresh(rp.enterprise)
+    audit(session, actor, "update", "risk_point", rp.id, before, snapshot(rp))
+    return rp
+
+
+# --------------------------------------------------------------------------- hazards
+
+
+def _hazard_raw(hz: Hazard) -> dict[str, Any]:
+    out = {k: getattr(hz, k) for k in _HAZARD_RECORD if k not in ("lng", "lat")}
+    lnglat = _lnglat(hz.geom)
+    out["lng"], out["lat"] = lnglat if lnglat else (None, None)
+    out["enterprise_id"] = hz.enterprise_id
+    return out
+
+
+def _event(session: Session, hz: Hazard, actor: Actor, from_state: str | None, to_state: str,
+           note: str | None) -> None:
+    session.add(HazardEvent(hazard_id=hz.id, actor=actor.name, user_id=actor.user_id,
+                            from_state=from_state, to_state=to_state, note=note))
+    session.flush()
+
+
+def create_hazard(session: Session, enterprise_id: int, raw: Mapping[str, Any], actor: Actor, *,
+                  scope: Scope, datum: str = "wgs84") -> Hazard:
+    """Register a hazard (state 已登记) and its first event (None → registered).
+
+    Enterprise users may only register 企业自查 hazards.
+    """
+    _require(actor, "report_hazard")
+    _check_keys("隐患", raw, _HAZARD_EDITABLE + ("state",))
+    ent = load_enterprise(session, enterprise_id, scope=scope, write=True)
+    state = raw.get("state")
+    if state not in (None, "", "registered", domain.HAZARD_STATES["registered"]):
+        raise RecordInvalid([FieldError(None, header_of("hazards", "state"),
+                                        "新登记的隐患状态只能为“已登记”，之后按整改流程变更")])
+    record, errors = validate_hazard({**raw, "state": "registered", "enterprise_id": ent.id}, session,
+                                     datum=datum)
+    _raise_invalid(errors)
+    if actor.role == "enterprise" and record["source"] != "self":
+        raise Forbidden("企业用户只能登记企业自查发现的隐患")
+    hz = Hazard(**record)
+    session.add(hz)
+    _flush(session)
+    session.refresh(hz)
+    _event(session, hz, actor, None, "registered", "登记")
+    audit(session, actor, "create", "hazard", hz.id, None, snapshot(hz))
+    return hz
+
+
+def update_hazard(session: Session, hazard_id: int, raw: Mapping[str, Any], actor: Actor, *,
+                  scope: Scope, expected_version: int, datum: str = "wgs84") -> Hazard:
+    """Change a hazard's description, level, 五落实… (a PATCH); never its state.
+
+    State, rectification and sign-off fields change through :func:`transition_hazard`.
+    """
+    _require(actor, "report_hazard")
+    if "state" in raw:
+        raise InvalidParameter("state", "状态须通过整改流程（transition）变更")
+    _check_keys("隐患", raw, _HAZARD_EDITABLE)
+    hz = load_hazard(session, hazard_id, scope=scope, write=True)
+    _check_version(hz, expected_version)
+    before = snapshot(hz)
+    merged = _hazard_raw(hz)
+    moved = "lng" in raw or "lat" in raw
+    if not moved:
+        datum = "wgs84"
+    merged.update(raw)
+    record, errors = validate_hazard(merged, session, datum=datum)
+    _raise_invalid(errors)
+    fields = tuple(k for k in record if k not in ("geom", "enterprise_id", "state")) + (
+        ("geom",) if moved else ())
+    changes = _changes(hz, record, fields)
+    _versioned_update(session, Hazard, hz.id, expected_version, changes)
+    session.refresh(hz)
+    audit(session, actor, "update", "hazard", hz.id, before, snapshot(hz))
+    return hz
+
+
+def _parse_state(value: str) -> str:
+    v = (value or "").strip()
+    if v in domain.HAZARD_STATES:
+        return v
+    for key, name in domain.HAZARD_STATES.items():
+        if v == name:
+            return key
+    raise InvalidParameter("to_state", f"未知状态 {value!r}，可选：{', '.join(domain.HAZARD_STATES)}")
+
+
+def transition_hazard(session: Session, hazard_id: int, to_state: str, actor: Actor, *, scope: Scope,
+                      expected_version: int, note: str | None = None,
+                      fields: Mapping[str, Any] | None = None) -> Hazard:
+    """Move a hazard one step along its lifecycle and record the event.
+
+    Only :data:`domain.TRANSITIONS` are legal (409 :class:`IllegalTransition`
+    with the Chinese reason otherwise).  ``fields`` may fill in what the step
+    needs: the 五落实 (a 重大隐患 cannot leave 已登记 without all five),
+    ``rectified_on`` (default today) on 整改完成, ``verifier`` and
+    ``verified_on`` on 验收销号 (both required).  Sending a rectified hazard
+    back (验收不通过) needs a ``note`` and clears ``rectified_on``.
+    """
+    fields = dict(fields or {})
+    target = _parse_state(to_state)
+    _check_keys("整改流程", fields, _TRANSITION_FIELDS)
+    hz = load_hazard(session, hazard_id, scope=scope, write=True)
+    _check_version(hz, expected_version)
+    source = hz.state
+    names = domain.HAZARD_STATES
+    if (source, target) not in domain.TRANSITIONS:
+        allowed = [names[b] for (a, b) in domain.TRANSITIONS if a == source]
+        hint = f"当前状态“{names[source]}”只能变更为：{'、'.join(allowed)}" if allowed else f"“{names[source]}”是最终状态"
+        raise IllegalTransition(f"不能从“{names[source]}”变更为“{names[target]}”。{hint}")
+    _require(actor, domain.TRANSITION_PERMISSION[(source, target)])
+    before = snapshot(hz)
+    merged = _hazard_raw(hz)
+    merged.update(fields)
+    merged["state"] = target
+    today = dt.date.today()
+
+    def blank(v: Any) -> bool:
+        return v is None or (isinstance(v, str) and not v.strip())
+
+    if source == "registered" and hz.level == "major":
+        missing = [label for key, label in FIVE_IMPLEMENTATIONS.items() if blank(merged.get(key))]
+        if missing:
+            raise IllegalTransition("重大隐患须先落实“五落实”（责任、措施、资金、时限、预案）方可进入整改，"
+                                    "尚缺：" + "、".join(missing))
+    if target == "rectified" and blank(merged.get("rectified_on")):
+        merged["rectified_on"] = today
+    if target == "closed":
+        missing = [label for key, label in (("verifier", "验收人"), ("verified_on", "验收日期"))
+                   if blank(merged.get(key))]
+        if missing:
+            raise IllegalTransition("验收销号须填写验收人和验收日期，尚缺：" + "、".join(missing))
+    if (source, target) == ("rectified", "rectifying"):
+        if blank(note):
+            raise IllegalTransition("退回整改须说明验收不通过的原因（note）")
+        merged["rectified_on"] = None
+        merged["verified_on"] = None
+        merged["verification_note"] = note
+    record, errors = validate_hazard(merged, session)
+    _raise_invalid(errors)
+    changes = _changes(hz, record, tuple(k for k in record if k not in ("geom", "enterprise_id")))
+    _versioned_update(session, Hazard, hz.id, expected_version, changes)
+    session.refresh(hz)
+    _event(session, hz, actor, source, target, note or domain.TRANSITIONS[(source, target)])
+    audit(session, actor, "transition", "hazard", hz.id, before, snapshot(hz))
+    return hz
