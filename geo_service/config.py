@@ -84,6 +84,10 @@ class Config:
         self.LOGIN_REQUIRED = env.get("LOGIN_REQUIRED", "1") != "0"
         self.PUBLIC_HEAT = env.get("PUBLIC_HEAT", "0") == "1"
         self.SESSION_COOKIE_SECURE = env.get("SESSION_COOKIE_SECURE", "0") == "1"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.PERMANENT_SESSION_LIFETIME = int(env.get("SESSION_HOURS", "8")) * 3600
 
         self.STATEMENT_TIMEOUT_MS = int(env.get("STATEMENT_TIMEOUT_MS", "30000"))
         self.POOL_SIZE = int(env.get("POOL_SIZE", "5"))
@@ -97,6 +101,7 @@ class TestConfig(Config):
     """Settings for the test suite: the database URL is given by the fixture."""
 
     TESTING = True
+    __test__ = False  # not a pytest test class
 
     def __init__(self, database_url: str, var_dir: Path) -> None:
         super().__init__(var_dir)

@@ -85,7 +85,7 @@ def _gate() -> Response | None:
     if header.startswith("Bearer "):
         user = accounts.user_for_token(get_session(), header[7:].strip())
         if user is None:
-            return _unauthorised("API 令牌无效或已撤销")
+            return _unauthorised("API 令牌无效或已撤销", json=True)
         get_session().commit()  # last_used_at
         g.via_token = True
     elif current_user.is_authenticated:
@@ -123,8 +123,8 @@ def _csrf_check() -> None:
         csrf.protect()
 
 
-def _unauthorised(message: str) -> Response:
-    if _wants_json():
+def _unauthorised(message: str, *, json: bool = False) -> Response:
+    if json or _wants_json():
         resp = jsonify({"error": "unauthorised", "message": message})
         resp.status_code = 401
         resp.headers["WWW-Authenticate"] = 'Bearer realm="geo-service"'
@@ -173,10 +173,6 @@ def csp_nonce() -> str:
 def init_app(app: Flask) -> None:
     app.config.setdefault("LOGIN_REQUIRED", True)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in the gate (tokens are exempt)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=8))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
