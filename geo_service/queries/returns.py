@@ -1,0 +1,320 @@
+"""The SQL of the monthly statistics return.
+
+Every statement counts with the definitions of :mod:`geo_service.queries.metrics`
+(period, found_in, rectified_by, overdue, assessed_by, five_measures) and ANDs
+the caller's :func:`~geo_service.queries.scope.enterprise_scope`.  Regions are
+given as a VALUES list of ``(code, prefix)`` joined to the enterprises on the
+code prefix, so one statement answers the region and all its children.
+
+Geometries for the printed maps are transformed in PostGIS to a local
+transverse Mercator (metres) centred on the region, and simplified there with
+a tolerance in metres.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..domain import CLOSED_STATE
+from ..models import Enterprise, Hazard, Industry, MapExport, Region, RiskPoint
+from . import metrics
+from .filters import hazard_location
+from .scope import Scope, enterprise_scope, region_clause, region_prefix
+
+__all__ = [
+    "regions_values",
+    "industry_key",
+    "risk_counts",
+    "hazard_counts",
+    "map_export_counts",
+    "risk_changes",
+    "hazard_changes",
+    "local_crs",
+    "region_centre",
+    "region_outlines",
+    "enterprise_points",
+    "major_hazard_points",
+    "data_as_of",
+]
+
+
+def regions_values(codes: Sequence[str]) -> sa.Values:
+    """A VALUES list ``v(code, prefix)`` of the regions to count for."""
+    return sa.values(sa.column("code", sa.String), sa.column("prefix", sa.String), name="v").data(
+        [(code, region_prefix(code)) for code in codes]
+    )
+
+
+def industry_key() -> ColumnElement[str]:
+    """The top-level industry of an enterprise (工贸/冶金 → 工贸's code ``trade``)."""
+    return sa.func.coalesce(Industry.parent_code, Industry.code)
+
+
+def _count_if(clause: ColumnElement[bool]) -> ColumnElement[int]:
+    return sa.func.count().filter(clause)
+
+
+def _distinct_enterprises_if(clause: ColumnElement[bool]) -> ColumnElement[int]:
+    return sa.func.count(sa.distinct(Enterprise.id)).filter(clause)
+
+
+def _base(v: sa.Values, scope: Scope) -> Select[Any]:
+    return (
+        sa.select(v.c.code, industry_key().label("industry"), Industry.stat_group)
+        .select_from(v)
+        .join(Enterprise, Enterprise.region_code.like(v.c.prefix + "%"))
+        .join(Industry, Industry.code == Enterprise.industry_code)
+        .where(enterprise_scope(scope))
+        .group_by(v.c.code, industry_key(), Industry.stat_group)
+    )
+
+
+def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """Risk identification per region and top-level industry.
+
+    Columns: ``code, industry, stat_group, enterprises`` (with any risk point
+    assessed by the period's end), ``major`` (红 risk points assessed by the
+    end), ``major_controlled`` (of those, controls implemented),
+    ``major_month`` and ``major_controlled_month`` (assessed within the month).
+    """
+    v = regions_values(codes)
+    red = RiskPoint.grade == 1
+    by_end = metrics.assessed_by(period.end)
+    in_month = metrics.assessed_in(period.month_start, period.end)
+    controlled = RiskPoint.controls_implemented.is_(True)
+    return (
+        _base(v, scope)
+        .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
+        .add_columns(
+            _distinct_enterprises_if(by_end).label("enterprises"),
+            _count_if(sa.and_(red, by_end)).label("major"),
+            _count_if(sa.and_(red, by_end, controlled)).label("major_controlled"),
+            _count_if(sa.and_(red, in_month)).label("major_month"),
+            _count_if(sa.and_(red, in_month, controlled)).label("major_controlled_month"),
+        )
+    )
+
+
+def _hazard_measures(start: dt.date, end: dt.date, suffix: str) -> list[ColumnElement[int]]:
+    """The hazard counts for hazards found between ``start`` and ``end``, rectified by ``end``."""
+    found = metrics.found_in(start, end)
+    major = sa.and_(found, Hazard.level == "major")
+    rect = metrics.rectified_by(end)
+    cols = [
+        _distinct_enterprises_if(found).label(f"enterprises{suffix}"),
+        _count_if(major).label(f"major_found{suffix}"),
+        _count_if(sa.and_(major, rect)).label(f"major_rectified{suffix}"),
+        _count_if(sa.and_(major, metrics.five_measures())).label(f"major_five{suffix}"),
+        _count_if(sa.and_(major, Hazard.source == "supervised")).label(f"supervised_found{suffix}"),
+    ]
+    if not suffix:
+        for src in ("self", "inspection", "supervised"):
+            if src != "supervised":
+                cols.append(_count_if(sa.and_(major, Hazard.source == src)).label(f"{src}_found"))
+            cols.append(_count_if(sa.and_(major, Hazard.source == src, rect)).label(f"{src}_rectified"))
+    return cols
+
+
+def hazard_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """Hazard investigation per region and top-level industry.
+
+    Only hazards found within the period (1 January → month end) are counted;
+    "rectified" counts those of them verified and closed by the month's end.
+    Columns without suffix are cumulative; ``_month`` ones are the month alone
+    (found in the month, rectified by its end): ``enterprises`` (with any
+    hazard found), ``major_found``, ``major_rectified``, ``major_five``,
+    ``supervised_found``, and cumulative per source ``self_found``,
+    ``self_rectified``, ``inspection_found``, ``inspection_rectified``,
+    ``supervised_rectified``.
+    """
+    v = regions_values(codes)
+    return (
+        _base(v, scope)
+        .join(Hazard, Hazard.enterprise_id == Enterprise.id)
+        .where(metrics.found_in(period.start, period.end))
+        .add_columns(
+            *_hazard_measures(period.start, period.end, ""),
+            *_hazard_measures(period.month_start, period.end, "_month"),
+        )
+    )
+
+
+def map_export_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """Units whose electronic map the service produced for a month of the period.
+
+    Columns: ``code, prefecture_units, county_units, enterprises`` — distinct
+    prefecture-level regions, county-level regions (at or below the region)
+    and enterprises with a ``map_export`` row whose ``period`` lies between
+    1 January and the month.
+    """
+    v = regions_values(codes)
+    in_period = MapExport.period.between(period.start, period.month_start)
+    exported_region = (
+        sa.select(
+            v.c.code,
+            sa.func.count(sa.distinct(Region.code)).filter(Region.level == "prefecture").label("prefecture_units"),
+            sa.func.count(sa.distinct(Region.code)).filter(Region.level == "county").label("county_units"),
+        )
+        .select_from(v)
+        .join(MapExport, MapExport.region_code.like(v.c.prefix + "%"))
+        .join(Region, Region.code == MapExport.region_code)
+        .where(in_period, region_clause(MapExport.region_code, scope.region),
+               sa.true() if scope.enterprise_id is None else sa.false())
+        .group_by(v.c.code)
+        .subquery()
+    )
+    exported_enterprise = (
+        sa.select(v.c.code, sa.func.count(sa.distinct(MapExport.enterprise_id)).label("enterprises"))
+        .select_from(v)
+        .join(Enterprise, Enterprise.region_code.like(v.c.prefix + "%"))
+        .join(MapExport, MapExport.enterprise_id == Enterprise.id)
+        .where(in_period, enterprise_scope(scope))
+        .group_by(v.c.code)
+        .subquery()
+    )
+    return (
+        sa.select(
+            v.c.code,
+            sa.func.coalesce(exported_region.c.prefecture_units, 0).label("prefecture_units"),
+            sa.func.coalesce(exported_region.c.county_units, 0).label("county_units"),
+            sa.func.coalesce(exported_enterprise.c.enterprises, 0).label("enterprises"),
+        )
+        .select_from(v)
+        .outerjoin(exported_region, exported_region.c.code == v.c.code)
+        .outerjoin(exported_enterprise, exported_enterprise.c.code == v.c.code)
+    )
+
+
+def risk_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """New 重大风险 of the month per region: ``code, new_major_risks``."""
+    v = regions_values(codes)
+    return (
+        sa.select(v.c.code, sa.func.count(RiskPoint.id).label("new_major_risks"))
+        .select_from(v)
+        .join(Enterprise, Enterprise.region_code.like(v.c.prefix + "%"))
+        .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
+        .where(enterprise_scope(scope), RiskPoint.grade == 1,
+               metrics.assessed_in(period.month_start, period.end))
+        .group_by(v.c.code)
+    )
+
+
+def hazard_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """What moved during the month per region.
+
+    Columns: ``code, opened`` (found in the month), ``opened_major``,
+    ``closed`` (verified and closed in the month, whenever found),
+    ``went_overdue`` (became overdue in the month).
+    """
+    v = regions_values(codes)
+    before = period.month_start - dt.timedelta(days=1)
+    closed_in_month = sa.and_(metrics.rectified_by(period.end), sa.not_(metrics.rectified_by(before)))
+    opened = metrics.found_in(period.month_start, period.end)
+    return (
+        sa.select(
+            v.c.code,
+            _count_if(opened).label("opened"),
+            _count_if(sa.and_(opened, Hazard.level == "major")).label("opened_major"),
+            _count_if(closed_in_month).label("closed"),
+            _count_if(metrics.became_overdue_in(period.month_start, period.end)).label("went_overdue"),
+        )
+        .select_from(v)
+        .join(Enterprise, Enterprise.region_code.like(v.c.prefix + "%"))
+        .join(Hazard, Hazard.enterprise_id == Enterprise.id)
+        .where(enterprise_scope(scope), Hazard.found_on <= period.end)
+        .group_by(v.c.code)
+    )
+
+
+# --- geometry for the printed maps ------------------------------------------------------------
+
+def local_crs(lng0: float, lat0: float) -> str:
+    """PROJ string of a transverse Mercator centred on ``lng0, lat0`` (metres, CGCS2000/GRS80).
+
+    North is up along the central meridian and the scale error stays below
+    0.1 % within ±280 km of it, so a scale bar drawn in these units is true.
+
+    >>> local_crs(103.5, 23.5)
+    '+proj=tmerc +lat_0=23.5 +lon_0=103.5 +k=1 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs'
+    """
+    return f"+proj=tmerc +lat_0={lat0:.6g} +lon_0={lng0:.6g} +k=1 +x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs"
+
+
+def region_centre(code: str) -> Select[Any]:
+    """``lng, lat`` of the centre of region ``code``'s bounding box (EPSG:4326)."""
+    env = sa.func.ST_Envelope(Region.geom)
+    centre = sa.func.ST_Centroid(env)
+    return sa.select(sa.func.ST_X(centre).label("lng"), sa.func.ST_Y(centre).label("lat")).where(
+        Region.code == code
+    )
+
+
+def _projected(geom: ColumnElement[Any], crs: str) -> ColumnElement[Any]:
+    return sa.func.ST_Transform(geom, crs)
+
+
+def region_outlines(code: str, *, crs: str, tolerance_m: float) -> Select[Any]:
+    """The region and its direct children in ``crs`` (WKB), simplified to ``tolerance_m`` metres.
+
+    Columns: ``code, name, level, is_parent, wkb, label_x, label_y`` (a point
+    inside each polygon for its name).
+    """
+    geom = sa.func.ST_SimplifyPreserveTopology(_projected(Region.geom, crs), tolerance_m)
+    inside = sa.func.ST_PointOnSurface(_projected(Region.geom, crs))
+    return (
+        sa.select(
+            Region.code, Region.name, Region.level,
+            (Region.code == code).label("is_parent"),
+            sa.func.ST_AsBinary(geom).label("wkb"),
+            sa.func.ST_X(inside).label("label_x"), sa.func.ST_Y(inside).label("label_y"),
+        )
+        .where(sa.or_(Region.code == code, Region.parent_code == code))
+        .order_by(Region.code)
+    )
+
+
+def enterprise_points(code: str, *, scope: Scope, crs: str) -> Select[Any]:
+    """Enterprises in region ``code``: ``id, name, grade, x, y`` in ``crs`` metres."""
+    pt = _projected(Enterprise.geom, crs)
+    return (
+        sa.select(Enterprise.id, Enterprise.name, Enterprise.grade,
+                  sa.func.ST_X(pt).label("x"), sa.func.ST_Y(pt).label("y"))
+        .where(region_clause(Enterprise.region_code, code), enterprise_scope(scope))
+        .order_by(Enterprise.id)
+    )
+
+
+def major_hazard_points(code: str, *, scope: Scope, crs: str, period: metrics.Period) -> Select[Any]:
+    """重大隐患 known at the period's end in region ``code``, in ``crs`` metres.
+
+    Columns: ``id, x, y, rectified`` (verified and closed by the end),
+    ``found_in_month``, ``overdue`` (on the day after the end), ``supervised``.
+    Hazards found after the period's end are left out.
+    """
+    pt = _projected(hazard_location(), crs)
+    return (
+        sa.select(
+            Hazard.id, sa.func.ST_X(pt).label("x"), sa.func.ST_Y(pt).label("y"),
+            metrics.rectified_by(period.end).label("rectified"),
+            metrics.found_in(period.month_start, period.end).label("found_in_month"),
+            metrics.overdue_on(period.end + dt.timedelta(days=1)).label("overdue"),
+            (Hazard.source == "supervised").label("supervised"),
+        )
+        .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+        .where(region_clause(Enterprise.region_code, code), enterprise_scope(scope),
+               Hazard.level == "major", Hazard.found_on <= period.end,
+               # closed before this year: no longer part of this year's picture
+               sa.or_(Hazard.state != CLOSED_STATE, Hazard.verified_on >= period.start))
+        .order_by(Hazard.id)
+    )
+
+
+def data_as_of() -> Select[Any]:
+    """The database's clock (start of the current transaction): the register's as-of time."""
+    return sa.select(sa.func.now())
