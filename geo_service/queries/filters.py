@@ -37,12 +37,14 @@ __all__ = [
     "parse_radius",
     "parse_bbox",
     "parse_int",
+    "parse_polygon",
     "enterprise_clause",
     "risk_point_clause",
     "hazard_clause",
     "hazard_filters_set",
     "hazard_location",
     "bbox_envelope",
+    "polygon_geometry",
     "FILTER_PARAMETERS",
 ]
 
@@ -73,6 +75,7 @@ class Filters:
     found_to: dt.date | None = None
     bbox: tuple[float, float, float, float] | None = None  # west, south, east, north (EPSG:4326)
     q: str | None = None  # free text on enterprise name / hazard description
+    polygon: str | None = None  # WKT (EPSG:4326) of a posted, validated (Multi)Polygon
 
     def without_grade(self) -> Filters:
         return replace(self, grade=())
@@ -93,7 +96,7 @@ def _enum(parameter: str, value: str, table: Mapping[str, str]) -> str:
     if v in table:
         return v
     for key, name in table.items():
-        if v == name:
+        if v in (name, name.removesuffix("隐患")):
             return key
     raise InvalidParameter(parameter, f"未知取值 {value!r}，可选：{', '.join(table)}")
 
@@ -259,6 +262,53 @@ def parse_filters(args: Mapping[str, str], *, max_bbox_area_deg2: float) -> Filt
     return Filters(**kwargs)  # type: ignore[arg-type]
 
 
+def parse_polygon(obj: object, *, max_area_deg2: float, parameter: str = "polygon") -> str:
+    """WKT of a GeoJSON Polygon/MultiPolygon (a geometry or a Feature), checked.
+
+    Rejects what is not GeoJSON, other geometry types, coordinates outside
+    lng −180…180 / lat −90…90, invalid rings (self-intersections: the reason
+    from GEOS is given) and shapes whose bounding box exceeds ``max_area_deg2``.
+
+    >>> parse_polygon({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}, max_area_deg2=4)
+    'POLYGON ((0 0, 1 0, 1 1, 0 0))'
+    """
+    import shapely
+    from shapely.geometry import shape
+    from shapely.validation import explain_validity
+
+    if isinstance(obj, Mapping) and obj.get("type") == "Feature":
+        obj = obj.get("geometry")
+    if isinstance(obj, Mapping) and obj.get("type") == "FeatureCollection":
+        features = obj.get("features") or []
+        if len(features) != 1:
+            raise InvalidParameter(parameter, "FeatureCollection 须恰含一个面要素")
+        obj = features[0].get("geometry") if isinstance(features[0], Mapping) else None
+    if not isinstance(obj, Mapping) or obj.get("type") not in ("Polygon", "MultiPolygon"):
+        raise InvalidParameter(parameter, "应为 GeoJSON Polygon 或 MultiPolygon")
+    try:
+        geom = shape(obj)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+            shapely.errors.GEOSException) as err:
+        raise InvalidParameter(parameter, f"GeoJSON 无法解析：{err}") from err
+    if geom.is_empty:
+        raise InvalidParameter(parameter, "面为空")
+    west, south, east, north = geom.bounds
+    if not all(math.isfinite(v) for v in geom.bounds):
+        raise InvalidParameter(parameter, "坐标含非有限数值")
+    if west < -180 or east > 180 or south < -90 or north > 90:
+        raise InvalidParameter(parameter, "坐标超出经纬度范围（应为 WGS84 经度、纬度）")
+    if not geom.is_valid:
+        raise InvalidParameter(parameter, f"面无效（如自相交）：{explain_validity(geom)}")
+    if (east - west) * (north - south) > max_area_deg2:
+        raise InvalidParameter(parameter, f"范围过大（外接矩形超过 {max_area_deg2:g} 平方度）")
+    return geom.wkt
+
+
+def polygon_geometry(wkt: str) -> ColumnElement[object]:
+    """The posted polygon as a PostGIS geometry (EPSG:4326, bound parameter)."""
+    return sa.func.ST_GeomFromText(wkt, SRID)
+
+
 def bbox_envelope(bbox: tuple[float, float, float, float]) -> ColumnElement[object]:
     """``ST_MakeEnvelope`` of a WGS84 bbox (bound parameters)."""
     west, south, east, north = bbox
@@ -291,6 +341,8 @@ def _enterprise_only(f: Filters, *, with_bbox: bool = True, with_q: bool = True)
         clauses.append(sa.func.ST_Intersects(Enterprise.geom, bbox_envelope(f.bbox)))
     if with_q and f.q is not None:
         clauses.append(Enterprise.name.ilike(_like_text(f.q), escape="\\"))
+    if with_bbox and f.polygon is not None:
+        clauses.append(sa.func.ST_Intersects(Enterprise.geom, polygon_geometry(f.polygon)))
     return clauses
 
 
@@ -368,6 +420,12 @@ def hazard_clause(f: Filters, as_of: dt.date) -> ColumnElement[bool]:
         clauses.append(sa.or_(
             sa.func.ST_Intersects(Hazard.geom, env),
             sa.and_(Hazard.geom.is_(None), sa.func.ST_Intersects(Enterprise.geom, env)),
+        ))
+    if f.polygon is not None:
+        poly = polygon_geometry(f.polygon)
+        clauses.append(sa.or_(
+            sa.func.ST_Intersects(Hazard.geom, poly),
+            sa.and_(Hazard.geom.is_(None), sa.func.ST_Intersects(Enterprise.geom, poly)),
         ))
     if f.q is not None:
         like = _like_text(f.q)
