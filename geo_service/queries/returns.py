@@ -37,6 +37,8 @@ __all__ = [
     "hazard_changes",
     "local_crs",
     "region_centre",
+    "region_envelope",
+    "change_points",
     "region_outlines",
     "enterprise_points",
     "major_hazard_points",
@@ -255,6 +257,14 @@ def region_centre(code: str) -> Select[Any]:
     )
 
 
+def region_envelope(code: str) -> Select[Any]:
+    """``xmin, ymin, xmax, ymax`` of region ``code`` in EPSG:4326 degrees."""
+    g = Region.geom
+    return sa.select(sa.func.ST_XMin(g).label("xmin"), sa.func.ST_YMin(g).label("ymin"),
+                     sa.func.ST_XMax(g).label("xmax"), sa.func.ST_YMax(g).label("ymax")).where(
+        Region.code == code)
+
+
 def _projected(geom: ColumnElement[Any], crs: str) -> ColumnElement[Any]:
     return sa.func.ST_Transform(geom, crs)
 
@@ -306,12 +316,46 @@ def major_hazard_points(code: str, *, scope: Scope, crs: str, period: metrics.Pe
             metrics.overdue_on(period.end + dt.timedelta(days=1)).label("overdue"),
             (Hazard.source == "supervised").label("supervised"),
         )
+        .select_from(Hazard)
         .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
         .where(region_clause(Enterprise.region_code, code), enterprise_scope(scope),
                Hazard.level == "major", Hazard.found_on <= period.end,
                # closed before this year: no longer part of this year's picture
                sa.or_(Hazard.state != CLOSED_STATE, Hazard.verified_on >= period.start))
         .order_by(Hazard.id)
+    )
+
+
+def change_points(code: str, *, scope: Scope, crs: str, period: metrics.Period) -> sa.CompoundSelect:
+    """What moved during the month in region ``code``, as points in ``crs`` metres.
+
+    Columns ``what, x, y``; ``what`` is ``new_major_risk`` (the enterprise of a
+    红 risk point assessed in the month), ``opened``, ``closed`` or
+    ``went_overdue`` (hazards, at their own point or their enterprise's), with
+    the same definitions as :func:`risk_changes` and :func:`hazard_changes`.
+    """
+    in_region = sa.and_(region_clause(Enterprise.region_code, code), enterprise_scope(scope))
+    ent_pt = _projected(Enterprise.geom, crs)
+    hz_pt = _projected(hazard_location(), crs)
+    before = period.month_start - dt.timedelta(days=1)
+
+    def hazards(what: str, clause: ColumnElement[bool]) -> Select[Any]:
+        return (sa.select(sa.literal(what).label("what"), sa.func.ST_X(hz_pt).label("x"),
+                          sa.func.ST_Y(hz_pt).label("y"))
+                .select_from(Hazard)
+                .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+                .where(in_region, Hazard.found_on <= period.end, clause))
+
+    risks = (sa.select(sa.literal("new_major_risk").label("what"), sa.func.ST_X(ent_pt).label("x"),
+                       sa.func.ST_Y(ent_pt).label("y"))
+             .select_from(RiskPoint)
+             .join(Enterprise, Enterprise.id == RiskPoint.enterprise_id)
+             .where(in_region, RiskPoint.grade == 1, metrics.assessed_in(period.month_start, period.end)))
+    return sa.union_all(
+        risks,
+        hazards("opened", metrics.found_in(period.month_start, period.end)),
+        hazards("closed", sa.and_(metrics.rectified_by(period.end), sa.not_(metrics.rectified_by(before)))),
+        hazards("went_overdue", metrics.became_overdue_in(period.month_start, period.end)),
     )
 
 
