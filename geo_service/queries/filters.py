@@ -51,7 +51,7 @@ __all__ = [
 # Query-string names understood by parse_filters (documented in the OpenAPI description).
 FILTER_PARAMETERS = (
     "region", "industry", "grade", "hazard_level", "hazard_state", "hazard_source",
-    "overdue", "month", "found_from", "found_to", "bbox", "q",
+    "overdue", "month", "found_from", "found_to", "bbox", "q", "enterprise_id",
 )
 
 _REGION_RE = re.compile(r"^[0-9]{6}([0-9]{3}([0-9]{3})?)?$")
@@ -76,6 +76,7 @@ class Filters:
     bbox: tuple[float, float, float, float] | None = None  # west, south, east, north (EPSG:4326)
     q: str | None = None  # free text on enterprise name / hazard description
     polygon: str | None = None  # WKT (EPSG:4326) of a posted, validated (Multi)Polygon
+    enterprise_id: int | None = None  # one enterprise (its risk points, its hazards)
 
     def without_grade(self) -> Filters:
         return replace(self, grade=())
@@ -259,6 +260,10 @@ def parse_filters(args: Mapping[str, str], *, max_bbox_area_deg2: float) -> Filt
         if len(q) > 100:
             raise InvalidParameter("q", "检索词过长（最多 100 字）")
         kwargs["q"] = q
+    if (enterprise_id := get("enterprise_id")) is not None:
+        if not enterprise_id.isdigit():
+            raise InvalidParameter("enterprise_id", "应为正整数")
+        kwargs["enterprise_id"] = int(enterprise_id)
     return Filters(**kwargs)  # type: ignore[arg-type]
 
 
@@ -331,6 +336,8 @@ def _industry_clause(code: str) -> ColumnElement[bool]:
 
 def _enterprise_only(f: Filters, *, with_bbox: bool = True, with_q: bool = True) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
+    if f.enterprise_id is not None:
+        clauses.append(Enterprise.id == f.enterprise_id)
     if f.region is not None:
         clauses.append(region_clause(Enterprise.region_code, f.region))
     if f.industry is not None:

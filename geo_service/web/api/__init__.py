@@ -1,5 +1,9 @@
-"""The api surface (being built)."""
+"""The data API under ``/api/``: lists (GeoJSON or JSON, paged, filtered,
+downloadable), spatial searches, region summaries, the closed-loop writes and
+the OpenAPI description (``/api/openapi.json``)."""
 
 from flask import Blueprint
 
-bp = Blueprint("api", __name__)
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+from . import views  # noqa: E402,F401  (registers the routes)

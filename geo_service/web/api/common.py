@@ -1,0 +1,177 @@
+"""Shared plumbing of the JSON surfaces (``/api/`` and ``/ogc/``): settings,
+filters from the query string, paging links, GeoJSON features, downloads,
+JSON bodies and optimistic-lock versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, current_app, request
+
+from ... import domain
+from ...errors import InvalidParameter
+from ...queries.filters import Filters, Page, parse_filters, parse_page, parse_polygon
+from ...services import exports
+
+__all__ = [
+    "jsonable",
+    "json_response",
+    "request_filters",
+    "request_page",
+    "feature",
+    "feature_collection",
+    "page_links",
+    "decorate",
+    "json_body",
+    "expected_version",
+    "with_etag",
+    "download",
+    "FILE_FORMATS",
+    "as_of_arg",
+]
+
+FILE_FORMATS = ("csv", "xlsx", "gpkg", "shp")
+GEOJSON = "application/geo+json"
+
+
+def jsonable(value: Any) -> Any:
+    """Dates as ISO 8601, decimals as floats, containers recursively."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def json_response(body: Any, status: int = 200, mimetype: str = "application/json",
+                  headers: Mapping[str, str] | None = None) -> Response:
+    resp = Response(json.dumps(jsonable(body), ensure_ascii=False), status=status, mimetype=mimetype)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def request_filters(extra: Mapping[str, Any] | None = None) -> Filters:
+    """The common filters of this request (query string; a posted polygon in ``extra``)."""
+    f = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    if extra and extra.get("polygon") is not None:
+        wkt = parse_polygon(extra["polygon"], max_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+        from dataclasses import replace
+
+        f = replace(f, polygon=wkt)
+    return f
+
+
+def request_page(default_limit: int = 100) -> Page:
+    return parse_page(request.args, max_page_size=current_app.config["MAX_PAGE_SIZE"],
+                      default_limit=default_limit)
+
+
+def as_of_arg() -> dt.date:
+    raw = request.args.get("as_of")
+    if not raw:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as err:
+        raise InvalidParameter("as_of", "日期格式应为 YYYY-MM-DD") from err
+
+
+def _url(**overrides: Any) -> str:
+    args = request.args.to_dict(flat=True)
+    for k, v in overrides.items():
+        if v is None:
+            args.pop(k, None)
+        else:
+            args[k] = str(v)
+    query = urlencode(args)
+    return request.base_url + (f"?{query}" if query else "")
+
+
+def page_links(page: Page, total: int | None, returned: int, *, geojson_type: str = GEOJSON) -> list[dict[str, str]]:
+    """``self``, ``next``, ``prev`` and ``alternate`` links of a paged list."""
+    links = [{"rel": "self", "href": _url(), "type": geojson_type}]
+    more = (page.offset + returned < total) if total is not None else returned == page.limit
+    if more:
+        links.append({"rel": "next", "href": _url(offset=page.offset + page.limit, limit=page.limit),
+                      "type": geojson_type})
+    if page.offset > 0:
+        links.append({"rel": "prev", "href": _url(offset=max(0, page.offset - page.limit), limit=page.limit),
+                      "type": geojson_type})
+    return links
+
+
+def decorate(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A list row with its Chinese names added (grade, state, level, source)."""
+    out = dict(row)
+    grade = out.get("grade")
+    if kind in ("enterprises", "risk-points") and "grade" in out:
+        g = domain.GRADE_BY_VALUE.get(grade) if grade is not None else None
+        out["grade_name"] = g.name if g else None
+        out["grade_colour"] = g.colour_name if g else None
+    if "industry_code" in out and "industry_name" not in out:
+        ind = domain.INDUSTRY_BY_CODE.get(out["industry_code"])
+        out["industry_name"] = ind.name if ind else None
+    if kind == "hazards":
+        out["state_name"] = domain.HAZARD_STATES.get(out.get("state", ""))
+        out["level_name"] = domain.HAZARD_LEVELS.get(out.get("level", ""))
+        out["source_name"] = domain.HAZARD_SOURCES.get(out.get("source", ""))
+    return out
+
+
+def feature(row: Mapping[str, Any], *, id_key: str = "id", geometry: Any = None) -> dict[str, Any]:
+    """A GeoJSON Feature; the point from ``lng``/``lat`` unless ``geometry`` is given."""
+    props = {k: v for k, v in row.items() if k not in ("lng", "lat", "geometry")}
+    if geometry is None and row.get("lng") is not None:
+        geometry = {"type": "Point", "coordinates": [row["lng"], row["lat"]]}
+    return {"type": "Feature", "id": row.get(id_key), "geometry": geometry, "properties": jsonable(props)}
+
+
+def feature_collection(rows: Iterable[Mapping[str, Any]], **members: Any) -> dict[str, Any]:
+    features = [feature(r) for r in rows]
+    return {"type": "FeatureCollection", "features": features, **members}
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object (400 naming ``body`` otherwise)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidParameter("body", "请求体应为 JSON 对象（Content-Type: application/json）")
+    return data
+
+
+def expected_version(body: Mapping[str, Any]) -> int:
+    """The client's version: ``version`` in the body, else the ``If-Match`` ETag."""
+    raw = body.get("version")
+    if raw is None and request.headers.get("If-Match"):
+        raw = request.headers["If-Match"].strip().removeprefix("W/").strip('"').removeprefix("v")
+    if raw is None:
+        raise InvalidParameter("version", "缺少版本号：请在请求体中给出 version，或使用 If-Match 头")
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as err:
+        raise InvalidParameter("version", f"版本号应为整数，实为 {raw!r}") from err
+
+
+def with_etag(resp: Response, version: int) -> Response:
+    """The record's optimistic-lock version as its ETag (``"v3"``), for If-Match."""
+    resp.headers["ETag"] = f'"v{version}"'
+    return resp
+
+
+def download(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str) -> Response:
+    """A filtered list as a file (CSV with BOM, XLSX, GeoPackage or zipped Shapefile)."""
+    data, mimetype, ext = exports.export_rows(kind, [decorate(kind, r) for r in rows], fmt)
+    filename = f"{kind}-{dt.date.today().isoformat()}.{ext}"
+    resp = Response(data, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return resp
