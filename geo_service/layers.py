@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +147,10 @@ def class_breaks(values: Iterable[float], k: int = 5) -> list[float]:
         return [distinct[-1]]
     if k == len(distinct):
         return distinct
-    bins = mapclassify.FisherJenks(data, k=k).bins
+    with warnings.catch_warnings():
+        # Without numba mapclassify warns and runs pure Python: fine for a few hundred regions.
+        warnings.filterwarnings("ignore", message="Numba not installed", category=UserWarning)
+        bins = mapclassify.FisherJenks(data, k=k).bins
     return [float(b) for b in bins]
 
 

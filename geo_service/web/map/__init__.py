@@ -1,5 +1,219 @@
-"""The map surface (being built)."""
+"""The map surface: the layered risk map (``/map``, also ``/``) and its data endpoints.
 
-from flask import Blueprint
+Data reaches the browser by viewport only: enterprise and hazard points come
+as vector tiles from the tiles surface; the district choropleth, the region
+outlines and the heat points come from the GeoJSON/JSON endpoints below,
+each limited to one region or one bbox.  Nothing is embedded in the page.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+
+from ... import domain
+from ...db import get_session
+from ...errors import InvalidParameter
+from ...layers import Layer, class_of, layers_dir, load_layers
+from ...models import Region
+from ...queries.filters import parse_filters, parse_int
+from ...queries.heat import heat_points, metres_per_pixel, region_choices, region_shapes
+from ...queries.summary import child_summaries
+from ..context import current_scope
+from .page import build_map, render_parts
 
 bp = Blueprint("map", __name__)
+
+# Heat cells are this many screen pixels wide; more points than this are cut.
+HEAT_CELL_PX = 6
+HEAT_MAX_POINTS = 20000
+# The query names a "show on map" link may carry (the ledger uses the same).
+FILTER_NAMES = ("region", "industry", "grade", "hazard_level", "hazard_state", "overdue", "month")
+
+
+@bp.record_once
+def _load_layers(state: BlueprintSetupState) -> None:
+    """Read and validate ``layers/`` when the app is built: a bad file stops start-up."""
+    state.app.extensions["map_layers"] = load_layers(
+        state.app.config.get("LAYERS_DIR") or layers_dir()
+    )
+
+
+def map_layers(app: Flask | None = None) -> dict[str, Layer]:
+    """The validated layer registry of the application."""
+    return (app or current_app).extensions["map_layers"]
+
+
+def _palette() -> dict[int, str]:
+    return {int(k): v for k, v in current_app.config["GRADE_COLORS"].items()}
+
+
+def _as_of(month: dt.date | None) -> dt.date:
+    """Counts for a month are as of its last day (today while it is running)."""
+    today = dt.date.today()
+    if month is None:
+        return today
+    last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    return min(last, today)
+
+
+def _zoom() -> int:
+    return parse_int(request.args, "zoom", 8, minimum=0, maximum=22)
+
+
+def _region(session: Any, *, required: bool = False) -> Region | None:
+    """The region asked for, else the configured default, else the top region."""
+    code = (request.args.get("region") or "").strip()
+    if code:
+        parse_filters({"region": code}, max_bbox_area_deg2=1)  # format check, names the parameter
+        region = session.get(Region, code)
+        if region is None:
+            raise InvalidParameter("region", f"未知行政区划代码 {code}")
+        return region
+    region = session.get(Region, current_app.config["DEFAULT_REGION"])
+    if region is None:
+        region = session.query(Region).order_by(Region.parent_code.is_not(None), Region.code).first()
+    if region is None and required:
+        raise InvalidParameter("region", "系统中还没有行政区划")
+    return region
+
+
+def _choropleth_layer() -> Layer:
+    return next(la for la in map_layers().values() if la.kind == "choropleth")
+
+
+def _ramp_colors(ramp: list[str], k: int, top: float) -> list[str]:
+    """``k`` colours spread over ``ramp`` (one class: the lightest when nothing is counted)."""
+    if k <= 0:
+        return []
+    if k == 1:
+        return [ramp[0] if top <= 0 else ramp[-1]]
+    return [ramp[round(i * (len(ramp) - 1) / (k - 1))] for i in range(k)]
+
+
+@bp.get("/")
+@bp.get("/map")
+def index() -> str:
+    """The layered risk map."""
+    session = get_session()
+    scope = current_scope()
+    regions = [dict(r._mapping) for r in session.execute(region_choices(scope=scope))]
+    selected = _region(session)
+    bounds = None
+    if selected is not None:
+        r = next((x for x in regions if x["code"] == selected.code), None)
+        if r is not None:
+            bounds = (r["west"], r["south"], r["east"], r["north"])
+    palette = _palette()
+    config = {
+        "filters": list(FILTER_NAMES),
+        "region": selected.code if selected is not None else None,
+        "regions": [
+            {k: r[k] for k in ("code", "name", "level", "parent_code")}
+            | {"bbox": [round(r[k], 5) for k in ("west", "south", "east", "north")]}
+            for r in regions
+        ],
+        "grades": [{"value": g.value, "name": g.name, "colour_name": g.colour_name,
+                    "color": palette[g.value]} for g in domain.GRADES],
+        "hazard_levels": domain.HAZARD_LEVELS,
+        "hazard_states": domain.HAZARD_STATES,
+        "industries": {i.code: i.name for i in domain.INDUSTRIES},
+        "urls": {"enterprise_api": "/api/enterprises/", "enterprise_page": "/enterprises/"},
+        "max_bbox_area": current_app.config["MAX_BBOX_AREA_DEG2"],
+        "attribution": f"风险数据：风险一张图 · {current_app.config['MAP_FOOTER']}",
+    }
+    m = build_map(map_layers(), palette=palette, settings=current_app.config, config=config,
+                  bounds=bounds, static_url=lambda p: url_for("static", filename=p))
+    nonce = current_app.jinja_env.globals.get("csp_nonce")
+    return render_template(
+        "map.html", parts=render_parts(m, nonce() if callable(nonce) else None), regions=regions, selected=selected,
+        industries=domain.INDUSTRIES, grades=domain.GRADES, hazard_levels=domain.HAZARD_LEVELS,
+        hazard_states=domain.HAZARD_STATES, footer=current_app.config["MAP_FOOTER"],
+    )
+
+
+@bp.get("/map/districts.geojson")
+def districts() -> Any:
+    """The child regions of ``region`` with their numbers, the chosen ``metric``'s class and colour."""
+    session = get_session()
+    scope = current_scope()
+    layer = _choropleth_layer()
+    metric = (request.args.get("metric") or layer.default_metric or "").strip()
+    if metric not in layer.metrics:
+        raise InvalidParameter("metric", f"可选：{', '.join(layer.metrics)}")
+    filters = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    as_of = _as_of(filters.month)
+    region = _region(session)
+    zoom = _zoom()
+    body: dict[str, Any] = {
+        "type": "FeatureCollection", "features": [], "metric": metric,
+        "metric_title": layer.metrics[metric], "as_of": as_of.isoformat(), "breaks": [], "colors": [],
+        "region": None,
+    }
+    if region is None:
+        return jsonify(body)
+    body["region"] = {"code": region.code, "name": region.name, "level": region.level}
+    numbers = {s["code"]: s for s in child_summaries(session, region.code, scope=scope, as_of=as_of)}
+    shapes = session.execute(
+        region_shapes(parent=region.code, scope=scope, tolerance_m=metres_per_pixel(zoom))
+    ).all()
+    shapes = [s for s in shapes if s.code in numbers]
+    values = [float(numbers[s.code][metric]) for s in shapes]
+    breaks = layer.classify(values)
+    colors = _ramp_colors(list(layer.colors(_palette())["ramp"]), len(breaks), max(values, default=0))
+    for shape, value in zip(shapes, values, strict=True):
+        n = numbers[shape.code]
+        cls = class_of(value, breaks)
+        props = {key: n[key] for key in layer.source_def.fields if key in n}
+        props.update({"code": shape.code, "name": shape.name, "value": value, "class": cls,
+                      "color": colors[cls], "label": [shape.label_lng, shape.label_lat]})
+        body["features"].append({"type": "Feature", "id": shape.code, "properties": props,
+                                 "geometry": _geometry(shape.geometry)})
+    body["breaks"] = breaks
+    body["colors"] = colors
+    return jsonify(body)
+
+
+@bp.get("/map/regions.geojson")
+def regions_geojson() -> Any:
+    """The outline of ``region`` and its children, simplified for ``zoom``."""
+    session = get_session()
+    region = _region(session)
+    if region is None:
+        return jsonify({"type": "FeatureCollection", "features": []})
+    rows = session.execute(region_shapes(
+        [region.code], parent=region.code, scope=current_scope(), tolerance_m=metres_per_pixel(_zoom()),
+    )).all()
+    features = [{
+        "type": "Feature", "id": r.code,
+        "properties": {"code": r.code, "name": r.name, "level": r.level,
+                       "role": "self" if r.code == region.code else "child",
+                       "label": [r.label_lng, r.label_lat]},
+        "geometry": _geometry(r.geometry),
+    } for r in rows]
+    return jsonify({"type": "FeatureCollection", "features": features})
+
+
+@bp.get("/map/heat.json")
+def heat() -> Any:
+    """Grade-weighted enterprise points in ``bbox`` aggregated per screen cell for ``zoom``."""
+    filters = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    if filters.bbox is None:
+        raise InvalidParameter("bbox", "缺少该参数（west,south,east,north）")
+    zoom = _zoom()
+    cell_m = metres_per_pixel(zoom) * HEAT_CELL_PX
+    rows = get_session().execute(heat_points(
+        filters, scope=current_scope(), cell_m=cell_m, as_of=_as_of(filters.month), limit=HEAT_MAX_POINTS,
+    )).all()
+    points = [[round(r.lat, 6), round(r.lng, 6), int(r.weight)] for r in rows]
+    return jsonify({"points": points, "max": max((p[2] for p in points), default=0),
+                    "cell_m": cell_m, "truncated": len(points) >= HEAT_MAX_POINTS})
+
+
+def _geometry(text: str | None) -> Any:
+    return json.loads(text) if text else None

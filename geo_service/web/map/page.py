@@ -1,0 +1,142 @@
+"""The folium map of the page: local assets only, one folium layer per layer file.
+
+folium has no class for vector tiles, choropleths served by bbox or heat
+points fetched per viewport, so each :class:`~geo_service.layers.Layer`
+becomes a :class:`RiskLayer` (a folium ``Layer`` whose script asks
+``static/js/map.js`` to build it); folium's own ``LayerControl`` then lists
+them under their Chinese titles.  folium's CDN defaults (jQuery, Bootstrap,
+Font Awesome, awesome-markers) are replaced by the vendored Leaflet alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer as FoliumLayer
+from folium.template import Template
+
+from ...layers import Layer
+
+__all__ = ["build_map", "render_parts", "TIANDITU_URL"]
+
+TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+
+_VENDOR_JS = (
+    "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+    "vendor/leaflet.heat/leaflet-heat.js",
+    "vendor/html-to-image/html-to-image.js",
+    "js/map.js",
+)
+_VENDOR_CSS = ("css/map.css",)
+
+
+class RiskMapInit(JSCSSMixin):
+    """Loads the plugins and ``map.js`` (after Leaflet) and hands the page
+    configuration to ``RiskMap.init`` before any layer is built."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        RiskMap.init({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, config: Mapping[str, Any], static_url: Any):
+        super().__init__()
+        self._name = "RiskMapInit"
+        self.config = dict(config)
+        self.default_js = [(f"risk_js_{i}", static_url(p)) for i, p in enumerate(_VENDOR_JS)]
+        self.default_css = [(f"risk_css_{i}", static_url(p)) for i, p in enumerate(_VENDOR_CSS)]
+
+
+class RiskLayer(FoliumLayer):
+    """One layer file drawn by ``RiskMap.layer`` (vector tiles, choropleth, heat or outlines)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = RiskMap.layer({{ this._parent.get_name() }}, {{ this.spec|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, layer: Layer, palette: Mapping[int, str]):
+        super().__init__(name=layer.title, overlay=True, control=True, show=layer.visible)
+        self._name = "RiskLayer"
+        self.spec = layer.client_spec(palette)
+
+
+class RiskMapReady(MacroElement):
+    """Wires the filters, legend, panel and export once the layer control exists."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        RiskMap.ready({{ this._parent.get_name() }}, {{ this.control.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, control: folium.LayerControl):
+        super().__init__()
+        self._name = "RiskMapReady"
+        self.control = control
+
+
+def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
+    """Add the configured base map: nothing, an XYZ template, or 天地图 vec + cva."""
+    basemap = (settings.get("BASEMAP") or "none").strip()
+    attribution = settings.get("BASEMAP_ATTRIBUTION") or ""
+    if basemap == "none":
+        return
+    if basemap == "tianditu":
+        key = settings.get("TIANDITU_KEY") or ""
+        for layer, name in (("vec", "天地图矢量"), ("cva", "天地图注记")):
+            folium.TileLayer(
+                tiles=TIANDITU_URL.format(layer=layer, key=key), attr=attribution or "天地图",
+                name=name, overlay=layer == "cva", control=False, subdomains="01234567", max_zoom=18,
+            ).add_to(m)
+        return
+    folium.TileLayer(tiles=basemap, attr=attribution or "底图", name="底图", control=False,
+                     max_zoom=19).add_to(m)
+
+
+def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settings: Mapping[str, Any],
+              config: Mapping[str, Any], bounds: tuple[float, float, float, float] | None,
+              static_url: Any) -> folium.Map:
+    """The folium map with the base map, every layer, a layer control and the page wiring.
+
+    ``bounds`` is ``(west, south, east, north)`` in WGS84 to fit first;
+    ``static_url(path)`` makes the URL of a file under ``static/``.
+    """
+    m = folium.Map(location=[25.0, 103.0], zoom_start=7, tiles=None, control_scale=True,
+                   prefer_canvas=True, max_zoom=19)
+    # Offline: the vendored Leaflet instead of folium's CDN set.
+    m.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js"))]
+    m.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
+    if bounds is not None:
+        west, south, east, north = bounds
+        m.fit_bounds([[south, west], [north, east]])
+    _basemap(m, settings)
+    RiskMapInit(config, static_url).add_to(m)
+    for layer in layers.values():
+        RiskLayer(layer, palette).add_to(m)
+    control = folium.LayerControl(position="topright", collapsed=False, autoZIndex=False)
+    control.add_to(m)
+    RiskMapReady(control).add_to(m)
+    return m
+
+
+def render_parts(m: folium.Map, nonce: str | None = None) -> dict[str, str]:
+    """The map's head, body and script, to embed in a page of our own.
+
+    ``nonce`` is the page's Content-Security-Policy nonce, put on folium's
+    inline scripts (the script part is wrapped by the page template).
+    """
+    root = m.get_root()
+    root.render()
+    head = root.header.render()
+    if nonce:
+        head = head.replace("<script>", f'<script nonce="{nonce}">')
+    return {"head": head, "body": root.html.render(), "script": root.script.render(), "nonce": nonce or ""}

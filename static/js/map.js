@@ -1,0 +1,572 @@
+/* 风险一张图 — the layered risk map.
+ *
+ * The page (folium) calls RiskMap.init(map, config), then RiskMap.layer(map,
+ * spec) once per layer file in layers/, then RiskMap.ready(map, control).
+ * Every layer reads its data by viewport: vector tiles, or GeoJSON/JSON for
+ * one region or one bbox.  The filters live in the URL query so a view can be
+ * shared; every layer is refreshed when they change.
+ */
+(function () {
+  'use strict';
+
+  var RM = {};
+  window.RiskMap = RM;
+
+  var S = {
+    map: null, cfg: null, control: null, legend: null,
+    layers: {},          // name -> Leaflet layer (with .spec and .refresh())
+    filters: {},         // filter name -> string value (as in the URL)
+    metric: null,        // choropleth metric
+    choropleth: null,    // last district answer (breaks, colours)
+  };
+
+  // Leaflet >= 1.8 dropped DomEvent.fakeStop, which VectorGrid 1.3's canvas
+  // tiles still call on click (Leaflet.VectorGrid PR #288 uses stop()).
+  if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = L.DomEvent.stop; }
+
+  // --- small helpers -------------------------------------------------------
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === 'text') { node.textContent = attrs[k]; }
+      else if (k === 'className') { node.className = attrs[k]; }
+      else if (k === 'style') { node.setAttribute('style', attrs[k]); }
+      else { node.setAttribute(k, attrs[k]); }
+    });
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined) { return; }
+      node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+
+  function fmt(n) {
+    if (n === null || n === undefined || n === '') { return '—'; }
+    var v = Number(n);
+    return isFinite(v) ? (Math.round(v * 10) / 10).toLocaleString('zh-CN') : String(n);
+  }
+
+  function truthy(v) { return v === true || v === 1 || v === 'true' || v === 't' || v === '1'; }
+
+  function status(text, isError) {
+    var node = document.getElementById('rm-status');
+    if (!node) { return; }
+    node.textContent = text || '';
+    node.className = 'rm-status' + (isError ? ' rm-error' : '') + (text ? ' rm-show' : '');
+  }
+
+  function getJSON(url) {
+    return fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          if (!r.ok) { throw new Error(body.message || ('请求失败（' + r.status + '）')); }
+          return body;
+        });
+      });
+  }
+
+  function query(obj) {
+    var q = new URLSearchParams();
+    Object.keys(obj).forEach(function (k) {
+      if (obj[k] !== null && obj[k] !== undefined && obj[k] !== '') { q.set(k, obj[k]); }
+    });
+    var s = q.toString();
+    return s ? '?' + s : '';
+  }
+
+  function gradeOf(value) {
+    var v = value && typeof value === 'object' ? value.value : value;
+    return S.cfg.grades.filter(function (g) { return g.value === Number(v); })[0] || null;
+  }
+
+  // --- the filters and the URL ---------------------------------------------
+
+  function readUrl() {
+    var q = new URLSearchParams(window.location.search);
+    S.filters = {};
+    S.cfg.filters.forEach(function (name) {
+      var v = q.getAll(name).join(',');
+      if (v) { S.filters[name] = v; }
+    });
+    if (!S.filters.region && S.cfg.region) { S.filters.region = S.cfg.region; }
+    S.metric = q.get('metric') || null;
+  }
+
+  function writeUrl() {
+    var obj = {};
+    Object.keys(S.filters).forEach(function (k) { obj[k] = S.filters[k]; });
+    obj.metric = S.metric;
+    window.history.replaceState(null, '', window.location.pathname + query(obj));
+  }
+
+  function formToFilters(form) {
+    var f = {};
+    var data = new FormData(form);
+    S.cfg.filters.forEach(function (name) {
+      var values = data.getAll(name).filter(function (v) { return v !== ''; });
+      if (values.length) { f[name] = values.join(','); }
+    });
+    return f;
+  }
+
+  function filtersToForm(form) {
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (!input.name || S.cfg.filters.indexOf(input.name) < 0) { return; }
+      var value = S.filters[input.name] || '';
+      if (input.type === 'checkbox') {
+        input.checked = value.split(',').indexOf(input.value) >= 0;
+      } else {
+        input.value = value;
+      }
+    });
+  }
+
+  function layerParams(spec) {
+    // The layer's own parameters are defaults; a filter the user set wins,
+    // except a per-grade layer keeps its grade.
+    var p = {};
+    Object.keys(spec.params || {}).forEach(function (k) { p[k] = spec.params[k]; });
+    Object.keys(S.filters).forEach(function (k) {
+      if (k === 'grade' && spec.params && spec.params.grade !== undefined) { return; }
+      p[k] = S.filters[k];
+    });
+    return p;
+  }
+
+  function gradeExcluded(spec) {
+    if (!spec.params || spec.params.grade === undefined || !S.filters.grade) { return false; }
+    return S.filters.grade.split(',').indexOf(String(spec.params.grade)) < 0;
+  }
+
+  // --- rendering of points on canvas tiles ---------------------------------
+
+  // Canvas tiles that write the count in an aggregated cell's circle and draw
+  // triangles for hazards.
+  var PointTile = L.Canvas.Tile.extend({
+    _updateCircle: function (layer) {
+      if (!this._drawing || layer._empty()) { return; }
+      var ctx = this._ctx, p = layer._point, r = Math.max(Math.round(layer._radius), 1);
+      if (layer.options.shape === 'triangle') {
+        ctx.beginPath();
+        ctx.moveTo(p.x, p.y - r * 1.2);
+        ctx.lineTo(p.x + r * 1.1, p.y + r * 0.8);
+        ctx.lineTo(p.x - r * 1.1, p.y + r * 0.8);
+        ctx.closePath();
+        this._fillStroke(ctx, layer);
+      } else {
+        L.Canvas.Tile.prototype._updateCircle.call(this, layer);
+      }
+      var n = layer.properties && Number(layer.properties.count);
+      if (n > 1) {
+        var label = n >= 10000 ? Math.round(n / 1000) + '千' : String(n);
+        ctx.save();
+        ctx.font = 'bold 11px sans-serif';
+        ctx.textAlign = 'center';
+        ctx.textBaseline = 'middle';
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = 'rgba(0,0,0,0.55)';
+        ctx.fillStyle = '#ffffff';
+        ctx.strokeText(label, p.x, p.y);
+        ctx.fillText(label, p.x, p.y);
+        ctx.restore();
+      }
+    }
+  });
+  function pointTile(coords, size, options) { return new PointTile(coords, size, options); }
+
+  function pointStyle(spec) {
+    var s = spec.style;
+    var shape = spec.legend.symbol === 'triangle' ? 'triangle' : 'circle';
+    return function (props) {
+      var count = Number(props.count) || 1;
+      var fill = s.color;
+      if (s.color_by) { fill = s.colors[props[s.color_by]] || fill || '#777777'; }
+      var highlighted = s.highlight_by && truthy(props[s.highlight_by]);
+      var radius = count > 1 ? Math.min(26, s.radius + 8 * Math.log10(count)) : s.radius;
+      return {
+        radius: radius, shape: shape, fill: true, fillColor: fill, fillOpacity: s.fill_opacity,
+        stroke: true, color: highlighted ? s.highlight_color : (s.stroke_color || fill),
+        weight: highlighted ? 3 : s.weight, opacity: s.opacity,
+      };
+    };
+  }
+
+  function vectorLayer(map, spec) {
+    var style = pointStyle(spec);
+    // Any MVT layer name inside the tile is drawn with this layer's style.
+    var styles = new Proxy({}, { get: function () { return style; } });
+    var url = function () { return spec.url + query(layerParams(spec)); };
+    var layer = L.vectorGrid.protobuf(url(), {
+      rendererFactory: pointTile,
+      interactive: true,
+      vectorTileLayerStyles: styles,
+      pane: spec.name === 'hazards' ? 'rm-hazards' : 'rm-points',
+      minZoom: spec.min_zoom,
+      maxZoom: spec.max_zoom,
+      maxNativeZoom: Math.min(spec.max_zoom, 18),
+      fetchOptions: { credentials: 'same-origin' },
+    });
+    layer.on('click', function (e) {
+      var props = (e.layer && e.layer.properties) || {};
+      if (Number(props.count) > 1) {
+        map.setView(e.latlng, Math.min(map.getZoom() + 2, map.getMaxZoom()));
+        return;
+      }
+      var id = props.enterprise_id !== undefined ? props.enterprise_id : props[spec.id_field];
+      if (id !== undefined && id !== null) { showEnterprise(id); }
+    });
+    layer.refresh = function () {
+      layer.setUrl(url());
+      if (gradeExcluded(spec) && map.hasLayer(layer)) { map.removeLayer(layer); }
+    };
+    return layer;
+  }
+
+  // --- GeoJSON layers: choropleth and outlines ------------------------------
+
+  function choroplethLayer(map, spec) {
+    var s = spec.style;
+    var layer = L.geoJSON(null, {
+      style: function (f) {
+        return { color: s.stroke_color, weight: s.weight, opacity: s.opacity,
+                 fillColor: f.properties.color, fillOpacity: s.fill_opacity };
+      },
+      onEachFeature: function (f, l) {
+        var p = f.properties;
+        var rows = Object.keys(spec.popup_fields).map(function (k) {
+          var strong = k === S.metric ? ' class="rm-em"' : '';
+          return '<tr' + strong + '><th>' + L.Util.template('{v}', { v: spec.popup_fields[k] }) +
+            '</th><td>' + fmt(p[k]).replace(/[<>&]/g, '') + '</td></tr>';
+        }).join('');
+        l.bindTooltip('<table class="rm-tip">' + rows + '</table>', { sticky: true });
+      },
+    });
+    var seq = 0;
+    layer.refresh = function () {
+      if (!map.hasLayer(layer)) { return; }
+      var mine = ++seq;
+      var params = { region: S.filters.region, month: S.filters.month, metric: S.metric || spec.default_metric,
+                     zoom: map.getZoom() };
+      getJSON(spec.url + query(params)).then(function (data) {
+        if (mine !== seq) { return; }
+        layer.clearLayers();
+        layer.addData(data);
+        layer.bringToBack();
+        S.choropleth = data;
+        updateLegend();
+      }).catch(function (err) { status('区域热度加载失败：' + err.message, true); });
+    };
+    layer.on('add', function () { layer.refresh(); });
+    layer.on('remove', function () { S.choropleth = null; updateLegend(); });
+    return layer;
+  }
+
+  function outlineLayer(map, spec) {
+    var s = spec.style;
+    var group = L.layerGroup();
+    var seq = 0;
+    group.refresh = function () {
+      if (!map.hasLayer(group)) { return; }
+      var mine = ++seq;
+      getJSON(spec.url + query({ region: S.filters.region, zoom: map.getZoom() })).then(function (data) {
+        if (mine !== seq) { return; }
+        group.clearLayers();
+        L.geoJSON(data, {
+          interactive: false,
+          style: function (f) {
+            return { color: s.stroke_color, weight: f.properties.role === 'self' ? s.weight * 2 : s.weight,
+                     opacity: s.opacity, fill: false };
+          },
+        }).addTo(group);
+        data.features.forEach(function (f) {
+          var p = f.properties;
+          if (!p.label || (p.role === 'self' && data.features.length > 1)) { return; }
+          L.marker([p.label[1], p.label[0]], {
+            interactive: false, keyboard: false,
+            icon: L.divIcon({ className: 'rm-region-label', html: '', iconSize: null }),
+          }).addTo(group).getElement().appendChild(el('span', { text: p.name }));
+        });
+      }).catch(function (err) { status('行政区划加载失败：' + err.message, true); });
+    };
+    group.on('add', function () { group.refresh(); });
+    return group;
+  }
+
+  // --- heat ----------------------------------------------------------------
+
+  function heatLayer(map, spec) {
+    var s = spec.style;
+    var layer = L.heatLayer([], {
+      radius: s.radius, blur: Math.round(s.radius * 0.8), minOpacity: 0.25 * s.opacity,
+      gradient: s.gradient, max: 1,
+    });
+    var seq = 0;
+    layer.refresh = function () {
+      if (!map.hasLayer(layer)) { return; }
+      var b = map.getBounds();
+      var west = Math.max(b.getWest(), -180), east = Math.min(b.getEast(), 180);
+      var south = Math.max(b.getSouth(), -85), north = Math.min(b.getNorth(), 85);
+      if ((east - west) * (north - south) > S.cfg.max_bbox_area) {
+        layer.setLatLngs([]);
+        status('请放大地图查看风险密度热力图');
+        return;
+      }
+      var mine = ++seq;
+      var params = layerParams(spec);
+      params.bbox = [west, south, east, north].map(function (v) { return v.toFixed(5); }).join(',');
+      params.zoom = map.getZoom();
+      getJSON(spec.url + query(params)).then(function (data) {
+        if (mine !== seq) { return; }
+        layer.setOptions({ max: Math.max(data.max, 1) });
+        layer.setLatLngs(data.points);
+      }).catch(function (err) { status('热力图加载失败：' + err.message, true); });
+    };
+    layer.on('add', function () { layer.refresh(); });
+    map.on('moveend', function () { layer.refresh(); });
+    return layer;
+  }
+
+  // --- the enterprise panel ------------------------------------------------
+
+  function showEnterprise(id) {
+    var panel = document.getElementById('rm-panel');
+    var body = document.getElementById('rm-panel-body');
+    panel.hidden = false;
+    body.replaceChildren(el('p', { className: 'rm-muted', text: '正在加载企业信息…' }));
+    getJSON(S.cfg.urls.enterprise_api + encodeURIComponent(id)).then(function (e) {
+      body.replaceChildren(enterpriseView(id, e));
+    }).catch(function (err) {
+      body.replaceChildren(el('p', { className: 'rm-error', text: '企业信息加载失败：' + err.message }));
+    });
+  }
+
+  function enterpriseView(id, e) {
+    var g = gradeOf(e.grade);
+    var industry = e.industry && typeof e.industry === 'object' ? e.industry.name : (e.industry || '');
+    var dl = el('dl', { className: 'rm-facts' });
+    [['统一社会信用代码', e.credit_code], ['行业领域', industry],
+     ['地址', e.address], ['法定代表人', e.legal_rep], ['联系电话', e.contact_phone]]
+      .forEach(function (row) {
+        dl.appendChild(el('dt', { text: row[0] }));
+        dl.appendChild(el('dd', { text: row[1] || '—' }));
+      });
+    var points = (e.risk_points || []).map(function (rp) {
+      var rg = gradeOf(rp.grade);
+      return el('li', {}, [
+        el('span', { className: 'rm-badge', style: 'background:' + (rg ? rg.color : '#999'),
+                     text: rg ? rg.colour_name : '—' }),
+        ' ' + (rp.name || ''),
+        rp.accident_type ? el('span', { className: 'rm-muted', text: '（' + rp.accident_type + '）' }) : null,
+      ]);
+    });
+    var hazards = (e.open_hazards || []).map(function (h) {
+      var major = h.level === 'major';
+      var overdue = Number(h.overdue_days) > 0;
+      return el('li', { className: 'rm-hazard' + (major ? ' rm-major' : '') + (overdue ? ' rm-overdue' : '') }, [
+        el('span', { className: 'rm-level', text: S.cfg.hazard_levels[h.level] || h.level }),
+        ' ',
+        el('span', { className: 'rm-desc', text: h.description || '' }),
+        el('div', { className: 'rm-muted' }, [
+          '整改期限：' + (h.deadline || '未定') + ' · 状态：' + (h.state_name || S.cfg.hazard_states[h.state] || h.state),
+          overdue ? el('strong', { className: 'rm-overdue-days', text: ' · 逾期 ' + h.overdue_days + ' 天' }) : null,
+        ]),
+      ]);
+    });
+    return el('div', { className: 'rm-enterprise' }, [
+      el('h2', { text: e.name || '' }),
+      el('p', {}, [el('span', {
+        className: 'rm-badge rm-grade-badge', style: 'background:' + (g ? g.color : '#999'),
+        text: g ? g.colour_name + '·' + g.name : '未定级',
+      })]),
+      dl,
+      el('h3', { text: '风险点（' + points.length + '）' }),
+      points.length ? el('ul', { className: 'rm-list' }, points) : el('p', { className: 'rm-muted', text: '无' }),
+      el('h3', { text: '未销号隐患（' + hazards.length + '）' }),
+      hazards.length ? el('ul', { className: 'rm-list rm-hazards' }, hazards)
+        : el('p', { className: 'rm-muted', text: '无未销号隐患' }),
+      el('p', {}, [el('a', { href: S.cfg.urls.enterprise_page + encodeURIComponent(id), text: '查看企业详情 →' })]),
+    ]);
+  }
+
+  // --- legend --------------------------------------------------------------
+
+  function swatch(color, symbol, extra) {
+    return el('span', { className: 'rm-sym rm-sym-' + symbol, style: 'background:' + color + ';' + (extra || '') });
+  }
+
+  function updateLegend() {
+    if (!S.legend) { return; }
+    var box = S.legend.getContainer();
+    var items = [el('div', { className: 'rm-legend-title', text: '图例' })];
+    Object.keys(S.layers).forEach(function (name) {
+      var layer = S.layers[name], spec = layer.spec, st = spec.style;
+      if (!S.map.hasLayer(layer)) { return; }
+      if (spec.kind === 'vector_tiles' && st.color) {
+        items.push(el('div', {}, [swatch(st.color, 'circle'), spec.legend.label]));
+      } else if (spec.kind === 'vector_tiles') {
+        Object.keys(st.colors).forEach(function (k) {
+          items.push(el('div', {}, [swatch(st.colors[k], spec.legend.symbol), S.cfg.hazard_levels[k] || k]));
+        });
+        if (st.highlight_color) {
+          items.push(el('div', {}, [swatch('#ffffff', spec.legend.symbol, 'outline:3px solid ' + st.highlight_color),
+                                    '逾期隐患']));
+        }
+      } else if (spec.kind === 'choropleth' && S.choropleth) {
+        var d = S.choropleth;
+        items.push(el('div', { className: 'rm-legend-sub', text: spec.title + '：' + d.metric_title }));
+        var lo = 0;
+        d.breaks.forEach(function (b, i) {
+          var text = i === 0 ? '≤ ' + fmt(b) : fmt(lo) + ' – ' + fmt(b);
+          items.push(el('div', {}, [swatch(d.colors[i], 'fill'), text]));
+          lo = b;
+        });
+        if (!d.features.length) { items.push(el('div', { className: 'rm-muted', text: '无下级区划边界' })); }
+      } else if (spec.kind === 'heat') {
+        var stops = Object.keys(st.gradient).sort(function (a, b) { return a - b; });
+        var css = 'linear-gradient(to right,' + stops.map(function (k) { return st.gradient[k]; }).join(',') + ')';
+        items.push(el('div', {}, [el('span', { className: 'rm-sym rm-sym-gradient', style: 'background:' + css }),
+                                  spec.legend.label]));
+      } else if (spec.kind === 'outlines') {
+        items.push(el('div', {}, [el('span', { className: 'rm-sym rm-sym-line',
+                                                style: 'border-color:' + st.stroke_color }), spec.legend.label]));
+      }
+    });
+    box.replaceChildren.apply(box, items);
+  }
+
+  // --- export --------------------------------------------------------------
+
+  function exportPng() {
+    var node = S.map.getContainer();
+    status('正在生成图片…');
+    var stamp = new Date().toISOString().slice(0, 10);
+    window.htmlToImage.toPng(node, {
+      backgroundColor: '#eef1f4',
+      filter: function (n) {
+        return !(n.classList && (n.classList.contains('leaflet-control-zoom') ||
+                                 n.classList.contains('leaflet-control-layers')));
+      },
+    }).then(function (dataUrl) {
+      var a = el('a', { href: dataUrl, download: '风险地图-' + (S.filters.region || '') + '-' + stamp + '.png' });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      status('');
+    }).catch(function (err) { status('导出失败：' + (err && err.message ? err.message : err), true); });
+  }
+  RM.exportPng = exportPng;
+
+  // --- the entry points ----------------------------------------------------
+
+  RM.init = function (map, cfg) {
+    S.map = map;
+    S.cfg = cfg;
+    readUrl();
+    map.createPane('rm-points').style.zIndex = 450;
+    map.createPane('rm-hazards').style.zIndex = 460;
+    map.attributionControl.setPrefix('Leaflet');
+    map.attributionControl.addAttribution(cfg.attribution);
+    if (S.filters.region) { zoomToRegion(S.filters.region, false); }
+  };
+
+  RM.layer = function (map, spec) {
+    var make = { vector_tiles: vectorLayer, choropleth: choroplethLayer, outlines: outlineLayer, heat: heatLayer };
+    var layer = make[spec.kind](map, spec);
+    layer.spec = spec;
+    S.layers[spec.name] = layer;
+    if (gradeExcluded(spec)) { spec.visible = false; }
+    return layer;
+  };
+
+  function zoomToRegion(code, animate) {
+    var r = S.cfg.regions.filter(function (x) { return x.code === code; })[0];
+    if (r && r.bbox) {
+      S.map.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]], { animate: animate !== false });
+    }
+  }
+
+  function refreshAll() {
+    status('');
+    Object.keys(S.layers).forEach(function (name) {
+      var layer = S.layers[name];
+      if (gradeExcluded(layer.spec)) {
+        if (S.map.hasLayer(layer)) { S.map.removeLayer(layer); }
+      } else if (layer.spec.params && layer.spec.params.grade !== undefined && S.filters.grade &&
+                 !S.map.hasLayer(layer)) {
+        S.map.addLayer(layer);
+      }
+      layer.refresh();
+    });
+    updateLegend();
+  }
+
+  RM.ready = function (map, control) {
+    S.control = control;
+    // Remove grade layers the URL's grade filter excludes.
+    Object.keys(S.layers).forEach(function (name) {
+      var layer = S.layers[name];
+      if (gradeExcluded(layer.spec) && map.hasLayer(layer)) { map.removeLayer(layer); }
+    });
+
+    S.legend = L.control({ position: 'bottomright' });
+    S.legend.onAdd = function () {
+      var div = L.DomUtil.create('div', 'rm-legend leaflet-bar');
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    S.legend.addTo(map);
+    map.on('overlayadd overlayremove', updateLegend);
+    map.on('zoomend', function () {
+      Object.keys(S.layers).forEach(function (name) {
+        var kind = S.layers[name].spec.kind;
+        if (kind === 'choropleth' || kind === 'outlines') { S.layers[name].refresh(); }
+      });
+    });
+
+    var form = document.getElementById('rm-filter-form');
+    var metricSelect = document.getElementById('rm-metric');
+    var district = Object.keys(S.layers).map(function (n) { return S.layers[n]; })
+      .filter(function (l) { return l.spec.kind === 'choropleth'; })[0];
+    if (district && metricSelect) {
+      Object.keys(district.spec.metrics).forEach(function (k) {
+        metricSelect.appendChild(el('option', { value: k, text: district.spec.metrics[k] }));
+      });
+      metricSelect.value = S.metric || district.spec.default_metric;
+      metricSelect.addEventListener('change', function () {
+        S.metric = metricSelect.value;
+        writeUrl();
+        district.refresh();
+      });
+    }
+    if (form) {
+      filtersToForm(form);
+      form.addEventListener('change', function (ev) {
+        if (ev.target === metricSelect) { return; }
+        var before = S.filters.region;
+        S.filters = formToFilters(form);
+        writeUrl();
+        if (S.filters.region && S.filters.region !== before) { zoomToRegion(S.filters.region); }
+        refreshAll();
+      });
+      form.addEventListener('submit', function (ev) { ev.preventDefault(); });
+      document.getElementById('rm-reset').addEventListener('click', function () {
+        S.filters = { region: S.cfg.region };
+        S.metric = null;
+        filtersToForm(form);
+        if (metricSelect && district) { metricSelect.value = district.spec.default_metric; }
+        writeUrl();
+        zoomToRegion(S.filters.region);
+        refreshAll();
+      });
+      document.getElementById('rm-export').addEventListener('click', exportPng);
+    }
+    document.getElementById('rm-panel-close').addEventListener('click', function () {
+      document.getElementById('rm-panel').hidden = true;
+    });
+    updateLegend();
+  };
+
+  RM.state = S;
+  RM.showEnterprise = showEnterprise;
+})();
