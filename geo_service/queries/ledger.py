@@ -15,6 +15,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from geoalchemy2 import Geography
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -32,7 +33,7 @@ from ..models import (
 )
 from . import metrics
 from .filters import Filters, hazard_clause, hazard_location
-from .scope import Scope, enterprise_scope
+from .scope import Scope, enterprise_scope, region_clause
 
 __all__ = [
     "SORT_KEYS",
@@ -50,6 +51,8 @@ __all__ = [
     "hazard_evidence",
     "industry_choices",
     "region_choices",
+    "enterprise_search",
+    "region_outline",
 ]
 
 _ParentIndustry = aliased(Industry)
@@ -282,8 +285,8 @@ def enterprise_surroundings(enterprise_id: int, *, scope: Scope, radius_m: float
     """Other enterprises in ``scope`` within ``radius_m`` metres (geography) of one
     enterprise, nearest first: ``id``, ``name``, ``grade``, ``lng``, ``lat``, ``distance_m``."""
     centre = aliased(Enterprise)
-    distance = sa.func.ST_Distance(sa.cast(Enterprise.geom, sa.text("geography")),
-                                   sa.cast(centre.geom, sa.text("geography")))
+    distance = sa.func.ST_Distance(sa.cast(Enterprise.geom, Geography),
+                                   sa.cast(centre.geom, Geography))
     return (
         sa.select(Enterprise.id, Enterprise.name, Enterprise.grade,
                   sa.func.ST_X(Enterprise.geom).label("lng"), sa.func.ST_Y(Enterprise.geom).label("lat"),
@@ -291,8 +294,8 @@ def enterprise_surroundings(enterprise_id: int, *, scope: Scope, radius_m: float
         .join(centre, centre.id == enterprise_id)
         .where(
             Enterprise.id != centre.id,
-            sa.func.ST_DWithin(sa.cast(Enterprise.geom, sa.text("geography")),
-                               sa.cast(centre.geom, sa.text("geography")), radius_m),
+            sa.func.ST_DWithin(sa.cast(Enterprise.geom, Geography),
+                               sa.cast(centre.geom, Geography), radius_m),
             enterprise_scope(scope),
         )
         .order_by(distance)
@@ -363,9 +366,19 @@ def industry_choices() -> Select[Any]:
     )
 
 
-def region_choices(*, scope: Scope, max_depth_digits: int = 6) -> Select[Any]:
-    """Regions a filter may pick (codes of at most ``max_depth_digits`` digits) that hold
-    enterprises in ``scope``, by code."""
+def region_choices(*, scope: Scope, max_depth_digits: int = 6, holding_only: bool = True) -> Select[Any]:
+    """Regions a filter or form may pick (codes of at most ``max_depth_digits`` digits), by code.
+
+    ``holding_only``: only those holding enterprises in ``scope`` (filters);
+    otherwise the regions within the scope's own region (forms).
+    """
+    stmt = (
+        sa.select(Region.code, Region.name, Region.level)
+        .where(sa.func.length(Region.code) <= max_depth_digits)
+        .order_by(Region.code)
+    )
+    if not holding_only:
+        return stmt.where(region_clause(Region.code, scope.region))
     # The SQL twin of scope.region_prefix for 6-digit codes.
     prefix = sa.case(
         (Region.code.like("%0000"), sa.func.substr(Region.code, 1, 2)),
@@ -377,8 +390,28 @@ def region_choices(*, scope: Scope, max_depth_digits: int = 6) -> Select[Any]:
         .where(Enterprise.region_code.like(prefix + "%"), enterprise_scope(scope))
         .exists()
     )
+    return stmt.where(holding)
+
+
+def enterprise_search(q: str, *, scope: Scope, limit: int = 20) -> Select[Any]:
+    """Enterprises in ``scope`` whose name or credit code contains ``q``, by name."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{escaped}%"
     return (
-        sa.select(Region.code, Region.name, Region.level)
-        .where(sa.func.length(Region.code) <= max_depth_digits, holding)
-        .order_by(Region.code)
+        sa.select(Enterprise.id, Enterprise.name, Enterprise.credit_code, Enterprise.address)
+        .where(sa.or_(Enterprise.name.ilike(like, escape="\\"),
+                      Enterprise.credit_code.ilike(like, escape="\\")),
+               enterprise_scope(scope))
+        .order_by(Enterprise.name, Enterprise.id)
+        .limit(limit)
+    )
+
+
+def region_outline(code: str, *, scope: Scope, tolerance_deg: float = 0.002) -> Select[Any]:
+    """A region's boundary as GeoJSON text (EPSG:4326, simplified for display), when the
+    region lies within the scope's region (outlines carry no enterprise data)."""
+    return (
+        sa.select(Region.name, sa.func.ST_AsGeoJSON(
+            sa.func.ST_SimplifyPreserveTopology(Region.geom, tolerance_deg), 5).label("geojson"))
+        .where(Region.code == code, region_clause(Region.code, scope.region))
     )

@@ -1,0 +1,109 @@
+/* Small Leaflet maps of the ledger pages: an enterprise and its surroundings,
+ * a hazard's location, and the location picker of the registration forms.
+ * Reads its data from <script type="application/json" id="ledger-map-data">.
+ * No external tiles unless the server configured a base map. */
+(function () {
+  "use strict";
+
+  function grade(data, value) {
+    return (value && data.palette && data.palette[value]) || "#888888";
+  }
+
+  function init() {
+    var el = document.getElementById("ledger-map");
+    var dataEl = document.getElementById("ledger-map-data");
+    if (!el || !dataEl || typeof L === "undefined") { return; }
+    var data = JSON.parse(dataEl.textContent);
+    var map = L.map(el, { attributionControl: !!data.basemap, scrollWheelZoom: false });
+    el._ledgerMap = map;
+    if (data.basemap) {
+      data.basemap.urls.forEach(function (url) {
+        L.tileLayer(url, { subdomains: data.basemap.subdomains, attribution: data.basemap.attribution,
+                           maxZoom: 18 }).addTo(map);
+      });
+    }
+    var bounds = null;
+    if (data.outline) {
+      var outline = L.geoJSON(data.outline, {
+        interactive: false,
+        style: { color: "#1f3a5f", weight: 1.5, fillColor: "#e8edf3", fillOpacity: 0.6 }
+      }).addTo(map);
+      bounds = outline.getBounds();
+    }
+    var main = null;
+    (data.points || []).forEach(function (p) {
+      var colour = p.hazard_level ? (p.hazard_level === "major" ? "#B00020" : "#E07000") : grade(data, p.grade);
+      var marker = L.circleMarker([p.lat, p.lng], {
+        radius: p.main ? 9 : 6, color: p.main ? "#000" : "#333", weight: p.main ? 2 : 1,
+        fillColor: colour, fillOpacity: 0.9
+      }).addTo(map);
+      var label = document.createElement("span");
+      if (p.url) {
+        var a = document.createElement("a");
+        a.href = p.url;
+        a.textContent = p.name;
+        label.appendChild(a);
+      } else {
+        label.textContent = p.name;
+      }
+      if (p.distance_m !== undefined) { label.appendChild(document.createTextNode("（" + p.distance_m + " 米）")); }
+      marker.bindPopup(label);
+      if (p.main) { main = [p.lat, p.lng]; }
+    });
+    if (main && data.radius_m) {
+      L.circle(main, { radius: data.radius_m, color: "#1f3a5f", weight: 1, dashArray: "4 4", fill: false,
+                       interactive: false }).addTo(map);
+    }
+    if (data.centre) {
+      map.setView([data.centre[1], data.centre[0]], data.zoom || 14);
+    } else if (bounds && bounds.isValid()) {
+      map.fitBounds(bounds);
+    } else {
+      map.setView([35, 105], 4);
+    }
+    if (data.picker) { picker(map, data.picker, main); }
+  }
+
+  function picker(map, cfg, start) {
+    var lngInput = document.getElementById("f-" + cfg.lng);
+    var latInput = document.getElementById("f-" + cfg.lat);
+    var toggle = cfg.toggle ? document.getElementById("f-" + cfg.toggle) : null;
+    if (!lngInput || !latInput) { return; }
+    var marker = null;
+    function place(latlng) {
+      if (!marker) {
+        marker = L.marker(latlng, { draggable: true, keyboard: true, title: "拖动以调整位置" }).addTo(map);
+        marker.on("dragend", function () { write(marker.getLatLng()); });
+      } else {
+        marker.setLatLng(latlng);
+      }
+    }
+    function write(latlng) {
+      lngInput.value = latlng.lng.toFixed(6);
+      latInput.value = latlng.lat.toFixed(6);
+      if (toggle) { toggle.checked = true; }
+    }
+    function read() {
+      var lng = parseFloat(lngInput.value), lat = parseFloat(latInput.value);
+      if (isFinite(lng) && isFinite(lat)) { place([lat, lng]); }
+    }
+    read();
+    map.on("click", function (e) { place(e.latlng); write(e.latlng); });
+    lngInput.addEventListener("change", read);
+    latInput.addEventListener("change", read);
+    if (toggle && start) {
+      toggle.addEventListener("change", function () {
+        if (toggle.checked && !lngInput.value && !latInput.value) {
+          place(start);
+          write(L.latLng(start[0], start[1]));
+        }
+      });
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
