@@ -1,0 +1,209 @@
+"""Mapbox Vector Tiles built in PostGIS (``ST_TileEnvelope``, ``ST_AsMVTGeom``,
+``ST_AsMVT`` in CTEs, after pygeoapi's ``mvt_postgresql`` provider).
+
+Tiles are Web Mercator (EPSG:3857) ``z/x/y`` in the XYZ scheme; the data are
+EPSG:4326, so the tile envelope is transformed to 4326 once and the GiST
+indexes on ``geom`` select the candidates with ``&&``.  The MVT layer name
+inside each tile equals the URL layer.  Every layer honours the common
+:class:`~geo_service.queries.filters.Filters` and the caller's scope.
+
+Properties
+----------
+enterprises
+    ``id``, ``name``, ``grade``, ``industry`` (= ``industry_code``), ``count``
+    (1).  Below ``cluster_below`` the enterprises of each grid cell
+    (``CLUSTER_CELLS`` × ``CLUSTER_CELLS`` per tile, aligned to tile edges so a
+    cell never straddles two tiles) become one point at their centroid with
+    ``count`` = n and ``grade`` = the highest grade (lowest value) in the
+    cell; ``id``, ``name`` and ``industry`` only when n = 1.
+hazards
+    ``id``, ``enterprise_id``, ``enterprise_name``, ``level``, ``state``,
+    ``overdue`` (bool), ``overdue_days``, ``deadline`` (ISO date text),
+    ``description`` (first 60 characters), ``count`` (1).
+regions
+    ``code``, ``name``, ``level``, ``parent_code``; outlines simplified to
+    one tile pixel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import Select
+
+from ..models import Enterprise, Hazard, Region
+from .filters import Filters, enterprise_clause, hazard_clause
+from .scope import Scope, enterprise_scope, region_clause
+
+__all__ = ["LAYERS", "EXTENT", "CLUSTER_CELLS", "tile_select", "valid_tile", "tile_size_m"]
+
+LAYERS = ("enterprises", "hazards", "regions")
+EXTENT = 4096
+BUFFER = 64
+CLUSTER_CELLS = 16  # per tile side: one cell is 16 screen pixels on a 256-pixel tile
+WEB_MERCATOR_HALF = 20037508.342789244
+MAX_ZOOM = 24
+
+
+def valid_tile(z: int, x: int, y: int) -> bool:
+    """Whether ``z/x/y`` names a tile of the XYZ pyramid.
+
+    >>> valid_tile(0, 0, 0), valid_tile(3, 7, 7), valid_tile(3, 8, 0), valid_tile(-1, 0, 0)
+    (True, True, False, False)
+    """
+    return 0 <= z <= MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z
+
+
+def tile_size_m(z: int) -> float:
+    """The side of a zoom-``z`` tile in Web Mercator metres.
+
+    >>> round(tile_size_m(0))
+    40075017
+    """
+    return 2 * WEB_MERCATOR_HALF / 2 ** z
+
+
+def _bounds(z: int, x: int, y: int) -> Any:
+    """CTE: the tile envelope (3857) and the same envelope with its buffer in 4326."""
+    world = sa.func.ST_MakeEnvelope(-WEB_MERCATOR_HALF, -WEB_MERCATOR_HALF, WEB_MERCATOR_HALF,
+                                    WEB_MERCATOR_HALF, 3857)
+    env = sa.func.ST_TileEnvelope(z, x, y)
+    buffered = sa.func.ST_TileEnvelope(z, x, y, world, BUFFER / EXTENT)
+    return sa.select(
+        env.label("env"),
+        sa.func.ST_Transform(buffered, 4326).label("env4326"),
+        sa.func.ST_Transform(env, 4326).label("exact4326"),
+    ).cte("bounds")
+
+
+def _mvt(rows: Any, layer: str) -> Select[Any]:
+    return (
+        sa.select(sa.func.coalesce(sa.func.ST_AsMVT(sa.literal_column(rows.name), layer, EXTENT, "geom"),
+                                   sa.literal(b"", sa.LargeBinary)))
+        .select_from(rows)
+        .where(rows.c.geom.is_not(None))
+    )
+
+
+def _mvt_geom(geom_3857: Any, bounds: Any) -> Any:
+    return sa.func.ST_AsMVTGeom(geom_3857, bounds.c.env, EXTENT, BUFFER, True, type_=sa.LargeBinary)
+
+
+def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
+                 cluster_below: int) -> Select[Any]:
+    bounds = _bounds(z, x, y)
+    where = [enterprise_clause(f, as_of), enterprise_scope(scope)]
+    if z >= cluster_below:
+        rows = (
+            sa.select(
+                _mvt_geom(sa.func.ST_Transform(Enterprise.geom, 3857), bounds).label("geom"),
+                Enterprise.id, Enterprise.name, Enterprise.grade,
+                Enterprise.industry_code.label("industry"), Enterprise.industry_code,
+                sa.literal(1).label("count"),
+            )
+            .select_from(Enterprise).join(bounds, sa.true())
+            .where(Enterprise.geom.op("&&")(bounds.c.env4326), *where)
+            .cte("mvtgeom")
+        )
+        return _mvt(rows, "enterprises")
+    # Each enterprise belongs to the one tile its point lies in (no buffer), so
+    # a cell is counted once; cells are aligned to the tile edges.
+    cell = tile_size_m(z) / CLUSTER_CELLS
+    pts = (
+        sa.select(
+            sa.func.ST_Transform(Enterprise.geom, 3857).label("g"), Enterprise.id, Enterprise.name,
+            Enterprise.grade, Enterprise.industry_code,
+        )
+        .select_from(Enterprise).join(bounds, sa.true())
+        .where(Enterprise.geom.op("&&")(bounds.c.exact4326),
+               sa.func.ST_Intersects(Enterprise.geom, bounds.c.exact4326), *where)
+        .cte("pts")
+    )
+    n = sa.func.count()
+    one = n == 1
+    rows = (
+        sa.select(
+            _mvt_geom(sa.func.ST_Centroid(sa.func.ST_Collect(pts.c.g)), bounds).label("geom"),
+            sa.case((one, sa.func.min(pts.c.id))).label("id"),
+            sa.case((one, sa.func.min(pts.c.name))).label("name"),
+            sa.func.min(pts.c.grade).label("grade"),
+            sa.case((one, sa.func.min(pts.c.industry_code))).label("industry"),
+            sa.case((one, sa.func.min(pts.c.industry_code))).label("industry_code"),
+            n.label("count"),
+        )
+        .select_from(pts).join(bounds, sa.true())
+        .group_by(sa.func.floor(sa.func.ST_X(pts.c.g) / cell), sa.func.floor(sa.func.ST_Y(pts.c.g) / cell),
+                  bounds.c.env)
+        .cte("mvtgeom")
+    )
+    return _mvt(rows, "enterprises")
+
+
+def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date) -> Select[Any]:
+    from .hazards import overdue_days, overdue_flag
+
+    bounds = _bounds(z, x, y)
+    location = sa.func.coalesce(Hazard.geom, Enterprise.geom)
+    rows = (
+        sa.select(
+            _mvt_geom(sa.func.ST_Transform(location, 3857), bounds).label("geom"),
+            Hazard.id, Hazard.enterprise_id, Enterprise.name.label("enterprise_name"), Hazard.level,
+            Hazard.state, overdue_flag(as_of).label("overdue"), overdue_days(as_of).label("overdue_days"),
+            sa.func.to_char(Hazard.deadline, "YYYY-MM-DD").label("deadline"),
+            sa.func.left(Hazard.description, 60).label("description"), sa.literal(1).label("count"),
+        )
+        .select_from(Hazard).join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
+        .where(
+            sa.or_(Hazard.geom.op("&&")(bounds.c.env4326),
+                   sa.and_(Hazard.geom.is_(None), Enterprise.geom.op("&&")(bounds.c.env4326))),
+            hazard_clause(f, as_of), enterprise_scope(scope),
+        )
+        .cte("mvtgeom")
+    )
+    return _mvt(rows, "hazards")
+
+
+def _regions(z: int, x: int, y: int, f: Filters, scope: Scope, level: str | None) -> Select[Any]:
+    bounds = _bounds(z, x, y)
+    pixel = tile_size_m(z) / EXTENT
+    geom = sa.func.ST_SimplifyPreserveTopology(sa.func.ST_Transform(Region.geom, 3857), pixel)
+    where: list[Any] = [Region.geom.op("&&")(bounds.c.env4326), region_clause(Region.code, f.region)]
+    if scope.region is not None:
+        where.append(region_clause(Region.code, scope.region))
+    if level is not None:
+        where.append(Region.level == level)
+    rows = (
+        sa.select(_mvt_geom(geom, bounds).label("geom"), Region.code, Region.name, Region.level,
+                  Region.parent_code)
+        .select_from(Region).join(bounds, sa.true())
+        .where(*where)
+        .cte("mvtgeom")
+    )
+    return _mvt(rows, "regions")
+
+
+def tile_select(layer: str, z: int, x: int, y: int, f: Filters, *, scope: Scope, as_of: dt.date,
+                cluster_below: int = 12, level: str | None = None) -> Select[Any]:
+    """One statement returning the tile's bytes (empty bytes when nothing is in it).
+
+    Parameters
+    ----------
+    layer
+        ``enterprises``, ``hazards`` or ``regions``; also the MVT layer name.
+    z, x, y
+        XYZ tile address (check with :func:`valid_tile`).
+    cluster_below
+        Enterprises are aggregated into grid cells below this zoom.
+    level
+        Regions only: one level (``county`` …).
+    """
+    if layer == "enterprises":
+        return _enterprises(z, x, y, f, scope, as_of, cluster_below)
+    if layer == "hazards":
+        return _hazards(z, x, y, f, scope, as_of)
+    if layer == "regions":
+        return _regions(z, x, y, f, scope, level)
+    raise ValueError(f"unknown tile layer {layer!r}")
+
