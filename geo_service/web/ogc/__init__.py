@@ -1,5 +1,235 @@
-"""The ogc surface (being built)."""
+"""OGC API – Features, Part 1 (Core, GeoJSON) at ``/ogc/``.
 
-from flask import Blueprint
+Collections ``enterprises``, ``risk-points``, ``hazards`` and ``regions``;
+``items`` take ``bbox``, ``limit``, ``offset`` and the common filters of the
+data API as query parameters.  A ``limit`` above the maximum is lowered to it
+(the standard's permission), so generic clients never fail on their default.
+Coordinates are CRS84 (lng, lat).
+"""
 
-bp = Blueprint("ogc", __name__)
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from ...db import get_session
+from ...errors import InvalidParameter, NotFound
+from ...queries import enterprises as eq
+from ...queries import hazards as hq
+from ...queries import regions as rq
+from ...queries import risk_points as rpq
+from ...queries.enterprises import count_of
+from ...queries.extents import extent_select
+from ...queries.filters import Filters, parse_int
+from ...queries.scope import region_clause
+from ..api.common import GEOJSON, decorate, feature, json_response, request_filters
+from ..context import current_scope
+
+bp = Blueprint("ogc", __name__, url_prefix="/ogc")
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+COLLECTIONS: dict[str, tuple[str, str]] = {
+    "enterprises": ("企业", "监管的生产经营单位，按风险等级（红橙黄蓝）"),
+    "risk-points": ("风险点", "企业的安全风险点及其等级（位于企业位置）"),
+    "hazards": ("事故隐患", "事故隐患及其整改状态、是否逾期"),
+    "regions": ("行政区划", "行政区划边界"),
+}
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+JSON = "application/json"
+
+
+def _format() -> None:
+    f = request.args.get("f")
+    if f not in (None, "", "json", "geojson"):
+        raise InvalidParameter("f", "只支持 f=json")
+
+
+def _abs(endpoint: str, **values: Any) -> str:
+    return url_for(endpoint, _external=True, **values)
+
+
+@bp.get("/", strict_slashes=False)
+def landing():  # type: ignore[no-untyped-def]
+    """Landing page."""
+    _format()
+    return json_response({
+        "title": "风险一张图 OGC API – Features",
+        "description": "企业、风险点、事故隐患与行政区划的要素服务",
+        "links": [
+            {"rel": "self", "type": JSON, "title": "本页", "href": _abs("ogc.landing")},
+            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
+             "title": "API 定义", "href": _abs("ogc.api")},
+            {"rel": "conformance", "type": JSON, "title": "符合性", "href": _abs("ogc.conformance")},
+            {"rel": "data", "type": JSON, "title": "要素集", "href": _abs("ogc.collections")},
+        ],
+    })
+
+
+@bp.get("/conformance")
+def conformance():  # type: ignore[no-untyped-def]
+    """Conformance classes."""
+    _format()
+    return json_response({"conformsTo": CONFORMANCE})
+
+
+def _collection(cid: str) -> dict[str, Any]:
+    title, description = COLLECTIONS[cid]
+    row = get_session().execute(extent_select(cid, scope=current_scope())).one()
+    bbox = [float(v) for v in row] if row[0] is not None else [-180.0, -90.0, 180.0, 90.0]
+    return {
+        "id": cid, "title": title, "description": description, "itemType": "feature",
+        "crs": [CRS84], "storageCrs": CRS84,
+        "extent": {"spatial": {"bbox": [bbox], "crs": CRS84}},
+        "links": [
+            {"rel": "self", "type": JSON, "href": _abs("ogc.collection", cid=cid)},
+            {"rel": "items", "type": GEOJSON, "title": title, "href": _abs("ogc.items", cid=cid)},
+        ],
+    }
+
+
+@bp.get("/collections")
+def collections():  # type: ignore[no-untyped-def]
+    """The collections."""
+    _format()
+    return json_response({
+        "links": [{"rel": "self", "type": JSON, "href": _abs("ogc.collections")}],
+        "collections": [_collection(cid) for cid in COLLECTIONS],
+    })
+
+
+def _require_collection(cid: str) -> None:
+    if cid not in COLLECTIONS:
+        raise NotFound(f"没有要素集 {cid}")
+
+
+@bp.get("/collections/<cid>")
+def collection(cid: str):  # type: ignore[no-untyped-def]
+    """One collection."""
+    _format()
+    _require_collection(cid)
+    return json_response(_collection(cid))
+
+
+def _statement(cid: str, f: Filters) -> Any:
+    scope, today = current_scope(), dt.date.today()
+    if cid == "enterprises":
+        return eq.enterprises_select(f, scope=scope, as_of=today)
+    if cid == "risk-points":
+        return rpq.risk_points_select(f, scope=scope)
+    if cid == "hazards":
+        return hq.hazards_select(f, scope=scope, as_of=today)
+    stmt = rq.regions_select(scope=scope, bbox=f.bbox, level=request.args.get("level"), with_geometry=True)
+    return stmt.where(region_clause(rq.Region.code, f.region))
+
+
+def _feature(cid: str, row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    if cid == "regions":
+        geometry = json.loads(data.pop("geometry"))
+        return feature(data, id_key="code", geometry=geometry)
+    return feature(decorate(cid, data))
+
+
+def _link(rel: str, offset: int | None, limit: int | None, mime: str = GEOJSON) -> dict[str, str]:
+    args = request.args.to_dict(flat=True)
+    if offset is not None:
+        args["offset"] = str(offset)
+    if limit is not None:
+        args["limit"] = str(limit)
+    from urllib.parse import urlencode
+
+    query = urlencode(args)
+    return {"rel": rel, "type": mime, "href": request.base_url + (f"?{query}" if query else "")}
+
+
+@bp.get("/collections/<cid>/items")
+def items(cid: str):  # type: ignore[no-untyped-def]
+    """Features of a collection: bbox, limit, offset and the common filters."""
+    _format()
+    _require_collection(cid)
+    max_page = current_app.config["MAX_PAGE_SIZE"]
+    limit = min(parse_int(request.args, "limit", 10, minimum=1), max_page)
+    offset = parse_int(request.args, "offset", 0, minimum=0)
+    if cid == "regions" and request.args.get("level") not in (None, *rq.LEVEL_DEPTH):
+        raise InvalidParameter("level", f"可选：{', '.join(rq.LEVEL_DEPTH)}")
+    f = request_filters()
+    stmt = _statement(cid, f)
+    session = get_session()
+    matched = session.execute(count_of(stmt)).scalar_one()
+    rows = session.execute(stmt.limit(limit).offset(offset)).all()
+    links = [_link("self", offset, limit),
+             {**_link("alternate", offset, limit, JSON), "title": "JSON"},
+             {"rel": "collection", "type": JSON, "href": _abs("ogc.collection", cid=cid)}]
+    if offset + len(rows) < matched:
+        links.append(_link("next", offset + limit, limit))
+    if offset > 0:
+        links.append(_link("prev", max(0, offset - limit), limit))
+    body = {
+        "type": "FeatureCollection",
+        "features": [_feature(cid, r) for r in rows],
+        "numberMatched": matched,
+        "numberReturned": len(rows),
+        "timeStamp": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "links": links,
+    }
+    return json_response(body, mimetype=GEOJSON)
+
+
+@bp.get("/collections/<cid>/items/<fid>")
+def item(cid: str, fid: str):  # type: ignore[no-untyped-def]
+    """One feature."""
+    _format()
+    _require_collection(cid)
+    stmt = _statement(cid, Filters())
+    if cid == "regions":
+        stmt = stmt.where(rq.Region.code == fid)
+    else:
+        if not fid.isdigit():
+            raise NotFound(f"要素 {fid} 不存在")
+        table = {"enterprises": eq.Enterprise, "risk-points": rpq.RiskPoint, "hazards": hq.Hazard}[cid]
+        stmt = stmt.where(table.id == int(fid))
+    row = get_session().execute(stmt).first()
+    if row is None:
+        raise NotFound(f"要素 {fid} 不存在")
+    body = _feature(cid, row)
+    body["links"] = [
+        {"rel": "self", "type": GEOJSON, "href": _abs("ogc.item", cid=cid, fid=fid)},
+        {"rel": "collection", "type": JSON, "href": _abs("ogc.collection", cid=cid)},
+    ]
+    return json_response(body, mimetype=GEOJSON)
+
+
+@bp.get("/api")
+def api():  # type: ignore[no-untyped-def]
+    """The OpenAPI 3 definition of this OGC API."""
+    max_page = current_app.config["MAX_PAGE_SIZE"]
+    limit = {"name": "limit", "in": "query", "required": False, "style": "form", "explode": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": max_page, "default": 10}}
+    offset = {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}}
+    bbox = {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
+            "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}}
+    paths: dict[str, Any] = {
+        "/ogc/": {"get": {"operationId": "getLandingPage", "responses": {"200": {"description": "landing"}}}},
+        "/ogc/conformance": {"get": {"operationId": "getConformance", "responses": {"200": {"description": "conformance"}}}},
+        "/ogc/collections": {"get": {"operationId": "getCollections", "responses": {"200": {"description": "collections"}}}},
+    }
+    for cid in COLLECTIONS:
+        paths[f"/ogc/collections/{cid}"] = {"get": {"operationId": f"describe-{cid}",
+                                                    "responses": {"200": {"description": cid}}}}
+        paths[f"/ogc/collections/{cid}/items"] = {"get": {
+            "operationId": f"get-{cid}-items", "parameters": [limit, offset, bbox],
+            "responses": {"200": {"description": "features", "content": {GEOJSON: {"schema": {"type": "object"}}}}}}}
+        paths[f"/ogc/collections/{cid}/items/{{featureId}}"] = {"get": {
+            "operationId": f"get-{cid}-item",
+            "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "feature"}}}}
+    doc = {"openapi": "3.0.3", "info": {"title": "风险一张图 OGC API – Features", "version": "1.0"},
+           "servers": [{"url": request.host_url.rstrip("/")}], "paths": paths}
+    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")
