@@ -216,7 +216,8 @@ def read_rows(kind: str, path: Path) -> tuple[list[str], list[tuple[int, dict[st
         original: dict[str, Any] = {}
         for h, f, v in zip(headers, fields, cells):
             original[h] = v
-            if f:
+            # two headers may name one field (Chinese and English): a blank never hides a value
+            if f and (raw.get(f) is None or not (v is None or (isinstance(v, str) and not v.strip()))):
                 raw[f] = v
         if "__geometry_error__" in original:
             raw["__geometry_error__"] = original.pop("__geometry_error__")
