@@ -51,7 +51,7 @@ class FieldError:
     """One problem with one field of one record.
 
     ``row`` is the 1-based row of the file (the header is row 1, the first
-    data row is 2; the n-th feature of a GeoJSON file is row n+1), None for
+    data row is 2; in a GeoJSON file the n-th feature is row n), None for
     API input.  ``column`` is the Chinese column header.
     """
 
