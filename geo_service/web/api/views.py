@@ -382,9 +382,12 @@ def hazard_evidence_upload(hazard_id: int):  # type: ignore[no-untyped-def]
         raise InvalidParameter("file", "缺少上传文件（multipart 字段 file）")
     session = get_session()
     max_bytes = int(current_app.config.get("MAX_EVIDENCE_MB", 20)) * 1024 * 1024
-    row = ev.store_evidence(session, hazard_id, upload.stream, upload.filename or "", request.form.get(
-        "kind", "other"), current_actor(), scope=current_scope(),
-        upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=max_bytes)
+    try:
+        row = ev.store_evidence(session, hazard_id, upload.stream, upload.filename or "",
+                                request.form.get("kind", "other"), current_actor(), scope=current_scope(),
+                                upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=max_bytes)
+    finally:
+        upload.close()  # a large upload is spooled to a temporary file
     session.commit()
     body = {"id": row.id, "hazard_id": row.hazard_id, "kind": row.kind, "kind_name": ev.KINDS[row.kind],
             "filename": row.filename, "content_type": row.content_type, "size_bytes": row.size_bytes,
