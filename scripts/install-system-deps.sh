@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the service needs, only those that are missing.
-#   install-system-deps.sh run   - PostgreSQL + PostGIS, CJK fonts, python3-venv
+#   install-system-deps.sh run   - PostgreSQL + PostGIS, CJK fonts, Pango, python3-venv
 #   install-system-deps.sh test  - the above plus Chromium, chromedriver, GDAL tools
 # Runs apt-get as root, or through `sudo -n` for a normal user.
 set -euo pipefail
@@ -15,6 +15,8 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || ! pg_has_postgi
 fi
 fc-list :lang=zh 2>/dev/null | grep -qi "noto.*cjk" || missing+=(fonts-noto-cjk)
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+# WeasyPrint (附件6 PDF) loads Pango through its C library.
+pkg_ok libpangoft2-1.0-0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 pkg_ok libpangoft2-1.0-0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)  # WeasyPrint (ledger PDFs)
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null || missing+=(chromium)
