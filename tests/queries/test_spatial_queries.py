@@ -4,7 +4,6 @@ distances on the WGS84 ellipsoid, shapely for polygon containment."""
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 from pyproj import Geod
 from shapely.geometry import Point, shape
 
