@@ -260,8 +260,9 @@ class Layer:
             "min_zoom": self.min_zoom,
             "max_zoom": self.max_zoom,
             "visible": self.visible,
-            "popup_fields": dict(self.popup_fields),
-            "metrics": dict(self.metrics),
+            # Lists of pairs: JSON objects lose their order on the way (sorted keys).
+            "popup_fields": [[k, v] for k, v in self.popup_fields.items()],
+            "metrics": [[k, v] for k, v in self.metrics.items()],
             "default_metric": self.default_metric,
             "legend": {"label": self.legend.label, "symbol": self.legend.symbol, "note": self.legend.note},
             "style": {

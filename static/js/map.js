@@ -20,10 +20,6 @@
     choropleth: null,    // last district answer (breaks, colours)
   };
 
-  // Leaflet >= 1.8 dropped DomEvent.fakeStop, which VectorGrid 1.3's canvas
-  // tiles still call on click (Leaflet.VectorGrid PR #288 uses stop()).
-  if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = L.DomEvent.stop; }
-
   // --- small helpers -------------------------------------------------------
 
   function el(tag, attrs, children) {
@@ -141,6 +137,10 @@
 
   // --- rendering of points on canvas tiles ---------------------------------
 
+  // A hazard triangle sits up and to the right of its point, like a badge,
+  // so that the enterprise circle under it stays visible.
+  var BADGE = L.point(7, -7);
+
   // Canvas tiles that write the count in an aggregated cell's circle and draw
   // triangles for hazards.
   var PointTile = L.Canvas.Tile.extend({
@@ -148,6 +148,7 @@
       if (!this._drawing || layer._empty()) { return; }
       var ctx = this._ctx, p = layer._point, r = Math.max(Math.round(layer._radius), 1);
       if (layer.options.shape === 'triangle') {
+        p = p.add(BADGE);
         ctx.beginPath();
         ctx.moveTo(p.x, p.y - r * 1.2);
         ctx.lineTo(p.x + r * 1.1, p.y + r * 0.8);
@@ -175,6 +176,32 @@
   });
   function pointTile(coords, size, options) { return new PointTile(coords, size, options); }
 
+  // Protobuf tiles whose features are drawn in rank order (the most urgent last, on top).
+  var RankedProtobuf = L.VectorGrid.Protobuf.extend({
+    _getVectorTilePromise: function (coords, tileBounds) {
+      var rank = this.options.featureRank;
+      return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, coords, tileBounds)
+        .then(function (tile) {
+          Object.keys(tile.layers || {}).forEach(function (name) {
+            var feats = tile.layers[name].features;
+            if (feats && rank) { feats.sort(function (a, b) { return rank(a.properties) - rank(b.properties); }); }
+          });
+          return tile;
+        });
+    }
+  });
+
+  function featureRank(spec) {
+    var s = spec.style;
+    return function (props) {
+      var r = 0;
+      if (s.color_by && s.colors) { r += Object.keys(s.colors).indexOf(String(props[s.color_by])) < 0 ? 0 : 1; }
+      if (s.color_by === 'level' && props.level === 'major') { r += 2; }
+      if (s.highlight_by && truthy(props[s.highlight_by])) { r += 4; }
+      return r;
+    };
+  }
+
   function pointStyle(spec) {
     var s = spec.style;
     var shape = spec.legend.symbol === 'triangle' ? 'triangle' : 'circle';
@@ -197,30 +224,80 @@
     // Any MVT layer name inside the tile is drawn with this layer's style.
     var styles = new Proxy({}, { get: function () { return style; } });
     var url = function () { return spec.url + query(layerParams(spec)); };
-    var layer = L.vectorGrid.protobuf(url(), {
+    var seq = 0;
+    var layer = new RankedProtobuf(url(), {
       rendererFactory: pointTile,
-      interactive: true,
+      featureRank: featureRank(spec),
+      // Clicks are hit-tested by the map (see onMapClick): a canvas tile that
+      // listened itself would hide the layers beneath it from the pointer.
+      interactive: false,
+      getFeatureId: function () { return ++seq; },  // keeps each tile's features for hit-testing
       vectorTileLayerStyles: styles,
-      pane: spec.name === 'hazards' ? 'rm-hazards' : 'rm-points',
+      pane: spec.source_layer === 'hazards' ? 'rm-hazards' : 'rm-points',
       minZoom: spec.min_zoom,
       maxZoom: spec.max_zoom,
       maxNativeZoom: Math.min(spec.max_zoom, 18),
       fetchOptions: { credentials: 'same-origin' },
-    });
-    layer.on('click', function (e) {
-      var props = (e.layer && e.layer.properties) || {};
-      if (Number(props.count) > 1) {
-        map.setView(e.latlng, Math.min(map.getZoom() + 2, map.getMaxZoom()));
-        return;
-      }
-      var id = props.enterprise_id !== undefined ? props.enterprise_id : props[spec.id_field];
-      if (id !== undefined && id !== null) { showEnterprise(id); }
     });
     layer.refresh = function () {
       layer.setUrl(url());
       if (gradeExcluded(spec) && map.hasLayer(layer)) { map.removeLayer(layer); }
     };
     return layer;
+  }
+
+  // The feature of a vector layer drawn under a container point, or null.
+  function hitTest(layer, containerPoint) {
+    var map = S.map, tz = layer._tileZoom;
+    if (tz === undefined || !layer._vectorTiles) { return null; }
+    var size = layer.getTileSize();
+    var pixel = map.project(map.containerPointToLatLng(containerPoint), tz);
+    var scale = map.getZoomScale(map.getZoom(), tz);
+    var coords = L.point(Math.floor(pixel.x / size.x), Math.floor(pixel.y / size.y));
+    coords.z = tz;
+    var renderer = layer._vectorTiles[layer._tileCoordsToKey(coords)];
+    if (!renderer || !renderer._features) { return null; }
+    var local = pixel.subtract(coords.scaleBy(size));
+    var best = null, bestDistance = Infinity;
+    Object.keys(renderer._features).forEach(function (id) {
+      var f = renderer._features[id].feature;
+      if (!f._point) { return; }
+      var at = f.options && f.options.shape === 'triangle' ? f._point.add(BADGE) : f._point;
+      var d = at.distanceTo(local) * scale;  // in screen pixels
+      if (d <= (f._radius || 5) + 3 && d < bestDistance) { best = f; bestDistance = d; }
+    });
+    return best;
+  }
+
+  function featureAt(containerPoint) {
+    // Hazards are drawn above enterprises, so they are tried first.
+    var names = Object.keys(S.layers).filter(function (n) {
+      return S.layers[n].spec.kind === 'vector_tiles' && S.map.hasLayer(S.layers[n]);
+    }).sort(function (a, b) {
+      return (S.layers[b].spec.source_layer === 'hazards') - (S.layers[a].spec.source_layer === 'hazards');
+    });
+    for (var i = 0; i < names.length; i++) {
+      var hit = hitTest(S.layers[names[i]], containerPoint);
+      if (hit) { return { layer: S.layers[names[i]], feature: hit }; }
+    }
+    return null;
+  }
+
+  function onMapClick(e) {
+    var hit = featureAt(e.containerPoint);
+    if (!hit) { return; }
+    var spec = hit.layer.spec, props = hit.feature.properties || {};
+    if (Number(props.count) > 1) {
+      S.map.setView(e.latlng, Math.min(S.map.getZoom() + 2, S.map.getMaxZoom()));
+      return;
+    }
+    var id = props.enterprise_id;
+    if (id === undefined && spec.source_layer === 'enterprises') { id = props[spec.id_field]; }
+    if (id !== undefined && id !== null) { showEnterprise(id); }
+  }
+
+  function onMapMove(e) {
+    S.map.getContainer().style.cursor = featureAt(e.containerPoint) ? 'pointer' : '';
   }
 
   // --- GeoJSON layers: choropleth and outlines ------------------------------
@@ -234,12 +311,13 @@
       },
       onEachFeature: function (f, l) {
         var p = f.properties;
-        var rows = Object.keys(spec.popup_fields).map(function (k) {
-          var strong = k === S.metric ? ' class="rm-em"' : '';
-          return '<tr' + strong + '><th>' + L.Util.template('{v}', { v: spec.popup_fields[k] }) +
-            '</th><td>' + fmt(p[k]).replace(/[<>&]/g, '') + '</td></tr>';
-        }).join('');
-        l.bindTooltip('<table class="rm-tip">' + rows + '</table>', { sticky: true });
+        var metric = S.metric || spec.default_metric;
+        var rows = spec.popup_fields.filter(function (pair) { return pair[0] !== 'name'; }).map(function (pair) {
+          return el('tr', pair[0] === metric ? { className: 'rm-em' } : {},
+                    [el('th', { text: pair[1] }), el('td', { text: fmt(p[pair[0]]) })]);
+        });
+        l.bindTooltip(el('div', {}, [el('strong', { text: p.name || '' }), el('table', { className: 'rm-tip' }, rows)]),
+                      { sticky: true });
       },
     });
     var seq = 0;
@@ -343,7 +421,8 @@
 
   function enterpriseView(id, e) {
     var g = gradeOf(e.grade);
-    var industry = e.industry && typeof e.industry === 'object' ? e.industry.name : (e.industry || '');
+    var industry = e.industry && typeof e.industry === 'object' ? e.industry.name
+      : (e.industry_name || e.industry || e.industry_code || '');
     var dl = el('dl', { className: 'rm-facts' });
     [['统一社会信用代码', e.credit_code], ['行业领域', industry],
      ['地址', e.address], ['法定代表人', e.legal_rep], ['联系电话', e.contact_phone]]
@@ -364,7 +443,7 @@
       var major = h.level === 'major';
       var overdue = Number(h.overdue_days) > 0;
       return el('li', { className: 'rm-hazard' + (major ? ' rm-major' : '') + (overdue ? ' rm-overdue' : '') }, [
-        el('span', { className: 'rm-level', text: S.cfg.hazard_levels[h.level] || h.level }),
+        el('span', { className: 'rm-level', text: h.level_name || S.cfg.hazard_levels[h.level] || h.level }),
         ' ',
         el('span', { className: 'rm-desc', text: h.description || '' }),
         el('div', { className: 'rm-muted' }, [
@@ -391,8 +470,27 @@
 
   // --- legend --------------------------------------------------------------
 
-  function swatch(color, symbol, extra) {
-    return el('span', { className: 'rm-sym rm-sym-' + symbol, style: 'background:' + color + ';' + (extra || '') });
+  var SVG = 'http://www.w3.org/2000/svg';  // the SVG namespace name, never fetched
+
+  function swatch(fill, symbol, stroke, strokeWidth) {
+    if (symbol === 'circle' || symbol === 'triangle') {
+      var svg = document.createElementNS(SVG, 'svg');
+      svg.setAttribute('width', '14');
+      svg.setAttribute('height', '14');
+      svg.setAttribute('class', 'rm-sym-svg');
+      var shape = document.createElementNS(SVG, symbol === 'circle' ? 'circle' : 'polygon');
+      if (symbol === 'circle') {
+        shape.setAttribute('cx', '7'); shape.setAttribute('cy', '7'); shape.setAttribute('r', '5.5');
+      } else {
+        shape.setAttribute('points', '7,1.5 13,12.5 1,12.5');
+      }
+      shape.setAttribute('fill', fill);
+      shape.setAttribute('stroke', stroke || '#ffffff');
+      shape.setAttribute('stroke-width', String(strokeWidth || 1));
+      svg.appendChild(shape);
+      return svg;
+    }
+    return el('span', { className: 'rm-sym rm-sym-' + symbol, style: 'background:' + fill });
   }
 
   function updateLegend() {
@@ -409,8 +507,7 @@
           items.push(el('div', {}, [swatch(st.colors[k], spec.legend.symbol), S.cfg.hazard_levels[k] || k]));
         });
         if (st.highlight_color) {
-          items.push(el('div', {}, [swatch('#ffffff', spec.legend.symbol, 'outline:3px solid ' + st.highlight_color),
-                                    '逾期隐患']));
+          items.push(el('div', {}, [swatch('#ffffff', spec.legend.symbol, st.highlight_color, 2.5), '逾期隐患']));
         }
       } else if (spec.kind === 'choropleth' && S.choropleth) {
         var d = S.choropleth;
@@ -517,6 +614,8 @@
     };
     S.legend.addTo(map);
     map.on('overlayadd overlayremove', updateLegend);
+    map.on('click', onMapClick);
+    map.on('mousemove', L.Util.throttle(onMapMove, 100));
     map.on('zoomend', function () {
       Object.keys(S.layers).forEach(function (name) {
         var kind = S.layers[name].spec.kind;
@@ -529,8 +628,8 @@
     var district = Object.keys(S.layers).map(function (n) { return S.layers[n]; })
       .filter(function (l) { return l.spec.kind === 'choropleth'; })[0];
     if (district && metricSelect) {
-      Object.keys(district.spec.metrics).forEach(function (k) {
-        metricSelect.appendChild(el('option', { value: k, text: district.spec.metrics[k] }));
+      district.spec.metrics.forEach(function (pair) {
+        metricSelect.appendChild(el('option', { value: pair[0], text: pair[1] }));
       });
       metricSelect.value = S.metric || district.spec.default_metric;
       metricSelect.addEventListener('change', function () {

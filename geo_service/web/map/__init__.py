@@ -133,7 +133,7 @@ def index() -> str:
     return render_template(
         "map.html", parts=render_parts(m, nonce() if callable(nonce) else None), regions=regions, selected=selected,
         industries=domain.INDUSTRIES, grades=domain.GRADES, hazard_levels=domain.HAZARD_LEVELS,
-        hazard_states=domain.HAZARD_STATES, footer=current_app.config["MAP_FOOTER"],
+        hazard_states=domain.HAZARD_STATES, palette=palette, footer=current_app.config["MAP_FOOTER"],
     )
 
 
