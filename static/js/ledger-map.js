@@ -22,14 +22,23 @@
                            maxZoom: 18 }).addTo(map);
       });
     }
-    var bounds = null;
+    // Set the view before adding vector layers: Leaflet projects them on add.
+    var outline = null;
     if (data.outline) {
-      var outline = L.geoJSON(data.outline, {
+      outline = L.geoJSON(data.outline, {
         interactive: false,
         style: { color: "#1f3a5f", weight: 1.5, fillColor: "#e8edf3", fillOpacity: 0.6 }
-      }).addTo(map);
-      bounds = outline.getBounds();
+      });
     }
+    var bounds = outline ? outline.getBounds() : null;
+    if (data.centre) {
+      map.setView([data.centre[1], data.centre[0]], data.zoom || 14);
+    } else if (bounds && bounds.isValid()) {
+      map.fitBounds(bounds);
+    } else {
+      map.setView([35, 105], 4);
+    }
+    if (outline) { outline.addTo(map); }
     var main = null;
     (data.points || []).forEach(function (p) {
       var colour = p.hazard_level ? (p.hazard_level === "major" ? "#B00020" : "#E07000") : grade(data, p.grade);
@@ -53,13 +62,6 @@
     if (main && data.radius_m) {
       L.circle(main, { radius: data.radius_m, color: "#1f3a5f", weight: 1, dashArray: "4 4", fill: false,
                        interactive: false }).addTo(map);
-    }
-    if (data.centre) {
-      map.setView([data.centre[1], data.centre[0]], data.zoom || 14);
-    } else if (bounds && bounds.isValid()) {
-      map.fitBounds(bounds);
-    } else {
-      map.setView([35, 105], 4);
     }
     if (data.picker) { picker(map, data.picker, main); }
   }

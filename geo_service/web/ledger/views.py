@@ -402,7 +402,9 @@ def _render_hazard(hazard_id: int, *, active: str | None = None, active_state: F
     forms = {s["key"]: _step_defaults(hazard, s, today) for s in steps}
     if active is not None and active_state is not None:
         forms[active] = active_state
-    map_data = _map_json(centre=[hazard["lng"], hazard["lat"]], zoom=15, outline=None,
+    outline = session.execute(q.county_outline(hazard["enterprise_id"], scope=scope)).first()
+    map_data = _map_json(centre=[hazard["lng"], hazard["lat"]], zoom=15,
+                         outline=json.loads(outline.geojson) if outline else None,
                          points=[{"lng": hazard["lng"], "lat": hazard["lat"], "name": hazard["enterprise_name"],
                                   "hazard_level": hazard["level"], "main": True}])
     return render_template(
