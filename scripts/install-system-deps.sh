@@ -17,7 +17,6 @@ fc-list :lang=zh 2>/dev/null | grep -qi "noto.*cjk" || missing+=(fonts-noto-cjk)
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 # WeasyPrint (附件6 PDF) loads Pango through its C library.
 pkg_ok libpangoft2-1.0-0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
-pkg_ok libpangoft2-1.0-0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)  # WeasyPrint (ledger PDFs)
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
