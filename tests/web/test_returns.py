@@ -1,0 +1,114 @@
+"""The returns pages and API over HTTP, on the register of ``test_statistics``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+
+from PIL import Image
+
+from geo_service.models import Hazard, MapExport, ReturnArchive
+from services.test_statistics import build_register
+
+
+def test_api_numbers_match_the_hand_count(client, session):
+    build_register(session)
+    resp = client.get("/api/returns/532500/2026-10?unit=红河州应急管理局")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    top = body["regions"][0]
+    # see test_statistics: 5 enterprises / 3 红 risk points; 4 major found, 1 rectified
+    assert (top["form000"]["item12"]["enterprises"], top["form000"]["item12"]["major_risks"]) == (5, 3)
+    assert (top["form000"]["item13"]["major_found"], top["form000"]["item13"]["major_rectified"]) == (4, 1)
+    assert body["unit"] == "红河州应急管理局" and [r["code"] for r in body["regions"]] == ["532500", "532501", "532502"]
+
+
+def test_api_errors_are_chinese_json(client, session):
+    build_register(session)
+    bad = client.get("/api/returns/532500/2026-13")
+    assert bad.status_code == 400 and "月份" in bad.get_json()["message"]
+    missing = client.get("/api/returns/999999/2026-10")
+    assert missing.status_code == 404 and "999999" in missing.get_json()["message"]
+
+
+def test_page_shows_the_tables_and_the_button(client, session):
+    build_register(session)
+    resp = client.get("/returns/532500/2026-10")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "红河州统计月报（2026年10月）" in html
+    assert "生成月报（ZIP）" in html and "<progress" in html
+    assert "企业自查发现的重大事故隐患（个）" in html
+    # the 累计总计 row: 3 红 risk points, 2 controlled, 66.7 %
+    row = re.search(r"<strong>累计总计</strong></td>(.*?)</tr>", html, re.S).group(1)
+    cells = re.findall(r'<td class="n">([^<]*)</td>', row)
+    assert cells[:3] == ["3", "2", "66.7"] and cells[3:8] == ["4", "3", "1", "1", "25.0"]
+    assert "本月尚未提交归档" in html
+    # nothing from outside
+    assert not re.search(r"(src|href)=\"https?://", html)
+
+
+def test_picker_redirects_to_the_page(client, session):
+    build_register(session)
+    page = client.get("/returns")
+    assert page.status_code == 200 and "红河州（532500）" in page.get_data(as_text=True)
+    go = client.get("/returns?region=532501&month=2026-10")
+    assert go.status_code == 302 and go.headers["Location"].endswith("/returns/532501/2026-10")
+
+
+def test_button_produces_the_zip_with_progress(client, session):
+    build_register(session)
+    resp = client.post("/returns/532500/2026-10/bundle", data={"unit": "红河州应急管理局", "paper": "A4"},
+                       headers={"Accept": "application/json"})
+    assert resp.status_code == 202
+    job = resp.get_json()
+    # the test app runs the job inline: finished, all steps counted
+    status = client.get(job["status_url"]).get_json()
+    assert status["state"] == "done" and status["done"] == status["total"] == 11
+    z = client.get(status["download_url"])
+    assert z.status_code == 200 and z.mimetype == "application/zip"
+    members = zipfile.ZipFile(io.BytesIO(z.data)).namelist()
+    assert "532500_红河州_2026-10_统计月报.xlsx" in members
+    assert "地图/532502_开远市_重大事故隐患分布图_2026-10.pdf" in members
+    assert session.query(MapExport).count() == 12
+
+
+def test_submit_freezes_and_the_page_shows_the_difference(client, session):
+    reg = build_register(session)
+    resp = client.post("/returns/532501/2026-10/bundle", data={"submit": "1", "by": "李科员"})
+    assert resp.status_code == 302  # a plain form post goes to the job page
+    assert "已归档" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    archive = session.query(ReturnArchive).one()
+    assert archive.submitted_by == "李科员"
+    page = client.get("/returns/532501/2026-10").get_data(as_text=True)
+    assert "与当前重新计算一致" in page
+
+    # h2 (个旧市, 挂牌督办) is verified and closed on 28 October after the return was submitted
+    h2 = session.get(Hazard, reg.haz["h2"].id)
+    h2.state, h2.verified_on, h2.verifier = "closed", dt.date(2026, 10, 28), "州应急局"
+    session.flush()
+    page = client.get("/returns/532501/2026-10").get_data(as_text=True)
+    assert "个旧市·调度表·挂牌督办重大事故隐患中已完成整改的（个）" in page
+    body = client.get(f"/api/returns/archive/{archive.id}").get_json()
+    diff = {d["key"]: d for d in body["diff"]}
+    assert (diff["532501/dispatch/supervised_rectified"]["archived"],
+            diff["532501/dispatch/supervised_rectified"]["fresh"]) == (0, 1)
+    # the archived ZIP is the one submitted, byte for byte
+    z = client.get(f"/returns/archive/{archive.id}.zip")
+    assert z.data == bytes(archive.bundle_zip)
+
+
+def test_change_map_preview_is_a_png(client, session):
+    build_register(session)
+    resp = client.get("/returns/532500/2026-10/changes.png")
+    assert resp.status_code == 200 and resp.mimetype == "image/png"
+    assert Image.open(io.BytesIO(resp.data)).size == (2480, 3508)
+    # a preview is not an export
+    assert session.query(MapExport).count() == 0
+
+
+def test_unknown_job_is_404(client, session):
+    resp = client.get("/api/returns/jobs/nope")
+    assert resp.status_code == 404 and "任务" in resp.get_json()["message"]
