@@ -618,8 +618,11 @@ def load(session: Session, *, today: dt.date | None = None, seed: int = DEFAULT_
     return counts
 
 
-def load_if_empty(url: str) -> None:
-    """Load the demo register into ``url`` when it has no enterprise (migrations already applied)."""
+def load_if_empty(url: str) -> bool:
+    """Load the demo register into ``url`` when it has no enterprise (migrations already applied).
+
+    Returns whether it loaded (``geo-service serve`` then creates the demo accounts).
+    """
     engine = make_engine(url)
     try:
         with Session(engine) as session:
@@ -628,9 +631,10 @@ def load_if_empty(url: str) -> None:
             existing = session.execute(sa.select(sa.func.count()).select_from(Enterprise)).scalar_one()
             if existing:
                 LOGGER.info("register has %d enterprises: demo not loaded", existing)
-                return
+                return False
             counts = load(session)
             session.commit()
             LOGGER.warning("登记簿为空，已载入演示数据：%s", counts)
+            return True
     finally:
         engine.dispose()

@@ -169,8 +169,8 @@ def test_same_seed_and_today_give_the_same_register():
 
 def test_load_if_empty_loads_once(make_database):
     url = make_database()
-    demo.load_if_empty(url)
-    demo.load_if_empty(url)  # a second `make run`: nothing added
+    assert demo.load_if_empty(url) is True
+    assert demo.load_if_empty(url) is False  # a second `make run`: nothing added
     engine = db.make_engine(url)
     try:
         assert scalar(engine, "SELECT count(*) FROM enterprise") == 2000
