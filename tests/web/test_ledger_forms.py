@@ -295,3 +295,55 @@ def test_illegal_step_is_refused(client, world, session):
     assert resp.status_code == 400
     session.refresh(h6)
     assert h6.state == "registered"
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 3), (200, 30, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_evidence_upload_lists_the_file(client, world, session):
+    import hashlib
+    import io
+
+    from geo_service.models import HazardEvidence
+
+    h1 = world.hazards["h1"]
+    doc, token = form_page(client, f"/hazards/{h1.id}")
+    token = doc.cssselect("#evidence-form input[name=csrf_token]")[0].get("value")
+    data = _png()
+    resp = client.post(f"/hazards/{h1.id}/evidence", content_type="multipart/form-data",
+                       data={"csrf_token": token, "kind": "after", "file": (io.BytesIO(data), "整改后.png")})
+    assert resp.status_code == 303
+    row = session.scalars(sa.select(HazardEvidence).where(HazardEvidence.hazard_id == h1.id)).one()
+    assert (row.kind, row.filename, row.size_bytes, row.sha256) == (
+        "after", "整改后.png", len(data), hashlib.sha256(data).hexdigest())
+    doc = html(client.get(f"/hazards/{h1.id}"))
+    listed = [re.sub(r"\s+", " ", tr.text_content()) for tr in doc.cssselect("tr.evidence-row")]
+    assert len(listed) == 1 and "整改后照片" in listed[0] and "整改后.png" in listed[0]
+    link = doc.cssselect("tr.evidence-row a")[0].get("href")
+    with client.get(link) as download:
+        assert download.data == data
+
+
+def test_evidence_upload_refuses_other_types_next_to_the_field(client, world, session):
+    import io
+
+    h1 = world.hazards["h1"]
+    resp = client.post(f"/hazards/{h1.id}/evidence", content_type="multipart/form-data",
+                       data={"kind": "plan", "file": (io.BytesIO(b"just some text"), "方案.txt")})
+    assert resp.status_code == 400
+    form = html(resp).cssselect("#evidence-form")[0]
+    assert "JPEG" in field_error(form, "file")
+    assert value_of(form, "kind") == "plan"  # kept
+    resp = client.post(f"/hazards/{h1.id}/evidence", content_type="multipart/form-data", data={"kind": "plan"})
+    assert resp.status_code == 400
+    assert "请选择" in field_error(html(resp).cssselect("#evidence-form")[0], "file")

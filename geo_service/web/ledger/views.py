@@ -27,6 +27,7 @@ from ...errors import Conflict, InvalidParameter, NotFound
 from ...models import Region
 from ...queries import ledger as q
 from ...queries.filters import Filters, parse_filters, parse_int
+from ...services import evidence as ev
 from ...services import ledgers, register
 from ...services.validation import RecordInvalid
 from ..context import current_actor, current_scope
@@ -393,7 +394,7 @@ def _step_defaults(hazard: Mapping[str, Any], step: dict[str, Any], today: dt.da
 
 
 def _render_hazard(hazard_id: int, *, active: str | None = None, active_state: FormState | None = None,
-                   status: int = 200) -> tuple[str, int]:
+                   upload: FormState | None = None, status: int = 200) -> tuple[str, int]:
     session, scope, today = get_session(), current_scope(), _today()
     hazard = _hazard_or_404(hazard_id)
     events = session.scalars(q.hazard_events(hazard_id, scope=scope)).all()
@@ -409,7 +410,9 @@ def _render_hazard(hazard_id: int, *, active: str | None = None, active_state: F
                                   "hazard_level": hazard["level"], "main": True}])
     return render_template(
         "ledger/hazard.html", h=hazard, events=events, evidence=evidence, steps=steps, forms=forms,
-        active=active, today=today, map_data=map_data,
+        active=active, today=today, map_data=map_data, evidence_kinds=ev.KINDS,
+        upload=upload or FormState(values={"kind": "before"}),
+        may_upload=current_actor().may("rectify") or current_actor().may("report_hazard"),
         overdue_days=domain.overdue_days(hazard["state"], hazard["deadline"], today),
     ), status
 
@@ -457,6 +460,33 @@ def hazard_transition(hazard_id: int) -> Any:
     session.commit()
     flash(f"已{domain.TRANSITIONS[step]}")
     return redirect(url_for("ledger.hazard_page", hazard_id=hazard_id), 303)
+
+
+@bp.post("/hazards/<int:hazard_id>/evidence")
+def hazard_evidence_upload(hazard_id: int) -> Any:
+    """上传佐证材料（照片、治理方案、验收记录…），类型与大小由证据服务检查。"""
+    _hazard_or_404(hazard_id)
+    state = FormState.from_form(request.form, ("kind",))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        state.add("file", "请选择要上传的文件")
+        return _render_hazard(hazard_id, upload=state, status=400)
+    session = get_session()
+    max_bytes = int(current_app.config.get("MAX_EVIDENCE_MB", 20)) * 1024 * 1024
+    try:
+        row = ev.store_evidence(session, hazard_id, upload.stream, upload.filename, state.values["kind"],
+                                current_actor(), scope=current_scope(),
+                                upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=max_bytes)
+    except (InvalidParameter, ev.FileTooLarge) as err:
+        session.rollback()
+        name = err.extra.get("parameter", "file") if isinstance(err, InvalidParameter) else "file"
+        state.add(name if name in ("kind", "file") else "file", err.extra.get("reason", err.user_msg))
+        return _render_hazard(hazard_id, upload=state, status=err.http_status)
+    finally:
+        upload.close()
+    session.commit()
+    flash(f"已上传：{row.filename}")
+    return redirect(url_for("ledger.hazard_page", hazard_id=hazard_id) + "#evidence", 303)
 
 
 @bp.route("/hazards/new", methods=["GET", "POST"])
