@@ -234,7 +234,7 @@ def regions() -> list[RegionRecord]:
 
 @functools.cache
 def _regions() -> tuple[RegionRecord, ...]:
-    text = resources.files("geo_service.data").joinpath("honghe.geojson").read_text(encoding="utf-8")
+    text = resources.files("geo_service").joinpath("data", "honghe.geojson").read_text(encoding="utf-8")
     out = []
     for f in json.loads(text)["features"]:
         p = f["properties"]

@@ -65,6 +65,23 @@ def test_region_file_levels_parents_and_idempotence(squares):
     assert area == pytest.approx(111.32 * 110.75 * 0.9063 * 1.0, rel=0.02)
 
 
+def test_projected_geopackage_is_reprojected_to_wgs84(session, tmp_path):
+    import geopandas as gpd
+
+    # the squares in UTM zone 47N (EPSG:32647), with other field names
+    frame = gpd.read_file(FIXTURES / "squares.geojson", engine="pyogrio").to_crs(32647)
+    frame = frame.rename(columns={"code": "adcode", "name": "mc"})
+    gpkg = tmp_path / "squares.gpkg"
+    frame.to_file(gpkg, engine="pyogrio")
+    records = read_region_file(gpkg, code_field="adcode", name_field="mc", level="县")
+    assert {r.level for r in records} == {"county"}
+    import_regions(session, records)
+    # 甲县's corner (100°E, 25°N) survives the round trip through UTM to well under a metre
+    x, y = session.execute(sa.text(
+        "SELECT ST_XMin(geom), ST_YMin(geom) FROM region WHERE code = '990101'")).one()
+    assert GEOD.inv(x, y, 100.0, 25.0)[2] < 1.0
+
+
 def test_region_file_missing_field_is_a_clear_error():
     with pytest.raises(ImportFailed, match="区划文件中没有字段“adcode”"):
         read_region_file(FIXTURES / "squares.geojson", code_field="adcode")
