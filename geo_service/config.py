@@ -71,6 +71,10 @@ class Config:
         self.MAX_BBOX_AREA_DEG2 = _env_float("MAX_BBOX_AREA_DEG2", 400.0)
         self.MAX_RADIUS_M = _env_float("MAX_RADIUS_M", 100_000.0)
         self.DEFAULT_REGION = env.get("DEFAULT_REGION", "532500")
+        self.MAX_EXPORT_ROWS = int(env.get("MAX_EXPORT_ROWS", "100000"))
+        self.MAX_EVIDENCE_MB = int(env.get("MAX_EVIDENCE_MB", "20"))
+        # Below this zoom the enterprise tiles aggregate points into grid cells.
+        self.TILE_CLUSTER_BELOW_ZOOM = int(env.get("TILE_CLUSTER_BELOW_ZOOM", "12"))
 
         # Risk assessment thresholds (DOMAIN.md defaults; local standards differ).
         self.LEC_THRESHOLDS = tuple(
