@@ -68,6 +68,10 @@ def test_register_a_hazard_and_close_it_in_the_browser(ledger_server, page, scre
 
     # The enterprise page links to the hazard form.
     page.goto(f"{ledger_server.url}/enterprises/{chem.id}")
+    page.wait_for_function("() => document.querySelector('#ledger-map')._ledgerMap !== undefined")
+    # The surroundings map shows the plant and its neighbour within 1 000 m.
+    assert page.locator("#ledger-map path.leaflet-interactive").count() == 2
+    page.screenshot(path=str(screenshot_dir / "ledger-enterprise.png"), full_page=True)
     page.click("text=登记隐患")
     page.wait_for_selector("#hazard-form")
     page.wait_for_function("() => document.querySelector('#ledger-map')._ledgerMap !== undefined")
