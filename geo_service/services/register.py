@@ -37,8 +37,9 @@ from sqlalchemy.orm import Session
 from .. import domain
 from ..domain import Actor
 from ..errors import Forbidden, IllegalTransition, InvalidParameter, NotFound, OutOfJurisdiction, VersionConflict
-from ..models import AuditLog, Base, Enterprise, Hazard, HazardEvent, RiskPoint
+from ..models import Base, Enterprise, Hazard, HazardEvent, RiskPoint
 from ..queries.scope import Scope, enterprise_scope
+from .accounts import audit
 from .validation import FieldError, RecordInvalid, header_of, validate_enterprise, validate_hazard, validate_risk_point
 
 __all__ = [
@@ -102,18 +103,6 @@ def _json_value(value: Any) -> Any:
 def snapshot(obj: Base) -> dict[str, Any]:
     """The object's columns as a JSON-ready dict (geometry as WKT, dates ISO)."""
     return {c.key: _json_value(getattr(obj, c.key)) for c in obj.__mapper__.column_attrs}
-
-
-def audit(session: Session, actor: Actor, action: str, object_type: str, object_id: Any,
-          before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> None:
-    """Append one ``audit_log`` row: who did ``action`` to which object, before and after."""
-    session.add(AuditLog(
-        actor=actor.name, user_id=actor.user_id, action=action, object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        before=dict(before) if before is not None else None,
-        after=dict(after) if after is not None else None,
-    ))
-    session.flush()
 
 
 # --------------------------------------------------------------------------- loading within the scope
