@@ -226,3 +226,8 @@ def test_rectified_hazard_offers_close_and_send_back(client, world):
         "step-rectified-closed", "step-rectified-rectifying"}
     # A general hazard has no 附件6.
     assert not doc.cssselect("#ledger-pdf")
+    # Two step forms with a note each: every id on the page is unique, every label finds its field.
+    ids = [el.get("id") for el in doc.iter() if el.get("id")]
+    assert len(ids) == len(set(ids))
+    for label in doc.cssselect("label[for]"):
+        assert doc.cssselect(f"#{label.get('for')}"), label.get("for")
