@@ -6,9 +6,10 @@ the caller's :func:`~geo_service.queries.scope.enterprise_scope`.  Regions are
 given as a VALUES list of ``(code, prefix)`` joined to the enterprises on the
 code prefix, so one statement answers the region and all its children.
 
-Geometries for the printed maps are transformed in PostGIS to a local
-transverse Mercator (metres) centred on the region, and simplified there with
-a tolerance in metres.
+Region outlines for the printed maps are transformed in PostGIS to a local
+transverse Mercator (metres) centred on the region and simplified there with
+a tolerance in metres; points are returned in EPSG:4326 and projected by the
+renderer with pyproj (PostGIS rebuilds a PROJ-string transformation per row).
 """
 
 from __future__ import annotations
@@ -289,28 +290,32 @@ def region_outlines(code: str, *, crs: str, tolerance_m: float) -> Select[Any]:
     )
 
 
-def enterprise_points(code: str, *, scope: Scope, crs: str) -> Select[Any]:
-    """Enterprises in region ``code``: ``id, name, grade, x, y`` in ``crs`` metres."""
-    pt = _projected(Enterprise.geom, crs)
+def enterprise_points(code: str, *, scope: Scope) -> Select[Any]:
+    """Enterprises in region ``code``: ``id, name, grade, lng, lat`` (EPSG:4326).
+
+    Points are projected by the renderer (pyproj): PostGIS would rebuild the
+    transformation of a PROJ string for every row.
+    """
+    pt = Enterprise.geom
     return (
         sa.select(Enterprise.id, Enterprise.name, Enterprise.grade,
-                  sa.func.ST_X(pt).label("x"), sa.func.ST_Y(pt).label("y"))
+                  sa.func.ST_X(pt).label("lng"), sa.func.ST_Y(pt).label("lat"))
         .where(region_clause(Enterprise.region_code, code), enterprise_scope(scope))
         .order_by(Enterprise.id)
     )
 
 
-def major_hazard_points(code: str, *, scope: Scope, crs: str, period: metrics.Period) -> Select[Any]:
-    """重大隐患 known at the period's end in region ``code``, in ``crs`` metres.
+def major_hazard_points(code: str, *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """重大隐患 known at the period's end in region ``code`` (EPSG:4326).
 
-    Columns: ``id, x, y, rectified`` (verified and closed by the end),
+    Columns: ``id, lng, lat, rectified`` (verified and closed by the end),
     ``found_in_month``, ``overdue`` (on the day after the end), ``supervised``.
     Hazards found after the period's end are left out.
     """
-    pt = _projected(hazard_location(), crs)
+    pt = hazard_location()
     return (
         sa.select(
-            Hazard.id, sa.func.ST_X(pt).label("x"), sa.func.ST_Y(pt).label("y"),
+            Hazard.id, sa.func.ST_X(pt).label("lng"), sa.func.ST_Y(pt).label("lat"),
             metrics.rectified_by(period.end).label("rectified"),
             metrics.found_in(period.month_start, period.end).label("found_in_month"),
             metrics.overdue_on(period.end + dt.timedelta(days=1)).label("overdue"),
@@ -326,28 +331,28 @@ def major_hazard_points(code: str, *, scope: Scope, crs: str, period: metrics.Pe
     )
 
 
-def change_points(code: str, *, scope: Scope, crs: str, period: metrics.Period) -> sa.CompoundSelect:
-    """What moved during the month in region ``code``, as points in ``crs`` metres.
+def change_points(code: str, *, scope: Scope, period: metrics.Period) -> sa.CompoundSelect:
+    """What moved during the month in region ``code``, as points (EPSG:4326).
 
-    Columns ``what, x, y``; ``what`` is ``new_major_risk`` (the enterprise of a
+    Columns ``what, lng, lat``; ``what`` is ``new_major_risk`` (the enterprise of a
     红 risk point assessed in the month), ``opened``, ``closed`` or
     ``went_overdue`` (hazards, at their own point or their enterprise's), with
     the same definitions as :func:`risk_changes` and :func:`hazard_changes`.
     """
     in_region = sa.and_(region_clause(Enterprise.region_code, code), enterprise_scope(scope))
-    ent_pt = _projected(Enterprise.geom, crs)
-    hz_pt = _projected(hazard_location(), crs)
+    ent_pt = Enterprise.geom
+    hz_pt = hazard_location()
     before = period.month_start - dt.timedelta(days=1)
 
     def hazards(what: str, clause: ColumnElement[bool]) -> Select[Any]:
-        return (sa.select(sa.literal(what).label("what"), sa.func.ST_X(hz_pt).label("x"),
-                          sa.func.ST_Y(hz_pt).label("y"))
+        return (sa.select(sa.literal(what).label("what"), sa.func.ST_X(hz_pt).label("lng"),
+                          sa.func.ST_Y(hz_pt).label("lat"))
                 .select_from(Hazard)
                 .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
                 .where(in_region, Hazard.found_on <= period.end, clause))
 
-    risks = (sa.select(sa.literal("new_major_risk").label("what"), sa.func.ST_X(ent_pt).label("x"),
-                       sa.func.ST_Y(ent_pt).label("y"))
+    risks = (sa.select(sa.literal("new_major_risk").label("what"), sa.func.ST_X(ent_pt).label("lng"),
+                       sa.func.ST_Y(ent_pt).label("lat"))
              .select_from(RiskPoint)
              .join(Enterprise, Enterprise.id == RiskPoint.enterprise_id)
              .where(in_region, RiskPoint.grade == 1, metrics.assessed_in(period.month_start, period.end)))
