@@ -257,7 +257,7 @@ def enterprise_history(enterprise_id: int, *, scope: Scope, limit: int = 200) ->
             sa.literal("hazard").label("object_type"),
             sa.cast(HazardEvent.hazard_id, sa.String).label("object_id"),
             sa.literal(None, sa.String).label("action"),
-            HazardEvent.from_state, HazardEvent.to_state, HazardEvent.note,
+            HazardEvent.from_state, HazardEvent.to_state, HazardEvent.note, HazardEvent.id.label("seq"),
         ).where(HazardEvent.hazard_id.in_(hazard_ids))
     )
 
@@ -270,7 +270,7 @@ def enterprise_history(enterprise_id: int, *, scope: Scope, limit: int = 200) ->
             AuditLog.object_type, AuditLog.object_id, AuditLog.action,
             sa.literal(None, sa.String).label("from_state"),
             sa.literal(None, sa.String).label("to_state"),
-            sa.literal(None, sa.String).label("note"),
+            sa.literal(None, sa.String).label("note"), AuditLog.id.label("seq"),
         ).where(sa.or_(
             sa.and_(AuditLog.object_type == "enterprise", AuditLog.object_id.in_(ids_text(visible))),
             sa.and_(AuditLog.object_type == "risk_point", AuditLog.object_id.in_(ids_text(point_ids))),
@@ -278,7 +278,8 @@ def enterprise_history(enterprise_id: int, *, scope: Scope, limit: int = 200) ->
         ))
     )
     union = sa.union_all(events, audits).subquery()
-    return sa.select(union).order_by(union.c.at.desc()).limit(limit)
+    # Rows written in one transaction share ``at``: their ids keep them in order.
+    return sa.select(union).order_by(union.c.at.desc(), union.c.seq.desc()).limit(limit)
 
 
 def enterprise_surroundings(enterprise_id: int, *, scope: Scope, radius_m: float) -> Select[Any]:
