@@ -90,12 +90,13 @@ class Source:
 SOURCES: dict[str, Source] = {
     "enterprise_tiles": Source(
         "vector_tiles", "/tiles/enterprises/{z}/{x}/{y}.pbf",
-        ("id", "name", "grade", "industry_code", "count"),
+        ("id", "name", "grade", "industry", "count"),
         source_layer="enterprises", title="企业矢量切片",
     ),
     "hazard_tiles": Source(
         "vector_tiles", "/tiles/hazards/{z}/{x}/{y}.pbf",
-        ("id", "enterprise_id", "level", "state", "overdue", "deadline", "count"),
+        ("id", "enterprise_id", "enterprise_name", "level", "state", "overdue", "overdue_days",
+         "deadline", "description", "count"),
         source_layer="hazards", title="隐患矢量切片",
     ),
     "district_heat": Source(
@@ -252,6 +253,7 @@ class Layer:
         return {
             "name": self.name,
             "title": self.title,
+            "order": self.order,
             "kind": src.kind,
             "url": src.url,
             "source_layer": src.source_layer,

@@ -53,7 +53,7 @@
   }
 
   function getJSON(url) {
-    return fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+    return fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin', priority: 'high' })
       .then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (body) {
           if (!r.ok) { throw new Error(body.message || ('请求失败（' + r.status + '）')); }
@@ -176,11 +176,15 @@
   });
   function pointTile(coords, size, options) { return new PointTile(coords, size, options); }
 
-  // Protobuf tiles whose features are drawn in rank order (the most urgent last, on top).
+  // Protobuf tiles shown 512 px wide (one z-1 tile of the 256-px pyramid each:
+  // a quarter of the requests) whose features are drawn in rank order (the
+  // most urgent last, on top).
   var RankedProtobuf = L.VectorGrid.Protobuf.extend({
     _getVectorTilePromise: function (coords, tileBounds) {
       var rank = this.options.featureRank;
-      return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, coords, tileBounds)
+      var parent = L.point(coords.x, coords.y);
+      parent.z = coords.z - 1;
+      return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, parent, tileBounds)
         .then(function (tile) {
           Object.keys(tile.layers || {}).forEach(function (name) {
             var feats = tile.layers[name].features;
@@ -234,10 +238,13 @@
       getFeatureId: function () { return ++seq; },  // keeps each tile's features for hit-testing
       vectorTileLayerStyles: styles,
       pane: spec.source_layer === 'hazards' ? 'rm-hazards' : 'rm-points',
-      minZoom: spec.min_zoom,
+      zIndex: 1000 - spec.order,  // the first layer of the control is drawn on top
+      tileSize: 512,
+      minZoom: Math.max(spec.min_zoom, 1),
       maxZoom: spec.max_zoom,
-      maxNativeZoom: Math.min(spec.max_zoom, 18),
-      fetchOptions: { credentials: 'same-origin' },
+      maxNativeZoom: Math.min(spec.max_zoom, 19),
+      // Region outlines and district numbers first, then the points.
+      fetchOptions: { credentials: 'same-origin', priority: 'low' },
     });
     layer.refresh = function () {
       layer.setUrl(url());
@@ -373,9 +380,26 @@
 
   // --- heat ----------------------------------------------------------------
 
+  // Leaflet.heat fades intensities by 2^(maxZoom - zoom); the server already
+  // sums weights per screen cell, so draw as if at the maximum zoom.  (Its
+  // options.maxZoom cannot be used: the layer control reads it as the
+  // layer's zoom range.)
+  var FlatHeat = L.HeatLayer.extend({
+    _redraw: function () {
+      if (!this._map) { return; }
+      var saved = this.options.maxZoom;
+      this.options.maxZoom = this._map.getZoom();
+      L.HeatLayer.prototype._redraw.call(this);
+      this.options.maxZoom = saved;
+    },
+    redraw: function () {
+      return this._map ? L.HeatLayer.prototype.redraw.call(this) : this;
+    },
+  });
+
   function heatLayer(map, spec) {
     var s = spec.style;
-    var layer = L.heatLayer([], {
+    var layer = new FlatHeat([], {
       radius: s.radius, blur: Math.round(s.radius * 0.8), minOpacity: 0.25 * s.opacity,
       gradient: s.gradient, max: 1,
     });
@@ -395,7 +419,7 @@
       params.bbox = [west, south, east, north].map(function (v) { return v.toFixed(5); }).join(',');
       params.zoom = map.getZoom();
       getJSON(spec.url + query(params)).then(function (data) {
-        if (mine !== seq) { return; }
+        if (mine !== seq || !map.hasLayer(layer)) { return; }
         layer.setOptions({ max: Math.max(data.max, 1) });
         layer.setLatLngs(data.points);
       }).catch(function (err) { status('热力图加载失败：' + err.message, true); });
@@ -564,7 +588,7 @@
     map.createPane('rm-hazards').style.zIndex = 460;
     map.attributionControl.setPrefix('Leaflet');
     map.attributionControl.addAttribution(cfg.attribution);
-    if (S.filters.region) { zoomToRegion(S.filters.region, false); }
+    // The server has already fitted the map to the selected region.
   };
 
   RM.layer = function (map, spec) {

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import importlib
 import json
+import threading
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
@@ -42,6 +44,11 @@ def _load_layers(state: BlueprintSetupState) -> None:
     state.app.extensions["map_layers"] = load_layers(
         state.app.config.get("LAYERS_DIR") or layers_dir()
     )
+    if not state.app.testing:
+        # mapclassify pulls in scipy (several seconds): import it now, in the
+        # background, rather than on the first district request.
+        threading.Thread(target=importlib.import_module, args=("mapclassify",), daemon=True,
+                         name="warm-mapclassify").start()
 
 
 def map_layers(app: Flask | None = None) -> dict[str, Layer]:
