@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from PIL import Image
+
 from browser.map_world import COUNTIES, ENTERPRISES
+from geo_service.domain import GRADE_BY_VALUE
+
+GRADE_RED = GRADE_BY_VALUE[1].default_hex
 
 GRADE_LAYERS = ["红色企业（重大风险）", "橙色企业（较大风险）", "黄色企业（一般风险）", "蓝色企业（低风险）"]
 
@@ -105,5 +110,22 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
     path = screenshot_dir / "export.png"
     info.value.save_as(str(path))
     data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    # The image is the map as shown: its size, and enterprise a (the one 红 hazchem
+    # enterprise left by the filters) drawn in the red of the palette.
+    with Image.open(path) as img:
+        rgb = img.convert("RGB")
+        size = page.evaluate("() => [RiskMap.state.map.getSize().x, RiskMap.state.map.getSize().y]")
+        assert list(rgb.size) == size
+        red = tuple(int(GRADE_RED[i:i + 2], 16) for i in (1, 3, 5))
+        lng, lat = ENTERPRISES["a"]["lnglat"]
+        x, y = page.evaluate("([lat, lng]) => { const p = RiskMap.state.map.latLngToContainerPoint([lat, lng]);"
+                             " return [Math.round(p.x), Math.round(p.y)]; }", [lat, lng])
+        around = [rgb.getpixel((x + dx, y + dy)) for dx in range(-2, 3) for dy in range(-2, 3)]
+        assert any(sum(abs(a - b) for a, b in zip(px, red, strict=True)) < 45 for px in around), around
+        # …and not where no enterprise is (蒙自市, east of 103.6 E, has none drawn in red).
+        x, y = page.evaluate("() => { const p = RiskMap.state.map.latLngToContainerPoint([23.5, 103.8]);"
+                             " return [Math.round(p.x), Math.round(p.y)]; }")
+        px = rgb.getpixel((x, y))
+        assert sum(abs(a - b) for a, b in zip(px, red, strict=True)) > 100, px
     assert _only_local(requests) == []
