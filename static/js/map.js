@@ -612,10 +612,12 @@
     Object.keys(S.layers).forEach(function (name) {
       var layer = S.layers[name];
       if (gradeExcluded(layer.spec)) {
-        if (S.map.hasLayer(layer)) { S.map.removeLayer(layer); }
-      } else if (layer.spec.params && layer.spec.params.grade !== undefined && S.filters.grade &&
-                 !S.map.hasLayer(layer)) {
-        S.map.addLayer(layer);
+        if (S.map.hasLayer(layer)) { S.map.removeLayer(layer); layer._rmFilteredOut = true; }
+      } else if (layer._rmFilteredOut || (S.filters.grade && layer.spec.params &&
+                                          layer.spec.params.grade !== undefined)) {
+        // Back on when the grade filter lets it in again (or names it).
+        layer._rmFilteredOut = false;
+        if (!S.map.hasLayer(layer)) { S.map.addLayer(layer); }
       }
       layer.refresh();
     });
@@ -627,7 +629,7 @@
     // Remove grade layers the URL's grade filter excludes.
     Object.keys(S.layers).forEach(function (name) {
       var layer = S.layers[name];
-      if (gradeExcluded(layer.spec) && map.hasLayer(layer)) { map.removeLayer(layer); }
+      if (gradeExcluded(layer.spec) && map.hasLayer(layer)) { map.removeLayer(layer); layer._rmFilteredOut = true; }
     });
 
     S.legend = L.control({ position: 'bottomright' });

@@ -106,6 +106,7 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
     assert any("/tiles/enterprises/" in u and "industry=hazchem" in u and "region=532500" in u for u in requests)
 
     with page.expect_download(timeout=30000) as info:
+        # (export first, while only the red layer is on)
         page.click("#rm-export")
     path = screenshot_dir / "export.png"
     info.value.save_as(str(path))
@@ -129,3 +130,10 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
         px = rgb.getpixel((x, y))
         assert sum(abs(a - b) for a, b in zip(px, red, strict=True)) > 100, px
     assert _only_local(requests) == []
+
+    # Clearing the grade filter brings the other three grade layers back, and the URL forgets it.
+    page.uncheck("input[name=grade][value='1']")
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('grade')")
+    on = page.evaluate("""Object.keys(RiskMap.state.layers).filter(
+        n => n.startsWith('enterprises_') && RiskMap.state.map.hasLayer(RiskMap.state.layers[n]))""")
+    assert sorted(on) == ["enterprises_blue", "enterprises_orange", "enterprises_red", "enterprises_yellow"]
