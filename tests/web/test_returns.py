@@ -75,6 +75,24 @@ def test_button_produces_the_zip_with_progress(client, session):
     assert session.query(MapExport).count() == 12
 
 
+def test_any_worker_answers_for_a_job(app, client, session, database_url, connection):
+    """gunicorn runs several workers: the poll and the download may reach another one."""
+    from geo_service import create_app
+    from geo_service.config import TestConfig
+
+    build_register(session)
+    job = client.post("/returns/532501/2026-10/bundle", headers={"Accept": "application/json"}).get_json()
+    other = create_app(TestConfig(database_url, app.config["VAR_DIR"]))
+    other.extensions["geo_bind"] = connection
+    with other.test_client() as second:
+        status = second.get(job["status_url"]).get_json()
+        assert status["state"] == "done"
+        z = second.get(status["download_url"])
+        assert z.status_code == 200 and zipfile.ZipFile(io.BytesIO(z.data)).testzip() is None
+        assert second.get("/api/returns/jobs/" + "0" * 32).status_code == 404
+    other.extensions["geo_engine"].dispose()
+
+
 def test_submit_freezes_and_the_page_shows_the_difference(client, session):
     reg = build_register(session)
     resp = client.post("/returns/532501/2026-10/bundle", data={"submit": "1", "by": "李科员"})

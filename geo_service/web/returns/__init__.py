@@ -39,7 +39,7 @@ from ...services.statistics import (
     parse_month,
 )
 from ..context import current_actor, current_scope
-from .jobs import get_job, start_job
+from .jobs import get_job, start_job, zip_path
 
 bp = Blueprint("returns", __name__)
 
@@ -185,10 +185,11 @@ def job_page(job_id: str) -> str:
 def job_download(job_id: str) -> Response:
     """下载生成好的 ZIP。"""
     job = _job(job_id)
-    if job.state != "done" or job.bundle is None:
+    path = zip_path(current_app._get_current_object(), job)  # type: ignore[attr-defined]
+    if job.state != "done" or not path.exists():
         raise NotFound("月报尚未生成完成")
-    return send_file(io.BytesIO(job.bundle.zip_bytes), mimetype="application/zip", as_attachment=True,
-                     download_name=job.bundle.filename)
+    return send_file(io.BytesIO(path.read_bytes()), mimetype="application/zip", as_attachment=True,
+                     download_name=job.filename)
 
 
 @bp.route("/returns/archive/<int:archive_id>.zip")

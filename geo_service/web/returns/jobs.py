@@ -1,20 +1,26 @@
 """Background production of a return's ZIP, with progress the page can poll.
 
-A job runs in a thread with its own database session (the bundle takes some
-seconds per region) unless ``RETURN_JOBS_INLINE`` is set — the tests set it,
-and then the job runs inside the request on the request's session.  Jobs live
-in the process (one worker is enough for a regulator's office; with several
-gunicorn workers use sticky sessions) and are dropped after an hour.
+A job runs in a thread with its own database session (a whole prefecture's
+bundle takes a couple of minutes) unless ``RETURN_JOBS_INLINE`` is set — the
+tests set it, and then the job runs inside the request on the request's
+session.  A job's state and its ZIP live in ``VAR_DIR/return-jobs/`` so that
+any gunicorn worker can answer the progress poll and serve the download, not
+only the one that started it; files older than an hour are removed.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import os
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -28,7 +34,7 @@ __all__ = ["Job", "start_job", "get_job"]
 
 LOGGER = logging.getLogger(__name__)
 KEEP_SECONDS = 3600
-MAX_JOBS = 50
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 # work(session, progress) → (bundle, archive id or None)
 Work = Callable[[Session, Progress], tuple[Bundle, int | None]]
@@ -39,54 +45,85 @@ class Job:
     id: str
     region: str
     month: str
-    scope: Scope
+    scope_region: str | None
+    scope_enterprise: int | None
     state: str = "running"  # running | done | error
     done: int = 0
     total: int = 1
     message: str = "排队中"
     error: str | None = None
-    bundle: Bundle | None = None
+    filename: str | None = None
     archive_id: int | None = None
     started: float = field(default_factory=time.time)
     finished: float | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(region=self.scope_region, enterprise_id=self.scope_enterprise)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "region": self.region, "month": self.month, "state": self.state,
             "done": self.done, "total": self.total, "message": self.message, "error": self.error,
-            "archive_id": self.archive_id,
-            "filename": self.bundle.filename if self.bundle else None,
+            "archive_id": self.archive_id, "filename": self.filename,
             "seconds": round((self.finished or time.time()) - self.started, 1),
         }
 
 
-_LOCK = threading.Lock()
+def _root(app: Flask) -> Path:
+    root = Path(app.config["VAR_DIR"]) / "return-jobs"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
-def _jobs(app: Flask) -> dict[str, Job]:
-    return app.extensions.setdefault("return_jobs", {})
+def zip_path(app: Flask, job: Job) -> Path:
+    """Where the finished ZIP of ``job`` is kept."""
+    return _root(app) / f"{job.id}.zip"
 
 
-def _prune(jobs: dict[str, Job]) -> None:
-    now = time.time()
-    for key in [k for k, j in jobs.items() if j.finished and now - j.finished > KEEP_SECONDS]:
-        del jobs[key]
-    while len(jobs) > MAX_JOBS:
-        del jobs[min(jobs, key=lambda k: jobs[k].started)]
+def _save(app: Flask, job: Job) -> None:
+    path = _root(app) / f"{job.id}.json"
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(dataclasses.asdict(job), ensure_ascii=False))
+    tmp.replace(path)  # atomic: a poll never reads half a file
+
+
+def _prune(app: Flask) -> None:
+    cutoff = time.time() - KEEP_SECONDS
+    for path in _root(app).iterdir():
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:  # another worker pruned it first
+            pass
 
 
 def get_job(app: Flask, job_id: str) -> Job | None:
-    with _LOCK:
-        return _jobs(app).get(job_id)
+    """The job ``job_id`` (any worker's), or None if unknown or expired."""
+    if not _JOB_ID.match(job_id):
+        return None
+    try:
+        data = json.loads((_root(app) / f"{job_id}.json").read_text())
+    except FileNotFoundError:
+        return None
+    return Job(**data)
 
 
-def _run(job: Job, session: Session, work: Work) -> None:
+def _run(app: Flask, job: Job, session: Session, work: Work) -> None:
+    last_save = 0.0
+
     def progress(done: int, total: int, message: str) -> None:
+        nonlocal last_save
         job.done, job.total, job.message = done, total, message
+        if time.monotonic() - last_save > 0.3 or done >= total:
+            _save(app, job)
+            last_save = time.monotonic()
 
     try:
-        job.bundle, job.archive_id = work(session, progress)
+        bundle, job.archive_id = work(session, progress)
         session.commit()
+        zip_path(app, job).write_bytes(bundle.zip_bytes)
+        job.filename = bundle.filename
         job.state, job.message = "done", "完成"
     except GeoServiceError as err:
         session.rollback()
@@ -98,25 +135,25 @@ def _run(job: Job, session: Session, work: Work) -> None:
         LOGGER.exception("return job %s failed", job.id)
     finally:
         job.finished = time.time()
+        _save(app, job)
 
 
 def start_job(app: Flask, region: str, month: str, scope: Scope, work: Work,
               request_session: Session) -> Job:
     """Register a job and run ``work``: inline on ``request_session`` or in a thread."""
-    job = Job(id=uuid.uuid4().hex, region=region, month=month, scope=scope)
-    with _LOCK:
-        jobs = _jobs(app)
-        _prune(jobs)
-        jobs[job.id] = job
+    _prune(app)
+    job = Job(id=uuid.uuid4().hex, region=region, month=month,
+              scope_region=scope.region, scope_enterprise=scope.enterprise_id)
+    _save(app, job)
     if app.config.get("RETURN_JOBS_INLINE") or app.testing:
-        _run(job, request_session, work)
+        _run(app, job, request_session, work)
         return job
 
     engine = app.extensions["geo_engine"]
 
     def target() -> None:
         with Session(bind=engine) as session:
-            _run(job, session, work)
+            _run(app, job, session, work)
 
     threading.Thread(target=target, name=f"return-{job.id[:8]}", daemon=True).start()
     return job
