@@ -30,7 +30,6 @@ import time
 from typing import Any
 
 import numpy as np
-
 from common import CACHE, bench_database
 
 PROVINCE = "530000"

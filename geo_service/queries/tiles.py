@@ -35,10 +35,19 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
 from ..models import Enterprise, Hazard, Region
-from .filters import Filters, enterprise_clause, hazard_clause
+from .filters import Filters, enterprise_clause, hazard_clause, hazard_filters_set
 from .scope import Scope, enterprise_scope, region_clause
 
-__all__ = ["LAYERS", "EXTENT", "CLUSTER_CELLS", "tile_select", "valid_tile", "tile_size_m"]
+__all__ = [
+    "AGG_MAX_ZOOM",
+    "CLUSTER_CELLS",
+    "EXTENT",
+    "LAYERS",
+    "data_token_select",
+    "tile_select",
+    "tile_size_m",
+    "valid_tile",
+]
 
 LAYERS = ("enterprises", "hazards", "regions")
 EXTENT = 4096
@@ -46,6 +55,24 @@ BUFFER = 64
 CLUSTER_CELLS = 16  # per tile side: one cell is 16 screen pixels on a 256-pixel tile
 WEB_MERCATOR_HALF = 20037508.342789244
 MAX_ZOOM = 24
+# enterprise_cell (migration 0003) holds the cells of zooms 0..AGG_MAX_ZOOM.
+AGG_MAX_ZOOM = 11
+
+_cell = sa.table(
+    "enterprise_cell",
+    *(sa.column(c) for c in ("z", "cx", "cy", "n", "sum_mx", "sum_my", "sum_id")),
+    sa.column("region_code", sa.String), sa.column("industry_code", sa.String), sa.column("grade", sa.SmallInteger),
+)
+_data_change = sa.table("data_change", sa.column("weight", sa.BigInteger))
+
+
+def data_token_select() -> Select[Any]:
+    """The register's change token: it grows with every committed statement that
+    changed an enterprise, a hazard or a region (``data_change``, migration 0003).
+
+    A tile built after reading token ``t`` holds data at least as new as ``t``,
+    so the token keys the tile cache and the ETags."""
+    return sa.select(sa.func.coalesce(sa.func.sum(_data_change.c.weight), 0))
 
 
 def valid_tile(z: int, x: int, y: int) -> bool:
@@ -111,6 +138,8 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
         return _mvt(rows, "enterprises")
     # Each enterprise belongs to the one tile its point lies in (no buffer), so
     # a cell is counted once; cells are aligned to the tile edges.
+    if z <= AGG_MAX_ZOOM and _aggregates_serve(f, scope):
+        return _enterprise_cells(z, x, y, f, scope)
     cell = tile_size_m(z) / CLUSTER_CELLS
     # Spherical Mercator by arithmetic: cheaper than ST_Transform on every point.
     lng, lat = sa.func.ST_X(Enterprise.geom), sa.func.ST_Y(Enterprise.geom)
@@ -139,6 +168,62 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
         )
         .select_from(pts).join(bounds, sa.true())
         .group_by(sa.func.floor(pts.c.mx / cell), sa.func.floor(pts.c.my / cell), bounds.c.env)
+        .cte("mvtgeom")
+    )
+    return _mvt(rows, "enterprises")
+
+
+def _aggregates_serve(f: Filters, scope: Scope) -> bool:
+    """Whether ``enterprise_cell`` can answer: only region, industry and grade filter it."""
+    return (scope.enterprise_id is None and f.enterprise_id is None and f.bbox is None and f.q is None
+            and f.polygon is None and not hazard_filters_set(f))
+
+
+def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Select[Any]:
+    """The clustered enterprise tile read from the maintained cells: a tile is
+    16 × 16 cells of its zoom, so no enterprise row is read except a cell's only one."""
+    bounds = _bounds(z, x, y)
+    c = _cell.c
+    where: list[Any] = [
+        c.z == z,
+        c.cx.between(x * CLUSTER_CELLS, x * CLUSTER_CELLS + CLUSTER_CELLS - 1),
+        c.cy.between(y * CLUSTER_CELLS, y * CLUSTER_CELLS + CLUSTER_CELLS - 1),
+        region_clause(c.region_code, f.region),
+        region_clause(c.region_code, scope.region),
+    ]
+    if f.industry is not None:
+        where.append(sa.or_(c.industry_code == f.industry, c.industry_code.like(f.industry + ".%")))
+    if f.grade:
+        where.append(c.grade.in_(f.grade))
+    n = sa.func.sum(c.n)
+    cells = (
+        sa.select(
+            n.label("n"),
+            (sa.func.sum(c.sum_mx) / n).label("mx"),
+            (sa.func.sum(c.sum_my) / n).label("my"),
+            sa.func.min(sa.func.nullif(c.grade, 0)).label("grade"),
+            sa.cast(sa.func.sum(c.sum_id), sa.Integer).label("sid"),
+        )
+        .where(*where)
+        .group_by(c.cx, c.cy)
+        .having(n > 0)
+        .cte("cells")
+    )
+    one = cells.c.n == 1
+    centre = sa.func.ST_SetSRID(sa.func.ST_MakePoint(cells.c.mx, cells.c.my), 3857)
+    rows = (
+        sa.select(
+            _mvt_geom(centre, bounds).label("geom"),
+            sa.case((one, cells.c.sid)).label("id"),
+            sa.case((one, Enterprise.name)).label("name"),
+            cells.c.grade,
+            sa.case((one, Enterprise.industry_code)).label("industry"),
+            sa.case((one, Enterprise.industry_code)).label("industry_code"),
+            cells.c.n.label("count"),
+        )
+        .select_from(cells)
+        .outerjoin(Enterprise, sa.and_(one, Enterprise.id == cells.c.sid))
+        .join(bounds, sa.true())
         .cte("mvtgeom")
     )
     return _mvt(rows, "enterprises")

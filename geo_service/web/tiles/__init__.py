@@ -1,17 +1,22 @@
 """Vector tiles: ``/tiles/<layer>/<z>/<x>/<y>.pbf`` for enterprises, hazards and
 regions, built in PostGIS, filtered by the common query parameters.
 
-Tiles are never cached on the server: each answer is built from the current
-data, so a tile is never stale after a write.  The ETag is a hash of the
-tile's bytes, so a browser revalidates (``Cache-Control: no-cache``) and gets
-``304 Not Modified`` while nothing changed.
+A tile is never stale: every request first reads the register's change token
+(:func:`~geo_service.queries.tiles.data_token_select`, which grows with every
+committed change to an enterprise, a hazard or a region), and the tile's ETag
+and its key in this worker's tile cache both contain that token.  So a browser
+revalidates (``Cache-Control: no-cache``) and gets ``304 Not Modified`` without
+the tile being built while nothing changed, a tile already built is served
+from memory, and the first request after any write builds it afresh.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
@@ -25,6 +30,43 @@ bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 MVT = "application/vnd.mapbox-vector-tile"
 
 
+class TileCache:
+    """A byte-bounded LRU of built tiles, shared by the threads of one worker."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if len(data) > self.max_bytes // 8:
+            return  # one huge tile must not evict everything
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = data
+            self.size += len(data)
+            while self.size > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self.size -= len(old)
+
+
+def _cache(app: Flask) -> TileCache:
+    cache = app.extensions.get("tile_cache")
+    if cache is None:
+        cache = app.extensions.setdefault(
+            "tile_cache", TileCache(int(app.config.get("TILE_CACHE_MB", 64)) * 1024 * 1024))
+    return cache
+
+
 @bp.get("/<layer>/<int:z>/<int:x>/<int:y>.pbf")
 def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     """One Mapbox Vector Tile; the MVT layer inside is named like the URL layer."""
@@ -36,13 +78,26 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     if level is not None and level not in LEVEL_DEPTH:
         raise InvalidParameter("level", f"可选：{', '.join(LEVEL_DEPTH)}")
     f = request_filters()
+    scope, as_of = current_scope(), as_of_arg()
     cluster_below = int(current_app.config.get("TILE_CLUSTER_BELOW_ZOOM", 12))
-    stmt = tq.tile_select(layer, z, x, y, f, scope=current_scope(), as_of=as_of_arg(),
-                          cluster_below=cluster_below, level=level)
-    data = bytes(get_session().execute(stmt).scalar_one() or b"")
-    etag = hashlib.sha256(data).hexdigest()[:32]
-    resp = Response(data, mimetype=MVT)
+    session = get_session()
+    token = session.execute(tq.data_token_select()).scalar_one()
+    # Everything the tile's bytes depend on: the data (token), the request and who asks.
+    key = "|".join(map(str, (layer, z, x, y, sorted(request.args.items(multi=True)), scope, as_of,
+                             cluster_below, token)))
+    etag = hashlib.sha256(key.encode()).hexdigest()[:32]
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
+    if request.if_none_match.contains(etag):
+        resp = Response(status=304, headers=headers)
+        resp.set_etag(etag)
+        return resp
+    cache = _cache(current_app)
+    data = cache.get(key)
+    if data is None:
+        stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
+                              level=level)
+        data = bytes(session.execute(stmt).scalar_one() or b"")
+        cache.put(key, data)
+    resp = Response(data, mimetype=MVT, headers=headers)
     resp.set_etag(etag)
-    resp.headers["Cache-Control"] = "private, no-cache"
-    resp.headers["Vary"] = "Cookie, Authorization"
-    return resp.make_conditional(request)
+    return resp
