@@ -15,13 +15,14 @@ from sqlalchemy.sql import Select
 from ..errors import InvalidParameter, NotFound
 from ..models import SRID, Region
 from .filters import bbox_envelope
-from .scope import Scope, region_clause
+from .scope import Scope, region_clause, region_visible
 
 __all__ = [
     "LEVEL_DEPTH",
     "region_depth",
     "regions_select",
     "get_region",
+    "scoped_region",
     "require_region",
     "children",
     "lookup",
@@ -63,8 +64,19 @@ def regions_select(*, scope: Scope, parent: str | None = None, level: str | None
     return stmt
 
 
-def get_region(session: Session, code: str) -> Region | None:
-    return session.get(Region, code)
+def get_region(session: Session, code: str, *, scope: Scope) -> Region | None:
+    """Region ``code`` if the caller may look at it (:func:`~.scope.region_visible`), else None."""
+    stmt = sa.select(Region).where(Region.code == code, region_visible(scope, Region.code))
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def scoped_region(session: Session, code: str, *, scope: Scope) -> Region:
+    """Region ``code`` within the caller's jurisdiction, or :class:`NotFound` (also
+    for a region that exists outside it: another jurisdiction is not ours to show)."""
+    region = get_region(session, code, scope=scope)
+    if region is None:
+        raise NotFound(f"行政区划 {code} 不存在")
+    return region
 
 
 def require_region(session: Session, code: str, parameter: str = "region") -> Region:
@@ -75,10 +87,9 @@ def require_region(session: Session, code: str, parameter: str = "region") -> Re
     return region
 
 
-def children(session: Session, code: str) -> list[tuple[str, str, str]]:
+def children(session: Session, code: str, *, scope: Scope) -> list[tuple[str, str, str]]:
     """``(code, name, level)`` of the direct children of region ``code``, by code."""
-    if session.get(Region, code) is None:
-        raise NotFound(f"行政区划 {code} 不存在")
+    scoped_region(session, code, scope=scope)
     rows = session.execute(
         sa.select(Region.code, Region.name, Region.level)
         .where(Region.parent_code == code).order_by(Region.code)

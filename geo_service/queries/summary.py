@@ -128,11 +128,11 @@ def summaries(session: Session, regions: list[tuple[str, str, str]], *, scope: S
 def region_summary(session: Session, code: str, *, scope: Scope, as_of: dt.date) -> dict[str, Any]:
     """The summary of region ``code`` (itself and everything below it).
 
-    Raises :class:`NotFound` for an unknown code.
+    Raises :class:`NotFound` for an unknown code or one outside the caller's jurisdiction.
     """
-    region = session.get(Region, code)
-    if region is None:
-        raise NotFound(f"行政区划 {code} 不存在")
+    from .regions import scoped_region
+
+    region = scoped_region(session, code, scope=scope)
     return summaries(session, [(region.code, region.name, region.level)], scope=scope, as_of=as_of)[0]
 
 
@@ -140,4 +140,4 @@ def child_summaries(session: Session, code: str, *, scope: Scope, as_of: dt.date
     """One summary per direct child region of ``code``, ordered by code."""
     from .regions import children
 
-    return summaries(session, children(session, code), scope=scope, as_of=as_of)
+    return summaries(session, children(session, code, scope=scope), scope=scope, as_of=as_of)

@@ -163,6 +163,22 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
             "parameters": [_param("code", "代码", {"type": "string"}, where="path"),
                            _param("as_of", "统计日期", {"type": "string", "format": "date"})],
             "responses": {"200": {"description": "GeoJSON FeatureCollection"}, "404": _ref("responses/NotFound")}}},
+        "/api/returns/{region}/{month}": {"get": {
+            "summary": "统计月报数字：统计表第12–14项、调度表总体情况、分行业统计表（当年1月1日至该月末累计）",
+            "parameters": [_param("region", "行政区划代码", {"type": "string"}, where="path"),
+                           _param("month", "月份 YYYY-MM", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                  where="path"),
+                           _param("unit", "填报单位", {"type": "string"})],
+            "responses": {"200": {"description": "月报数字（JSON）"}, "400": _ref("responses/InvalidParameter"),
+                          "404": _ref("responses/NotFound")}}},
+        "/api/returns/archive/{archive_id}": {"get": {
+            "summary": "已提交（冻结）的月报：归档时的数字及与当前重新计算的差异",
+            "parameters": [_param("archive_id", "归档编号", {"type": "integer"}, where="path")],
+            "responses": {"200": {"description": "归档数字与差异"}, "404": _ref("responses/NotFound")}}},
+        "/api/returns/jobs/{job_id}": {"get": {
+            "summary": "月报生成任务的进度",
+            "parameters": [_param("job_id", "任务编号", {"type": "string"}, where="path")],
+            "responses": {"200": {"description": "进度（done/total/state）"}, "404": _ref("responses/NotFound")}}},
     }
     error = {"type": "object", "required": ["error", "message"], "properties": {
         "error": {"type": "string"}, "message": {"type": "string"},
