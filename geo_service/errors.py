@@ -113,6 +113,8 @@ class DatabaseUnavailable(GeoServiceError):
 def _wants_json() -> bool:
     if request.path.startswith(("/api/", "/ogc", "/tiles/", "/healthz")):
         return True
+    if request.path.endswith((".json", ".geojson", ".pbf")):
+        return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json"
 

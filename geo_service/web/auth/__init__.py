@@ -44,7 +44,7 @@ csrf = CSRFProtect()
 # Endpoints anyone may reach.
 PUBLIC_ENDPOINTS = {"auth.login", "static", "health.healthz"}
 # Endpoints published when PUBLIC_HEAT is on (district heat, no enterprise details).
-PUBLIC_HEAT_ENDPOINTS: set[str] = set()
+PUBLIC_HEAT_ENDPOINTS = {"map.index", "map.districts", "map.regions_geojson"}
 # Writes a read-only account may still make (its own session and tokens).
 SELF_SERVICE_ENDPOINTS = {"auth.login", "auth.logout", "auth.token_create", "auth.token_revoke"}
 
@@ -72,7 +72,11 @@ def _load_user(user_id: str) -> LoginUser | None:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/ogc", "/tiles/")) or request.is_json
+    return (
+        request.path.startswith(("/api/", "/ogc", "/tiles/"))
+        or request.path.endswith((".json", ".geojson", ".pbf"))
+        or request.is_json
+    )
 
 
 def _gate() -> Response | None:

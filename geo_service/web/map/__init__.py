@@ -15,6 +15,7 @@ import json
 import threading
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 
@@ -25,6 +26,8 @@ from ...layers import Layer, class_of, layers_dir, load_layers
 from ...models import Region
 from ...queries.filters import parse_filters, parse_int
 from ...queries.heat import heat_points, metres_per_pixel, region_choices, region_shapes
+from ...queries.regions import get_region
+from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
 from ..context import current_scope
 from .page import build_map, render_parts
@@ -74,17 +77,26 @@ def _zoom() -> int:
 
 
 def _region(session: Any, *, required: bool = False) -> Region | None:
-    """The region asked for, else the configured default, else the top region."""
+    """The region asked for, else the caller's own region, else the configured
+    default, else the top region — only regions the caller may look at."""
+    scope = current_scope()
     code = (request.args.get("region") or "").strip()
     if code:
         parse_filters({"region": code}, max_bbox_area_deg2=1)  # format check, names the parameter
-        region = session.get(Region, code)
+        region = get_region(session, code, scope=scope)
         if region is None:
             raise InvalidParameter("region", f"未知行政区划代码 {code}")
         return region
-    region = session.get(Region, current_app.config["DEFAULT_REGION"])
+    region = None
+    if scope.region is not None:
+        region = get_region(session, scope.region, scope=scope)
     if region is None:
-        region = session.query(Region).order_by(Region.parent_code.is_not(None), Region.code).first()
+        region = get_region(session, current_app.config["DEFAULT_REGION"], scope=scope)
+    if region is None:
+        region = session.scalars(
+            sa.select(Region).where(region_visible(scope, Region.code))
+            .order_by(Region.parent_code.is_not(None), Region.code).limit(1)
+        ).first()
     if region is None and required:
         raise InvalidParameter("region", "系统中还没有行政区划")
     return region
