@@ -112,5 +112,7 @@ class TestConfig(Config):
         self.UPLOAD_DIR = var_dir / "uploads"
         self.DATABASE_URL = database_url
         self.WTF_CSRF_ENABLED = True
-        # Switched on for the whole suite once every surface is scoped (accounts issue).
+        # Each surface's own tests run as an unrestricted caller; the access
+        # tests switch login on (tests/web/test_scoping.py covers every
+        # endpoint with it on), and so do the browser tests' live servers.
         self.LOGIN_REQUIRED = False

@@ -8,7 +8,6 @@ driven by Playwright and started by the test itself.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
-from geo_service import create_app
-from geo_service.config import TestConfig
 
+from browser.live import serve
 from browser.map_world import MapWorld, build
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,16 +43,8 @@ def live_server(make_database: Callable[[], str],
         world = build(session)
         session.commit()
     engine.dispose()
-    app = create_app(TestConfig(url, tmp_path_factory.mktemp("live") / "var"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", world)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["geo_engine"].dispose()
+    with serve(url, tmp_path_factory.mktemp("live") / "var") as base:
+        yield LiveServer(base, world)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ signs it off, and reads the timeline; the page loads nothing from outside."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
-from geo_service import create_app
-from geo_service.config import TestConfig
 from geo_service.models import Hazard, HazardEvent
+from browser.live import login, serve
 from web.test_ledger_world import LedgerWorld, build
 
 
@@ -39,16 +36,8 @@ def ledger_server(make_database: Callable[[], str], tmp_path_factory: pytest.Tem
         world = build(session)
         session.commit()
     engine.dispose()
-    app = create_app(TestConfig(url, tmp_path_factory.mktemp("ledger-live") / "var"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Live(f"http://127.0.0.1:{server.server_port}", url, world)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["geo_engine"].dispose()
+    with serve(url, tmp_path_factory.mktemp("ledger-live") / "var") as base:
+        yield Live(base, url, world)
 
 
 def _foreign(requests: list[str]) -> list[str]:
@@ -65,6 +54,7 @@ def test_register_a_hazard_and_close_it_in_the_browser(ledger_server, page, scre
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
             if (r.status >= 500 or r.status == 404) and not r.url.endswith("/favicon.ico") else None)
     chem = ledger_server.world.enterprises["chem"]
+    login(page, ledger_server.url)
 
     # The enterprise page links to the hazard form.
     page.goto(f"{ledger_server.url}/enterprises/{chem.id}")

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
+from browser.live import login
 from browser.map_world import COUNTIES, ENTERPRISES
 from geo_service.domain import GRADE_BY_VALUE
 
@@ -39,6 +40,7 @@ def test_map_layers_click_enterprise_shows_open_hazards(live_server, page, scree
     errors: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, live_server.url)
     page.goto(live_server.url + "/map?region=532500", wait_until="networkidle")
 
     # The layer control lists the four grade layers and the district layer.
@@ -91,6 +93,7 @@ def test_map_layers_click_enterprise_shows_open_hazards(live_server, page, scree
 def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_dir):  # type: ignore[no-untyped-def]
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
+    login(page, live_server.url)
     page.goto(live_server.url + "/map?region=532500&grade=1&metric=overdue_hazards", wait_until="networkidle")
     # grade=1 leaves only the red layer on; the metric select follows the URL.
     on = page.evaluate("""Object.keys(RiskMap.state.layers).filter(

@@ -1,0 +1,54 @@
+"""The live server the browser tests drive, and signing in to it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from geo_service import create_app
+from geo_service.config import TestConfig
+from geo_service.services import accounts
+
+# The account the browser tests sign in with (login is on, as in production).
+BROWSER_USER = "tester"
+BROWSER_PASSWORD = "browser-test-2026"
+
+
+@contextmanager
+def serve(database_url: str, var_dir: Path) -> Iterator[str]:
+    """The application on 127.0.0.1:<free port> over ``database_url``, with an
+    administrator account for the browser; yields the base URL."""
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        accounts.create_user(session, BROWSER_USER, BROWSER_PASSWORD, "admin", display_name="测试管理员")
+        session.commit()
+    engine.dispose()
+    app = create_app(TestConfig(database_url, var_dir))
+    app.config["LOGIN_REQUIRED"] = True  # as in production
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["geo_engine"].dispose()
+
+
+def login(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", BROWSER_USER)
+    page.fill("input[name=password]", BROWSER_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/login" not in page.url, "login failed"
+
+
