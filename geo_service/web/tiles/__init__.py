@@ -16,7 +16,9 @@ import hashlib
 import threading
 from collections import OrderedDict
 
+import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, request
+from sqlalchemy.exc import DBAPIError
 
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
@@ -67,6 +69,37 @@ def _cache(app: Flask) -> TileCache:
     return cache
 
 
+def _token_engine(app: Flask, engine: sa.Engine) -> sa.Engine:
+    """A small autocommit pool for the change token, without pre-ping: reading the
+    token is then one round trip, and the request session (ping, BEGIN, query,
+    ROLLBACK) is opened only when a tile has to be built."""
+    token_engine = app.extensions.get("tile_token_engine")
+    if token_engine is None:
+        token_engine = sa.create_engine(
+            engine.url, pool_size=4, max_overflow=8, pool_timeout=10, pool_recycle=1800,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000",
+                          "application_name": "geo-service-tiles"})
+        token_engine = app.extensions.setdefault("tile_token_engine", token_engine)
+    return token_engine
+
+
+def _data_token() -> int:
+    bind = current_app.extensions["geo_bind"]
+    if not isinstance(bind, sa.Engine):  # tests: a connection inside the test's transaction
+        return int(get_session().execute(tq.data_token_select()).scalar_one())
+    engine = _token_engine(current_app, bind)
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as conn:
+                return int(conn.execute(tq.data_token_select()).scalar_one())
+        except DBAPIError as err:
+            # a pooled connection the server dropped (restart): retry once on a new one
+            if attempt == 2 or not err.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
 @bp.get("/<layer>/<int:z>/<int:x>/<int:y>.pbf")
 def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     """One Mapbox Vector Tile; the MVT layer inside is named like the URL layer."""
@@ -80,8 +113,7 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     f = request_filters()
     scope, as_of = current_scope(), as_of_arg()
     cluster_below = int(current_app.config.get("TILE_CLUSTER_BELOW_ZOOM", 12))
-    session = get_session()
-    token = session.execute(tq.data_token_select()).scalar_one()
+    token = _data_token()
     # Everything the tile's bytes depend on: the data (token), the request and who asks.
     key = "|".join(map(str, (layer, z, x, y, sorted(request.args.items(multi=True)), scope, as_of,
                              cluster_below, token)))
@@ -96,7 +128,7 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     if data is None:
         stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
                               level=level)
-        data = bytes(session.execute(stmt).scalar_one() or b"")
+        data = bytes(get_session().execute(stmt).scalar_one() or b"")
         cache.put(key, data)
     resp = Response(data, mimetype=MVT, headers=headers)
     resp.set_etag(etag)
