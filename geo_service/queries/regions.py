@@ -92,13 +92,15 @@ def children(session: Session, code: str, *, scope: Scope) -> list[tuple[str, st
     scoped_region(session, code, scope=scope)
     rows = session.execute(
         sa.select(Region.code, Region.name, Region.level)
-        .where(Region.parent_code == code).order_by(Region.code)
+        .where(Region.parent_code == code, region_visible(scope, Region.code))
+        .order_by(Region.code)
     ).all()
     return [(r.code, r.name, r.level) for r in rows]
 
 
-def lookup(session: Session, lng: float, lat: float) -> list[dict[str, str]]:
-    """The regions that cover a WGS84 point, deepest first (empty when none).
+def lookup(session: Session, lng: float, lat: float, *, scope: Scope) -> list[dict[str, str]]:
+    """The regions the caller may look at that cover a WGS84 point, deepest
+    first (empty when none).
 
     Boundary points count as inside (``ST_Covers``); the GiST index on
     ``region.geom`` finds the candidates.
@@ -106,7 +108,7 @@ def lookup(session: Session, lng: float, lat: float) -> list[dict[str, str]]:
     point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lng, lat), SRID)
     rows = session.execute(
         sa.select(Region.code, Region.name, Region.level, Region.parent_code)
-        .where(sa.func.ST_Covers(Region.geom, point))
+        .where(sa.func.ST_Covers(Region.geom, point), region_visible(scope, Region.code))
         .order_by(sa.func.length(Region.code).desc(), region_depth().desc())
     ).all()
     return [dict(r._mapping) for r in rows]

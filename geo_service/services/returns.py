@@ -76,12 +76,16 @@ class Bundle:
         return hashlib.sha256(self.zip_bytes).hexdigest()
 
 
-def check_scope(code: str, scope: Scope) -> None:
-    """Refuse a return for a region outside the caller's jurisdiction (or for an enterprise account)."""
+def check_scope(code: str, scope: Scope, *, write: bool = False) -> None:
+    """Refuse a return for a region outside the caller's jurisdiction (or for
+    an enterprise account): reading answers "not found", producing or
+    submitting answers "forbidden"."""
     if scope.enterprise_id is not None:
         raise Forbidden("企业账号不能生成统计月报")
     if scope.region is not None and not code.startswith(region_prefix(scope.region)):
-        raise OutOfJurisdiction()
+        if write:
+            raise OutOfJurisdiction()
+        raise NotFound(f"行政区划 {code} 不存在")
 
 
 def _regions(session: Session, code: str) -> list[tuple[str, str]]:
@@ -115,7 +119,7 @@ def build_bundle(session: Session, code: str, period: metrics.Period, *, scope: 
     Records every risk/hazard map in ``map_export`` (flushed, not committed:
     the caller commits).  ``progress`` is called after each step.
     """
-    check_scope(code, scope)
+    check_scope(code, scope, write=True)
     regions = _regions(session, code)
     total = bundle_steps(len(regions))
     done = 0
@@ -226,7 +230,7 @@ def archives(session: Session, code: str, period: metrics.Period, *, scope: Scop
 
 
 def get_archive(session: Session, archive_id: int, *, scope: Scope) -> ReturnArchive:
-    """One archived return (:class:`NotFound` / :class:`OutOfJurisdiction`)."""
+    """One archived return (:class:`NotFound` when unknown or outside the scope)."""
     archive = session.get(ReturnArchive, archive_id)
     if archive is None:
         raise NotFound(f"归档月报 {archive_id} 不存在")

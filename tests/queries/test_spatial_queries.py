@@ -133,8 +133,10 @@ def test_enterprise_and_hazard_detail(session):
 
 def test_region_lookup(session):
     build_world(session)
-    assert [r["code"] for r in lookup(session, 103.7, 23.6)] == ["532502", "532500", "530000"]
-    assert lookup(session, 110.0, 30.0) == []
+    assert [r["code"] for r in lookup(session, 103.7, 23.6, scope=ALL)] == ["532502", "532500", "530000"]
+    assert lookup(session, 110.0, 30.0, scope=ALL) == []
+    # Another county's regulator sees only the regions above its own county there.
+    assert [r["code"] for r in lookup(session, 103.7, 23.6, scope=Scope(region="532501"))] == ["532500", "530000"]
 
 
 @pytest.mark.parametrize("args,parameter", [

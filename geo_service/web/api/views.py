@@ -444,7 +444,7 @@ def regions():  # type: ignore[no-untyped-def]
 def region_lookup():  # type: ignore[no-untyped-def]
     """Which regions contain a point (lon, lat), deepest first."""
     lng, lat = parse_point(request.args)
-    found = rq.lookup(get_session(), lng, lat)
+    found = rq.lookup(get_session(), lng, lat, scope=current_scope())
     return json_response({"lon": lng, "lat": lat, "region": found[0] if found else None, "regions": found})
 
 

@@ -44,11 +44,11 @@ from .jobs import get_job, start_job, zip_path
 bp = Blueprint("returns", __name__)
 
 
-def _region(code: str) -> Region:
+def _region(code: str, *, write: bool = False) -> Region:
     region = get_session().get(Region, code)
     if region is None:
         raise NotFound(f"行政区划 {code} 不存在")
-    returns_service.check_scope(code, current_scope())
+    returns_service.check_scope(code, current_scope(), write=write)
     return region
 
 
@@ -131,7 +131,7 @@ def changes_map(region: str, month: str) -> Response:
 def bundle(region: str, month: str) -> Any:
     """生成整套月报 ZIP（submit=1 时同时提交归档）。"""
     period = parse_month(month)
-    _region(region)
+    _region(region, write=True)
     scope = current_scope()
     actor = current_actor()
     submit = request.form.get("submit") == "1"
