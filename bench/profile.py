@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--etag", action="store_true", help="send the ETag of a first answer (If-None-Match)")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--bust", action="store_true", help="a new URL each request (no cache answers)")
     args = ap.parse_args()
     ensure_pyspy()
     OUT.mkdir(exist_ok=True)
@@ -57,7 +58,7 @@ def main() -> None:
                                     "-f", "raw", "-o", str(raw), "--nonblocking"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
-            res = wrk(base, paths, connections=4, seconds=args.seconds - 2, headers=headers)
+            res = wrk(base, paths, connections=4, seconds=args.seconds - 2, headers=headers, bust=args.bust)
             spy.wait(60)
         finally:
             stop(app)

@@ -155,9 +155,13 @@ wrk.headers["Connection"] = "keep-alive"
 for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
 local i = 0
 local bad = 0
+local bust = os.getenv("WRK_BUST") == "1"
+local tag = tostring(math.random(1, 1000000000))
 request = function()
   i = i + 1
-  return wrk.format("GET", paths[(i % #paths) + 1])
+  local p = paths[(i % #paths) + 1]
+  if bust then p = p .. "&_bust=" .. tag .. "-" .. i end  -- a new URL each time: no cache can answer
+  return wrk.format("GET", p)
 end
 response = function(status, headers, body)
   if status >= 400 then bad = bad + 1 end
@@ -173,7 +177,7 @@ end
 
 
 def wrk(base: str, paths: list[str], *, connections: int, seconds: int, threads: int = 2,
-        headers: dict[str, str] | None = None) -> dict[str, Any]:
+        headers: dict[str, str] | None = None, bust: bool = False) -> dict[str, Any]:
     """Requests/s, p50/p95 and errors of ``wrk`` cycling through ``paths``."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pf:
         pf.write("\n".join(paths) + "\n")
@@ -184,7 +188,7 @@ def wrk(base: str, paths: list[str], *, connections: int, seconds: int, threads:
         out = subprocess.run(
             [ensure_wrk(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
              *extra, "-s", lf.name, base],
-            capture_output=True, text=True, env={**os.environ, "WRK_PATHS": pf.name}, timeout=seconds + 60)
+            capture_output=True, text=True, env={**os.environ, "WRK_PATHS": pf.name, "WRK_BUST": "1" if bust else "0"}, timeout=seconds + 60)
     finally:
         os.unlink(pf.name)
         os.unlink(lf.name)
@@ -408,12 +412,21 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         http = Http(self.base)
         status, body, _h, _ms = http.get(paths[0])
         n_ours = len(json.loads(body)["features"])
+        cold = wrk(self.base, paths, connections=4, seconds=secs, bust=True)
         ours = wrk(self.base, paths, connections=4, seconds=secs)
         db = pgbench(self.bdb, self.SQL_FC.format(n=len(boxes) - 1), clients=4, seconds=secs)
-        self.table.add("OGC items bbox (1,000 features), 4 clients", ours["p50_us"] / 1000, ours["p95_us"] / 1000,
-                       "SQL alone (json_agg), 4 clients", db["p50"], db["p95"], ours["rps"] / db["rps"],
-                       "≥ 0.5× DB rate", ours["rps"] >= 0.5 * db["rps"])
-        self.table.add("  rate: ours vs SQL alone (req/s)", ours["rps"], "", "", db["rps"], "", "", "", None, unit="")
+        self.table.add("OGC items bbox (1,000 features), 4 clients, every URL new (no cache)",
+                       cold["p50_us"] / 1000, cold["p95_us"] / 1000,
+                       "SQL alone (json_agg), 4 clients", db["p50"], db["p95"], cold["rps"] / db["rps"],
+                       "≥ 0.5× DB rate", cold["rps"] >= 0.5 * db["rps"])
+        self.table.add("  rate uncached: ours vs SQL alone (req/s)", cold["rps"], "", "", db["rps"], "",
+                       cold["rps"] / db["rps"], "", None, unit="")
+        self.table.add("OGC items bbox, 20 bboxes repeated (page cache keyed by the change token)",
+                       ours["p50_us"] / 1000, ours["p95_us"] / 1000, "SQL alone", db["p50"], db["p95"],
+                       ours["rps"] / db["rps"], "", None)
+        self.table.add("  rate cached: ours vs SQL alone (req/s)", ours["rps"], "", "", db["rps"], "",
+                       ours["rps"] / db["rps"], "", None, unit="")
+        self.extra["ogc_uncached_errors"] = cold["errors"]
         self.extra["features_returned"] = n_ours
         self.extra["ogc_errors"] = ours["errors"]
         if pygeoapi_base:
@@ -422,9 +435,12 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
             st, pbody, _h, _ms = Http(pygeoapi_base).get(pg_paths[0])
             n_pg = len(json.loads(pbody).get("features", [])) if st == 200 else -1
             peer = wrk(pygeoapi_base, pg_paths, connections=4, seconds=secs)
-            self.table.add("  vs pygeoapi PostgreSQL provider (2 workers, 4 clients)", ours["rps"], "",
-                           "pygeoapi req/s", peer["rps"], "", ours["rps"] / max(peer["rps"], 1e-9),
-                           "≥ 10× pygeoapi", ours["rps"] >= 10 * peer["rps"], unit="")
+            self.table.add("  uncached vs pygeoapi PostgreSQL provider (2 workers, 4 clients), req/s", cold["rps"],
+                           "", "pygeoapi req/s", peer["rps"], "", cold["rps"] / max(peer["rps"], 1e-9),
+                           "≥ 10× pygeoapi", cold["rps"] >= 10 * peer["rps"], unit="")
+            self.table.add("  cached vs pygeoapi, req/s", ours["rps"], "", "pygeoapi req/s", peer["rps"], "",
+                           ours["rps"] / max(peer["rps"], 1e-9), "≥ 10× pygeoapi", ours["rps"] >= 10 * peer["rps"],
+                           unit="")
             self.table.add("  pygeoapi latency", "", "", "pygeoapi", peer["p50_us"] / 1000, peer["p95_us"] / 1000)
             self.extra["pygeoapi_features_returned"] = n_pg
             self.extra["pygeoapi_errors"] = peer["errors"]
@@ -583,8 +599,11 @@ def start_pygeoapi(bdb: Any, port: int) -> subprocess.Popen[bytes] | None:
         "logging": {"level": "ERROR"},
         "metadata": {"identification": {"title": "bench", "description": "bench", "keywords": ["bench"],
                                         "keywords_type": "theme", "terms_of_service": "", "url": "http://x"},
-                     "license": {"name": "CC-BY 4.0"}, "provider": {"name": "bench", "url": "http://x"},
-                     "contact": {"name": "bench"}},
+                     "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
+                     "provider": {"name": "bench", "url": "http://x"},
+                     "contact": {"name": "bench", "position": "", "address": "", "city": "", "stateorprovince": "",
+                                 "postalcode": "", "country": "", "phone": "", "fax": "", "email": "x@x",
+                                 "url": "http://x", "hours": "", "instructions": "", "role": "pointOfContact"}},
         "resources": {"enterprises": {
             "type": "collection", "title": "enterprises", "description": "enterprises", "keywords": ["e"],
             "extents": {"spatial": {"bbox": [97, 21, 107, 30],

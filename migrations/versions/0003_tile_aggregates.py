@@ -11,8 +11,8 @@
     stale and never rescans the register; ``tile_agg_rebuild()`` recomputes
     everything (after a bulk load with triggers off).
 ``data_change``
-    One row per statement that changed ``enterprise``, ``hazard`` or
-    ``region`` (statement triggers; rows are appended, never locked by
+    One row per statement that changed ``enterprise``, ``risk_point``,
+    ``hazard`` or ``region`` (statement triggers; rows are appended, never locked by
     writers, so writers never wait for each other here).  ``sum(weight)`` is
     the number of such committed statements, a token that grows with every
     commit: the tile server keys its cache and ETags with it.  Old rows are
@@ -146,6 +146,8 @@ CREATE TRIGGER hazard_data_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE O
     FOR EACH STATEMENT EXECUTE FUNCTION data_change_note();
 CREATE TRIGGER region_data_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON region
     FOR EACH STATEMENT EXECUTE FUNCTION data_change_note();
+CREATE TRIGGER risk_point_data_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON risk_point
+    FOR EACH STATEMENT EXECUTE FUNCTION data_change_note();
 
 -- Everything from scratch: the finest level from the register, each coarser
 -- level from the one below (a cell is four cells of the next zoom).
@@ -190,6 +192,7 @@ def downgrade() -> None:
         DROP TRIGGER enterprise_data_change ON enterprise;
         DROP TRIGGER hazard_data_change ON hazard;
         DROP TRIGGER region_data_change ON region;
+        DROP TRIGGER risk_point_data_change ON risk_point;
         DROP TRIGGER enterprise_cell ON enterprise;
         DROP TRIGGER enterprise_cell_truncate ON enterprise;
         DROP FUNCTION tile_agg_rebuild, data_change_note, enterprise_cell_truncate, enterprise_cell_trigger,

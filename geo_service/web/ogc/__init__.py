@@ -21,12 +21,13 @@ from ...queries import enterprises as eq
 from ...queries import hazards as hq
 from ...queries import regions as rq
 from ...queries import risk_points as rpq
-from ...queries.enterprises import count_of
 from ...queries.extents import extent_select
 from ...queries.filters import Filters, parse_int
 from ...queries.scope import region_clause
 from ..api.common import GEOJSON, decorate, feature, json_response, request_filters
 from ..context import current_scope
+from ..tiles import data_token, response_cache
+from .geojson import count_capped, features_page
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -43,6 +44,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 JSON = "application/json"
+COUNT_BEYOND = 10_000  # numberMatched is counted up to this many rows past the page
 
 
 def _format() -> None:
@@ -162,24 +164,40 @@ def items(cid: str):  # type: ignore[no-untyped-def]
     f = request_filters()
     stmt = _statement(cid, f)
     session = get_session()
-    matched = session.execute(count_of(stmt)).scalar_one()
-    rows = session.execute(stmt.limit(limit).offset(offset)).all()
+    # numberMatched is exact up to COUNT_BEYOND rows past this page, else omitted
+    # (the standard makes it optional); "next" is known either way.
+    cap = offset + limit + COUNT_BEYOND
+    # Pages are cached per worker under the register's change token (as tiles are):
+    # the first request after any write reads the database again.
+    key = "|".join(map(str, (cid, sorted(request.args.items(multi=True)), current_scope(), dt.date.today(),
+                             limit, offset, cap, data_token())))
+    cache = response_cache(current_app, "ogc_cache", int(current_app.config.get("FEATURE_CACHE_MB", 64)))
+    page = cache.get(key)
+    if page is None:
+        if cid == "regions":
+            matched = session.execute(count_capped(stmt, cap)).scalar_one()
+            rows = session.execute(stmt.limit(limit).offset(offset)).all()
+            page = (matched, len(rows), json.dumps([_feature(cid, r) for r in rows], ensure_ascii=False))
+        else:  # the point collections: counted and serialised by the database in one statement
+            page = tuple(session.execute(features_page(stmt, cid, limit=limit, offset=offset, count_cap=cap)).one())
+        cache.put(key, page, len(page[2]))
+    matched, returned, features = page
+    exact = matched < cap
     links = [_link("self", offset, limit),
              {**_link("alternate", offset, limit, JSON), "title": "JSON"},
              {"rel": "collection", "type": JSON, "href": _abs("ogc.collection", cid=cid)}]
-    if offset + len(rows) < matched:
+    if offset + returned < matched:
         links.append(_link("next", offset + limit, limit))
     if offset > 0:
         links.append(_link("prev", max(0, offset - limit), limit))
-    body = {
-        "type": "FeatureCollection",
-        "features": [_feature(cid, r) for r in rows],
-        "numberMatched": matched,
-        "numberReturned": len(rows),
+    rest: dict[str, Any] = {"numberMatched": matched} if exact else {}
+    rest.update({
+        "numberReturned": returned,
         "timeStamp": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "links": links,
-    }
-    return json_response(body, mimetype=GEOJSON)
+    })
+    body = '{"type": "FeatureCollection", "features": ' + features + ", " + json.dumps(rest, ensure_ascii=False)[1:]
+    return Response(body, mimetype=GEOJSON)
 
 
 @bp.get("/collections/<cid>/items/<fid>")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, request
@@ -27,45 +28,50 @@ from ...queries.regions import LEVEL_DEPTH
 from ..api.common import as_of_arg, request_filters
 from ..context import current_scope
 
+__all__ = ["ResponseCache", "bp", "data_token", "response_cache"]
+
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 
 MVT = "application/vnd.mapbox-vector-tile"
 
 
-class TileCache:
-    """A byte-bounded LRU of built tiles, shared by the threads of one worker."""
+class ResponseCache:
+    """A byte-bounded LRU of built answers (tiles, feature pages), shared by the
+    threads of one worker; keys contain the change token, so nothing is evicted
+    for being stale: old keys are simply never asked for again."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
-        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._items: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> Any:
         with self._lock:
-            data = self._items.get(key)
-            if data is not None:
-                self._items.move_to_end(key)
-            return data
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
 
-    def put(self, key: str, data: bytes) -> None:
-        if len(data) > self.max_bytes // 8:
-            return  # one huge tile must not evict everything
+    def put(self, key: str, data: Any, size: int) -> None:
+        if size > self.max_bytes // 8:
+            return  # one huge answer must not evict everything
         with self._lock:
             if key in self._items:
                 return
-            self._items[key] = data
-            self.size += len(data)
+            self._items[key] = (data, size)
+            self.size += size
             while self.size > self.max_bytes:
-                _, old = self._items.popitem(last=False)
-                self.size -= len(old)
+                _, (_old, old_size) = self._items.popitem(last=False)
+                self.size -= old_size
 
 
-def _cache(app: Flask) -> TileCache:
-    cache = app.extensions.get("tile_cache")
+def response_cache(app: Flask, name: str, megabytes: int) -> ResponseCache:
+    """This worker's cache ``name`` (made on first use)."""
+    cache = app.extensions.get(name)
     if cache is None:
-        cache = app.extensions.setdefault(
-            "tile_cache", TileCache(int(app.config.get("TILE_CACHE_MB", 64)) * 1024 * 1024))
+        cache = app.extensions.setdefault(name, ResponseCache(megabytes * 1024 * 1024))
     return cache
 
 
@@ -84,7 +90,8 @@ def _token_engine(app: Flask, engine: sa.Engine) -> sa.Engine:
     return token_engine
 
 
-def _data_token() -> int:
+def data_token() -> int:
+    """The register's change token, read for this request (see the module docstring)."""
     bind = current_app.extensions["geo_bind"]
     if not isinstance(bind, sa.Engine):  # tests: a connection inside the test's transaction
         return int(get_session().execute(tq.data_token_select()).scalar_one())
@@ -113,7 +120,7 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     f = request_filters()
     scope, as_of = current_scope(), as_of_arg()
     cluster_below = int(current_app.config.get("TILE_CLUSTER_BELOW_ZOOM", 12))
-    token = _data_token()
+    token = data_token()
     # Everything the tile's bytes depend on: the data (token), the request and who asks.
     key = "|".join(map(str, (layer, z, x, y, sorted(request.args.items(multi=True)), scope, as_of,
                              cluster_below, token)))
@@ -123,13 +130,13 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
         resp = Response(status=304, headers=headers)
         resp.set_etag(etag)
         return resp
-    cache = _cache(current_app)
+    cache = response_cache(current_app, "tile_cache", int(current_app.config.get("TILE_CACHE_MB", 64)))
     data = cache.get(key)
     if data is None:
         stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
                               level=level)
         data = bytes(get_session().execute(stmt).scalar_one() or b"")
-        cache.put(key, data)
+        cache.put(key, data, len(data))
     resp = Response(data, mimetype=MVT, headers=headers)
     resp.set_etag(etag)
     return resp
