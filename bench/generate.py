@@ -432,10 +432,11 @@ def load(scale: float, *, today: dt.date | None = None, seed: int = SEED, progre
         conn.commit()
         report["grade_update_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        cur.execute("SELECT to_regproc('tile_agg_rebuild') IS NOT NULL")
-        if cur.fetchone()[0]:
-            cur.execute("SELECT tile_agg_rebuild()")
-            conn.commit()
+        for fn in ("tile_agg_rebuild", "summary_agg_rebuild"):  # migration 0003's aggregates
+            cur.execute("SELECT to_regproc(%s) IS NOT NULL", (fn,))
+            if cur.fetchone()[0]:
+                cur.execute(f"SELECT {fn}()")
+                conn.commit()
         report["aggregates_s"] = time.perf_counter() - t
         conn.commit()
         conn.autocommit = True

@@ -17,13 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..domain import GRADES, HAZARD_LEVELS, HAZARD_STATES
-from ..errors import NotFound
-from ..models import Enterprise, Hazard, Region, RiskPoint
+from ..domain import CLOSED_STATE, GRADES, HAZARD_LEVELS, HAZARD_STATES, OVERDUE_STATES
+from ..models import Enterprise, Hazard, RiskPoint
 from . import metrics
-from .scope import Scope, enterprise_scope, region_prefix
+from .scope import Scope, enterprise_scope, region_clause, region_prefix
 
-__all__ = ["region_summary", "child_summaries", "summaries"]
+__all__ = ["child_summaries", "region_summary", "summaries"]
 
 
 def _empty(code: str, name: str, level: str) -> dict[str, Any]:
@@ -50,48 +49,32 @@ def _empty(code: str, name: str, level: str) -> dict[str, Any]:
     }
 
 
-def summaries(session: Session, regions: list[tuple[str, str, str]], *, scope: Scope,
-              as_of: dt.date) -> list[dict[str, Any]]:
-    """One summary per ``(code, name, level)`` in ``regions``, in the same order.
+def _tallies_answer(session: Session, scope: Scope, as_of: dt.date) -> bool:
+    """Whether the maintained tallies give the exact answer: they hold every
+    hazard whatever its dates, so they do when no hazard was found or verified
+    after ``as_of`` (two index look-ups), and they know regions, not single
+    enterprises."""
+    if scope.enterprise_id is not None:
+        return False
+    latest = session.execute(sa.select(sa.func.max(Hazard.found_on), sa.func.max(Hazard.verified_on))).one()
+    return all(d is None or d <= as_of for d in latest)
 
-    Three grouped queries in all (enterprises, risk points, hazards), whatever
-    the number of regions: each region is a row of a VALUES list joined to
-    the enterprises on the code prefix.
-    """
-    if not regions:
-        return []
-    out = {code: _empty(code, name, level) for code, name, level in regions}
-    v = sa.values(sa.column("code", sa.String), sa.column("prefix", sa.String), name="v").data(
-        [(code, region_prefix(code)) for code, _, _ in regions]
-    )
+
+def _register_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple[Any, Any, Any]:
+    """The three grouped queries over the register itself (any ``as_of``, any scope)."""
     in_region = Enterprise.region_code.like(v.c.prefix + "%")
     scoped = enterprise_scope(scope)
-
     ent_rows = session.execute(
         sa.select(v.c.code, Enterprise.grade, sa.func.count(), sa.func.sum(metrics.grade_weight()))
         .select_from(v).join(Enterprise, in_region).where(scoped)
         .group_by(v.c.code, Enterprise.grade)
     ).all()
-    for code, grade, n, weight in ent_rows:
-        s = out[code]
-        s["enterprises"] += n
-        s["weighted_risk"] += int(weight or 0)
-        if grade is None:
-            s["enterprises_ungraded"] += n
-        else:
-            s["enterprises_by_grade"][str(grade)] += n
-    for s in out.values():
-        s["major_risk_enterprises"] = s["enterprises_by_grade"]["1"]
-
     rp_rows = session.execute(
         sa.select(v.c.code, RiskPoint.grade, sa.func.count())
         .select_from(v).join(Enterprise, in_region)
         .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id).where(scoped)
         .group_by(v.c.code, RiskPoint.grade)
     ).all()
-    for code, grade, n in rp_rows:
-        out[code]["risk_points"] += n
-        out[code]["risk_points_by_grade"][str(grade)] += n
 
     def count_if(clause: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
         return sa.func.count().filter(clause)
@@ -109,6 +92,103 @@ def summaries(session: Session, regions: list[tuple[str, str, str]], *, scope: S
         .where(scoped, Hazard.found_on <= as_of)
         .group_by(v.c.code, Hazard.level, Hazard.state)
     ).all()
+    return ent_rows, rp_rows, hz_rows
+
+
+# The maintained aggregates of migration 0003 (kept by triggers in the same transaction).
+_cell = sa.table("enterprise_cell", sa.column("z"), sa.column("region_code", sa.String),
+                 sa.column("grade", sa.SmallInteger), sa.column("n", sa.Integer))
+_risk = sa.table("risk_tally", sa.column("region_code", sa.String), sa.column("grade", sa.SmallInteger),
+                 sa.column("n", sa.Integer))
+_hazard = sa.table("hazard_tally", *(sa.column(c, sa.String) for c in ("region_code", "level", "state", "source")),
+                   sa.column("deadline", sa.Date), sa.column("n", sa.Integer))
+
+
+def _isum(column: Any) -> sa.ColumnElement[int]:
+    return sa.cast(sa.func.sum(column), sa.BigInteger)
+
+
+def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple[Any, Any, Any]:
+    """The same three row sets from the tallies, with the same definitions as
+    :mod:`~geo_service.queries.metrics` (valid when :func:`_tallies_answer`):
+    overdue = an overdue state and a deadline before ``as_of``; rectified =
+    closed (every verification is on or before ``as_of``)."""
+    weight = sa.case({g.value: g.weight for g in GRADES}, value=_cell.c.grade, else_=0)
+    ent = (sa.select(_cell.c.region_code, _cell.c.grade, sa.func.sum(_cell.c.n).label("n"),
+                     sa.func.sum(_cell.c.n * weight).label("w"))
+           .where(_cell.c.z == 0, region_clause(_cell.c.region_code, scope.region))
+           .group_by(_cell.c.region_code, _cell.c.grade).subquery())
+    ent_rows = session.execute(
+        sa.select(v.c.code, sa.func.nullif(ent.c.grade, 0), _isum(ent.c.n), _isum(ent.c.w))
+        .select_from(v).join(ent, ent.c.region_code.like(v.c.prefix + "%"))
+        .group_by(v.c.code, ent.c.grade)
+    ).all()
+    rp = (sa.select(_risk.c.region_code, _risk.c.grade, sa.func.sum(_risk.c.n).label("n"))
+          .where(region_clause(_risk.c.region_code, scope.region))
+          .group_by(_risk.c.region_code, _risk.c.grade).subquery())
+    rp_rows = session.execute(
+        sa.select(v.c.code, rp.c.grade, _isum(rp.c.n))
+        .select_from(v).join(rp, rp.c.region_code.like(v.c.prefix + "%"))
+        .group_by(v.c.code, rp.c.grade)
+    ).all()
+    h = _hazard.c
+    supervised = h.source == "supervised"
+
+    def n_if(clause: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(sa.func.sum(h.n).filter(clause), 0)
+
+    hz = (sa.select(
+        h.region_code, h.level, h.state, sa.func.sum(h.n).label("n"),
+        n_if(sa.and_(h.state.in_(OVERDUE_STATES), h.deadline < as_of)).label("overdue"),
+        n_if(supervised).label("supervised"),
+        n_if(sa.and_(supervised, h.state != CLOSED_STATE)).label("supervised_open"),
+        n_if(h.state == CLOSED_STATE).label("rectified"),
+    ).where(region_clause(h.region_code, scope.region))
+        .group_by(h.region_code, h.level, h.state).subquery())
+    hz_rows = session.execute(
+        sa.select(v.c.code, hz.c.level, hz.c.state, _isum(hz.c.n), _isum(hz.c.overdue),
+                  _isum(hz.c.supervised), _isum(hz.c.supervised_open), _isum(hz.c.rectified))
+        .select_from(v).join(hz, hz.c.region_code.like(v.c.prefix + "%"))
+        .group_by(v.c.code, hz.c.level, hz.c.state)
+    ).all()
+    return ent_rows, rp_rows, hz_rows
+
+
+def summaries(session: Session, regions: list[tuple[str, str, str]], *, scope: Scope,
+              as_of: dt.date, tallies: bool | None = None) -> list[dict[str, Any]]:
+    """One summary per ``(code, name, level)`` in ``regions``, in the same order.
+
+    Three grouped queries in all (enterprises, risk points, hazards), whatever
+    the number of regions: each region is a row of a VALUES list joined on the
+    code prefix, to the maintained tallies of migration 0003 (a few thousand
+    rows for a whole province) when they answer exactly, else to the
+    enterprises of the register.  ``tallies`` forces one way (tests).
+    """
+    if not regions:
+        return []
+    out = {code: _empty(code, name, level) for code, name, level in regions}
+    v = sa.values(sa.column("code", sa.String), sa.column("prefix", sa.String), name="v").data(
+        [(code, region_prefix(code)) for code, _, _ in regions]
+    )
+    if tallies is None:
+        tallies = _tallies_answer(session, scope, as_of)
+    rows = _tally_rows if tallies else _register_rows
+    ent_rows, rp_rows, hz_rows = rows(session, v, scope, as_of)
+    for code, grade, n, weight in ent_rows:
+        s = out[code]
+        s["enterprises"] += n
+        s["weighted_risk"] += int(weight or 0)
+        if grade is None:
+            s["enterprises_ungraded"] += n
+        else:
+            s["enterprises_by_grade"][str(grade)] += n
+    for s in out.values():
+        s["major_risk_enterprises"] = s["enterprises_by_grade"]["1"]
+
+    for code, grade, n in rp_rows:
+        out[code]["risk_points"] += n
+        out[code]["risk_points_by_grade"][str(grade)] += n
+
     for code, level, state, n, overdue, supervised, supervised_open, rectified in hz_rows:
         s = out[code]
         s["hazards"] += n

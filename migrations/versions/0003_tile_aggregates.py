@@ -1,4 +1,4 @@
-"""Tile aggregates and the data-change counter, kept current by triggers.
+"""Tile and summary aggregates and the data-change counter, kept current by triggers.
 
 ``enterprise_cell``
     For every zoom 0–11 (below the default ``TILE_CLUSTER_BELOW_ZOOM`` of 12)
@@ -18,6 +18,14 @@
     commit: the tile server keys its cache and ETags with it.  Old rows are
     folded into one row carrying their weight, so the table stays small and
     the sum never goes back.
+``risk_tally``, ``hazard_tally``
+    Risk points per region (the enterprise's ``region_code``) and grade;
+    hazards per region, level, state, source and — for the states that can be
+    overdue — deadline.  Maintained by row triggers on ``risk_point``,
+    ``hazard`` and ``enterprise`` (a region change moves its counts; a
+    deletion subtracts them before the cascade), they let a province summary
+    add up a few thousand rows instead of joining millions.
+    ``summary_agg_rebuild()`` recomputes them.
 
 Revision ID: 0003
 Revises: 0002
@@ -26,6 +34,8 @@ Create Date: 2026-11-24
 
 from alembic import op
 
+from geo_service.domain import OVERDUE_STATES
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -33,6 +43,7 @@ depends_on = None
 
 APP_ROLE = "geo_app"
 AGG_MAX_ZOOM = 11  # cells at zoom z are 2^(z+4) per world side; finest: 2^15
+OPEN = ", ".join(f"'{s}'" for s in OVERDUE_STATES)
 
 DDL = f"""
 CREATE TABLE enterprise_cell (
@@ -169,11 +180,154 @@ BEGIN
 END $$;
 """
 
+TALLIES = f"""
+CREATE INDEX ix_hazard_verified_on ON hazard (verified_on);
+
+CREATE TABLE risk_tally (
+    region_code varchar(12) NOT NULL,  -- '' when the enterprise has none
+    grade       smallint NOT NULL,
+    n           integer NOT NULL,
+    PRIMARY KEY (region_code, grade)
+);
+CREATE TABLE hazard_tally (
+    region_code varchar(12) NOT NULL,
+    level       varchar(8) NOT NULL,
+    state       varchar(12) NOT NULL,
+    source      varchar(12) NOT NULL,
+    deadline    date NOT NULL,  -- only for the states that can be overdue, else 'infinity'
+    n           integer NOT NULL,
+    PRIMARY KEY (region_code, level, state, source, deadline)
+);
+
+CREATE FUNCTION risk_tally_add(region varchar, grd smallint, d integer) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO risk_tally AS t VALUES (coalesce(region, ''), grd, d)
+    ON CONFLICT (region_code, grade) DO UPDATE SET n = t.n + excluded.n;
+    DELETE FROM risk_tally WHERE region_code = coalesce(region, '') AND grade = grd AND n = 0;
+END $$;
+
+CREATE FUNCTION hazard_tally_key(state varchar, deadline date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN state IN ({OPEN}) THEN coalesce(deadline, 'infinity'::date) ELSE 'infinity'::date END
+$$;
+
+CREATE FUNCTION hazard_tally_add(region varchar, lvl varchar, st varchar, src varchar, dl date, d integer)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    k date := hazard_tally_key(st, dl);
+BEGIN
+    INSERT INTO hazard_tally AS t VALUES (coalesce(region, ''), lvl, st, src, k, d)
+    ON CONFLICT (region_code, level, state, source, deadline) DO UPDATE SET n = t.n + excluded.n;
+    DELETE FROM hazard_tally
+     WHERE region_code = coalesce(region, '') AND level = lvl AND state = st AND source = src
+       AND deadline = k AND n = 0;
+END $$;
+
+-- A row whose enterprise no longer exists is being deleted by the cascade of
+-- its enterprise's deletion, which already subtracted it (enterprise_tally_delete).
+CREATE FUNCTION risk_point_tally_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    r varchar;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.grade = OLD.grade AND NEW.enterprise_id = OLD.enterprise_id THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT coalesce(region_code, '') INTO r FROM enterprise WHERE id = OLD.enterprise_id;
+        IF FOUND THEN PERFORM risk_tally_add(r, OLD.grade, -1); END IF;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT coalesce(region_code, '') INTO r FROM enterprise WHERE id = NEW.enterprise_id;
+        IF FOUND THEN PERFORM risk_tally_add(r, NEW.grade, 1); END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER risk_point_tally AFTER INSERT OR DELETE OR UPDATE OF grade, enterprise_id ON risk_point
+    FOR EACH ROW EXECUTE FUNCTION risk_point_tally_trigger();
+
+CREATE FUNCTION hazard_tally_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    r varchar;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.enterprise_id = OLD.enterprise_id AND NEW.level = OLD.level
+       AND NEW.state = OLD.state AND NEW.source = OLD.source
+       AND hazard_tally_key(NEW.state, NEW.deadline) = hazard_tally_key(OLD.state, OLD.deadline) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT coalesce(region_code, '') INTO r FROM enterprise WHERE id = OLD.enterprise_id;
+        IF FOUND THEN
+            PERFORM hazard_tally_add(r, OLD.level, OLD.state, OLD.source, OLD.deadline, -1);
+        END IF;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT coalesce(region_code, '') INTO r FROM enterprise WHERE id = NEW.enterprise_id;
+        IF FOUND THEN
+            PERFORM hazard_tally_add(r, NEW.level, NEW.state, NEW.source, NEW.deadline, 1);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER hazard_tally AFTER INSERT OR DELETE
+    OR UPDATE OF enterprise_id, level, state, source, deadline ON hazard
+    FOR EACH ROW EXECUTE FUNCTION hazard_tally_trigger();
+
+-- An enterprise's risk points and hazards count in its region: move them when
+-- the region changes, subtract them before a deletion cascades to them.
+CREATE FUNCTION enterprise_tally_move(eid integer, old_region varchar, new_region varchar)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT grade, count(*)::integer AS n FROM risk_point WHERE enterprise_id = eid GROUP BY grade LOOP
+        PERFORM risk_tally_add(old_region, g.grade, -g.n);
+        IF new_region IS NOT NULL THEN
+            PERFORM risk_tally_add(new_region, g.grade, g.n);
+        END IF;
+    END LOOP;
+    FOR g IN SELECT level, state, source, hazard_tally_key(state, deadline) AS k, count(*)::integer AS n
+               FROM hazard WHERE enterprise_id = eid GROUP BY 1, 2, 3, 4 LOOP
+        PERFORM hazard_tally_add(old_region, g.level, g.state, g.source, g.k, -g.n);
+        IF new_region IS NOT NULL THEN
+            PERFORM hazard_tally_add(new_region, g.level, g.state, g.source, g.k, g.n);
+        END IF;
+    END LOOP;
+END $$;
+
+CREATE FUNCTION enterprise_tally_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM enterprise_tally_move(OLD.id, coalesce(OLD.region_code, ''), NULL);
+        RETURN OLD;
+    END IF;
+    IF NEW.region_code IS DISTINCT FROM OLD.region_code THEN
+        PERFORM enterprise_tally_move(NEW.id, coalesce(OLD.region_code, ''), coalesce(NEW.region_code, ''));
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER enterprise_tally_delete BEFORE DELETE ON enterprise
+    FOR EACH ROW EXECUTE FUNCTION enterprise_tally_trigger();
+CREATE TRIGGER enterprise_tally_region AFTER UPDATE OF region_code ON enterprise
+    FOR EACH ROW EXECUTE FUNCTION enterprise_tally_trigger();
+
+CREATE FUNCTION summary_agg_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE risk_tally, hazard_tally;
+    INSERT INTO risk_tally
+    SELECT coalesce(e.region_code, ''), r.grade, count(*)
+      FROM risk_point r JOIN enterprise e ON e.id = r.enterprise_id GROUP BY 1, 2;
+    INSERT INTO hazard_tally
+    SELECT coalesce(e.region_code, ''), h.level, h.state, h.source, hazard_tally_key(h.state, h.deadline), count(*)
+      FROM hazard h JOIN enterprise e ON e.id = h.enterprise_id GROUP BY 1, 2, 3, 4, 5;
+END $$;
+"""
+
 GRANTS = f"""
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON enterprise_cell, data_change TO {APP_ROLE};
+        GRANT SELECT, INSERT, UPDATE, DELETE ON enterprise_cell, data_change, risk_tally, hazard_tally
+            TO {APP_ROLE};
         GRANT USAGE, SELECT ON SEQUENCE data_change_id_seq TO {APP_ROLE};
     END IF;
 END $$;
@@ -182,13 +336,23 @@ END $$;
 
 def upgrade() -> None:
     op.execute(DDL)
+    op.execute(TALLIES)
     op.execute("SELECT tile_agg_rebuild()")
+    op.execute("SELECT summary_agg_rebuild()")
     op.execute(GRANTS)
 
 
 def downgrade() -> None:
     op.execute(
         """
+        DROP TRIGGER enterprise_tally_delete ON enterprise;
+        DROP TRIGGER enterprise_tally_region ON enterprise;
+        DROP TRIGGER hazard_tally ON hazard;
+        DROP TRIGGER risk_point_tally ON risk_point;
+        DROP FUNCTION summary_agg_rebuild, enterprise_tally_trigger, enterprise_tally_move, hazard_tally_trigger,
+                      risk_point_tally_trigger, hazard_tally_add, hazard_tally_key, risk_tally_add;
+        DROP TABLE hazard_tally, risk_tally;
+        DROP INDEX ix_hazard_verified_on;
         DROP TRIGGER enterprise_data_change ON enterprise;
         DROP TRIGGER hazard_data_change ON hazard;
         DROP TRIGGER region_data_change ON region;
