@@ -1,0 +1,364 @@
+"""Every endpoint, with login on: who may reach it, and that a county's
+regulator never sees or changes the other county's register.
+
+The table below must list every rule of the application: a new endpoint
+that nobody classified fails ``test_every_endpoint_is_classified``, and
+once classified it is probed anonymously and as the other county's
+regulator.  The world: prefecture 539900 with counties 539901 (甲县, ours)
+and 539902 (乙县, theirs), one chemical plant in each with a red risk
+point, an open major hazard with its event, evidence and an archived return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import mapbox_vector_tile
+import openpyxl
+import pytest
+from sqlalchemy import text
+
+from geo_service.geo import CREDIT_CHARSET, credit_check_char
+from geo_service.services import accounts
+
+PASSWORD = "correct-horse-9"
+
+
+def credit(region: str, serial: str) -> str:
+    body = f"91{region}{serial}"
+    return body + credit_check_char(body)
+
+
+@dataclass
+class World:
+    ours: dict[str, Any]
+    theirs: dict[str, Any]
+    token_ours: str  # the regulator of 甲县
+    token_admin: str
+    admin_token_id: int
+    job_theirs: str
+
+
+THEIR_MARKERS = ("乙县", "539902", "乙县化工", "乙县储罐区")
+
+
+def _plant(session, code: str, name: str, lng: float, hazard: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    ids: dict[str, Any] = {"code": code, "lng": lng, "lat": 20.5}
+    ids["credit"] = credit(code, "MA0000000")
+    ids["enterprise"] = session.execute(text(
+        "INSERT INTO enterprise (credit_code, name, industry_code, geom) VALUES"
+        " (:c, :n, 'hazchem', ST_SetSRID(ST_MakePoint(:x, 20.5), 4326)) RETURNING id"),
+        {"c": ids["credit"], "n": name, "x": lng}).scalar_one()
+    ids["risk_point"] = session.execute(text(
+        "INSERT INTO risk_point (enterprise_id, name, grade) VALUES (:e, :n, 1) RETURNING id"),
+        {"e": ids["enterprise"], "n": name + "液氯储罐"}).scalar_one()
+    ids["hazard"] = session.execute(text(
+        "INSERT INTO hazard (enterprise_id, description, level, source, found_on, deadline)"
+        " VALUES (:e, :d, 'major', 'self', '2026-10-01', '2026-12-31') RETURNING id"),
+        {"e": ids["enterprise"], "d": hazard}).scalar_one()
+    session.execute(text(
+        "INSERT INTO hazard_event (hazard_id, actor, to_state) VALUES (:h, '检查员', 'registered')"),
+        {"h": ids["hazard"]})
+    ids["evidence"] = session.execute(text(
+        "INSERT INTO hazard_evidence (hazard_id, kind, filename, content_type, size_bytes, sha256, stored_path)"
+        " VALUES (:h, 'before', 'photo.jpg', 'image/jpeg', 3, :s, '/nonexistent') RETURNING id"),
+        {"h": ids["hazard"], "s": hashlib.sha256(b"abc").hexdigest()}).scalar_one()
+    ids["archive"] = session.execute(text(
+        "INSERT INTO return_archive (region_code, period, submitted_by, data_as_of, numbers, bundle_zip,"
+        " bundle_sha256) VALUES (:r, '2026-10-01', '科员', now(), '{}', :z, :s) RETURNING id"),
+        {"r": code, "z": b"PK", "s": hashlib.sha256(b"PK").hexdigest()}).scalar_one()
+    return ids
+
+
+@pytest.fixture
+def world(app, session) -> World:  # type: ignore[no-untyped-def]
+    app.config["LOGIN_REQUIRED"] = True
+    session.execute(text(
+        "INSERT INTO region (code, name, level, parent_code, geom) VALUES"
+        " ('539900', '测试州', 'prefecture', NULL, ST_Multi(ST_MakeEnvelope(100, 20, 102, 21, 4326))),"
+        " ('539901', '甲县', 'county', '539900', ST_Multi(ST_MakeEnvelope(100, 20, 101, 21, 4326))),"
+        " ('539902', '乙县', 'county', '539900', ST_Multi(ST_MakeEnvelope(101, 20, 102, 21, 4326)))"))
+    ours = _plant(session, "539901", "甲县化工有限公司", 100.5, "甲县储罐区未设可燃气体报警")
+    theirs = _plant(session, "539902", "乙县化工有限公司", 101.5, "乙县储罐区未设可燃气体报警")
+    regulator = accounts.create_user(session, "jia", PASSWORD, "regulator", region_code="539901")
+    admin = accounts.create_user(session, "boss", PASSWORD, "admin")
+    token_ours = accounts.create_token(session, regulator, "t")
+    token_admin = accounts.create_token(session, admin, "t")
+    admin_token_id = session.execute(text(
+        "SELECT id FROM api_token WHERE user_id = :u"), {"u": admin.id}).scalar_one()
+    session.commit()
+    # A return job the administrator started for 乙县 (state kept on disk, as in production).
+    job_id = uuid.uuid4().hex
+    jobs = app.config["VAR_DIR"] / "return-jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    (jobs / f"{job_id}.json").write_text(json.dumps({
+        "id": job_id, "region": "539902", "month": "2026-10", "scope_region": None,
+        "scope_enterprise": None, "state": "done", "done": 1, "total": 1, "message": "完成",
+        "error": None, "filename": "x.zip", "archive_id": None, "started": 0.0, "finished": 1.0}))
+    (jobs / f"{job_id}.zip").write_bytes(b"PK")
+    return World(ours, theirs, token_ours, token_admin, admin_token_id, job_id)
+
+
+def _tile(layer: str, lng: float, lat: float, z: int = 10) -> str:
+    """The URL of the web-mercator tile at zoom ``z`` that holds (lng, lat)."""
+    n = 2 ** z
+    x = int((lng + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return f"/tiles/{layer}/{z}/{x}/{y}.pbf"
+
+
+def _new_enterprise_json(w: World) -> dict[str, Any]:
+    return {"credit_code": credit("539902", "MA0000009"), "name": "乙县新厂", "industry": "hazchem",
+            "lng": 101.7, "lat": 20.7}
+
+
+# kind:
+#   public    anyone
+#   self      any signed-in account (its own session and tokens)
+#   admin     administrators only (403 for the regulator)
+#   list      200 for the regulator, nothing of 乙县 in the answer
+#   read      the other county's object: 404
+#   write     the other county's object: 403
+Case = tuple[str, str, Callable[[World], str], str, Callable[[World], Any] | None]
+T = "theirs"
+CASES: list[Case] = [
+    ("health.healthz", "GET", lambda w: "/healthz", "public", None),
+    ("static", "GET", lambda w: "/static/css/app.css", "public", None),
+    ("auth.login", "GET", lambda w: "/login", "public", None),
+    ("auth.login", "POST", lambda w: "/login", "login", lambda w: {"username": "jia", "password": "wrong"}),
+    ("auth.logout", "POST", lambda w: "/logout", "self", None),
+    ("auth.account", "GET", lambda w: "/account", "self", None),
+    ("auth.token_create", "POST", lambda w: "/account/tokens", "self", None),
+    ("auth.token_revoke", "POST", lambda w: f"/account/tokens/{w.admin_token_id}/revoke", "read", None),
+    ("auth.audit_log", "GET", lambda w: "/admin/audit", "admin", None),
+    # the data API
+    ("api.index", "GET", lambda w: "/api/", "list", None),
+    ("api.openapi", "GET", lambda w: "/api/openapi.json", "self", None),
+    ("api.enterprises", "GET", lambda w: "/api/enterprises", "list", None),
+    ("api.enterprises", "GET", lambda w: "/api/enterprises?format=csv", "list", None),
+    ("api.enterprises", "GET", lambda w: "/api/enterprises?format=xlsx", "list", None),
+    ("api.enterprises", "GET", lambda w: "/api/enterprises?lon=101.5&lat=20.5&radius_m=50000", "list", None),
+    ("api.enterprises", "GET", lambda w: "/api/enterprises?lon=101.5&lat=20.5&k=5", "list", None),
+    ("api.enterprises_search", "POST", lambda w: "/api/enterprises/search", "list",
+     lambda w: {"type": "Polygon", "coordinates": [[[100, 20], [102, 20], [102, 21], [100, 21], [100, 20]]]}),
+    ("api.enterprise", "GET", lambda w: f"/api/enterprises/{w.theirs['enterprise']}", "read", None),
+    ("api.enterprise_nearby", "GET", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/nearby?radius_m=1000",
+     "read", None),
+    ("api.enterprise_create", "POST", lambda w: "/api/enterprises", "write", _new_enterprise_json),
+    ("api.enterprise_update", "PATCH", lambda w: f"/api/enterprises/{w.theirs['enterprise']}", "write",
+     lambda w: {"address": "x", "version": 1}),
+    ("api.enterprise_hazard_create", "POST", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/hazards",
+     "write", lambda w: {"description": "新隐患", "level": "general", "source": "inspection",
+                         "found_on": "2026-11-01", "deadline": "2026-12-01"}),
+    ("api.enterprise_risk_point_create", "POST",
+     lambda w: f"/api/enterprises/{w.theirs['enterprise']}/risk-points", "write",
+     lambda w: {"name": "新风险点", "grade": 2}),
+    ("api.risk_points", "GET", lambda w: "/api/risk-points", "list", None),
+    ("api.risk_points_search", "POST", lambda w: "/api/risk-points/search", "list",
+     lambda w: {"type": "Polygon", "coordinates": [[[100, 20], [102, 20], [102, 21], [100, 21], [100, 20]]]}),
+    ("api.risk_point", "GET", lambda w: f"/api/risk-points/{w.theirs['risk_point']}", "read", None),
+    ("api.risk_point_create", "POST", lambda w: "/api/risk-points", "write",
+     lambda w: {"enterprise_id": w.theirs["enterprise"], "name": "新风险点", "grade": 2}),
+    ("api.risk_point_update", "PATCH", lambda w: f"/api/risk-points/{w.theirs['risk_point']}", "write",
+     lambda w: {"grade": 4, "version": 1}),
+    ("api.hazards", "GET", lambda w: "/api/hazards", "list", None),
+    ("api.hazards", "GET", lambda w: "/api/hazards?format=csv", "list", None),
+    ("api.hazards_search", "POST", lambda w: "/api/hazards/search", "list",
+     lambda w: {"type": "Polygon", "coordinates": [[[100, 20], [102, 20], [102, 21], [100, 21], [100, 20]]]}),
+    ("api.hazard", "GET", lambda w: f"/api/hazards/{w.theirs['hazard']}", "read", None),
+    ("api.hazard_evidence_list", "GET", lambda w: f"/api/hazards/{w.theirs['hazard']}/evidence", "read", None),
+    ("api.evidence_file", "GET", lambda w: f"/api/evidence/{w.theirs['evidence']}", "read", None),
+    ("api.hazard_create", "POST", lambda w: "/api/hazards", "write",
+     lambda w: {"enterprise_id": w.theirs["enterprise"], "description": "新隐患", "level": "general",
+                "source": "inspection", "found_on": "2026-11-01", "deadline": "2026-12-01"}),
+    ("api.hazard_update", "PATCH", lambda w: f"/api/hazards/{w.theirs['hazard']}", "write",
+     lambda w: {"category": "x", "version": 1}),
+    ("api.hazard_transition", "POST", lambda w: f"/api/hazards/{w.theirs['hazard']}/transition", "write",
+     lambda w: {"to_state": "rectifying", "version": 1}),
+    ("api.hazard_evidence_upload", "POST", lambda w: f"/api/hazards/{w.theirs['hazard']}/evidence", "write",
+     "multipart"),
+    ("api.regions", "GET", lambda w: "/api/regions", "list", None),
+    ("api.region", "GET", lambda w: "/api/regions/539902", "read", None),
+    ("api.region_summary", "GET", lambda w: "/api/regions/539902/summary", "read", None),
+    ("api.region_children", "GET", lambda w: "/api/regions/539902/children", "read", None),
+    ("api.region_summary", "GET", lambda w: "/api/regions/539900/summary", "list", None),
+    ("api.region_children", "GET", lambda w: "/api/regions/539900/children", "list", None),
+    ("api.region_lookup", "GET", lambda w: "/api/regions/lookup?lon=101.5&lat=20.5", "list", None),
+    # OGC API Features
+    ("ogc.landing", "GET", lambda w: "/ogc/", "self", None),
+    ("ogc.api", "GET", lambda w: "/ogc/api", "self", None),
+    ("ogc.conformance", "GET", lambda w: "/ogc/conformance", "self", None),
+    ("ogc.collections", "GET", lambda w: "/ogc/collections", "self", None),
+    ("ogc.collection", "GET", lambda w: "/ogc/collections/enterprises", "self", None),
+    ("ogc.items", "GET", lambda w: "/ogc/collections/enterprises/items", "list", None),
+    ("ogc.items", "GET", lambda w: "/ogc/collections/hazards/items", "list", None),
+    ("ogc.items", "GET", lambda w: "/ogc/collections/risk-points/items", "list", None),
+    ("ogc.items", "GET", lambda w: "/ogc/collections/regions/items", "list", None),
+    ("ogc.item", "GET", lambda w: f"/ogc/collections/enterprises/items/{w.theirs['enterprise']}", "read", None),
+    ("ogc.item", "GET", lambda w: f"/ogc/collections/hazards/items/{w.theirs['hazard']}", "read", None),
+    ("ogc.item", "GET", lambda w: "/ogc/collections/regions/items/539902", "read", None),
+    # vector tiles over 乙县's plant
+    ("tiles.tile", "GET", lambda w: _tile("enterprises", 101.5, 20.5), "list", None),
+    ("tiles.tile", "GET", lambda w: _tile("enterprises", 101.5, 20.5, 14), "list", None),
+    ("tiles.tile", "GET", lambda w: _tile("hazards", 101.5, 20.5), "list", None),
+    ("tiles.tile", "GET", lambda w: _tile("regions", 101.5, 20.5, 8), "list", None),
+    # the map
+    ("map.index", "GET", lambda w: "/map", "list", None),
+    ("map.index", "GET", lambda w: "/map?region=539902", "bad", None),
+    ("map.districts", "GET", lambda w: "/map/districts.geojson?region=539900", "list", None),
+    ("map.regions_geojson", "GET", lambda w: "/map/regions.geojson?region=539900", "list", None),
+    ("map.heat", "GET", lambda w: "/map/heat.json?bbox=100,20,102,21&zoom=8", "heat", None),
+    # the ledgers
+    ("ledger.hazard_ledger", "GET", lambda w: "/hazards", "list", None),
+    ("ledger.overdue_list", "GET", lambda w: "/hazards/overdue?days=400", "list", None),
+    ("ledger.export_checklist", "GET", lambda w: "/hazards/export/checklist.xlsx", "list", None),
+    ("ledger.export_worklog", "GET", lambda w: "/hazards/export/worklog.xlsx", "list", None),
+    ("ledger.enterprise_page", "GET", lambda w: f"/enterprises/{w.theirs['enterprise']}", "read", None),
+    ("ledger.enterprise_new", "GET", lambda w: "/enterprises/new", "self", None),
+    ("ledger.enterprise_new", "POST", lambda w: "/enterprises/new", "write",
+     lambda w: {**_new_enterprise_json(w), "lng": "101.7", "lat": "20.7"}),
+    ("ledger.risk_point_new", "GET", lambda w: f"/enterprises/{w.theirs['enterprise']}/risk-points/new",
+     "read", None),
+    ("ledger.risk_point_new", "POST", lambda w: f"/enterprises/{w.theirs['enterprise']}/risk-points/new",
+     "write", lambda w: {"name": "x"}),
+    ("ledger.hazard_page", "GET", lambda w: f"/hazards/{w.theirs['hazard']}", "read", None),
+    ("ledger.hazard_new", "GET", lambda w: f"/hazards/new?enterprise={w.theirs['enterprise']}", "read", None),
+    ("ledger.hazard_new", "GET", lambda w: "/hazards/new?q=化工", "list", None),
+    ("ledger.hazard_new", "POST", lambda w: f"/hazards/new?enterprise={w.theirs['enterprise']}", "write",
+     lambda w: {"description": "x"}),
+    ("ledger.hazard_transition", "POST", lambda w: f"/hazards/{w.theirs['hazard']}/transition", "write",
+     lambda w: {"from_state": "registered", "to_state": "rectifying", "version": "1"}),
+    ("ledger.hazard_evidence_upload", "POST", lambda w: f"/hazards/{w.theirs['hazard']}/evidence", "write",
+     "multipart"),
+    ("ledger.major_record_pdf", "GET", lambda w: f"/hazards/{w.theirs['hazard']}/ledger.pdf", "read", None),
+    ("ledger.major_record_docx", "GET", lambda w: f"/hazards/{w.theirs['hazard']}/ledger.docx", "read", None),
+    # the monthly return
+    ("returns.index", "GET", lambda w: "/returns", "list", None),
+    ("returns.page", "GET", lambda w: "/returns/539902/2026-10", "read", None),
+    ("returns.numbers_json", "GET", lambda w: "/api/returns/539902/2026-10", "read", None),
+    ("returns.changes_map", "GET", lambda w: "/returns/539902/2026-10/changes.png", "read", None),
+    ("returns.bundle", "POST", lambda w: "/returns/539902/2026-10/bundle", "write", lambda w: {}),
+    ("returns.archive_json", "GET", lambda w: f"/api/returns/archive/{w.theirs['archive']}", "read", None),
+    ("returns.archive_zip", "GET", lambda w: f"/returns/archive/{w.theirs['archive']}.zip", "read", None),
+    ("returns.job_status", "GET", lambda w: f"/api/returns/jobs/{w.job_theirs}", "read", None),
+    ("returns.job_page", "GET", lambda w: f"/returns/jobs/{w.job_theirs}", "read", None),
+    ("returns.job_download", "GET", lambda w: f"/returns/jobs/{w.job_theirs}/download", "read", None),
+]
+
+
+def test_every_endpoint_is_classified(app):
+    """A new endpoint must be added to CASES, and so gets probed below."""
+    listed = {(endpoint, method) for endpoint, method, *_ in CASES}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            if (rule.endpoint, method) not in listed:
+                missing.append(f"{method} {rule.rule} ({rule.endpoint})")
+    assert missing == [], "endpoints without an access case: " + ", ".join(sorted(missing))
+
+
+def _send(client, method: str, url: str, body: Any, w: World, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+    payload = body(w) if callable(body) else None
+    if body == "multipart":
+        return client.open(url, method=method, headers=headers,
+                           data={"kind": "before", "file": (io.BytesIO(b"\xff\xd8\xff\xe0photo"), "p.jpg")})
+    if payload is not None and url.startswith(("/api/",)):
+        return client.open(url, method=method, json=payload, headers=headers)
+    return client.open(url, method=method, data=payload or {}, headers=headers)
+
+
+def _text(resp) -> str:  # type: ignore[no-untyped-def]
+    """Everything a person could read out of a response, whatever its format."""
+    data = resp.get_data()
+    kind = resp.mimetype or ""
+    if "spreadsheetml" in kind:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+        return " ".join(str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True)
+                        for c in row if c is not None)
+    if kind == "application/x-protobuf" or resp.request.path.endswith(".pbf"):
+        layers = mapbox_vector_tile.decode(data)
+        return json.dumps([f["properties"] for layer in layers.values() for f in layer["features"]],
+                          ensure_ascii=False) + f" features={sum(len(v['features']) for v in layers.values())}"
+    if kind == "application/zip":
+        return " ".join(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    return data.decode("utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[1]} {c[0]} {i}" for i, c in enumerate(CASES)])
+def test_anonymous_reaches_only_the_public_endpoints(case, client, world):
+    endpoint, method, url, kind, body = case
+    resp = _send(client, method, url(world), body, world, {})
+    resp.get_data()  # buffer the body, then release any file behind it
+    resp.close()
+    if kind == "public":
+        assert resp.status_code == 200
+    elif kind == "login":
+        assert resp.status_code == 400  # a login form without its CSRF token
+    else:
+        # sent to the login page, or refused; never served
+        assert resp.status_code in (302, 401, 403), resp.status_code
+        if resp.status_code == 302:
+            assert "/login" in resp.headers["Location"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[1]} {c[0]} {i}" for i, c in enumerate(CASES)])
+def test_a_county_regulator_never_sees_or_changes_the_other_county(case, client, world):
+    endpoint, method, url, kind, body = case
+    headers = {"Authorization": f"Bearer {world.token_ours}"}
+    resp = _send(client, method, url(world), body, world, headers)
+    resp.get_data()  # buffer the body, then release any file behind it
+    resp.close()
+    status = resp.status_code
+    if kind == "login":
+        assert status == 401  # a token caller posting the login form: wrong password, no CSRF needed
+    elif kind in ("public", "self"):
+        assert status in (200, 302, 303), resp.get_data(as_text=True)[:300]
+    elif kind == "admin":
+        assert status == 403
+    elif kind == "read":
+        assert status == 404, resp.get_data(as_text=True)[:300]
+    elif kind == "write":
+        assert status == 403, resp.get_data(as_text=True)[:300]
+    elif kind == "bad":
+        assert status in (400, 404)
+    elif kind == "heat":
+        assert status == 200
+        points = resp.get_json()["points"]
+        assert points, "甲县's plant should be in the heat"
+        assert all(p[0] < 101 for p in points), "a heat point inside 乙县"
+    else:
+        assert status == 200, resp.get_data(as_text=True)[:300]
+        readable = _text(resp)
+        leaked = [m for m in THEIR_MARKERS if m in readable]
+        assert leaked == [], f"{url(world)} shows {leaked}"
+        if ".pbf" in url(world) and "regions" not in url(world):
+            assert readable.endswith("features=0")
+
+
+def test_the_administrator_sees_both_counties(client, world):
+    """The probes above can fail: with an unrestricted account 乙县 is there."""
+    headers = {"Authorization": f"Bearer {world.token_admin}"}
+    assert client.get(f"/api/enterprises/{world.theirs['enterprise']}", headers=headers).status_code == 200
+    listed = client.get("/api/hazards?format=csv", headers=headers).get_data(as_text=True)
+    assert "乙县储罐区" in listed and "甲县储罐区" in listed
+    tile = client.get(_tile("enterprises", 101.5, 20.5, 14), headers=headers)
+    assert "乙县化工" in _text(tile)
+
+
+def test_the_regulator_sees_its_own_county(client, world):
+    headers = {"Authorization": f"Bearer {world.token_ours}"}
+    listed = client.get("/api/hazards?format=csv", headers=headers).get_data(as_text=True)
+    assert "甲县储罐区" in listed
+    page = client.get(f"/enterprises/{world.ours['enterprise']}", headers=headers)
+    assert page.status_code == 200 and "甲县化工有限公司" in page.get_data(as_text=True)
+
+
+assert CREDIT_CHARSET  # the credit helper above builds valid codes from the real charset
