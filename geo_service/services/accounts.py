@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..domain import ROLES, Actor
 from ..errors import Forbidden, GeoServiceError, InvalidParameter, NotFound
-from ..models import ApiToken, AuditLog, Enterprise, LoginAttempt, Region, User
+from ..models import ApiToken, AuditLog, Enterprise, Hazard, LoginAttempt, Region, User
 from ..queries.scope import ALL, Scope
 
 __all__ = [
@@ -248,6 +248,22 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 )
 
 
+def _demo_enterprise(session: Session) -> int | None:
+    """The 蒙自市 enterprise with the most open hazards (else any enterprise)."""
+    open_count = (
+        sa.select(sa.func.count())
+        .select_from(Hazard)
+        .where(Hazard.enterprise_id == Enterprise.id, Hazard.state != "closed")
+        .scalar_subquery()
+    )
+    return session.scalar(
+        sa.select(Enterprise.id)
+        .where(Enterprise.region_code.like("532503%"))
+        .order_by(open_count.desc(), Enterprise.id)
+        .limit(1)
+    ) or session.scalar(sa.select(Enterprise.id).order_by(Enterprise.id).limit(1))
+
+
 def ensure_demo_users(session: Session) -> list[str]:
     """Create the demo accounts that are missing; returns the names created.
 
@@ -263,12 +279,7 @@ def ensure_demo_users(session: Session) -> list[str]:
             continue
         enterprise_id = None
         if demo.role == "enterprise":
-            enterprise_id = session.scalar(
-                sa.select(Enterprise.id)
-                .where(Enterprise.region_code.like("532503%"))
-                .order_by(Enterprise.id)
-                .limit(1)
-            ) or session.scalar(sa.select(Enterprise.id).order_by(Enterprise.id).limit(1))
+            enterprise_id = _demo_enterprise(session)
             if enterprise_id is None:
                 continue
         create_user(

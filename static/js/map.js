@@ -587,6 +587,7 @@
     map.createPane('rm-points').style.zIndex = 450;
     map.createPane('rm-hazards').style.zIndex = 460;
     map.attributionControl.setPrefix('Leaflet');
+    L.control.scale({ metric: true, imperial: false }).addTo(map);  // metres only
     map.attributionControl.addAttribution(cfg.attribution);
     // The server has already fitted the map to the selected region.
   };

@@ -110,7 +110,7 @@ def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settin
     ``bounds`` is ``(west, south, east, north)`` in WGS84 to fit first;
     ``static_url(path)`` makes the URL of a file under ``static/``.
     """
-    m = folium.Map(location=[25.0, 103.0], zoom_start=7, tiles=None, control_scale=True,
+    m = folium.Map(location=[25.0, 103.0], zoom_start=7, tiles=None, control_scale=False,
                    prefer_canvas=True, max_zoom=19)
     # Offline: the vendored Leaflet instead of folium's CDN set.
     m.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js"))]
