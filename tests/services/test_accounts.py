@@ -8,7 +8,7 @@ from geo_service.services import accounts
 
 
 def _world(session) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """州 532500 with 蒙自市 532503: a quiet enterprise (lower id) and a busy one."""
+    """州 532500 with 蒙自市 532503: a quieter enterprise (lower id, one open hazard) and a busier one (two)."""
     session.execute(text(
         "INSERT INTO region (code, name, level, parent_code, geom) VALUES"
         " ('532500', '红河州', 'prefecture', NULL, ST_Multi(ST_MakeEnvelope(102, 22, 104, 24, 4326))),"
@@ -24,7 +24,7 @@ def _world(session) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     quiet, busy = ids
     session.execute(text(
         "INSERT INTO hazard (enterprise_id, description, level, source, found_on, state) VALUES"
-        " (:q, '已销号的旧隐患', 'general', 'self', '2026-01-05', 'registered'),"
+        " (:q, '应急照明灯不亮', 'general', 'self', '2026-01-05', 'registered'),"
         " (:b, '消防通道堵塞', 'general', 'inspection', '2026-10-05', 'registered'),"
         " (:b, '配电箱未接地', 'general', 'inspection', '2026-10-06', 'rectifying')"),
         {"q": quiet, "b": busy})
