@@ -186,8 +186,8 @@ def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Selec
     c = _cell.c
     where: list[Any] = [
         c.z == z,
-        c.cx.between(x * CLUSTER_CELLS, x * CLUSTER_CELLS + CLUSTER_CELLS - 1),
-        c.cy.between(y * CLUSTER_CELLS, y * CLUSTER_CELLS + CLUSTER_CELLS - 1),
+        c.cx.op(">>")(4) == x,  # CLUSTER_CELLS = 16 = 2^4 cells per tile side (ix_enterprise_cell_tile)
+        c.cy.op(">>")(4) == y,
         region_clause(c.region_code, f.region),
         region_clause(c.region_code, scope.region),
     ]

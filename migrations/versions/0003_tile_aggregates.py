@@ -20,8 +20,9 @@
     the sum never goes back.
 ``risk_tally``, ``hazard_tally``
     Risk points per region (the enterprise's ``region_code``) and grade;
-    hazards per region, level, state, source and — for the states that can be
-    overdue — deadline.  Maintained by row triggers on ``risk_point``,
+    hazards per region, level, state, 挂牌督办 or not and — for the states
+    that can be overdue — the month of the deadline (the summary counts the
+    hazards falling due in the as-of month itself from the register).  Maintained by row triggers on ``risk_point``,
     ``hazard`` and ``enterprise`` (a region change moves its counts; a
     deletion subtracts them before the cascade), they let a province summary
     add up a few thousand rows instead of joining millions.
@@ -59,6 +60,8 @@ CREATE TABLE enterprise_cell (
     sum_id        bigint NOT NULL,
     PRIMARY KEY (z, cx, cy, region_code, industry_code, grade)
 );
+-- a tile's cells by equality (a tile is 16 × 16 cells)
+CREATE INDEX ix_enterprise_cell_tile ON enterprise_cell (z, (cx >> 4), (cy >> 4));
 
 -- Web Mercator metres of a WGS84 point, by the spherical formulas (no ST_Transform).
 CREATE FUNCTION mercator_xy(g geometry, OUT mx double precision, OUT my double precision)
@@ -193,10 +196,11 @@ CREATE TABLE hazard_tally (
     region_code varchar(12) NOT NULL,
     level       varchar(8) NOT NULL,
     state       varchar(12) NOT NULL,
-    source      varchar(12) NOT NULL,
-    deadline    date NOT NULL,  -- only for the states that can be overdue, else 'infinity'
+    supervised  boolean NOT NULL,  -- source = 'supervised' (挂牌督办)
+    deadline    date NOT NULL,     -- first day of the deadline's month for the states that
+                                   -- can be overdue, else 'infinity'
     n           integer NOT NULL,
-    PRIMARY KEY (region_code, level, state, source, deadline)
+    PRIMARY KEY (region_code, level, state, supervised, deadline)
 );
 
 CREATE FUNCTION risk_tally_add(region varchar, grd smallint, d integer) RETURNS void LANGUAGE plpgsql AS $$
@@ -208,18 +212,20 @@ END $$;
 
 CREATE FUNCTION hazard_tally_key(state varchar, deadline date) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN state IN ({OPEN}) THEN coalesce(deadline, 'infinity'::date) ELSE 'infinity'::date END
+    SELECT CASE WHEN state IN ({OPEN}) THEN coalesce(date_trunc('month', deadline)::date, 'infinity'::date)
+                ELSE 'infinity'::date END
 $$;
 
 CREATE FUNCTION hazard_tally_add(region varchar, lvl varchar, st varchar, src varchar, dl date, d integer)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     k date := hazard_tally_key(st, dl);
+    sup boolean := src = 'supervised';
 BEGIN
-    INSERT INTO hazard_tally AS t VALUES (coalesce(region, ''), lvl, st, src, k, d)
-    ON CONFLICT (region_code, level, state, source, deadline) DO UPDATE SET n = t.n + excluded.n;
+    INSERT INTO hazard_tally AS t VALUES (coalesce(region, ''), lvl, st, sup, k, d)
+    ON CONFLICT (region_code, level, state, supervised, deadline) DO UPDATE SET n = t.n + excluded.n;
     DELETE FROM hazard_tally
-     WHERE region_code = coalesce(region, '') AND level = lvl AND state = st AND source = src
+     WHERE region_code = coalesce(region, '') AND level = lvl AND state = st AND supervised = sup
        AND deadline = k AND n = 0;
 END $$;
 
@@ -317,7 +323,8 @@ BEGIN
     SELECT coalesce(e.region_code, ''), r.grade, count(*)
       FROM risk_point r JOIN enterprise e ON e.id = r.enterprise_id GROUP BY 1, 2;
     INSERT INTO hazard_tally
-    SELECT coalesce(e.region_code, ''), h.level, h.state, h.source, hazard_tally_key(h.state, h.deadline), count(*)
+    SELECT coalesce(e.region_code, ''), h.level, h.state, h.source = 'supervised',
+           hazard_tally_key(h.state, h.deadline), count(*)
       FROM hazard h JOIN enterprise e ON e.id = h.enterprise_id GROUP BY 1, 2, 3, 4, 5;
 END $$;
 """

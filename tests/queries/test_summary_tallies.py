@@ -51,10 +51,17 @@ def test_tallies_equal_the_register_after_each_change(session, world):
     session.flush()
     assert both(session)[0] == both(session)[1]
     assert both(session)[0][2]["overdue"] == 2
+    # one due in February (the tallies' months) and one due in March before the 15th (the register)
+    session.add(Hazard(enterprise_id=world.market.id, description="配电箱未接地", level="general", source="supervised",
+                       supervision_doc_no="红安督〔2026〕2号", found_on=dt.date(2026, 1, 5),
+                       deadline=dt.date(2026, 2, 10), state="rectifying"))
+    session.flush()
+    a, b = both(session)
+    assert a == b and a[2]["overdue"] == 3 and a[2]["supervised_open"] == 2
     session.execute(text("UPDATE hazard SET deadline = '2026-04-30' WHERE id = :id"), {"id": h.id})
     session.execute(text("UPDATE hazard SET state = 'rectifying' WHERE id = :id"), {"id": world.h_general_open.id})
     a, b = both(session)
-    assert a == b and a[2]["overdue"] == 1
+    assert a == b and a[2]["overdue"] == 2
     # a risk point re-graded and one added; an enterprise moved to the other county
     session.execute(text("UPDATE risk_point SET grade = 2 WHERE enterprise_id = :id"), {"id": world.school.id})
     session.add(RiskPoint(enterprise_id=world.shop.id, name="仓库", grade=3))
