@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser.map_world import MapWorld, build
+from live import serve
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
-
-
-from browser.live import serve
-from browser.map_world import MapWorld, build
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -12,12 +12,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from live import login, serve
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
+from web.test_ledger_world import LedgerWorld, build
 
 from geo_service.models import Hazard, HazardEvent
-from browser.live import login, serve
-from web.test_ledger_world import LedgerWorld, build
 
 
 @dataclass

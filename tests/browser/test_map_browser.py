@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from browser.map_world import COUNTIES, ENTERPRISES
+from live import login
 from PIL import Image
 
-from browser.live import login
-from browser.map_world import COUNTIES, ENTERPRISES
 from geo_service.domain import GRADE_BY_VALUE
 
 GRADE_RED = GRADE_BY_VALUE[1].default_hex

@@ -4,15 +4,14 @@ own client (``ogrinfo OAPIF:``) on a committed copy of the hand-made world."""
 from __future__ import annotations
 
 import subprocess
-import threading
+from dataclasses import dataclass
 
 import pytest
-from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
-
-from geo_service import create_app, db
-from geo_service.config import TestConfig
+from live import api_token, serve
 from queries.world import World, build_world
+from sqlalchemy.orm import Session
+
+from geo_service import db
 
 
 @pytest.fixture
@@ -62,45 +61,54 @@ def test_items_paging_links_and_filters(client, world):
     assert client.get("/ogc/collections/enterprises/items?f=html").status_code == 400
 
 
+@dataclass
+class Live:
+    url: str
+    token: str
+
+
 @pytest.fixture
 def live_server(make_database, tmp_path):
-    """The application on a committed database, served on a free port in a thread."""
+    """The application, with login on, on a committed database served on a free port."""
     url = make_database()
     engine = db.make_engine(url)
     with Session(engine) as s:
         build_world(s)
         s.commit()
-    app = create_app(TestConfig(url, tmp_path / "var"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["geo_engine"].dispose()
-        engine.dispose()
+    engine.dispose()
+    with serve(url, tmp_path / "var") as base:
+        yield Live(base, api_token(url))
 
 
-def ogrinfo(*args: str) -> str:
-    done = subprocess.run(["ogrinfo", "-ro", *args], capture_output=True, text=True, timeout=120,
-                          env={"GDAL_HTTP_TIMEOUT": "30", "CPL_DEBUG": "OFF", "PATH": "/usr/bin:/bin"})
+def ogrinfo(live: Live, *args: str) -> str:
+    """GDAL's own OGC API client, authenticating the way a script would: with an API token."""
+    env = {"GDAL_HTTP_TIMEOUT": "30", "CPL_DEBUG": "OFF", "PATH": "/usr/bin:/bin",
+           "GDAL_HTTP_HEADERS": f"Authorization: Bearer {live.token}"}
+    done = subprocess.run(["ogrinfo", "-ro", *args], capture_output=True, text=True, timeout=120, env=env,
+                          check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def test_gdal_lists_the_collections_and_reads_the_features(live_server):
-    summary = ogrinfo("-so", "-al", f"OAPIF:{live_server}/ogc")
+    summary = ogrinfo(live_server, "-so", "-al", f"OAPIF:{live_server.url}/ogc")
     for layer in ("enterprises", "risk-points", "hazards", "regions"):
         assert f"Layer name: {layer}" in summary
-    out = ogrinfo(f"OAPIF:{live_server}/ogc", "enterprises")
+    out = ogrinfo(live_server, f"OAPIF:{live_server.url}/ogc", "enterprises")
     assert out.count("OGRFeature(enterprises)") == 5
     for name in ("红河化工有限公司", "实验小学", "农贸市场", "开远钢铁厂", "五金店"):
         assert name in out
     assert "POINT (103.7 23.6)" in out  # the mill, where the fixture put it
-    out = ogrinfo(f"OAPIF:{live_server}/ogc", "regions", "-where", "code = '532502'")
+    out = ogrinfo(live_server, f"OAPIF:{live_server.url}/ogc", "regions", "-where", "code = '532502'")
     assert "开远市" in out and "MULTIPOLYGON" in out
     # a spatial filter GDAL turns into bbox= on the items request
-    out = ogrinfo(f"OAPIF:{live_server}/ogc", "enterprises", "-spat", "103.6", "23.5", "103.8", "23.7")
+    out = ogrinfo(live_server, f"OAPIF:{live_server.url}/ogc", "enterprises", "-spat", "103.6", "23.5", "103.8", "23.7")
     assert out.count("OGRFeature(enterprises)") == 1 and "开远钢铁厂" in out
+
+
+def test_gdal_without_a_token_reads_nothing(live_server):
+    done = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{live_server.url}/ogc"], capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "GDAL_HTTP_TIMEOUT": "30"},
+                          check=False)
+    assert done.returncode != 0
+    assert "401" in done.stderr

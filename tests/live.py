@@ -1,4 +1,4 @@
-"""The live server the browser tests drive, and signing in to it."""
+"""A live server on a committed database (for the browser and for GDAL), and signing in to it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from geo_service import create_app
 from geo_service.config import TestConfig
+from geo_service.models import User
 from geo_service.services import accounts
 
 # The account the browser tests sign in with (login is on, as in production).
@@ -40,6 +41,19 @@ def serve(database_url: str, var_dir: Path) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         app.extensions["geo_engine"].dispose()
+
+
+def api_token(database_url: str) -> str:
+    """A fresh API token of the live server's administrator, for scripts and GDAL."""
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            user = session.scalars(select(User).where(User.username == BROWSER_USER)).one()
+            token = accounts.create_token(session, user, "tests")
+            session.commit()
+    finally:
+        engine.dispose()
+    return token
 
 
 def login(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
