@@ -73,6 +73,7 @@ class Config:
         self.DEFAULT_REGION = env.get("DEFAULT_REGION", "532500")
         self.MAX_EXPORT_ROWS = int(env.get("MAX_EXPORT_ROWS", "100000"))
         self.MAX_EVIDENCE_MB = int(env.get("MAX_EVIDENCE_MB", "20"))
+        self.MAX_IMPORT_MB = _env_float("MAX_IMPORT_MB", 20.0)  # one import file (web upload and CLI)
         # Below this zoom the enterprise tiles aggregate points into grid cells.
         self.TILE_CLUSTER_BELOW_ZOOM = int(env.get("TILE_CLUSTER_BELOW_ZOOM", "12"))
 

@@ -37,9 +37,12 @@ from tqdm import tqdm
 
 from .. import domain, geo
 from ..domain import Actor
-from ..errors import GeoServiceError
+from ..errors import GeoServiceError, OutOfJurisdiction
 from ..models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
+from ..queries import regions_lookup
+from ..queries.scope import ALL, Scope, enterprise_scope, region_prefix
 from . import accounts
+from .uploads import UploadLimits, UploadRejected, check_import_file
 from .validation import (
     COLUMNS,
     FieldError,
@@ -65,6 +68,7 @@ __all__ = [
     "write_rejects",
     "hazard_path",
     "REJECT_REASON_HEADER",
+    "OUT_OF_SCOPE",
 ]
 
 LOGGER = logging.getLogger(__name__)
@@ -72,6 +76,7 @@ LOGGER = logging.getLogger(__name__)
 KINDS = tuple(COLUMNS)  # enterprises, risk-points, hazards
 REJECT_REASON_HEADER = "错误原因"
 IMPORT_ACTOR = Actor("数据导入")
+OUT_OF_SCOPE = "不在本账号管辖范围内"
 
 
 class ImportFailed(GeoServiceError):
@@ -175,7 +180,8 @@ def _read_geojson(path: Path) -> tuple[list[str], list[list[Any]]]:
     return headers, [[r.get(h) for h in headers] for r in records]
 
 
-def read_rows(kind: str, path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any], dict[str, Any]]]]:
+def read_rows(kind: str, path: Path, limits: UploadLimits | None = None
+              ) -> tuple[list[str], list[tuple[int, dict[str, Any], dict[str, Any]]]]:
     """The rows of an import file.
 
     Returns the headers and, per non-empty row, ``(row number, raw record by
@@ -183,12 +189,22 @@ def read_rows(kind: str, path: Path) -> tuple[list[str], list[tuple[int, dict[st
     sees: in CSV/XLSX the header is row 1; in GeoJSON the n-th feature is row n.
     Headers may be the Chinese ones of the template or the English field names.
 
+    Before any parser reads it, the file passes
+    :func:`~geo_service.services.uploads.check_import_file` (size, type by
+    content agreeing with the extension, the ZIP-bomb guard for XLSX).
+
     Raises
     ------
     ImportFailed
-        Unknown format, unreadable file, or a required column missing.
+        Unknown format, a file refused by the upload checks, unreadable file,
+        or a required column missing.
     """
     suffix = path.suffix.lower()
+    if suffix in (".csv", ".xlsx", ".xlsm", ".geojson", ".json"):
+        try:
+            check_import_file(path, limits)
+        except UploadRejected as err:
+            raise ImportFailed(err.user_msg) from err
     if suffix == ".csv":
         headers, rows = _read_csv(path)
         first = 2
@@ -357,6 +373,8 @@ def import_records(
     dry_run: bool = False,
     progress: bool = False,
     actor: Actor = IMPORT_ACTOR,
+    scope: Scope = ALL,
+    limits: UploadLimits | None = None,
 ) -> ImportResult:
     """Import enterprises, risk points or hazards from a CSV, XLSX or GeoJSON file.
 
@@ -372,6 +390,12 @@ def import_records(
         written when any row is bad.
     dry_run
         Do everything, count, then roll back.
+    scope
+        The caller's jurisdiction: a row about an enterprise outside it (an
+        existing one, or a new one whose region or point lies outside) is a
+        row error "不在本账号管辖范围内".
+    limits
+        Size and type limits checked before the file is parsed.
 
     Raises
     ------
@@ -381,7 +405,7 @@ def import_records(
     if kind not in COLUMNS:
         raise ValueError(f"unknown kind {kind!r}")
     path = Path(path)
-    headers, rows = read_rows(kind, path)
+    headers, rows = read_rows(kind, path, limits)
     result = ImportResult(kind=kind, rows=len(rows), headers=headers, dry_run=dry_run)
     present = set().union(*(raw.keys() for _, raw, _ in rows)) if rows else set()
     present.discard("__geometry_error__")
@@ -401,6 +425,10 @@ def import_records(
                                          f"与第{first_row[key]}行重复"))
             else:
                 first_row[key] = row
+        if not errors and not scope.unrestricted:
+            column = _out_of_scope_column(session, kind, raw, record, scope)
+            if column is not None:
+                errors.append(FieldError(row, column, OUT_OF_SCOPE))
         if not errors and kind == "hazards":
             old_state = session.execute(
                 sa.select(Hazard.state).where(Hazard.enterprise_id == record["enterprise_id"],
@@ -437,6 +465,8 @@ def import_records(
             if kind == "hazards" and outcome is not None:
                 result.events += _write_events(session, record, old_state, outcome == "inserted",
                                                actor, path.name)
+        if kind == "enterprises" and not scope.unrestricted:
+            _check_written_in_scope(session, [record["credit_code"] for _, record, _ in good], scope)
         accounts.audit(session, actor, "import", kind, None, after={
             "file": path.name, "inserted": result.inserted, "updated": result.updated,
             "unchanged": result.unchanged, "rejected": result.rejected, "datum": datum})
@@ -450,6 +480,55 @@ def import_records(
         result.written = True
     LOGGER.info("import %s from %s: %s", kind, path.name, result.summary())
     return result
+
+
+def _lnglat(wkt: str) -> tuple[float, float]:
+    """The point of a validated record's ``SRID=4326;POINT(lng lat)``.
+
+    >>> _lnglat("SRID=4326;POINT(100.5 25.25)")
+    (100.5, 25.25)
+    """
+    lng, lat = wkt.split("(", 1)[1].rstrip(")").split()
+    return float(lng), float(lat)
+
+
+def _out_of_scope_column(session: Session, kind: str, raw: Mapping[str, Any],
+                         record: Mapping[str, Any], scope: Scope) -> str | None:
+    """The column to blame when a valid row lies outside ``scope`` (None: inside)."""
+    if kind != "enterprises":
+        field = "enterprise_id" if raw.get("enterprise_id") is not None else "enterprise_credit_code"
+        visible = session.execute(
+            sa.select(Enterprise.id).where(Enterprise.id == record["enterprise_id"], enterprise_scope(scope))
+        ).scalar()
+        return None if visible is not None else header_of(kind, field)
+    if scope.enterprise_id is not None:
+        return header_of(kind, "credit_code")  # an enterprise account registers no enterprises
+    existing = session.execute(
+        sa.select(enterprise_scope(scope).label("visible")).where(Enterprise.credit_code == record["credit_code"])
+    ).first()
+    if existing is not None and not existing.visible:
+        return header_of(kind, "credit_code")
+    if scope.region is None:
+        return None
+    if record["region_code"] is not None:
+        inside = record["region_code"].startswith(region_prefix(scope.region))
+        return None if inside else header_of(kind, "region_code")
+    # no region given: the database will place the point; it must lie in the caller's region
+    covered = session.execute(regions_lookup.region_covers_point(scope.region, *_lnglat(record["geom"]))).scalar()
+    return None if covered else header_of(kind, "lng")
+
+
+def _check_written_in_scope(session: Session, credit_codes: list[str], scope: Scope) -> None:
+    """After the writes: every enterprise written lies in ``scope`` (a point on
+    a shared boundary may be placed in the neighbour's region)."""
+    if not credit_codes:
+        return
+    inside = set(session.execute(
+        sa.select(Enterprise.credit_code).where(Enterprise.credit_code.in_(credit_codes), enterprise_scope(scope))
+    ).scalars())
+    outside = sorted(set(credit_codes) - inside)
+    if outside:
+        raise OutOfJurisdiction(f"企业 {'、'.join(outside[:5])} 落在本账号管辖范围之外，未写入任何数据")
 
 
 def _write_events(session: Session, record: Mapping[str, Any], old_state: str | None,
