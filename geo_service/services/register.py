@@ -113,49 +113,37 @@ def _require(actor: Actor, permission: str) -> None:
         raise Forbidden(detail=f"{actor.name} ({actor.role}) lacks {permission}")
 
 
-def load_enterprise(session: Session, enterprise_id: int, *, scope: Scope, write: bool = False,
-                    lock: bool = False) -> Enterprise:
-    """The enterprise in the caller's scope.
+def _load(session: Session, model: type[Base], obj_id: int, label: str, *, scope: Scope, write: bool) -> Any:
+    """``model`` row ``obj_id`` whose enterprise lies in ``scope``.
 
     Raises :class:`NotFound` when absent, or when outside the scope on a read;
     :class:`OutOfJurisdiction` when it exists outside the scope on a write.
     """
-    stmt = sa.select(Enterprise).where(Enterprise.id == enterprise_id, enterprise_scope(scope))
-    ent = session.execute(stmt).scalar_one_or_none()
-    if ent is None:
-        exists = session.execute(sa.select(Enterprise.id).where(Enterprise.id == enterprise_id)).first()
-        if exists is not None and write:
+    pk = model.__table__.c.id  # type: ignore[attr-defined]
+    stmt = sa.select(model).where(pk == obj_id, enterprise_scope(scope))
+    if model is not Enterprise:
+        stmt = stmt.join(Enterprise, model.enterprise_id == Enterprise.id)  # type: ignore[attr-defined]
+    obj = session.execute(stmt).scalar_one_or_none()
+    if obj is None:
+        if write and session.execute(sa.select(pk).where(pk == obj_id)).first() is not None:
             raise OutOfJurisdiction()
-        raise NotFound(f"企业 {enterprise_id} 不存在")
-    return ent
+        raise NotFound(f"{label} {obj_id} 不存在")
+    return obj
+
+
+def load_enterprise(session: Session, enterprise_id: int, *, scope: Scope, write: bool = False) -> Enterprise:
+    """The enterprise in the caller's scope (see :func:`_load` for the errors)."""
+    return _load(session, Enterprise, enterprise_id, "企业", scope=scope, write=write)
 
 
 def load_risk_point(session: Session, risk_point_id: int, *, scope: Scope, write: bool = False) -> RiskPoint:
-    """The risk point whose enterprise is in the caller's scope (see :func:`load_enterprise`)."""
-    rp = session.execute(
-        sa.select(RiskPoint).join(Enterprise, RiskPoint.enterprise_id == Enterprise.id)
-        .where(RiskPoint.id == risk_point_id, enterprise_scope(scope))
-    ).scalar_one_or_none()
-    if rp is None:
-        exists = session.execute(sa.select(RiskPoint.id).where(RiskPoint.id == risk_point_id)).first()
-        if exists is not None and write:
-            raise OutOfJurisdiction()
-        raise NotFound(f"风险点 {risk_point_id} 不存在")
-    return rp
+    """The risk point whose enterprise is in the caller's scope."""
+    return _load(session, RiskPoint, risk_point_id, "风险点", scope=scope, write=write)
 
 
 def load_hazard(session: Session, hazard_id: int, *, scope: Scope, write: bool = False) -> Hazard:
-    """The hazard whose enterprise is in the caller's scope (see :func:`load_enterprise`)."""
-    hz = session.execute(
-        sa.select(Hazard).join(Enterprise, Hazard.enterprise_id == Enterprise.id)
-        .where(Hazard.id == hazard_id, enterprise_scope(scope))
-    ).scalar_one_or_none()
-    if hz is None:
-        exists = session.execute(sa.select(Hazard.id).where(Hazard.id == hazard_id)).first()
-        if exists is not None and write:
-            raise OutOfJurisdiction()
-        raise NotFound(f"隐患 {hazard_id} 不存在")
-    return hz
+    """The hazard whose enterprise is in the caller's scope."""
+    return _load(session, Hazard, hazard_id, "隐患", scope=scope, write=write)
 
 
 # --------------------------------------------------------------------------- helpers
