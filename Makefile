@@ -38,5 +38,9 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/pip install -q -e '.[test,cnmaps]'
 	touch $@ $(VENV)/.installed-run
 
+# Benchmark at provincial scale (bench/README.md); BENCH_ARGS="--scale 0.05 --quick" for a quick one.
+bench: install-test
+	bash bench/run.sh $(BENCH_ARGS)
+
 lint: install-test
 	$(VENV)/bin/ruff check geo_service tests

@@ -111,10 +111,8 @@ def _isum(column: Any) -> sa.ColumnElement[int]:
 def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple[Any, Any, Any]:
     """The same three row sets from the tallies, with the same definitions as
     :mod:`~geo_service.queries.metrics` (valid when :func:`_tallies_answer`):
-    overdue = an overdue state and a deadline before ``as_of`` (the tallies
-    know the deadline's month: those falling due earlier in ``as_of``'s own
-    month are counted from the register); rectified = closed (every
-    verification is on or before ``as_of``)."""
+    overdue = an overdue state and a deadline before ``as_of``; rectified =
+    closed (every verification is on or before ``as_of``)."""
     weight = sa.case({g.value: g.weight for g in GRADES}, value=_cell.c.grade, else_=0)
     ent = (sa.select(_cell.c.region_code, _cell.c.grade, sa.func.sum(_cell.c.n).label("n"),
                      sa.func.sum(_cell.c.n * weight).label("w"))
@@ -135,14 +133,13 @@ def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple
     ).all()
     h = _hazard.c
     supervised = h.supervised
-    month_start = as_of.replace(day=1)
 
     def n_if(clause: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
         return sa.func.coalesce(sa.func.sum(h.n).filter(clause), 0)
 
     hz = (sa.select(
         h.region_code, h.level, h.state, sa.func.sum(h.n).label("n"),
-        n_if(sa.and_(h.state.in_(OVERDUE_STATES), h.deadline < month_start)).label("overdue"),
+        n_if(sa.and_(h.state.in_(OVERDUE_STATES), h.deadline < as_of)).label("overdue"),
         n_if(supervised).label("supervised"),
         n_if(sa.and_(supervised, h.state != CLOSED_STATE)).label("supervised_open"),
         n_if(h.state == CLOSED_STATE).label("rectified"),
@@ -154,16 +151,7 @@ def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple
         .select_from(v).join(hz, hz.c.region_code.like(v.c.prefix + "%"))
         .group_by(v.c.code, hz.c.level, hz.c.state)
     ).all()
-    # overdue since the as-of month began: few hazards, found by ix_hazard_open_deadline
-    due_now = session.execute(
-        sa.select(v.c.code, Hazard.level, Hazard.state, sa.literal(0), sa.func.count(), sa.literal(0),
-                  sa.literal(0), sa.literal(0))
-        .select_from(v).join(Enterprise, Enterprise.region_code.like(v.c.prefix + "%"))
-        .join(Hazard, Hazard.enterprise_id == Enterprise.id)
-        .where(enterprise_scope(scope), metrics.overdue_on(as_of), Hazard.deadline >= month_start)
-        .group_by(v.c.code, Hazard.level, Hazard.state)
-    ).all()
-    return ent_rows, rp_rows, [*hz_rows, *due_now]
+    return ent_rows, rp_rows, hz_rows
 
 
 def summaries(session: Session, regions: list[tuple[str, str, str]], *, scope: Scope,

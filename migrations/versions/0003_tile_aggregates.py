@@ -21,8 +21,7 @@
 ``risk_tally``, ``hazard_tally``
     Risk points per region (the enterprise's ``region_code``) and grade;
     hazards per region, level, state, 挂牌督办 or not and — for the states
-    that can be overdue — the month of the deadline (the summary counts the
-    hazards falling due in the as-of month itself from the register).  Maintained by row triggers on ``risk_point``,
+    that can be overdue — the deadline.  Maintained by row triggers on ``risk_point``,
     ``hazard`` and ``enterprise`` (a region change moves its counts; a
     deletion subtracts them before the cascade), they let a province summary
     add up a few thousand rows instead of joining millions.
@@ -197,8 +196,7 @@ CREATE TABLE hazard_tally (
     level       varchar(8) NOT NULL,
     state       varchar(12) NOT NULL,
     supervised  boolean NOT NULL,  -- source = 'supervised' (挂牌督办)
-    deadline    date NOT NULL,     -- first day of the deadline's month for the states that
-                                   -- can be overdue, else 'infinity'
+    deadline    date NOT NULL,     -- for the states that can be overdue, else 'infinity'
     n           integer NOT NULL,
     PRIMARY KEY (region_code, level, state, supervised, deadline)
 );
@@ -212,8 +210,7 @@ END $$;
 
 CREATE FUNCTION hazard_tally_key(state varchar, deadline date) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN state IN ({OPEN}) THEN coalesce(date_trunc('month', deadline)::date, 'infinity'::date)
-                ELSE 'infinity'::date END
+    SELECT CASE WHEN state IN ({OPEN}) THEN coalesce(deadline, 'infinity'::date) ELSE 'infinity'::date END
 $$;
 
 CREATE FUNCTION hazard_tally_add(region varchar, lvl varchar, st varchar, src varchar, dl date, d integer)
