@@ -19,7 +19,10 @@ enterprises
 hazards
     ``id``, ``enterprise_id``, ``enterprise_name``, ``level``, ``state``,
     ``overdue`` (bool), ``overdue_days``, ``deadline`` (ISO date text),
-    ``description`` (first 60 characters), ``count`` (1).
+    ``description`` (first 60 characters), ``count`` (1).  Below
+    ``cluster_below`` grouped into the same grid cells as the enterprises:
+    ``count`` = n, ``level`` = major if any is, ``overdue`` if any is, the
+    other properties only when n = 1.
 regions
     ``code``, ``name``, ``level``, ``parent_code``; outlines simplified to
     one tile pixel.
@@ -141,10 +144,7 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
     if z <= AGG_MAX_ZOOM and _aggregates_serve(f, scope):
         return _enterprise_cells(z, x, y, f, scope)
     cell = tile_size_m(z) / CLUSTER_CELLS
-    # Spherical Mercator by arithmetic: cheaper than ST_Transform on every point.
-    lng, lat = sa.func.ST_X(Enterprise.geom), sa.func.ST_Y(Enterprise.geom)
-    mx = lng * (WEB_MERCATOR_HALF / 180.0)
-    my = sa.func.ln(sa.func.tan(sa.func.radians(90.0 + lat) / 2.0)) * (WEB_MERCATOR_HALF / math.pi)
+    mx, my = _mercator(Enterprise.geom)
     pts = (
         sa.select(mx.label("mx"), my.label("my"), Enterprise.id, Enterprise.name, Enterprise.grade,
                   Enterprise.industry_code)
@@ -229,11 +229,22 @@ def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Selec
     return _mvt(rows, "enterprises")
 
 
-def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date) -> Select[Any]:
+def _mercator(geom: Any) -> tuple[Any, Any]:
+    """Spherical Web Mercator metres of a WGS84 point, by arithmetic (cheaper than ST_Transform)."""
+    lng, lat = sa.func.ST_X(geom), sa.func.ST_Y(geom)
+    mx = lng * (WEB_MERCATOR_HALF / 180.0)
+    my = sa.func.ln(sa.func.tan(sa.func.radians(90.0 + lat) / 2.0)) * (WEB_MERCATOR_HALF / math.pi)
+    return mx, my
+
+
+def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
+             cluster_below: int) -> Select[Any]:
     from .hazards import overdue_days, overdue_flag
 
     bounds = _bounds(z, x, y)
     location = sa.func.coalesce(Hazard.geom, Enterprise.geom)
+    if z < cluster_below:
+        return _hazard_cells(z, f, scope, as_of, bounds, location)
     rows = (
         sa.select(
             _mvt_geom(sa.func.ST_Transform(location, 3857), bounds).label("geom"),
@@ -248,6 +259,57 @@ def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date) -
                    sa.and_(Hazard.geom.is_(None), Enterprise.geom.op("&&")(bounds.c.env4326))),
             hazard_clause(f, as_of), enterprise_scope(scope),
         )
+        .cte("mvtgeom")
+    )
+    return _mvt(rows, "hazards")
+
+
+def _hazard_cells(z: int, f: Filters, scope: Scope, as_of: dt.date, bounds: Any, location: Any) -> Select[Any]:
+    """Hazards grouped into the tile's grid cells, like the enterprises: a
+    province's open hazards at low zoom are tens of thousands of points.
+    ``count`` = n, ``level`` major if any is, ``overdue`` if any is; the other
+    properties only when n = 1."""
+    from .hazards import overdue_days, overdue_flag
+
+    mx, my = _mercator(location)
+    pts = (
+        sa.select(
+            mx.label("mx"), my.label("my"), Hazard.id, Hazard.enterprise_id,
+            Enterprise.name.label("enterprise_name"), Hazard.level, Hazard.state,
+            overdue_flag(as_of).label("overdue"), overdue_days(as_of).label("overdue_days"),
+            sa.func.to_char(Hazard.deadline, "YYYY-MM-DD").label("deadline"),
+            sa.func.left(Hazard.description, 60).label("description"),
+        )
+        .select_from(Hazard).join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
+        .where(
+            sa.or_(sa.and_(Hazard.geom.op("&&")(bounds.c.exact4326),
+                           sa.func.ST_Intersects(Hazard.geom, bounds.c.exact4326)),
+                   sa.and_(Hazard.geom.is_(None), Enterprise.geom.op("&&")(bounds.c.exact4326),
+                           sa.func.ST_Intersects(Enterprise.geom, bounds.c.exact4326))),
+            hazard_clause(f, as_of), enterprise_scope(scope),
+        )
+        .cte("pts")
+    )
+    cell = tile_size_m(z) / CLUSTER_CELLS
+    n = sa.func.count()
+    one = n == 1
+
+    def only(col: Any) -> Any:
+        return sa.case((one, sa.func.min(col)))
+
+    centre = sa.func.ST_SetSRID(sa.func.ST_MakePoint(sa.func.avg(pts.c.mx), sa.func.avg(pts.c.my)), 3857)
+    rows = (
+        sa.select(
+            _mvt_geom(centre, bounds).label("geom"),
+            only(pts.c.id).label("id"), only(pts.c.enterprise_id).label("enterprise_id"),
+            only(pts.c.enterprise_name).label("enterprise_name"),
+            sa.case((sa.func.bool_or(pts.c.level == "major"), "major"), else_="general").label("level"),
+            only(pts.c.state).label("state"), sa.func.bool_or(pts.c.overdue).label("overdue"),
+            only(pts.c.overdue_days).label("overdue_days"), only(pts.c.deadline).label("deadline"),
+            only(pts.c.description).label("description"), n.label("count"),
+        )
+        .select_from(pts).join(bounds, sa.true())
+        .group_by(sa.func.floor(pts.c.mx / cell), sa.func.floor(pts.c.my / cell), bounds.c.env)
         .cte("mvtgeom")
     )
     return _mvt(rows, "hazards")
@@ -290,7 +352,7 @@ def tile_select(layer: str, z: int, x: int, y: int, f: Filters, *, scope: Scope,
     if layer == "enterprises":
         return _enterprises(z, x, y, f, scope, as_of, cluster_below)
     if layer == "hazards":
-        return _hazards(z, x, y, f, scope, as_of)
+        return _hazards(z, x, y, f, scope, as_of, cluster_below)
     if layer == "regions":
         return _regions(z, x, y, f, scope, level)
     raise ValueError(f"unknown tile layer {layer!r}")

@@ -127,3 +127,20 @@ def test_cached_tile_is_replaced_after_a_write(client, session, world):
     assert after.status_code == 200 and after.headers["ETag"] != first.headers["ETag"]
     names = {f["properties"].get("name") for f in mapbox_vector_tile.decode(after.data)["enterprises"]["features"]}
     assert "红河化工集团" in names and "红河化工有限公司" not in names
+
+
+def test_low_zoom_hazards_are_grouped_into_cells(client, world):
+    # at z6 the world's four hazards: three around the plant share a cell (the plant's
+    # major overdue one among them), the mill's closed one has a cell of its own
+    x, y = tile_of(*World.POINTS["plant"], Z)
+    r = client.get(f"/tiles/hazards/{Z}/{x}/{y}.pbf?as_of=2026-03-15")
+    feats = mapbox_vector_tile.decode(r.data)["hazards"]["features"]
+    by_count = sorted((f["properties"] for f in feats), key=lambda p: p["count"])
+    assert [p["count"] for p in by_count] == [1, 3]
+    single, group = by_count
+    assert single["id"] == world.h_closed.id and single["overdue"] is False
+    assert group["level"] == "major" and group["overdue"] is True and "id" not in group
+    # the open ones only (the map's filter): the mill's closed hazard is gone
+    r = client.get(f"/tiles/hazards/{Z}/{x}/{y}.pbf?as_of=2026-03-15&hazard_state=registered,rectifying")
+    feats = mapbox_vector_tile.decode(r.data)["hazards"]["features"]
+    assert [f["properties"]["count"] for f in feats] == [3]
