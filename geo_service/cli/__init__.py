@@ -38,22 +38,30 @@ def database(config: Config | None = None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def session_scope(config: Config | None = None) -> Iterator[Session]:
-    """A session on the command's database, committed at the end; a service
-    error becomes a clean Chinese message and a non-zero exit."""
-    from ..db import make_engine
+def session_scope(
+    config: Config | None = None, *, dry_run: bool = False, migrate: bool = False
+) -> Iterator[Session]:
+    """A session on the command's database, committed at the end (rolled back
+    with ``dry_run``); a service error becomes a clean Chinese message and a
+    non-zero exit.  ``migrate`` applies the migrations first."""
+    from ..db import make_engine, upgrade
     from ..errors import GeoServiceError
 
     with database(config) as url:
+        if migrate:
+            upgrade(url)
         engine = make_engine(url)
         try:
             with Session(engine) as session:
                 try:
                     yield session
-                    session.commit()
                 except GeoServiceError as err:
                     session.rollback()
                     raise click.ClickException(err.user_msg) from err
+                if dry_run:
+                    session.rollback()
+                else:
+                    session.commit()
         finally:
             engine.dispose()
 

@@ -6,9 +6,7 @@ import datetime as dt
 
 import click
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from ..db import make_engine
 from ..models import Enterprise
 from ..services import demo as demo_service
 
@@ -29,26 +27,15 @@ def demo_group() -> None:
 @click.option("--dry-run", is_flag=True, help="生成并写入后回滚，只报告数量")
 def load(force: bool, seed: int, today: dt.datetime | None, n_enterprises: int, dry_run: bool) -> None:
     """载入演示登记簿（默认仅在没有企业时载入）。"""
-    from .. import db as dbmod
-    from . import database
+    from . import session_scope
 
-    with database() as url:
-        dbmod.upgrade(url)
-        engine = make_engine(url)
-        try:
-            with Session(engine) as session:
-                existing = session.execute(sa.select(sa.func.count()).select_from(Enterprise)).scalar_one()
-                if existing and not force:
-                    click.echo(f"登记簿已有{existing}家企业，未载入演示数据（如需追加请用 --force）")
-                    return
-                counts = demo_service.load(session, today=today.date() if today else None, seed=seed,
-                                           n_enterprises=n_enterprises, progress=True)
-                if dry_run:
-                    session.rollback()
-                else:
-                    session.commit()
-        finally:
-            engine.dispose()
+    with session_scope(migrate=True, dry_run=dry_run) as session:
+        existing = session.execute(sa.select(sa.func.count()).select_from(Enterprise)).scalar_one()
+        if existing and not force:
+            click.echo(f"登记簿已有{existing}家企业，未载入演示数据（如需追加请用 --force）")
+            return
+        counts = demo_service.load(session, today=today.date() if today else None, seed=seed,
+                                   n_enterprises=n_enterprises, progress=True)
     click.echo(("试运行（已回滚）：" if dry_run else "已载入演示数据：") + str(counts))
 
 

@@ -6,11 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import click
-from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from ..config import Config
-from ..db import make_engine
 from ..errors import GeoServiceError
 from ..queries.scope import ALL
 from ..services import returns as returns_service
@@ -31,7 +29,7 @@ from ..services.statistics import parse_month
 def return_command(region: str, month: str, output: Path, unit: str | None, paper: str, submit: bool,
                    by: str | None, dry_run: bool) -> None:
     """生成某区划某月的统计月报：统计表（XLSX）+ 本级及各下级区划的风险图、隐患图（PNG/PDF），打包为一个 ZIP。"""
-    from . import database
+    from . import session_scope
 
     try:
         period = parse_month(month)
@@ -43,36 +41,24 @@ def return_command(region: str, month: str, output: Path, unit: str | None, pape
     unit = unit if unit is not None else config.ISSUING_UNIT
     style = MapStyle.from_config(config)
 
-    with database(config) as url:
-        engine = make_engine(url)
-        try:
-            with Session(engine) as session, tqdm(total=1, unit="步", desc="生成月报", leave=True) as bar:
-                def progress(done: int, total: int, message: str) -> None:
-                    bar.total = total
-                    bar.set_postfix_str(message)
-                    bar.update(done - bar.n)
+    with session_scope(config, dry_run=dry_run) as session, \
+            tqdm(total=1, unit="步", desc="生成月报", leave=True) as bar:
+        def progress(done: int, total: int, message: str) -> None:
+            bar.total = total
+            bar.set_postfix_str(message)
+            bar.update(done - bar.n)
 
-                try:
-                    if submit and not dry_run:
-                        archive, bundle = returns_service.submit_return(
-                            session, region, period, scope=ALL, style=style, by=by or "", unit=unit,
-                            paper=paper, made_on=dt.date.today(), progress=progress)
-                    else:
-                        archive = None
-                        bundle = returns_service.build_bundle(
-                            session, region, period, scope=ALL, style=style, unit=unit, by=by, paper=paper,
-                            made_on=dt.date.today(), progress=progress)
-                except GeoServiceError as err:
-                    session.rollback()
-                    raise click.ClickException(err.user_msg) from err
-                archived = (f"已归档：编号 {archive.id}，提交人 {archive.submitted_by}，"
-                            f"数据截至 {archive.data_as_of:%Y-%m-%d %H:%M:%S}") if archive is not None else ""
-                if dry_run:
-                    session.rollback()
-                else:
-                    session.commit()
-        finally:
-            engine.dispose()
+        if submit and not dry_run:
+            archive, bundle = returns_service.submit_return(
+                session, region, period, scope=ALL, style=style, by=by or "", unit=unit,
+                paper=paper, made_on=dt.date.today(), progress=progress)
+        else:
+            archive = None
+            bundle = returns_service.build_bundle(
+                session, region, period, scope=ALL, style=style, unit=unit, by=by, paper=paper,
+                made_on=dt.date.today(), progress=progress)
+        archived = (f"已归档：编号 {archive.id}，提交人 {archive.submitted_by}，"
+                    f"数据截至 {archive.data_as_of:%Y-%m-%d %H:%M:%S}") if archive is not None else ""
 
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(bundle.zip_bytes)

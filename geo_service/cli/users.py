@@ -87,28 +87,26 @@ def passwd(username: str, password_stdin: bool) -> None:
     _run(lambda s: (accounts.set_password(_user(s, username), password), click.echo("密码已修改")))
 
 
+def _set_active(username: str, active: bool) -> None:
+    def work(session: Session) -> None:
+        _user(session, username).active = active
+        click.echo(f"已{'启用' if active else '停用'} {username}")
+
+    _run(work)
+
+
 @user_group.command("disable")
 @click.argument("username")
 def disable(username: str) -> None:
     """停用账号（其令牌随之失效）。"""
-
-    def work(session: Session) -> None:
-        _user(session, username).active = False
-        click.echo(f"已停用 {username}")
-
-    _run(work)
+    _set_active(username, False)
 
 
 @user_group.command("enable")
 @click.argument("username")
 def enable(username: str) -> None:
     """启用账号。"""
-
-    def work(session: Session) -> None:
-        _user(session, username).active = True
-        click.echo(f"已启用 {username}")
-
-    _run(work)
+    _set_active(username, True)
 
 
 @user_group.command("token")

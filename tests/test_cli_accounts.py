@@ -1,0 +1,48 @@
+"""``geo-service user …``, ``backup`` and ``restore`` as an operator runs them."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from geo_service.cli import main
+
+
+def _run(args: list[str], url: str, monkeypatch, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATABASE_URL", url)
+    return CliRunner().invoke(main, args, input=stdin, catch_exceptions=False)
+
+
+def test_user_commands(make_database, monkeypatch, tmp_path):
+    url = make_database()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO region (code, name, level, geom) VALUES ('539901', '测试县', 'county',"
+            " ST_Multi(ST_MakeEnvelope(100, 20, 101, 21, 4326)))"))
+    added = _run(["user", "add", "li", "--role", "regulator", "--region", "539901", "--name", "李科员",
+                  "--password-stdin"], url, monkeypatch, "long-enough-pw\n")
+    assert added.exit_code == 0 and "已新增账号 li（监管人员）" in added.output
+    # a region that does not exist is refused with the reason, and nothing is added
+    bad = _run(["user", "add", "wang", "--role", "regulator", "--region", "999999", "--password-stdin"],
+               url, monkeypatch, "long-enough-pw\n")
+    assert bad.exit_code != 0 and "行政区划" in bad.output
+    listed = _run(["user", "list"], url, monkeypatch)
+    assert "li" in listed.output and "wang" not in listed.output
+    token = _run(["user", "token", "li", "--name", "同步"], url, monkeypatch).output.strip()
+    assert token.startswith("gs_")
+    assert _run(["user", "disable", "li"], url, monkeypatch).exit_code == 0
+    with engine.connect() as conn:
+        active, hashed = conn.execute(text("SELECT active, password_hash FROM app_user WHERE username = 'li'")).one()
+    assert active is False and "long-enough-pw" not in hashed
+
+    dump = tmp_path / "register.dump"
+    assert _run(["backup", "-o", str(dump)], url, monkeypatch).exit_code == 0
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM api_token"))
+        conn.execute(text("DELETE FROM app_user"))
+    restored = _run(["restore", str(dump), "--yes"], url, monkeypatch)
+    assert restored.exit_code == 0, restored.output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT display_name FROM app_user")).scalar_one() == "李科员"
+    engine.dispose()
