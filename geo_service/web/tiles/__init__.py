@@ -130,7 +130,7 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
         resp = Response(status=304, headers=headers)
         resp.set_etag(etag)
         return resp
-    cache = response_cache(current_app, "tile_cache", int(current_app.config.get("TILE_CACHE_MB", 64)))
+    cache = response_cache(current_app, "tile_cache", int(current_app.config.get("TILE_CACHE_MB", 24)))
     data = cache.get(key)
     if data is None:
         stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
