@@ -79,6 +79,7 @@ def _user_can_reach(user: str, path: Path) -> bool:
         ["runuser", "-u", user, "--", "test", "-x", str(p)],
         capture_output=True,
         stdin=subprocess.DEVNULL,
+        check=False,
     )
     return proc.returncode == 0
 
@@ -126,7 +127,7 @@ class EmbeddedCluster:
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            self._cmd(*args), capture_output=True, text=True, stdin=subprocess.DEVNULL
+            self._cmd(*args), capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
         )
         if proc.returncode != 0:
             raise EmbeddedError(f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -184,6 +185,7 @@ class EmbeddedCluster:
             self._cmd("pg_ctl", "status", "-D", str(self.datadir)),
             capture_output=True,
             stdin=subprocess.DEVNULL,
+            check=False,
         )
         return proc.returncode == 0
 

@@ -19,7 +19,7 @@ WEIGHTS = [3 ** i % 31 for i in range(17)]  # 1, 3, 9, 27, 19, 26, 16, 17, 20, 2
 
 
 def expected_check(first17: str) -> str:
-    total = sum(CHARSET.index(ch) * w for ch, w in zip(first17, WEIGHTS))
+    total = sum(CHARSET.index(ch) * w for ch, w in zip(first17, WEIGHTS, strict=False))
     return CHARSET[(31 - total % 31) % 31]
 
 
@@ -124,7 +124,7 @@ def test_geometry_conversion_moves_every_vertex():
     wgs = [w for w, _ in EVILTRANSFORM_WGS_GCJ]
     gcj_ring = Polygon([g for _, g in EVILTRANSFORM_WGS_GCJ])
     converted = geo.geometry_to_wgs84(gcj_ring, "gcj02")
-    for got, want in zip(list(converted.exterior.coords)[:3], wgs):
+    for got, want in zip(list(converted.exterior.coords)[:3], wgs, strict=False):
         assert metres(got, want) < 0.01
 
 

@@ -161,7 +161,7 @@ def test_hazard_event_is_append_only(world):
     eid = world.info["eid"]
     hid = world.execute(text(hazard_sql() + " RETURNING id"), {"eid": eid}).scalar()
     world.execute(text("INSERT INTO hazard_event (hazard_id, actor, to_state, at) VALUES (:h, '张三', 'registered', :at)"),
-                  {"h": hid, "at": dt.datetime(2026, 1, 5, 9, tzinfo=dt.timezone.utc)})
+                  {"h": hid, "at": dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)})
     fails(world, "UPDATE hazard_event SET note = 'edited' WHERE hazard_id = :h", "append-only: UPDATE refused", h=hid)
     fails(world, "DELETE FROM hazard_event WHERE hazard_id = :h", "append-only: DELETE refused", h=hid)
     fails(world, "TRUNCATE hazard_event CASCADE", "append-only: TRUNCATE refused")

@@ -50,6 +50,7 @@ def backup(url: str, output: Path) -> None:
     proc = subprocess.run(
         [_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(tmp), *args],
         capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+        check=False,
     )
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
@@ -68,6 +69,7 @@ def restore(url: str, dump: Path) -> None:
         [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
          "--exit-on-error", *args, str(dump)],
         capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+        check=False,
     )
     if proc.returncode != 0:
         raise BackupFailed(detail=proc.stderr.strip())

@@ -25,7 +25,6 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any, TypeVar
 
-import shapely
 import sqlalchemy as sa
 from shapely.geometry import Point, shape
 from shapely.prepared import prep
@@ -269,7 +268,7 @@ _ORG_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 def _org_check(first8: str) -> str:
     """GB 11714 check character of an organization code (weights 3 7 9 10 5 8 4 2, mod 11)."""
     value = {c: int(c, 36) for c in _ORG_CHARS}
-    c = 11 - sum(value[ch] * w for ch, w in zip(first8, (3, 7, 9, 10, 5, 8, 4, 2))) % 11
+    c = 11 - sum(value[ch] * w for ch, w in zip(first8, (3, 7, 9, 10, 5, 8, 4, 2), strict=False)) % 11
     return "X" if c == 10 else "0" if c == 11 else str(c)
 
 

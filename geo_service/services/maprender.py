@@ -34,12 +34,12 @@ from typing import Any
 
 import shapely
 from matplotlib import font_manager, patheffects
-from matplotlib.transforms import offset_copy
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import FigureCanvasPdf
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon, Rectangle
+from matplotlib.transforms import offset_copy
 from pyproj import Geod, Transformer
 from sqlalchemy.orm import Session
 
@@ -535,7 +535,7 @@ def render_map(data: MapData, kind: str, *, style: MapStyle, unit: str = "",
     fig.text(margin / w_mm, (margin + 4) / h_mm, footer, ha="left", va="center", fontproperties=font,
              fontsize=9 * scale)
     fig.text(1 - margin / w_mm, (margin + 4) / h_mm,
-             f"坐标系：CGCS2000 / 横轴墨卡托（中央经线随辖区）　数据来源：风险一张图登记库",
+             "坐标系：CGCS2000 / 横轴墨卡托（中央经线随辖区）　数据来源：风险一张图登记库",
              ha="right", va="center", fontproperties=font, fontsize=7 * scale, color="#555555")
 
     png = io.BytesIO()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from pyproj import Geod
+from queries.world import TODAY, World, build_world
 from shapely.geometry import Point, shape
 
 from geo_service.errors import InvalidBBox, InvalidParameter, NotFound
@@ -14,7 +15,6 @@ from geo_service.queries.hazards import hazard_detail, hazards_select
 from geo_service.queries.regions import lookup
 from geo_service.queries.risk_points import risk_points_select
 from geo_service.queries.scope import ALL, Scope
-from queries.world import TODAY, World, build_world
 
 GEOD = Geod(ellps="WGS84")
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from queries.world import TODAY, build_world
 
 from geo_service.errors import NotFound
 from geo_service.queries.scope import ALL, Scope
 from geo_service.queries.summary import child_summaries, region_summary
-from queries.world import TODAY, build_world
 
 
 def test_prefecture_summary_counts_every_enterprise_below_it(session):

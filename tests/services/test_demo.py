@@ -20,7 +20,7 @@ WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 
 def check_char(first17: str) -> str:
     """GB 32100 check character, written out independently of geo_service.geo."""
-    s = sum(CHARSET.index(ch) * w for ch, w in zip(first17, WEIGHTS))
+    s = sum(CHARSET.index(ch) * w for ch, w in zip(first17, WEIGHTS, strict=False))
     return CHARSET[(31 - s % 31) % 31]
 
 

@@ -170,7 +170,7 @@ def test_bad_rows_are_reported_and_nothing_is_written(squares):
     result = import_records(squares, "enterprises", FIXTURES / "enterprises_bad.csv")
     got = [(e.row, e.column, e.reason) for e in result.errors]
     assert len(got) == len(EXPECTED_BAD)
-    for (row, column, reason), (erow, ecolumn, ereason) in zip(got, EXPECTED_BAD):
+    for (row, column, reason), (erow, ecolumn, ereason) in zip(got, EXPECTED_BAD, strict=False):
         assert (row, column) == (erow, ecolumn)
         assert ereason in reason
     assert not result.written and result.inserted == 0

@@ -14,11 +14,11 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from web.test_ledger_world import ENTERPRISES, LedgerWorld, build
 
 from geo_service.errors import NotFound
 from geo_service.queries.scope import ALL, Scope
 from geo_service.services import ledgers
-from web.test_ledger_world import ENTERPRISES, LedgerWorld, build
 
 # The headings as printed in shared/forms/001_*.txt, copied by hand.
 FORM4_HEADINGS = ["序号", "企业名称", "企业主要负责人姓名", "隐患主要内容", "交办时间",

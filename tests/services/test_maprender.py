@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from matplotlib import font_manager
 from PIL import Image
-from pyproj import Geod
 from pypdf import PdfReader
+from pyproj import Geod
 
 from geo_service.config import Config
 from geo_service.models import Region
 from geo_service.queries import metrics
 from geo_service.queries.scope import ALL
 from geo_service.services import maprender as mr
-from services.test_statistics import build_register, box
+from services.test_statistics import box, build_register
 
 OCT = metrics.period(2026, 10)
 

@@ -6,14 +6,21 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from queries.world import add_regions, build_world, credit_code
 
 from geo_service.domain import Actor
-from geo_service.errors import Forbidden, IllegalTransition, InvalidParameter, NotFound, OutOfJurisdiction, VersionConflict
+from geo_service.errors import (
+    Forbidden,
+    IllegalTransition,
+    InvalidParameter,
+    NotFound,
+    OutOfJurisdiction,
+    VersionConflict,
+)
 from geo_service.models import AuditLog, Enterprise, Hazard, HazardEvent
 from geo_service.queries.scope import ALL, Scope
 from geo_service.services import register
 from geo_service.services.validation import RecordInvalid
-from queries.world import add_regions, build_world, credit_code
 
 ACTOR = Actor("测试员", None, "regulator")
 

@@ -28,7 +28,7 @@ WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 
 def make_code(first17: str) -> str:
     """Append the GB 32100 check character (independent implementation)."""
-    s = sum(CHARSET.index(ch) * w for ch, w in zip(first17, WEIGHTS))
+    s = sum(CHARSET.index(ch) * w for ch, w in zip(first17, WEIGHTS, strict=False))
     return first17 + CHARSET[(31 - s % 31) % 31]
 
 

@@ -9,9 +9,8 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 from pyproj import Geod
-from shapely.geometry import Point, shape
-
 from queries.world import World, build_world
+from shapely.geometry import Point, shape
 
 GEOD = Geod(ellps="WGS84")
 

@@ -9,9 +9,9 @@ import zipfile
 
 import pytest
 import sqlalchemy as sa
+from queries.world import add_regions, build_world, credit_code
 
 from geo_service.models import AuditLog, HazardEvent, HazardEvidence
-from queries.world import add_regions, build_world, credit_code
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%test\n"

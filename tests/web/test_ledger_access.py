@@ -7,9 +7,9 @@ import re
 
 import lxml.html
 import pytest
+from web.test_ledger_world import LedgerWorld, build
 
 from geo_service.services import accounts
-from web.test_ledger_world import LedgerWorld, build
 
 PASSWORD = "correct-horse-9"
 

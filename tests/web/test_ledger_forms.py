@@ -10,9 +10,9 @@ from typing import Any
 import lxml.html
 import pytest
 import sqlalchemy as sa
+from web.test_ledger_world import LedgerWorld, build, credit_code
 
 from geo_service.models import AuditLog, Enterprise, Hazard, HazardEvent, RiskPoint
-from web.test_ledger_world import LedgerWorld, build, credit_code
 
 
 @pytest.fixture

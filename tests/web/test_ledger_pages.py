@@ -13,7 +13,6 @@ import lxml.html
 import pytest
 from pyproj import Geod
 from shapely.geometry import shape
-
 from web.test_ledger_world import ENTERPRISES, LedgerWorld, build
 
 

@@ -163,7 +163,7 @@ def build(session: Session, today: dt.date | None = None) -> LedgerWorld:
         hazards[key] = hz
     session.flush()
     path = ["registered", "rectifying", "rectified", "closed"]
-    for key, hz in hazards.items():
+    for hz in hazards.values():
         previous = None
         for step in path[: path.index(hz.state) + 1]:
             session.add(HazardEvent(hazard_id=hz.id, actor="测试员", from_state=previous, to_state=step,

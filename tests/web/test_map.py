@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from browser.map_world import ENTERPRISES, EXPECTED, build
+
 from geo_service.config import project_root
 from geo_service.layers import layers_dir, load_layers
 

@@ -8,9 +8,9 @@ import re
 import zipfile
 
 from PIL import Image
+from services.test_statistics import build_register
 
 from geo_service.models import Hazard, MapExport, ReturnArchive
-from services.test_statistics import build_register
 
 
 def test_api_numbers_match_the_hand_count(client, session):

@@ -8,11 +8,11 @@ import math
 import mapbox_vector_tile
 import pytest
 from pyproj import Transformer
+from queries.world import World, build_world
 
 from geo_service.domain import Actor
 from geo_service.queries.scope import ALL
 from geo_service.services import register
-from queries.world import World, build_world
 
 TO_MERCATOR = Transformer.from_crs(4326, 3857, always_xy=True)
 HALF = 20037508.342789244
