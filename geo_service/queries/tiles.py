@@ -202,7 +202,8 @@ def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Selec
             (sa.func.sum(c.sum_mx) / n).label("mx"),
             (sa.func.sum(c.sum_my) / n).label("my"),
             sa.func.min(sa.func.nullif(c.grade, 0)).label("grade"),
-            sa.cast(sa.func.sum(c.sum_id), sa.Integer).label("sid"),
+            # the id of a cell's only enterprise (a sum of many ids would overflow an integer)
+            sa.case((n == 1, sa.cast(sa.func.sum(c.sum_id), sa.Integer))).label("sid"),
         )
         .where(*where)
         .group_by(c.cx, c.cy)
