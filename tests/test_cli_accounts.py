@@ -35,6 +35,10 @@ def test_user_commands(make_database, monkeypatch, tmp_path):
     with engine.connect() as conn:
         active, hashed = conn.execute(text("SELECT active, password_hash FROM app_user WHERE username = 'li'")).one()
     assert active is False and "long-enough-pw" not in hashed
+    with engine.connect() as conn:
+        actions = conn.execute(text(
+            "SELECT action FROM audit_log WHERE object_type = 'app_user' ORDER BY id")).scalars().all()
+    assert actions == ["create", "disable"]  # the refused account left no trace
 
     dump = tmp_path / "register.dump"
     assert _run(["backup", "-o", str(dump)], url, monkeypatch).exit_code == 0

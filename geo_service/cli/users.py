@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 
 import click
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..domain import ROLES
+from ..domain import ROLES, Actor
 from ..models import ApiToken, Enterprise, User
 from ..services import accounts
 
@@ -18,6 +19,11 @@ def _run(work) -> None:  # type: ignore[no-untyped-def]
 
     with session_scope() as session:
         work(session)
+
+
+def _cli_actor() -> Actor:
+    """The operator at the command line, as the audit log records them."""
+    return Actor(f"命令行 {getpass.getuser()}"[:100])
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -51,8 +57,11 @@ def add(username: str, role: str, display_name: str | None, region: str | None,
             )
             if enterprise_id is None:
                 raise click.ClickException(f"找不到信用代码为 {enterprise} 的企业")
-        accounts.create_user(session, username, password, role, display_name=display_name,
-                             region_code=region, enterprise_id=enterprise_id)
+        user = accounts.create_user(session, username, password, role, display_name=display_name,
+                                    region_code=region, enterprise_id=enterprise_id)
+        accounts.audit(session, _cli_actor(), "create", "app_user", user.id,
+                       after={"username": username, "role": role, "region_code": region,
+                              "enterprise_id": enterprise_id})
         click.echo(f"已新增账号 {username}（{ROLES[role]}）")
 
     _run(work)
@@ -84,12 +93,22 @@ def _user(session: Session, username: str) -> User:
 def passwd(username: str, password_stdin: bool) -> None:
     """修改密码。"""
     password = _read_password(password_stdin)
-    _run(lambda s: (accounts.set_password(_user(s, username), password), click.echo("密码已修改")))
+    def work(session: Session) -> None:
+        user = _user(session, username)
+        accounts.set_password(user, password)
+        accounts.audit(session, _cli_actor(), "set_password", "app_user", user.id)
+        click.echo("密码已修改")
+
+    _run(work)
 
 
 def _set_active(username: str, active: bool) -> None:
     def work(session: Session) -> None:
-        _user(session, username).active = active
+        user = _user(session, username)
+        before = user.active
+        user.active = active
+        accounts.audit(session, _cli_actor(), "enable" if active else "disable", "app_user", user.id,
+                       before={"active": before}, after={"active": active})
         click.echo(f"已{'启用' if active else '停用'} {username}")
 
     _run(work)

@@ -30,10 +30,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..domain import Actor
 from ..errors import Forbidden, NotFound, OutOfJurisdiction
 from ..models import Region, ReturnArchive
 from ..queries import metrics
 from ..queries.scope import Scope, region_prefix
+from .accounts import audit
 from .maprender import KINDS, MapStyle, load_map_data, record_export, render_map
 from .statistics import CHANGE_ITEMS, DISPATCH_ITEMS, TABLE_COLUMNS, compute_return
 from .workbook import build_workbook
@@ -202,8 +204,11 @@ def _readme(numbers: dict[str, Any], regions: list[tuple[str, str]]) -> str:
 
 def submit_return(session: Session, code: str, period: metrics.Period, *, scope: Scope, style: MapStyle,
                   by: str, unit: str = "", paper: str = "A4", made_on: dt.date | None = None,
-                  progress: Progress = _no_progress) -> tuple[ReturnArchive, Bundle]:
-    """Produce the return and freeze it in ``return_archive`` (flushed; the caller commits)."""
+                  progress: Progress = _no_progress, actor: Actor | None = None) -> tuple[ReturnArchive, Bundle]:
+    """Produce the return and freeze it in ``return_archive`` (flushed; the caller commits).
+
+    The submission is written to the audit log as ``actor`` (default: the
+    submitter's name, for the command line)."""
     if not by or not by.strip():
         raise Forbidden("提交月报需要填写提交人")
     bundle = build_bundle(session, code, period, scope=scope, style=style, unit=unit, by=by, paper=paper,
@@ -215,6 +220,9 @@ def submit_return(session: Session, code: str, period: metrics.Period, *, scope:
     )
     session.add(archive)
     session.flush()
+    audit(session, actor or Actor(by.strip()), "submit", "return_archive", archive.id,
+          after={"region": code, "period": _month(period), "submitted_by": archive.submitted_by,
+                 "bundle_sha256": archive.bundle_sha256})
     LOGGER.info("return %s %s submitted by %s as archive %d", code, _month(period), by, archive.id)
     return archive, bundle
 

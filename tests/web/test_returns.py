@@ -8,6 +8,7 @@ import re
 import zipfile
 
 from PIL import Image
+from sqlalchemy import text
 from services.test_statistics import build_register
 
 from geo_service.models import Hazard, MapExport, ReturnArchive
@@ -100,6 +101,9 @@ def test_submit_freezes_and_the_page_shows_the_difference(client, session):
     assert "已归档" in client.get(resp.headers["Location"]).get_data(as_text=True)
     archive = session.query(ReturnArchive).one()
     assert archive.submitted_by == "李科员"
+    audited = session.execute(text(
+        "SELECT action, object_id FROM audit_log WHERE object_type = 'return_archive'")).one()
+    assert tuple(audited) == ("submit", str(archive.id))
     page = client.get("/returns/532501/2026-10").get_data(as_text=True)
     assert "与当前重新计算一致" in page
 

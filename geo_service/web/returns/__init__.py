@@ -147,7 +147,7 @@ def bundle(region: str, month: str) -> Any:
         if submit:
             archive, result = returns_service.submit_return(
                 session, region, period, scope=scope, style=style, by=by, unit=unit, paper=paper,
-                progress=progress)
+                progress=progress, actor=actor)
             return result, archive.id
         return returns_service.build_bundle(session, region, period, scope=scope, style=style, unit=unit,
                                             by=by, paper=paper, progress=progress), None
