@@ -238,6 +238,30 @@ def _mercator(geom: Any) -> tuple[Any, Any]:
     return mx, my
 
 
+# From this zoom on a tile's hazards are found through the GiST indexes (two
+# halves); below it a tile covers so many enterprises that reading the hazards
+# once and joining (one OR across the tables) is cheaper (measured at 1,000,000
+# enterprises: z12 1.5 s → 33 ms, z10 1.5 s → 0.2 s, z8 2.5 s → 9 s).
+CANDIDATES_FROM_ZOOM = 10
+
+
+def _hazard_candidates(bounds: Any, env: Any, z: int) -> Any:
+    """Ids of the hazards drawn inside ``env`` (EPSG:4326): those with their own
+    point there, and those without one whose enterprise is there."""
+    if z < CANDIDATES_FROM_ZOOM:
+        return (sa.select(Hazard.id.label("hid")).select_from(Hazard)
+                .join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
+                .where(sa.or_(Hazard.geom.op("&&")(env),
+                              sa.and_(Hazard.geom.is_(None), Enterprise.geom.op("&&")(env))))
+                .subquery("cand"))
+    own = (sa.select(Hazard.id.label("hid")).select_from(Hazard).join(bounds, sa.true())
+           .where(Hazard.geom.op("&&")(env)))
+    inherited = (sa.select(Hazard.id.label("hid")).select_from(Enterprise).join(bounds, sa.true())
+                 .join(Hazard, Hazard.enterprise_id == Enterprise.id)
+                 .where(Enterprise.geom.op("&&")(env), Hazard.geom.is_(None)))
+    return sa.union_all(own, inherited).subquery("cand")
+
+
 def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
              cluster_below: int) -> Select[Any]:
     from .hazards import overdue_days, overdue_flag
@@ -246,6 +270,7 @@ def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
     location = sa.func.coalesce(Hazard.geom, Enterprise.geom)
     if z < cluster_below:
         return _hazard_cells(z, f, scope, as_of, bounds, location)
+    cand = _hazard_candidates(bounds, bounds.c.env4326, z)
     rows = (
         sa.select(
             _mvt_geom(sa.func.ST_Transform(location, 3857), bounds).label("geom"),
@@ -254,12 +279,9 @@ def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
             sa.func.to_char(Hazard.deadline, "YYYY-MM-DD").label("deadline"),
             sa.func.left(Hazard.description, 60).label("description"), sa.literal(1).label("count"),
         )
-        .select_from(Hazard).join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
-        .where(
-            sa.or_(Hazard.geom.op("&&")(bounds.c.env4326),
-                   sa.and_(Hazard.geom.is_(None), Enterprise.geom.op("&&")(bounds.c.env4326))),
-            hazard_clause(f, as_of), enterprise_scope(scope),
-        )
+        .select_from(cand).join(Hazard, Hazard.id == cand.c.hid)
+        .join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
+        .where(hazard_clause(f, as_of), enterprise_scope(scope))
         .cte("mvtgeom")
     )
     return _mvt(rows, "hazards")
@@ -273,6 +295,7 @@ def _hazard_cells(z: int, f: Filters, scope: Scope, as_of: dt.date, bounds: Any,
     from .hazards import overdue_days, overdue_flag
 
     mx, my = _mercator(location)
+    cand = _hazard_candidates(bounds, bounds.c.exact4326, z)
     pts = (
         sa.select(
             mx.label("mx"), my.label("my"), Hazard.id, Hazard.enterprise_id,
@@ -281,14 +304,9 @@ def _hazard_cells(z: int, f: Filters, scope: Scope, as_of: dt.date, bounds: Any,
             sa.func.to_char(Hazard.deadline, "YYYY-MM-DD").label("deadline"),
             sa.func.left(Hazard.description, 60).label("description"),
         )
-        .select_from(Hazard).join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
-        .where(
-            sa.or_(sa.and_(Hazard.geom.op("&&")(bounds.c.exact4326),
-                           sa.func.ST_Intersects(Hazard.geom, bounds.c.exact4326)),
-                   sa.and_(Hazard.geom.is_(None), Enterprise.geom.op("&&")(bounds.c.exact4326),
-                           sa.func.ST_Intersects(Enterprise.geom, bounds.c.exact4326))),
-            hazard_clause(f, as_of), enterprise_scope(scope),
-        )
+        .select_from(cand).join(Hazard, Hazard.id == cand.c.hid)
+        .join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
+        .where(sa.func.ST_Intersects(location, bounds.c.exact4326), hazard_clause(f, as_of), enterprise_scope(scope))
         .cte("pts")
     )
     cell = tile_size_m(z) / CLUSTER_CELLS
