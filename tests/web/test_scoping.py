@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import text
 
 from geo_service.geo import CREDIT_CHARSET, credit_check_char
-from geo_service.services import accounts
+from geo_service.services import accounts, uploads
 
 PASSWORD = "correct-horse-9"
 
@@ -45,6 +45,7 @@ class World:
     token_admin: str
     admin_token_id: int
     job_theirs: str
+    rejects_theirs: str = ""  # an import's rejected rows, kept for the administrator
 
 
 THEIR_MARKERS = ("乙县", "539902", "乙县化工", "乙县储罐区")
@@ -104,7 +105,10 @@ def world(app, session) -> World:  # type: ignore[no-untyped-def]
         "scope_enterprise": None, "state": "done", "done": 1, "total": 1, "message": "完成",
         "error": None, "filename": "x.zip", "archive_id": None, "started": 0.0, "finished": 1.0}))
     (jobs / f"{job_id}.zip").write_bytes(b"PK")
-    return World(ours, theirs, token_ours, token_admin, admin_token_id, job_id)
+    rejects = app.config["VAR_DIR"] / "rejects.xlsx"
+    rejects.write_bytes(b"PK")
+    rejects_token = uploads.store_rejects_file(app.config["VAR_DIR"] / "import-rejects", str(admin.id), rejects)
+    return World(ours, theirs, token_ours, token_admin, admin_token_id, job_id, rejects_token)
 
 
 def _tile(layer: str, lng: float, lat: float, z: int = 10) -> str:
@@ -127,6 +131,7 @@ def _new_enterprise_json(w: World) -> dict[str, Any]:
 #   list      200 for the regulator, nothing of 乙县 in the answer
 #   read      the other county's object: 404
 #   write     the other county's object: 403
+#   import    an import file about the other county's object: refused row by row (422), nothing written
 Case = tuple[str, str, Callable[[World], str], str, Callable[[World], Any] | None]
 T = "theirs"
 CASES: list[Case] = [
@@ -251,6 +256,11 @@ CASES: list[Case] = [
     ("returns.job_status", "GET", lambda w: f"/api/returns/jobs/{w.job_theirs}", "read", None),
     ("returns.job_page", "GET", lambda w: f"/returns/jobs/{w.job_theirs}", "read", None),
     ("returns.job_download", "GET", lambda w: f"/returns/jobs/{w.job_theirs}/download", "read", None),
+    # importing through the browser
+    ("imports.index", "GET", lambda w: "/import", "self", None),
+    ("imports.template", "GET", lambda w: "/import/template/enterprises.xlsx", "self", None),
+    ("imports.upload", "POST", lambda w: "/import", "import", "import-csv"),
+    ("imports.rejects", "GET", lambda w: f"/import/rejects/{w.rejects_theirs}.xlsx", "read", None),
 ]
 
 
@@ -267,6 +277,11 @@ def test_every_endpoint_is_classified(app):
 
 def _send(client, method: str, url: str, body: Any, w: World, headers: dict[str, str]):  # type: ignore[no-untyped-def]
     payload = body(w) if callable(body) else None
+    if body == "import-csv":  # renames 乙县's plant
+        csv_text = f"统一社会信用代码,企业名称,行业领域,经度,纬度\n{w.theirs['credit']},改名化工,危险化学品,101.5,20.5\n"
+        return client.open(url, method=method, headers=headers,
+                           data={"kind": "enterprises", "datum": "wgs84",
+                                 "file": (io.BytesIO(csv_text.encode("utf-8")), "e.csv")})
     if body == "multipart":
         return client.open(url, method=method, headers=headers,
                            data={"kind": "before", "file": (io.BytesIO(b"\xff\xd8\xff\xe0photo"), "p.jpg")})
@@ -329,6 +344,11 @@ def test_a_county_regulator_never_sees_or_changes_the_other_county(case, client,
         assert status == 403, resp.get_data(as_text=True)[:300]
     elif kind == "bad":
         assert status in (400, 404)
+    elif kind == "import":
+        assert status == 422, resp.get_data(as_text=True)[:300]
+        readable = _text(resp)
+        assert "不在本账号管辖范围内" in readable
+        assert [m for m in THEIR_MARKERS if m in readable] == []
     elif kind == "heat":
         assert status == 200
         points = resp.get_json()["points"]

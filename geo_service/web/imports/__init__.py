@@ -1,0 +1,137 @@
+"""The import surface: regulators upload enterprise, risk-point and hazard
+spreadsheets in the browser.
+
+The file is received and checked by :mod:`geo_service.services.uploads`
+(size, type by content, the XLSX zip-bomb guard) before the importer of
+:mod:`geo_service.services.importers` parses it, with the caller as actor and
+its jurisdiction as scope (rows outside it are row errors).
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, g, render_template, request, send_file
+
+from ... import geo
+from ...db import get_session
+from ...errors import Forbidden, NotFound, OutOfJurisdiction
+from ...services import importers, uploads
+from ..context import current_actor, current_scope
+
+bp = Blueprint("imports", __name__)
+
+KIND_TITLES = {"enterprises": "企业", "risk-points": "风险点", "hazards": "隐患"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Row errors shown on the page; the rest are in the rejected-rows download.
+MAX_SHOWN_ERRORS = 500
+
+
+def _require_editor() -> None:
+    if not current_actor().may("edit_register"):
+        raise Forbidden("只有监管人员和管理员可以导入数据")
+
+
+def _limits() -> uploads.UploadLimits:
+    return uploads.UploadLimits.from_mb(float(current_app.config.get("MAX_IMPORT_MB", 20)))
+
+
+def _rejects_root() -> Path:
+    return Path(current_app.config["VAR_DIR"]) / "import-rejects"
+
+
+def _owner() -> str:
+    user = g.get("user")
+    return str(user.id) if user is not None else "anonymous"
+
+
+def _form_values() -> dict[str, Any]:
+    return {
+        "kind": request.form.get("kind", "enterprises"),
+        "datum": request.form.get("datum", "wgs84"),
+        "skip_bad": request.form.get("skip_bad") == "1",
+        "dry_run": request.form.get("dry_run") == "1",
+    }
+
+
+def _render(values: dict[str, Any], *, error: str | None = None, result: Any = None,
+            rejects_token: str | None = None, filename: str = "", status: int = 200) -> Any:
+    return render_template(
+        "imports/index.html", values=values, kinds=KIND_TITLES, datums=geo.DATUMS, error=error,
+        result=result, rejects_token=rejects_token, filename=filename,
+        max_mb=f"{float(current_app.config.get('MAX_IMPORT_MB', 20)):g}", max_shown=MAX_SHOWN_ERRORS,
+    ), status
+
+
+@bp.get("/import")
+def index() -> Any:
+    """导入数据：上传表单。"""
+    _require_editor()
+    return _render({"kind": request.args.get("kind", "enterprises"), "datum": "wgs84",
+                    "skip_bad": False, "dry_run": False})
+
+
+@bp.post("/import")
+def upload() -> Any:
+    """导入数据：检查上传的文件，按所选类别导入（或只检查），显示结果与逐行错误。"""
+    _require_editor()
+    values = _form_values()
+    if values["kind"] not in KIND_TITLES:
+        return _render(values, error="请选择导入类别：企业、风险点或隐患", status=400)
+    if values["datum"] not in geo.DATUMS:
+        return _render(values, error="请选择坐标系", status=400)
+    upload_file = request.files.get("file")
+    if upload_file is None or not upload_file.filename:
+        return _render(values, error="请选择要导入的文件（.xlsx、.csv 或 .geojson）", status=400)
+    session = get_session()
+    filename = uploads.safe_filename(upload_file.filename)
+    with tempfile.TemporaryDirectory(prefix="geo-import-") as tmp:
+        try:
+            path = uploads.save_upload(upload_file.stream, upload_file.filename, tmp, _limits())
+        except uploads.UploadRejected as err:
+            return _render(values, error=err.user_msg, filename=filename, status=err.http_status)
+        finally:
+            upload_file.close()
+        try:
+            result = importers.import_records(
+                session, values["kind"], path, datum=values["datum"], skip_bad=values["skip_bad"],
+                dry_run=values["dry_run"], actor=current_actor(), scope=current_scope(), limits=_limits())
+        except (importers.ImportFailed, OutOfJurisdiction) as err:
+            session.rollback()
+            return _render(values, error=err.user_msg, filename=filename, status=err.http_status)
+        rejects_token = None
+        if result.rejected_rows:
+            rejects = importers.write_rejects(result, Path(tmp) / "rejects.xlsx")
+            rejects_token = uploads.store_rejects_file(_rejects_root(), _owner(), rejects)
+    if result.written:
+        session.commit()
+    else:
+        session.rollback()
+    status = 422 if result.errors and not result.written and not values["dry_run"] else 200
+    return _render(values, result=result, rejects_token=rejects_token, filename=filename, status=status)
+
+
+@bp.get("/import/rejects/<token>.xlsx")
+def rejects(token: str) -> Any:
+    """下载本人上次导入中被拒绝的行（附“错误原因”列）。"""
+    _require_editor()
+    path = uploads.rejects_file(_rejects_root(), _owner(), token)
+    if path is None:
+        raise NotFound("该文件不存在或已过期")
+    return send_file(io.BytesIO(path.read_bytes()), mimetype=XLSX, as_attachment=True,
+                     download_name="被拒绝的行.xlsx")
+
+
+@bp.get("/import/template/<kind>.xlsx")
+def template(kind: str) -> Any:
+    """下载空白导入模板（中文表头与填写说明）。"""
+    _require_editor()
+    if kind not in KIND_TITLES:
+        raise NotFound(f"没有“{kind}”的导入模板")
+    with tempfile.TemporaryDirectory(prefix="geo-template-") as tmp:
+        data = importers.write_template(kind, Path(tmp) / "template.xlsx").read_bytes()
+    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True,
+                     download_name=f"{KIND_TITLES[kind]}导入模板.xlsx")
