@@ -336,8 +336,16 @@ def _hazard_cells(z: int, f: Filters, scope: Scope, as_of: dt.date, bounds: Any,
 
 def _regions(z: int, x: int, y: int, f: Filters, scope: Scope, level: str | None) -> Select[Any]:
     bounds = _bounds(z, x, y)
-    pixel = tile_size_m(z) / EXTENT
-    geom = sa.func.ST_SimplifyPreserveTopology(sa.func.ST_Transform(Region.geom, 3857), pixel)
+    # One tile pixel, simplified in degrees before projecting: ST_Simplify on the
+    # WGS84 outline is ~25× cheaper than ST_SimplifyPreserveTopology after
+    # ST_Transform (measured on the 云南 county outlines: 620 ms → 24 ms a z8 tile).
+    # A Web Mercator metre is cos(lat) / 111,319.49 degrees of latitude (the finer axis).
+    n = 2 ** z
+    lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 0.5) / n))))
+    pixel_deg = tile_size_m(z) / EXTENT * math.cos(math.radians(lat)) / 111319.49
+    # Clipped to the buffered tile first: at high zoom a tile holds a sliver of a county.
+    clipped = sa.func.ST_ClipByBox2D(Region.geom, sa.func.Box2D(bounds.c.env4326))
+    geom = sa.func.ST_Transform(sa.func.ST_Simplify(clipped, pixel_deg, True), 3857)
     where: list[Any] = [Region.geom.op("&&")(bounds.c.env4326), region_clause(Region.code, f.region)]
     if scope.region is not None:
         where.append(region_clause(Region.code, scope.region))
