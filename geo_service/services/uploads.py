@@ -29,7 +29,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from ..errors import GeoServiceError
 
@@ -235,7 +235,7 @@ def safe_filename(filename: str | None, default_stem: str = "upload") -> str:
     return f"{stem}.{ext}" if ext else stem
 
 
-def save_upload(stream: BinaryIO, filename: str | None, directory: Path | str,
+def save_upload(stream: IO[bytes], filename: str | None, directory: Path | str,
                 limits: UploadLimits | None = None) -> Path:
     """Receive an uploaded file into ``directory`` and check it (:func:`check_import_file`).
 
