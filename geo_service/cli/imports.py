@@ -10,8 +10,10 @@ import click
 from sqlalchemy.orm import Session
 
 from .. import geo
+from ..config import Config
 from ..db import make_engine
 from ..services import importers
+from ..services.uploads import UploadLimits
 from ..services.validation import FieldError
 
 _KIND_TITLES = {"enterprises": "企业", "risk-points": "风险点", "hazards": "隐患"}
@@ -40,6 +42,11 @@ def _echo_errors(errors: list[FieldError]) -> None:
 
 def _fail(err: importers.ImportFailed) -> None:
     raise click.ClickException(err.user_msg) from err
+
+
+def _limits() -> UploadLimits:
+    """The same file limits as the web import page (``MAX_IMPORT_MB``)."""
+    return UploadLimits.from_mb(float(Config().MAX_IMPORT_MB))
 
 
 @click.group("import")
@@ -105,7 +112,7 @@ def _records_command(kind: str) -> click.Command:
                     try:
                         result = importers.import_records(session, kind, file, datum=crs,
                                                           skip_bad=skip_bad, dry_run=dry_run,
-                                                          progress=True)
+                                                          progress=True, limits=_limits())
                     except importers.ImportFailed as err:
                         _fail(err)
                     session.commit()
