@@ -230,7 +230,7 @@ def read_rows(kind: str, path: Path, limits: UploadLimits | None = None
             continue
         raw: dict[str, Any] = {}
         original: dict[str, Any] = {}
-        for h, f, v in zip(headers, fields, cells):
+        for h, f, v in zip(headers, fields, cells, strict=False):
             original[h] = v
             # two headers may name one field (Chinese and English): a blank never hides a value
             if f and (raw.get(f) is None or not (v is None or (isinstance(v, str) and not v.strip()))):
@@ -453,7 +453,7 @@ def import_records(
 
     nested = session.begin_nested()
     try:
-        for row, record, old_state in tqdm(good, desc="写入", unit="行", disable=not progress):
+        for _row, record, old_state in tqdm(good, desc="写入", unit="行", disable=not progress):
             columns = _update_columns(kind, present, record)
             outcome = _upsert(session, kind, record, columns)
             if outcome == "inserted":

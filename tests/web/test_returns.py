@@ -8,8 +8,8 @@ import re
 import zipfile
 
 from PIL import Image
-from sqlalchemy import text
 from services.test_statistics import build_register
+from sqlalchemy import text
 
 from geo_service.models import Hazard, MapExport, ReturnArchive
 
