@@ -76,6 +76,9 @@ class Config:
         self.MAX_IMPORT_MB = _env_float("MAX_IMPORT_MB", 20.0)  # one import file (web upload and CLI)
         # Below this zoom the enterprise tiles aggregate points into grid cells.
         self.TILE_CLUSTER_BELOW_ZOOM = int(env.get("TILE_CLUSTER_BELOW_ZOOM", "12"))
+        # Per-worker caches of built tiles and OGC pages, keyed by the data's change token.
+        self.TILE_CACHE_MB = int(env.get("TILE_CACHE_MB", "24"))
+        self.FEATURE_CACHE_MB = int(env.get("FEATURE_CACHE_MB", "8"))
 
         # Risk assessment thresholds (DOMAIN.md defaults; local standards differ).
         self.LEC_THRESHOLDS = tuple(

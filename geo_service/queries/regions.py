@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 from sqlalchemy.sql import Select
 
 from ..errors import InvalidParameter, NotFound
@@ -66,7 +66,12 @@ def regions_select(*, scope: Scope, parent: str | None = None, level: str | None
 
 def get_region(session: Session, code: str, *, scope: Scope) -> Region | None:
     """Region ``code`` if the caller may look at it (:func:`~.scope.region_visible`), else None."""
-    stmt = sa.select(Region).where(Region.code == code, region_visible(scope, Region.code))
+    # The boundary is loaded only if a caller touches it (a county's is large).
+    stmt = (
+        sa.select(Region)
+        .options(defer(Region.geom))
+        .where(Region.code == code, region_visible(scope, Region.code))
+    )
     return session.execute(stmt).scalar_one_or_none()
 
 
