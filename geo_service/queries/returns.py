@@ -2,9 +2,12 @@
 
 Every statement counts with the definitions of :mod:`geo_service.queries.metrics`
 (period, found_in, rectified_by, overdue, assessed_by, five_measures) and ANDs
-the caller's :func:`~geo_service.queries.scope.enterprise_scope`.  Regions are
-given as a VALUES list of ``(code, prefix)`` joined to the enterprises on the
-code prefix, so one statement answers the region and all its children.
+the caller's :func:`~geo_service.queries.scope.enterprise_scope`.  Each statement
+counts once per enterprise ``region_code`` (one pass over the enterprises of
+the requested regions) and then rolls those counts up to the regions, given
+as a VALUES list of ``(code, prefix)``, by code prefix — so one statement
+answers the region and all its children.  Counts of distinct enterprises roll
+up by summing because every enterprise has exactly one ``region_code``.
 
 Region outlines for the printed maps are transformed in PostGIS to a local
 transverse Mercator (metres) centred on the region and simplified there with
@@ -67,14 +70,43 @@ def _distinct_enterprises_if(clause: ColumnElement[bool]) -> ColumnElement[int]:
     return sa.func.count(sa.distinct(Enterprise.id)).filter(clause)
 
 
-def _base(v: sa.Values, scope: Scope) -> Select[Any]:
+def _within(codes: Sequence[str]) -> ColumnElement[bool]:
+    """Enterprises in any of the regions ``codes`` (prefixes covered by a shorter one are dropped)."""
+    prefixes = sorted({region_prefix(c) for c in codes})
+    outer = [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
+    return sa.or_(sa.false(), *(Enterprise.region_code.like(p + "%") for p in outer))
+
+
+def _per_county(codes: Sequence[str], scope: Scope, *keys: ColumnElement[Any]) -> Select[Any]:
+    """Enterprises of the requested regions and scope, grouped by their own ``region_code`` and ``keys``."""
     return (
-        sa.select(v.c.code, industry_key().label("industry"), Industry.stat_group)
+        sa.select(Enterprise.region_code, *keys)
+        .select_from(Enterprise)
+        .where(_within(codes), enterprise_scope(scope))
+        .group_by(Enterprise.region_code, *keys)
+    )
+
+
+def _base(codes: Sequence[str], scope: Scope) -> Select[Any]:
+    return _per_county(codes, scope, industry_key().label("industry"), Industry.stat_group).join(
+        Industry, Industry.code == Enterprise.industry_code)
+
+
+def _roll_up(codes: Sequence[str], per_county: Select[Any], keys: Sequence[str] = ()) -> Select[Any]:
+    """Sum the per-``region_code`` counts of ``per_county`` into each region of ``codes`` (by prefix).
+
+    Columns: ``code``, then ``keys``, then every other column of ``per_county`` summed.
+    """
+    v = regions_values(codes)
+    sub = per_county.subquery()
+    key_cols = [sub.c[k] for k in keys]
+    sums = [sa.cast(sa.func.sum(c), sa.BigInteger).label(c.name) for c in sub.c
+            if c.name != "region_code" and c.name not in keys]
+    return (
+        sa.select(v.c.code, *key_cols, *sums)
         .select_from(v)
-        .join(Enterprise, Enterprise.region_code.like(v.c.prefix + "%"))
-        .join(Industry, Industry.code == Enterprise.industry_code)
-        .where(enterprise_scope(scope))
-        .group_by(v.c.code, industry_key(), Industry.stat_group)
+        .join(sub, sub.c.region_code.like(v.c.prefix + "%"))
+        .group_by(v.c.code, *key_cols)
     )
 
 
@@ -86,13 +118,12 @@ def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -
     end), ``major_controlled`` (of those, controls implemented),
     ``major_month`` and ``major_controlled_month`` (assessed within the month).
     """
-    v = regions_values(codes)
     red = RiskPoint.grade == 1
     by_end = metrics.assessed_by(period.end)
     in_month = metrics.assessed_in(period.month_start, period.end)
     controlled = RiskPoint.controls_implemented.is_(True)
-    return (
-        _base(v, scope)
+    per_county = (
+        _base(codes, scope)
         .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
         .add_columns(
             _distinct_enterprises_if(by_end).label("enterprises"),
@@ -102,6 +133,7 @@ def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -
             _count_if(sa.and_(red, in_month, controlled)).label("major_controlled_month"),
         )
     )
+    return _roll_up(codes, per_county, ("industry", "stat_group"))
 
 
 def _hazard_measures(start: dt.date, end: dt.date, suffix: str) -> list[ColumnElement[int]]:
@@ -136,9 +168,8 @@ def hazard_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period)
     ``self_rectified``, ``inspection_found``, ``inspection_rectified``,
     ``supervised_rectified``.
     """
-    v = regions_values(codes)
-    return (
-        _base(v, scope)
+    per_county = (
+        _base(codes, scope)
         .join(Hazard, Hazard.enterprise_id == Enterprise.id)
         .where(metrics.found_in(period.start, period.end))
         .add_columns(
@@ -146,6 +177,7 @@ def hazard_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period)
             *_hazard_measures(period.month_start, period.end, "_month"),
         )
     )
+    return _roll_up(codes, per_county, ("industry", "stat_group"))
 
 
 def map_export_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
@@ -172,15 +204,13 @@ def map_export_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Per
         .group_by(v.c.code)
         .subquery()
     )
-    exported_enterprise = (
-        sa.select(v.c.code, sa.func.count(sa.distinct(MapExport.enterprise_id)).label("enterprises"))
-        .select_from(v)
-        .join(Enterprise, Enterprise.region_code.like(v.c.prefix + "%"))
+    exported_enterprise = _roll_up(
+        codes,
+        _per_county(codes, scope)
         .join(MapExport, MapExport.enterprise_id == Enterprise.id)
-        .where(in_period, enterprise_scope(scope))
-        .group_by(v.c.code)
-        .subquery()
-    )
+        .where(in_period)
+        .add_columns(sa.func.count(sa.distinct(MapExport.enterprise_id)).label("enterprises")),
+    ).subquery()
     return (
         sa.select(
             v.c.code,
@@ -196,15 +226,12 @@ def map_export_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Per
 
 def risk_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
     """New 重大风险 of the month per region: ``code, new_major_risks``."""
-    v = regions_values(codes)
-    return (
-        sa.select(v.c.code, sa.func.count(RiskPoint.id).label("new_major_risks"))
-        .select_from(v)
-        .join(Enterprise, Enterprise.region_code.like(v.c.prefix + "%"))
+    return _roll_up(
+        codes,
+        _per_county(codes, scope)
         .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
-        .where(enterprise_scope(scope), RiskPoint.grade == 1,
-               metrics.assessed_in(period.month_start, period.end))
-        .group_by(v.c.code)
+        .where(RiskPoint.grade == 1, metrics.assessed_in(period.month_start, period.end))
+        .add_columns(sa.func.count(RiskPoint.id).label("new_major_risks")),
     )
 
 
@@ -215,23 +242,20 @@ def hazard_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period
     ``closed`` (verified and closed in the month, whenever found),
     ``went_overdue`` (became overdue in the month).
     """
-    v = regions_values(codes)
     before = period.month_start - dt.timedelta(days=1)
     closed_in_month = sa.and_(metrics.rectified_by(period.end), sa.not_(metrics.rectified_by(before)))
     opened = metrics.found_in(period.month_start, period.end)
-    return (
-        sa.select(
-            v.c.code,
+    return _roll_up(
+        codes,
+        _per_county(codes, scope)
+        .join(Hazard, Hazard.enterprise_id == Enterprise.id)
+        .where(Hazard.found_on <= period.end)
+        .add_columns(
             _count_if(opened).label("opened"),
             _count_if(sa.and_(opened, Hazard.level == "major")).label("opened_major"),
             _count_if(closed_in_month).label("closed"),
             _count_if(metrics.became_overdue_in(period.month_start, period.end)).label("went_overdue"),
-        )
-        .select_from(v)
-        .join(Enterprise, Enterprise.region_code.like(v.c.prefix + "%"))
-        .join(Hazard, Hazard.enterprise_id == Enterprise.id)
-        .where(enterprise_scope(scope), Hazard.found_on <= period.end)
-        .group_by(v.c.code)
+        ),
     )
 
 
