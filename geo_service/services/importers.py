@@ -14,6 +14,7 @@ commit to the caller; ``dry_run`` rolls the work back inside a savepoint.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -363,6 +364,23 @@ _VALIDATORS = {
 _KEY_FIELD = {"enterprises": "credit_code", "risk-points": "name", "hazards": "description"}
 
 
+
+@contextlib.contextmanager
+def _savepoint(session: Session, result: ImportResult, *, dry_run: bool) -> Iterator[None]:
+    """Write inside a savepoint: released (``result.written``) on success,
+    rolled back on any error or with ``dry_run``."""
+    nested = session.begin_nested()
+    try:
+        yield
+    except BaseException:
+        nested.rollback()
+        raise
+    if dry_run:
+        nested.rollback()
+    else:
+        nested.commit()
+        result.written = True
+
 def import_records(
     session: Session,
     kind: str,
@@ -451,8 +469,7 @@ def import_records(
         LOGGER.info("import %s from %s refused: %d errors", kind, path.name, len(result.errors))
         return result
 
-    nested = session.begin_nested()
-    try:
+    with _savepoint(session, result, dry_run=dry_run):
         for _row, record, old_state in tqdm(good, desc="写入", unit="行", disable=not progress):
             columns = _update_columns(kind, present, record)
             outcome = _upsert(session, kind, record, columns)
@@ -470,14 +487,6 @@ def import_records(
         accounts.audit(session, actor, "import", kind, None, after={
             "file": path.name, "inserted": result.inserted, "updated": result.updated,
             "unchanged": result.unchanged, "rejected": result.rejected, "datum": datum})
-    except BaseException:
-        nested.rollback()
-        raise
-    if dry_run:
-        nested.rollback()
-    else:
-        nested.commit()
-        result.written = True
     LOGGER.info("import %s from %s: %s", kind, path.name, result.summary())
     return result
 
@@ -834,8 +843,7 @@ def import_regions(
     codes = {r.code for r in records}
     existing = set(session.execute(sa.select(Region.code)).scalars())
     result = ImportResult(kind="regions", rows=len(records), dry_run=dry_run)
-    nested = session.begin_nested()
-    try:
+    with _savepoint(session, result, dry_run=dry_run):
         for r in tqdm(records, desc="区划", unit="个", disable=not progress):
             parent = r.parent_code
             if parent is None:
@@ -846,14 +854,6 @@ def import_regions(
                       "geom": from_shape(r.geom, srid=4326)}
             outcome = _upsert_region(session, values)
             setattr(result, outcome or "unchanged", getattr(result, outcome or "unchanged") + 1)
-    except BaseException:
-        nested.rollback()
-        raise
-    if dry_run:
-        nested.rollback()
-    else:
-        nested.commit()
-        result.written = True
     LOGGER.info("regions: %s", result.summary())
     return result
 
