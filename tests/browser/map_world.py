@@ -30,9 +30,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from helpers import box, credit_code
 from sqlalchemy.orm import Session
 
-from geo_service.geo import CREDIT_CHARSET, credit_check_char
 from geo_service.models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
 
 COUNTIES = {
@@ -71,13 +71,6 @@ EXPECTED = {
 FIVE = dict(resp_person="李四", measures="更换阀门", funds_wan=12, emergency_plan="泄漏应急预案")
 
 
-def credit_code(n: int) -> str:
-    body = "91532501" + "".join(CREDIT_CHARSET[(n // 31**i) % 31] for i in range(8, -1, -1))
-    return body + credit_check_char(body)
-
-
-def box(w: float, s: float, e: float, n: float) -> str:
-    return f"SRID=4326;MULTIPOLYGON((({w} {s},{e} {s},{e} {n},{w} {n},{w} {s})))"
 
 
 @dataclass

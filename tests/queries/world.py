@@ -23,23 +23,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from helpers import box, credit_code
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo_service.geo import CREDIT_CHARSET, credit_check_char
 from geo_service.models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
 
 TODAY = dt.date(2026, 3, 15)
 
 
-def credit_code(n: int) -> str:
-    """A valid 统一社会信用代码 registered in 532501, numbered ``n``."""
-    body = "91532501" + "".join(CREDIT_CHARSET[(n // 31**i) % 31] for i in range(8, -1, -1))
-    return body + credit_check_char(body)
-
-
-def box(w: float, s: float, e: float, n: float) -> str:
-    return f"SRID=4326;MULTIPOLYGON((({w} {s},{e} {s},{e} {n},{w} {n},{w} {s})))"
 
 
 @dataclass

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from helpers import box, credit_code
 from sqlalchemy.orm import Session
 
 from geo_service.errors import InvalidParameter, NotFound
-from geo_service.geo import CREDIT_CHARSET, credit_check_char
 from geo_service.models import Enterprise, Hazard, MapExport, Region, RiskPoint
 from geo_service.queries import metrics
 from geo_service.queries.scope import ALL, Scope
@@ -58,13 +58,6 @@ POINTS = {
 }
 
 
-def credit_code(n: int) -> str:
-    body = "91532501" + "".join(CREDIT_CHARSET[(n // 31**i) % 31] for i in range(8, -1, -1))
-    return body + credit_check_char(body)
-
-
-def box(w: float, s: float, e: float, n: float) -> str:
-    return f"SRID=4326;MULTIPOLYGON((({w} {s},{e} {s},{e} {n},{w} {n},{w} {s})))"
 
 
 @dataclass

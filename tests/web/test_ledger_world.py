@@ -36,20 +36,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from helpers import box, credit_code
 from sqlalchemy.orm import Session
 
-from geo_service.geo import CREDIT_CHARSET, credit_check_char
 from geo_service.models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
-
-
-def credit_code(n: int, region: str = "532501") -> str:
-    """A valid 统一社会信用代码 registered in ``region``, numbered ``n``."""
-    body = "91" + region + "".join(CREDIT_CHARSET[(n // 31**i) % 31] for i in range(8, -1, -1))
-    return body + credit_check_char(body)
-
-
-def box(w: float, s: float, e: float, n: float) -> str:
-    return f"SRID=4326;MULTIPOLYGON((({w} {s},{e} {s},{e} {n},{w} {n},{w} {s})))"
 
 
 def point(lng: float, lat: float) -> str:
