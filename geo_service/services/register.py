@@ -23,8 +23,9 @@ database trigger ``risk_point_grade``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -179,17 +180,23 @@ _UNIQUE_MESSAGES = {
 }
 
 
-def _flush(session: Session) -> None:
-    """Flush inside a savepoint; a uniqueness clash becomes a field error (400)."""
+@contextlib.contextmanager
+def _unique_as_field_error() -> Iterator[None]:
+    """A uniqueness clash inside the block becomes a field error (400); other integrity errors pass."""
     try:
-        with session.begin_nested():
-            session.flush()
+        yield
     except IntegrityError as err:
         name = getattr(getattr(err.orig, "diag", None), "constraint_name", None)
         if name in _UNIQUE_MESSAGES:
             kind, field, reason = _UNIQUE_MESSAGES[name]
             raise RecordInvalid([FieldError(None, header_of(kind, field), reason)]) from err
         raise
+
+
+def _flush(session: Session) -> None:
+    """Flush inside a savepoint; a uniqueness clash becomes a field error (400)."""
+    with _unique_as_field_error(), session.begin_nested():
+        session.flush()
 
 
 def _versioned_update(session: Session, model: type[Base], obj_id: int, expected_version: int,
@@ -199,19 +206,12 @@ def _versioned_update(session: Session, model: type[Base], obj_id: int, expected
     extra: dict[str, Any] = {"version": table.c.version + 1}
     if touch and "updated_at" in table.c:
         extra["updated_at"] = sa.func.now()
-    try:
-        with session.begin_nested():
-            result = session.execute(
-                sa.update(table)
-                .where(table.c.id == obj_id, table.c.version == expected_version)
-                .values(**dict(values), **extra)
-            )
-    except IntegrityError as err:
-        name = getattr(getattr(err.orig, "diag", None), "constraint_name", None)
-        if name in _UNIQUE_MESSAGES:
-            kind, field, reason = _UNIQUE_MESSAGES[name]
-            raise RecordInvalid([FieldError(None, header_of(kind, field), reason)]) from err
-        raise
+    with _unique_as_field_error(), session.begin_nested():
+        result = session.execute(
+            sa.update(table)
+            .where(table.c.id == obj_id, table.c.version == expected_version)
+            .values(**dict(values), **extra)
+        )
     if result.rowcount != 1:
         raise VersionConflict(detail=f"{model.__name__} {obj_id}: version {expected_version} is stale")
 
