@@ -20,8 +20,8 @@ def test_api_numbers_match_the_hand_count(client, session):
     assert resp.status_code == 200
     body = resp.get_json()
     top = body["regions"][0]
-    # see test_statistics: 5 enterprises / 3 红 risk points; 4 major found, 1 rectified
-    assert (top["form000"]["item12"]["enterprises"], top["form000"]["item12"]["major_risks"]) == (5, 3)
+    # see test_statistics: 3 enterprises / 2 红 risk points assessed this year; 4 major found, 1 rectified
+    assert (top["form000"]["item12"]["enterprises"], top["form000"]["item12"]["major_risks"]) == (3, 2)
     assert (top["form000"]["item13"]["major_found"], top["form000"]["item13"]["major_rectified"]) == (4, 1)
     assert body["unit"] == "红河州应急管理局" and [r["code"] for r in body["regions"]] == ["532500", "532501", "532502"]
 
@@ -42,10 +42,14 @@ def test_page_shows_the_tables_and_the_button(client, session):
     assert "红河州统计月报（2026年10月）" in html
     assert "生成月报（ZIP）" in html and "<progress" in html
     assert "企业自查发现的重大事故隐患（个）" in html
-    # the 累计总计 row: 3 红 risk points, 2 controlled, 66.7 %
+    # the 累计总计 row: 2 红 risk points assessed this year, 1 controlled, 50.0 %
     row = re.search(r"<strong>累计总计</strong></td>(.*?)</tr>", html, re.S).group(1)
     cells = re.findall(r'<td class="n">([^<]*)</td>', row)
-    assert cells[:3] == ["3", "2", "66.7"] and cells[3:8] == ["4", "3", "1", "1", "25.0"]
+    assert cells[:3] == ["2", "1", "50.0"] and cells[3:8] == ["4", "3", "1", "1", "25.0"]
+    # the campaign's start and the period the 调度表 covers
+    assert '<span id="campaign-start">2026年5月1日</span>' in html
+    assert '<span id="dispatch-period">2026年5月1日至2026年10月31日累计</span>' in html
+    assert 'id="dispatch-blank"' not in html
     assert "本月尚未提交归档" in html
     # nothing from outside
     assert not re.search(r"(src|href)=\"https?://", html)
@@ -107,16 +111,18 @@ def test_submit_freezes_and_the_page_shows_the_difference(client, session):
     page = client.get("/returns/532501/2026-10").get_data(as_text=True)
     assert "与当前重新计算一致" in page
 
-    # h2 (个旧市, 挂牌督办) is verified and closed on 28 October after the return was submitted
+    # h2 (个旧市, 挂牌督办, found 5 March) is verified and closed on 28 October after the return was submitted
     h2 = session.get(Hazard, reg.haz["h2"].id)
     h2.state, h2.verified_on, h2.verifier = "closed", dt.date(2026, 10, 28), "州应急局"
     session.flush()
     page = client.get("/returns/532501/2026-10").get_data(as_text=True)
-    assert "个旧市·调度表·挂牌督办重大事故隐患中已完成整改的（个）" in page
+    assert "个旧市·第13项·已整改（处）" in page
     body = client.get(f"/api/returns/archive/{archive.id}").get_json()
     diff = {d["key"]: d for d in body["diff"]}
-    assert (diff["532501/dispatch/supervised_rectified"]["archived"],
-            diff["532501/dispatch/supervised_rectified"]["fresh"]) == (0, 1)
+    assert (diff["532501/item13/major_rectified"]["archived"],
+            diff["532501/item13/major_rectified"]["fresh"]) == (0, 1)
+    # found before the campaign's start (1 May): not in the 调度表, before or after
+    assert "532501/dispatch/supervised_rectified" not in diff
     # the archived ZIP is the one submitted, byte for byte
     z = client.get(f"/returns/archive/{archive.id}.zip")
     assert z.data == bytes(archive.bundle_zip)
