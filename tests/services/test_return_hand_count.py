@@ -23,16 +23,19 @@ Each expected number carries a comment naming the records that make it.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
 import pytest
 from helpers import credit_code
+from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from geo_service.models import Enterprise, Hazard, RiskPoint
 from geo_service.queries import metrics
 from geo_service.queries.scope import ALL
-from geo_service.services.statistics import compute_return
+from geo_service.services.statistics import TABLE_COLUMNS, TABLE_ROWS, compute_return
+from geo_service.services.workbook import FORM000_CONTENT, build_workbook
 from services.test_statistics import add_regions, group, region, table_row
 
 # grade: 1 红 2 橙 3 黄 4 蓝.  Risk point: (grade, assessed_on, controls in place).
@@ -348,3 +351,76 @@ def check_invariants(session: Session, code: str, year: int, campaign: str = met
                     assert values["rectified"] <= values["major_found"] or row["key"] == "month"
             previous[r["code"]] = r
     return checked
+
+
+# --- reading E: every cell the register cannot know, listed -------------------------------------
+
+# 003 附件2 columns the register holds nothing for (解决突出问题, 督导检查, 执法处罚, 约谈, 惩戒, 行刑衔接)
+UNKNOWN_COLUMNS = ("issues", "issues_root", "issues_fixed", "issues_rate", "teams", "experts", "inspected",
+                   "penalties", "suspended", "licences", "closed_down", "fines", "prosecuted", "warned",
+                   "sanctioned", "criminal")
+# 003 附件2 rows no industry of the register maps onto (建设项目's sub-rows: the register does not know them)
+UNKNOWN_ROWS = ("road_facilities", "construction.housing", "construction.road", "construction.rail",
+                "construction.water", "construction.power", "parks", "self_built", "special_equipment",
+                "tourism", "hydro", "hydro.large", "hydro.small", "flood", "old_plant", "high_risk_plant",
+                "accident_prone")
+# The 调度表's blocks after 总体情况: spot checks of self-inspection, 执法 and 组织领导 (all are blank)
+UNKNOWN_DISPATCH = ("部门抽查检查的企业总数（家）", "电焊等特种作业岗位人员无证上岗作业（家）", "行政处罚（次，万元）",
+                    "移送司法机关（人）", "配备专兼职技术检查员数量（人）", "组织开展考核巡查督导检查（次）")
+
+
+def _cells(ws) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {c.value: c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+
+
+def test_every_cell_the_register_cannot_know_is_blank(session):
+    build(session)
+    numbers = compute_return(session, "532500", OCT, scope=ALL)
+    april = compute_return(session, "532500", metrics.period(2026, 4), scope=ALL)
+    r = region(numbers, "532500")
+    # the numbers: item 14 企业已绘制; the unknown columns in every row; every column of the unknown rows;
+    # the whole 调度表 before the campaign's start
+    assert r["form000"]["item14"]["enterprises"] is None
+    for key, _ in TABLE_ROWS:
+        values = table_row(r, key)
+        assert all(values[c] is None for c in UNKNOWN_COLUMNS), key
+        if key in UNKNOWN_ROWS:
+            assert all(v is None for v in values.values()), key
+        else:  # and the register's eight columns of the mapped rows are numbers (possibly 0), rates aside
+            assert all(isinstance(values[c.key], int) for c in TABLE_COLUMNS if c.answerable and c.unit != "%")
+    assert len(UNKNOWN_COLUMNS) + 8 == len(TABLE_COLUMNS)
+    assert all(v is None for v in region(april, "532500")["dispatch"].values())
+
+    # the workbook: the same cells are empty, never 0
+    wb = load_workbook(io.BytesIO(build_workbook(numbers)))
+    form = wb["防范遏制统计表"]
+    labels = _cells(form)
+    drawn = labels["企业已绘制（个）"]
+    assert form.cell(drawn.row, drawn.column + 1).value is None
+    # items 1–8 and 10–18 of the form: the 进展情况 of each is left for the unit
+    for _, content in FORM000_CONTENT:
+        if not content.startswith("9."):
+            assert form.cell(labels[content].row, 3).value is None, content
+    table = wb["工作情况统计表"]
+    row_of = {label: 6 + i for i, (_, label) in enumerate(TABLE_ROWS)}
+    col_of = {c.key: 2 + i for i, c in enumerate(TABLE_COLUMNS)}
+    for key, label in TABLE_ROWS:
+        for c in UNKNOWN_COLUMNS:
+            assert table.cell(row_of[label], col_of[c]).value is None, (label, c)
+        if key in UNKNOWN_ROWS:
+            assert all(table.cell(row_of[label], col).value is None for col in col_of.values()), label
+    dispatch = wb["进展情况调度表"]
+    dcells = _cells(dispatch)
+    for label in UNKNOWN_DISPATCH:
+        assert dispatch.cell(dcells[label].row, dcells[label].column + 1).value is None, label
+    regions = wb["分地区汇总"]
+    col = next(c.column for c in regions[3] if c.value == "企业（个）")
+    assert [regions.cell(row, col).value for row in (4, 5, 6)] == [None, None, None]
+    # before the campaign's start: the 总体情况 is empty, and the note says why
+    before = load_workbook(io.BytesIO(build_workbook(april)))["进展情况调度表"]
+    bcells = _cells(before)
+    for label in ("企业自查发现的重大事故隐患（个）", "挂牌督办重大事故隐患中已完成整改的（个）"):
+        assert before.cell(bcells[label].row, bcells[label].column + 1).value is None
+    assert any("早于专项行动开始日期（2026年5月1日）" in text for text in bcells)
+    assert "（2026年4月，专项行动自2026年5月1日开始）" in before["A1"].value
+    assert wb["进展情况调度表"]["A1"].value.endswith("（2026年5月1日至2026年10月31日累计）")
