@@ -140,3 +140,45 @@ def test_change_map_preview_is_a_png(client, session):
 def test_unknown_job_is_404(client, session):
     resp = client.get("/api/returns/jobs/nope")
     assert resp.status_code == 404 and "任务" in resp.get_json()["message"]
+
+
+def _login(client, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token}).status_code == 302
+
+
+def test_unit_defaults_to_the_accounts_unit_then_the_setting(app, client, session):
+    from geo_service.services import accounts
+
+    build_register(session)
+    app.config["LOGIN_REQUIRED"] = True
+    app.config["ISSUING_UNIT"] = "红河州安委会办公室"
+    accounts.create_user(session, "zhou", "correct-horse-9", "regulator", region_code="532500",
+                         unit=" 红河州应急管理局 ")
+    accounts.create_user(session, "wu", "correct-horse-9", "regulator", region_code="532500")
+    session.commit()
+    _login(client, "zhou", "correct-horse-9")
+    assert client.get("/api/returns/532500/2026-10").get_json()["unit"] == "红河州应急管理局"
+    assert 'name="unit" value="红河州应急管理局"' in client.get("/returns/532500/2026-10").get_data(as_text=True)
+    # typed on the page, it wins
+    assert client.get("/api/returns/532500/2026-10?unit=个旧市应急管理局").get_json()["unit"] == "个旧市应急管理局"
+    with app.test_client() as other:
+        _login(other, "wu", "correct-horse-9")  # no unit of its own: the ISSUING_UNIT setting
+        assert other.get("/api/returns/532500/2026-10").get_json()["unit"] == "红河州安委会办公室"
+
+
+def test_a_month_before_the_campaign_shows_a_blank_dispatch_block_and_why(app, client, session):
+    build_register(session)
+    html = client.get("/returns/532500/2026-04").get_data(as_text=True)
+    assert '<span id="dispatch-period">2026年4月，专项行动自2026年5月1日开始</span>' in html
+    assert "早于专项行动开始日期（2026年5月1日）" in html
+    row = re.search(r"<td>红河州（合计）</td>(.*?)</tr>", html.split('id="dispatch-period"')[1], re.S).group(1)
+    assert re.findall(r'<td class="n">([^<]*)</td>', row) == [""] * 6
+    # a deployment whose campaign began on 1 March shows April's figures, from 1 March
+    app.config["CAMPAIGN_START"] = "2026-03-01"
+    html = client.get("/returns/532500/2026-04").get_data(as_text=True)
+    assert '<span id="campaign-start">2026年3月1日</span>' in html
+    assert '<span id="dispatch-period">2026年3月1日至2026年4月30日累计</span>' in html
+    row = re.search(r"<td>红河州（合计）</td>(.*?)</tr>", html.split('id="dispatch-period"')[1], re.S).group(1)
+    assert re.findall(r'<td class="n">([^<]*)</td>', row) == ["0", "0", "0", "0", "1", "0"]  # h2 (5 March)
