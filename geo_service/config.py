@@ -36,6 +36,16 @@ def _secret_key(var_dir: Path) -> str:
     return key
 
 
+def _check_campaign_start(setting: str) -> None:
+    """Fail at start-up on a CAMPAIGN_START that is not a date (``MM-DD`` or ``YYYY-MM-DD``)."""
+    from .queries.metrics import campaign_start_of
+
+    try:
+        campaign_start_of(setting, 2000)  # a leap year: 02-29 is a valid MM-DD
+    except ValueError as err:
+        raise ValueError(f"CAMPAIGN_START={setting!r}: expected MM-DD or YYYY-MM-DD") from err
+
+
 class Config:
     """Application settings.  Every value can be set through the environment."""
 
@@ -64,7 +74,12 @@ class Config:
         self.TIANDITU_KEY = env.get("TIANDITU_KEY", "")
         # Footer of printed maps: 审图号 or "内部用图".
         self.MAP_FOOTER = env.get("MAP_FOOTER", "内部用图")
-        self.ISSUING_UNIT = env.get("ISSUING_UNIT", "")  # 填报单位 default
+        # 填报单位 when the signed-in account has no unit of its own (app_user.unit).
+        self.ISSUING_UNIT = env.get("ISSUING_UNIT", "")
+        # First day of the 调度表's campaign: MM-DD of the reporting year, or a
+        # full date YYYY-MM-DD (the forms: "5月以来累计").
+        self.CAMPAIGN_START = env.get("CAMPAIGN_START", "05-01").strip()
+        _check_campaign_start(self.CAMPAIGN_START)
 
         # Limits on query parameters.
         self.MAX_PAGE_SIZE = int(env.get("MAX_PAGE_SIZE", "1000"))

@@ -26,6 +26,9 @@ __all__ = [
     "HAZARD_SOURCES",
     "TRANSITIONS",
     "CLOSED_STATE",
+    "HAZARD_STATE_ALIASES",
+    "MAJOR_LEVEL",
+    "SUPERVISED_SOURCE",
     "OPEN_STATES",
     "OVERDUE_STATES",
     "REGION_LEVELS",
@@ -135,10 +138,16 @@ HAZARD_LEVELS: dict[str, str] = {"general": "一般隐患", "major": "重大隐�
 HAZARD_STATES: dict[str, str] = {
     "registered": "已登记",
     "rectifying": "整改中",
-    "rectified": "已整改",
+    # "已整改" alone is the forms' word for a signed-off hazard (the return's
+    # 已整改 / 已完成整改): the state the enterprise reports is awaiting verification.
+    "rectified": "已整改待验收",
     "closed": "已验收销号",
 }
 CLOSED_STATE = "closed"
+# Files made with the import template before the state was renamed say "已整改".
+HAZARD_STATE_ALIASES: dict[str, str] = {"已整改": "rectified"}
+MAJOR_LEVEL = "major"
+SUPERVISED_SOURCE = "supervised"
 OPEN_STATES: tuple[str, ...] = ("registered", "rectifying", "rectified")
 # A hazard is overdue when it is still being worked on past its deadline; once
 # the enterprise reports it rectified the clock stops (verification is the

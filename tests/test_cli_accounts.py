@@ -50,3 +50,23 @@ def test_user_commands(make_database, monkeypatch, tmp_path):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT display_name FROM app_user")).scalar_one() == "李科员"
     engine.dispose()
+
+
+def test_user_unit_is_set_on_add_and_changed_later(make_database, monkeypatch):
+    """``user add … --unit`` and ``user set … --unit``: the 填报单位 the account's returns carry."""
+    url = make_database()
+    engine = create_engine(url)
+    added = _run(["user", "add", "zhao", "--role", "admin", "--unit", " 红河州应急管理局 ", "--password-stdin"],
+                 url, monkeypatch, "long-enough-pw\n")
+    assert added.exit_code == 0, added.output
+    assert "填报单位：红河州应急管理局" in _run(["user", "list"], url, monkeypatch).output
+    changed = _run(["user", "set", "zhao", "--unit", "红河州安委会办公室"], url, monkeypatch)
+    assert changed.exit_code == 0 and "红河州安委会办公室" in changed.output
+    cleared = _run(["user", "set", "zhao", "--unit", ""], url, monkeypatch)
+    assert "使用 ISSUING_UNIT" in cleared.output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT unit FROM app_user WHERE username = 'zhao'")).scalar_one() is None
+        audited = conn.execute(text(
+            "SELECT before->>'unit', after->>'unit' FROM audit_log WHERE action = 'update' ORDER BY id")).all()
+    assert [tuple(a) for a in audited] == [("红河州应急管理局", "红河州安委会办公室"), ("红河州安委会办公室", None)]
+    engine.dispose()

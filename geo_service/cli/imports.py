@@ -120,6 +120,10 @@ def _records_command(kind: str) -> click.Command:
                 engine.dispose()
         if result.errors:
             _echo_errors(result.errors)
+        for w in result.warnings[:_MAX_SHOWN]:
+            click.echo(f"提示：第{w.row}行 {w.column}：{w.reason}", err=True)
+        if len(result.warnings) > _MAX_SHOWN:
+            click.echo(f"……共{len(result.warnings)}处提示，仅显示前{_MAX_SHOWN}处", err=True)
         if rejects is not None and result.rejected_rows:
             importers.write_rejects(result, rejects)
             click.echo(f"被拒绝的{result.rejected}行已写入 {rejects}", err=True)

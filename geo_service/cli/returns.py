@@ -31,13 +31,13 @@ def return_command(region: str, month: str, output: Path, unit: str | None, pape
     """生成某区划某月的统计月报：统计表（XLSX）+ 本级及各下级区划的风险图、隐患图（PNG/PDF），打包为一个 ZIP。"""
     from . import session_scope
 
+    config = Config()
     try:
-        period = parse_month(month)
+        period = parse_month(month, config.CAMPAIGN_START)
     except GeoServiceError as err:
         raise click.BadParameter(err.user_msg, param_hint="MONTH") from err
     if submit and not by:
         raise click.UsageError("提交归档需要 --by 提交人")
-    config = Config()
     unit = unit if unit is not None else config.ISSUING_UNIT
     style = MapStyle.from_config(config)
 

@@ -43,9 +43,10 @@ def user_group() -> None:
 @click.option("--name", "display_name", help="显示名称")
 @click.option("--region", help="管辖行政区划代码（监管人员、只读）")
 @click.option("--enterprise", help="企业统一社会信用代码（企业用户）")
+@click.option("--unit", help="填报单位（月报默认的填报单位；不填时用 ISSUING_UNIT 设置）")
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取密码")
 def add(username: str, role: str, display_name: str | None, region: str | None,
-        enterprise: str | None, password_stdin: bool) -> None:
+        enterprise: str | None, unit: str | None, password_stdin: bool) -> None:
     """新增账号。"""
     password = _read_password(password_stdin)
 
@@ -58,10 +59,10 @@ def add(username: str, role: str, display_name: str | None, region: str | None,
             if enterprise_id is None:
                 raise click.ClickException(f"找不到信用代码为 {enterprise} 的企业")
         user = accounts.create_user(session, username, password, role, display_name=display_name,
-                                    region_code=region, enterprise_id=enterprise_id)
+                                    region_code=region, enterprise_id=enterprise_id, unit=unit)
         accounts.audit(session, _cli_actor(), "create", "app_user", user.id,
                        after={"username": username, "role": role, "region_code": region,
-                              "enterprise_id": enterprise_id})
+                              "enterprise_id": enterprise_id, "unit": user.unit})
         click.echo(f"已新增账号 {username}（{ROLES[role]}）")
 
     _run(work)
@@ -75,7 +76,8 @@ def list_users() -> None:
         for u in session.scalars(sa.select(User).order_by(User.id)):
             where = u.region_code or (f"企业#{u.enterprise_id}" if u.enterprise_id else "全部")
             state = "" if u.active else "（已停用）"
-            click.echo(f"{u.id:>4}  {u.username:<16} {ROLES[u.role]:<6} {where:<12} {u.display_name}{state}")
+            unit = f"  填报单位：{u.unit}" if u.unit else ""
+            click.echo(f"{u.id:>4}  {u.username:<16} {ROLES[u.role]:<6} {where:<12} {u.display_name}{state}{unit}")
 
     _run(work)
 
@@ -110,6 +112,23 @@ def _set_active(username: str, active: bool) -> None:
         accounts.audit(session, _cli_actor(), "enable" if active else "disable", "app_user", user.id,
                        before={"active": before}, after={"active": active})
         click.echo(f"已{'启用' if active else '停用'} {username}")
+
+    _run(work)
+
+
+@user_group.command("set")
+@click.argument("username")
+@click.option("--unit", required=True, help="填报单位（空字符串清除，改用 ISSUING_UNIT 设置）")
+def set_attrs(username: str, unit: str) -> None:
+    """修改账号的填报单位。"""
+
+    def work(session: Session) -> None:
+        user = _user(session, username)
+        before = user.unit
+        user.unit = accounts.clean_unit(unit)
+        accounts.audit(session, _cli_actor(), "update", "app_user", user.id,
+                       before={"unit": before}, after={"unit": user.unit})
+        click.echo(f"{username} 的填报单位：{user.unit or '（未设，使用 ISSUING_UNIT）'}")
 
     _run(work)
 

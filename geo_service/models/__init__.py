@@ -257,6 +257,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(12))  # admin/regulator/enterprise/readonly
     region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"))
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"))
+    unit: Mapped[str | None] = mapped_column(String(100))  # 填报单位 of its returns
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (

@@ -163,9 +163,9 @@ def hazard_counts(f: Filters, *, scope: Scope, as_of: dt.date) -> Select[Any]:
             count.label("total"),
             count.filter(metrics.open_clause()).label("open"),
             count.filter(metrics.overdue_on(as_of)).label("overdue"),
-            count.filter(Hazard.level == "major").label("major"),
-            count.filter(Hazard.state == domain.CLOSED_STATE).label("closed"),
-            count.filter(Hazard.source == "supervised").label("supervised"),
+            count.filter(metrics.is_major()).label("major"),
+            count.filter(metrics.is_closed()).label("closed"),
+            count.filter(metrics.is_supervised()).label("supervised"),
         )
         .select_from(Hazard)
         .join(Enterprise, Enterprise.id == Hazard.enterprise_id)

@@ -1,7 +1,7 @@
 """The SQL of the monthly statistics return.
 
 Every statement counts with the definitions of :mod:`geo_service.queries.metrics`
-(period, found_in, rectified_by, overdue, assessed_by, five_measures) and ANDs
+(the period and its spans, found, signed off, in hand, risk assessed, overdue) and ANDs
 the caller's :func:`~geo_service.queries.scope.enterprise_scope`.  Each statement
 counts once per enterprise ``region_code`` (one pass over the enterprises of
 the requested regions) and then rolls those counts up to the regions, given
@@ -25,8 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..domain import CLOSED_STATE
-from ..models import Enterprise, Hazard, Industry, MapExport, Region, RiskPoint
+from ..models import Enterprise, Hazard, Industry, Region, RiskPoint
 from . import metrics
 from .filters import hazard_location
 from .scope import Scope, enterprise_scope, region_clause, region_prefix
@@ -36,7 +35,7 @@ __all__ = [
     "industry_key",
     "risk_counts",
     "hazard_counts",
-    "map_export_counts",
+    "drawable_units",
     "risk_changes",
     "hazard_changes",
     "local_crs",
@@ -111,116 +110,105 @@ def _roll_up(codes: Sequence[str], per_county: Select[Any], keys: Sequence[str] 
 
 
 def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
-    """Risk identification per region and top-level industry.
+    """Risk identification this year (reading A) per region and top-level industry.
 
     Columns: ``code, industry, stat_group, enterprises`` (with any risk point
-    assessed by the period's end), ``major`` (红 risk points assessed by the
-    end), ``major_controlled`` (of those, controls implemented),
-    ``major_month`` and ``major_controlled_month`` (assessed within the month).
+    assessed between 1 January and the month's end), ``major`` (重大风险 so
+    assessed), ``major_controlled`` (of those, controls in place),
+    ``major_month`` and ``major_controlled_month`` (the month's part).
+    Risk points without an assessment date are not counted.
     """
-    red = RiskPoint.grade == 1
-    by_end = metrics.assessed_by(period.end)
-    in_month = metrics.assessed_in(period.month_start, period.end)
-    controlled = RiskPoint.controls_implemented.is_(True)
+    span = period.year
+    red = metrics.major_risk()
+    controlled = metrics.controls_in_place()
     per_county = (
         _base(codes, scope)
         .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
+        .where(metrics.risk_assessed(span))
         .add_columns(
-            _distinct_enterprises_if(by_end).label("enterprises"),
-            _count_if(sa.and_(red, by_end)).label("major"),
-            _count_if(sa.and_(red, by_end, controlled)).label("major_controlled"),
-            _count_if(sa.and_(red, in_month)).label("major_month"),
-            _count_if(sa.and_(red, in_month, controlled)).label("major_controlled_month"),
+            _distinct_enterprises_if(metrics.risk_assessed(span)).label("enterprises"),
+            _count_if(red).label("major"),
+            _count_if(sa.and_(red, controlled)).label("major_controlled"),
+            _count_if(sa.and_(red, metrics.risk_assessed(span, True))).label("major_month"),
+            _count_if(sa.and_(red, controlled, metrics.risk_assessed(span, True))).label("major_controlled_month"),
         )
     )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 
 
-def _hazard_measures(start: dt.date, end: dt.date, suffix: str) -> list[ColumnElement[int]]:
-    """The hazard counts for hazards found between ``start`` and ``end``, rectified by ``end``."""
-    found = metrics.found_in(start, end)
-    major = sa.and_(found, Hazard.level == "major")
-    rect = metrics.rectified_by(end)
-    cols = [
-        _distinct_enterprises_if(found).label(f"enterprises{suffix}"),
-        _count_if(major).label(f"major_found{suffix}"),
-        _count_if(sa.and_(major, rect)).label(f"major_rectified{suffix}"),
-        _count_if(sa.and_(major, metrics.five_measures())).label(f"major_five{suffix}"),
-        _count_if(sa.and_(major, Hazard.source == "supervised")).label(f"supervised_found{suffix}"),
+def _hazard_measures(span: metrics.Span, month: bool) -> list[ColumnElement[int]]:
+    """Form 000 item 13 and 003 附件2 over ``span`` (cumulative or its 本月 part, suffix ``_month``)."""
+    sfx = "_month" if month else ""
+    major = metrics.is_major()
+    return [
+        _distinct_enterprises_if(metrics.found(span, month)).label(f"enterprises{sfx}"),
+        _count_if(sa.and_(major, metrics.found(span, month))).label(f"major_found{sfx}"),
+        _count_if(sa.and_(major, metrics.signed_off(span, month))).label(f"major_rectified{sfx}"),
+        _count_if(sa.and_(major, metrics.in_hand(span, month))).label(f"major_in_hand{sfx}"),
+        _count_if(sa.and_(major, metrics.supervised_in_hand(span, month))).label(f"supervised_in_hand{sfx}"),
     ]
-    if not suffix:
-        for src in ("self", "inspection", "supervised"):
-            if src != "supervised":
-                cols.append(_count_if(sa.and_(major, Hazard.source == src)).label(f"{src}_found"))
-            cols.append(_count_if(sa.and_(major, Hazard.source == src, rect)).label(f"{src}_rectified"))
+
+
+def _dispatch_measures(span: metrics.Span, month: bool) -> list[ColumnElement[int]]:
+    """The 调度表's 总体情况 over the campaign ``span``: per source, major found and signed off."""
+    sfx = "_month" if month else ""
+    major = metrics.is_major()
+    cols = []
+    for src in metrics.DISPATCH_SOURCES:
+        source = metrics.from_source(src)
+        cols.append(_count_if(sa.and_(major, source, metrics.found(span, month))).label(f"{src}_found{sfx}"))
+        cols.append(_count_if(sa.and_(major, source, metrics.signed_off(span, month)))
+                    .label(f"{src}_rectified{sfx}"))
     return cols
 
 
 def hazard_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
     """Hazard investigation per region and top-level industry.
 
-    Only hazards found within the period (1 January → month end) are counted;
-    "rectified" counts those of them verified and closed by the month's end.
-    Columns without suffix are cumulative; ``_month`` ones are the month alone
-    (found in the month, rectified by its end): ``enterprises`` (with any
-    hazard found), ``major_found``, ``major_rectified``, ``major_five``,
-    ``supervised_found``, and cumulative per source ``self_found``,
-    ``self_rectified``, ``inspection_found``, ``inspection_rectified``,
-    ``supervised_rectified``.
+    This year's hazards (1 January → month end, reading A): ``enterprises``
+    (with any hazard found), ``major_found``, ``major_rectified`` (signed off
+    by the month's end), ``major_in_hand`` (落实治理措施), ``supervised_in_hand``
+    (其中：挂牌督办治理, reading C), each also with suffix ``_month`` (the
+    month's part, reading D).  When the campaign has begun (reading B), per
+    source of :data:`~geo_service.queries.metrics.DISPATCH_SOURCES`:
+    ``<source>_found`` and ``<source>_rectified`` since the campaign's start,
+    and their ``_month`` parts.
     """
+    year, campaign = period.year, period.campaign
+    first = year.first if campaign is None else min(year.first, campaign.first)
+    cols = _hazard_measures(year, False) + _hazard_measures(year, True)
+    if campaign is not None:
+        cols += _dispatch_measures(campaign, False) + _dispatch_measures(campaign, True)
     per_county = (
         _base(codes, scope)
         .join(Hazard, Hazard.enterprise_id == Enterprise.id)
-        .where(metrics.found_in(period.start, period.end))
-        .add_columns(
-            *_hazard_measures(period.start, period.end, ""),
-            *_hazard_measures(period.month_start, period.end, "_month"),
-        )
+        .where(metrics.found_in(first, period.end))
+        .add_columns(*cols)
     )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 
 
-def map_export_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
-    """Units whose electronic map the service produced for a month of the period.
+def drawable_units(codes: Sequence[str], *, scope: Scope) -> Select[Any]:
+    """Form 000 item 14's 市级 and 县级 units (reading E): per region of ``codes``,
+    the prefecture- and county-level regions at or below it, within the
+    caller's jurisdiction, whose boundary the register holds — the service
+    draws each one's risk and hazard map on demand.
 
-    Columns: ``code, prefecture_units, county_units, enterprises`` — distinct
-    prefecture-level regions, county-level regions (at or below the region)
-    and enterprises with a ``map_export`` row whose ``period`` lies between
-    1 January and the month.
+    Columns: ``code, prefecture_units, county_units``.
     """
     v = regions_values(codes)
-    in_period = MapExport.period.between(period.start, period.month_start)
-    exported_region = (
-        sa.select(
-            v.c.code,
-            sa.func.count(sa.distinct(Region.code)).filter(Region.level == "prefecture").label("prefecture_units"),
-            sa.func.count(sa.distinct(Region.code)).filter(Region.level == "county").label("county_units"),
-        )
-        .select_from(v)
-        .join(MapExport, MapExport.region_code.like(v.c.prefix + "%"))
-        .join(Region, Region.code == MapExport.region_code)
-        .where(in_period, region_clause(MapExport.region_code, scope.region),
-               sa.true() if scope.enterprise_id is None else sa.false())
-        .group_by(v.c.code)
-        .subquery()
-    )
-    exported_enterprise = _roll_up(
-        codes,
-        _per_county(codes, scope)
-        .join(MapExport, MapExport.enterprise_id == Enterprise.id)
-        .where(in_period)
-        .add_columns(sa.func.count(sa.distinct(MapExport.enterprise_id)).label("enterprises")),
-    ).subquery()
+    unit = sa.and_(Region.geom.is_not(None), sa.not_(sa.func.ST_IsEmpty(Region.geom)),
+                   region_clause(Region.code, scope.region),
+                   sa.true() if scope.enterprise_id is None else sa.false())
     return (
         sa.select(
             v.c.code,
-            sa.func.coalesce(exported_region.c.prefecture_units, 0).label("prefecture_units"),
-            sa.func.coalesce(exported_region.c.county_units, 0).label("county_units"),
-            sa.func.coalesce(exported_enterprise.c.enterprises, 0).label("enterprises"),
+            sa.func.count(Region.code).filter(Region.level == "prefecture", unit).label("prefecture_units"),
+            sa.func.count(Region.code).filter(Region.level == "county", unit).label("county_units"),
         )
         .select_from(v)
-        .outerjoin(exported_region, exported_region.c.code == v.c.code)
-        .outerjoin(exported_enterprise, exported_enterprise.c.code == v.c.code)
+        .outerjoin(Region, Region.code.like(v.c.prefix + "%"))
+        .group_by(v.c.code)
     )
 
 
@@ -230,7 +218,7 @@ def risk_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period) 
         codes,
         _per_county(codes, scope)
         .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
-        .where(RiskPoint.grade == 1, metrics.assessed_in(period.month_start, period.end))
+        .where(metrics.major_risk(), metrics.risk_assessed(period.year, True))
         .add_columns(sa.func.count(RiskPoint.id).label("new_major_risks")),
     )
 
@@ -242,8 +230,6 @@ def hazard_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period
     ``closed`` (verified and closed in the month, whenever found),
     ``went_overdue`` (became overdue in the month).
     """
-    before = period.month_start - dt.timedelta(days=1)
-    closed_in_month = sa.and_(metrics.rectified_by(period.end), sa.not_(metrics.rectified_by(before)))
     opened = metrics.found_in(period.month_start, period.end)
     return _roll_up(
         codes,
@@ -252,8 +238,8 @@ def hazard_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period
         .where(Hazard.found_on <= period.end)
         .add_columns(
             _count_if(opened).label("opened"),
-            _count_if(sa.and_(opened, Hazard.level == "major")).label("opened_major"),
-            _count_if(closed_in_month).label("closed"),
+            _count_if(sa.and_(opened, metrics.is_major())).label("opened_major"),
+            _count_if(metrics.signed_off_in(period.month_start, period.end)).label("closed"),
             _count_if(metrics.became_overdue_in(period.month_start, period.end)).label("went_overdue"),
         ),
     )
@@ -343,14 +329,14 @@ def major_hazard_points(code: str, *, scope: Scope, period: metrics.Period) -> S
             metrics.rectified_by(period.end).label("rectified"),
             metrics.found_in(period.month_start, period.end).label("found_in_month"),
             metrics.overdue_on(period.end + dt.timedelta(days=1)).label("overdue"),
-            (Hazard.source == "supervised").label("supervised"),
+            metrics.is_supervised().label("supervised"),
         )
         .select_from(Hazard)
         .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
         .where(region_clause(Enterprise.region_code, code), enterprise_scope(scope),
-               Hazard.level == "major", Hazard.found_on <= period.end,
+               metrics.is_major(), Hazard.found_on <= period.end,
                # closed before this year: no longer part of this year's picture
-               sa.or_(Hazard.state != CLOSED_STATE, Hazard.verified_on >= period.start))
+               sa.or_(metrics.open_clause(), Hazard.verified_on >= period.start))
         .order_by(Hazard.id)
     )
 
@@ -366,7 +352,6 @@ def change_points(code: str, *, scope: Scope, period: metrics.Period) -> sa.Comp
     in_region = sa.and_(region_clause(Enterprise.region_code, code), enterprise_scope(scope))
     ent_pt = Enterprise.geom
     hz_pt = hazard_location()
-    before = period.month_start - dt.timedelta(days=1)
 
     def hazards(what: str, clause: ColumnElement[bool]) -> Select[Any]:
         return (sa.select(sa.literal(what).label("what"), sa.func.ST_X(hz_pt).label("lng"),
@@ -379,11 +364,11 @@ def change_points(code: str, *, scope: Scope, period: metrics.Period) -> sa.Comp
                        sa.func.ST_Y(ent_pt).label("lat"))
              .select_from(RiskPoint)
              .join(Enterprise, Enterprise.id == RiskPoint.enterprise_id)
-             .where(in_region, RiskPoint.grade == 1, metrics.assessed_in(period.month_start, period.end)))
+             .where(in_region, metrics.major_risk(), metrics.risk_assessed(period.year, True)))
     return sa.union_all(
         risks,
         hazards("opened", metrics.found_in(period.month_start, period.end)),
-        hazards("closed", sa.and_(metrics.rectified_by(period.end), sa.not_(metrics.rectified_by(before)))),
+        hazards("closed", metrics.signed_off_in(period.month_start, period.end)),
         hazards("went_overdue", metrics.became_overdue_in(period.month_start, period.end)),
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..domain import CLOSED_STATE, GRADES, HAZARD_LEVELS, HAZARD_STATES, OVERDUE_STATES
+from ..domain import CLOSED_STATE, GRADES, HAZARD_LEVELS, HAZARD_STATES, MAJOR_LEVEL
 from ..models import Enterprise, Hazard, RiskPoint
 from . import metrics
 from .scope import Scope, enterprise_scope, region_clause, region_prefix
@@ -83,8 +83,8 @@ def _register_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tu
         sa.select(
             v.c.code, Hazard.level, Hazard.state, sa.func.count(),
             count_if(metrics.overdue_on(as_of)),
-            count_if(Hazard.source == "supervised"),
-            count_if(sa.and_(Hazard.source == "supervised", metrics.open_clause())),
+            count_if(metrics.is_supervised()),
+            count_if(sa.and_(metrics.is_supervised(), metrics.open_clause())),
             count_if(metrics.rectified_by(as_of)),
         )
         .select_from(v).join(Enterprise, in_region)
@@ -113,7 +113,7 @@ def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple
     :mod:`~geo_service.queries.metrics` (valid when :func:`_tallies_answer`):
     overdue = an overdue state and a deadline before ``as_of``; rectified =
     closed (every verification is on or before ``as_of``)."""
-    weight = sa.case({g.value: g.weight for g in GRADES}, value=_cell.c.grade, else_=0)
+    weight = metrics.grade_weight(_cell.c.grade)
     ent = (sa.select(_cell.c.region_code, _cell.c.grade, sa.func.sum(_cell.c.n).label("n"),
                      sa.func.sum(_cell.c.n * weight).label("w"))
            .where(_cell.c.z == 0, region_clause(_cell.c.region_code, scope.region))
@@ -139,10 +139,10 @@ def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple
 
     hz = (sa.select(
         h.region_code, h.level, h.state, sa.func.sum(h.n).label("n"),
-        n_if(sa.and_(h.state.in_(OVERDUE_STATES), h.deadline < as_of)).label("overdue"),
+        n_if(metrics.overdue_on(as_of, state=h.state, deadline=h.deadline)).label("overdue"),
         n_if(supervised).label("supervised"),
-        n_if(sa.and_(supervised, h.state != CLOSED_STATE)).label("supervised_open"),
-        n_if(h.state == CLOSED_STATE).label("rectified"),
+        n_if(sa.and_(supervised, metrics.open_clause(h.state))).label("supervised_open"),
+        n_if(metrics.is_closed(h.state)).label("rectified"),
     ).where(region_clause(h.region_code, scope.region))
         .group_by(h.region_code, h.level, h.state).subquery())
     hz_rows = session.execute(
@@ -197,7 +197,7 @@ def summaries(session: Session, regions: list[tuple[str, str, str]], *, scope: S
         s["supervised"] += supervised
         s["supervised_open"] += supervised_open
         s["hazards_rectified"] += rectified
-        if level == "major" and state != "closed":
+        if level == MAJOR_LEVEL and state != CLOSED_STATE:
             s["open_major_hazards"] += n
     for s in out.values():
         s["overdue_hazards"] = s["overdue"]

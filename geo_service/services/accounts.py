@@ -26,6 +26,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "LoginThrottled",
     "BadCredentials",
+    "clean_unit",
     "create_user",
     "set_password",
     "authenticate",
@@ -66,6 +67,18 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def clean_unit(unit: str | None) -> str | None:
+    """An account's 填报单位: trimmed, None when blank (at most 100 characters).
+
+    >>> clean_unit("  红河州应急管理局 "), clean_unit("  ")
+    ('红河州应急管理局', None)
+    """
+    text = (unit or "").strip()
+    if len(text) > 100:
+        raise InvalidParameter("unit", "填报单位不超过100个字符")
+    return text or None
+
+
 def create_user(
     session: Session,
     username: str,
@@ -75,9 +88,11 @@ def create_user(
     display_name: str | None = None,
     region_code: str | None = None,
     enterprise_id: int | None = None,
+    unit: str | None = None,
 ) -> User:
     """Add an account.  A regulator or read-only account needs a region, an
-    enterprise account an enterprise; an admin needs neither."""
+    enterprise account an enterprise; an admin needs neither.  ``unit`` is the
+    填报单位 its returns carry by default."""
     if role not in ROLES:
         raise InvalidParameter("role", f"未知角色 {role}，可选：{', '.join(ROLES)}")
     if not username or len(username) > 60:
@@ -97,6 +112,7 @@ def create_user(
         role=role,
         region_code=region_code if role in ("regulator", "readonly") else None,
         enterprise_id=enterprise_id if role == "enterprise" else None,
+        unit=clean_unit(unit),
     )
     set_password(user, password)
     session.add(user)

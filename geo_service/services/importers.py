@@ -88,6 +88,10 @@ class ImportFailed(GeoServiceError):
     user_msg = "无法导入该文件"
 
 
+# Reading A of the return: risk identification counts by its assessment date, this year's only.
+NO_ASSESSMENT_DATE = "未填写评估日期：该风险点不计入任何月报的风险辨识数（第12项、排查重大风险），请补填"
+
+
 @dataclass
 class ImportResult:
     """What an import did (or, with errors and no ``skip_bad``, would not do)."""
@@ -99,6 +103,8 @@ class ImportResult:
     unchanged: int = 0
     rejected: int = 0
     errors: list[FieldError] = field(default_factory=list)
+    #: accepted rows worth a second look (e.g. a risk point without 评估日期, which no return counts)
+    warnings: list[FieldError] = field(default_factory=list)
     #: original cells of rejected rows (header → value) with their errors
     rejected_rows: list[tuple[int, dict[str, Any], list[FieldError]]] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
@@ -463,6 +469,8 @@ def import_records(
             result.rejected_rows.append((row, original, errors))
         else:
             good.append((row, record, old_state))
+            if kind == "risk-points" and record.get("assessed_on") is None:
+                result.warnings.append(FieldError(row, header_of(kind, "assessed_on"), NO_ASSESSMENT_DATE))
     result.rejected = len(result.rejected_rows)
 
     if result.errors and not skip_bad:

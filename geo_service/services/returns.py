@@ -4,14 +4,18 @@
 (``numbers.json``), the workbook of the region (with its per-region and
 month-change sheets) and one per child region, and a risk map and a hazard
 map (PNG 300 dpi + PDF) for the region and each child region, plus the
-month-change map of the region.  Every risk/hazard map produced is recorded
-in ``map_export`` (form 000 item 14 counts them), before the numbers are
-computed so that the return counts its own maps.
+month-change map of the region.  Every risk/hazard map produced is logged
+in ``map_export``; no number of the return depends on that log, so
+producing the package never changes the return (form 000 item 14 counts the
+regions whose maps the service can draw, see ``queries.returns.drawable_units``).
 
 :func:`submit_return` stores the numbers and the ZIP in ``return_archive``
 with the register's as-of time and the submitter; later edits to the
-register never touch an archived return.  :func:`diff_numbers` lists what
-differs between an archived return and a fresh computation.
+register never touch an archived return, and an archived return is never
+changed: a resubmission is a new row (an UPDATE or DELETE of an archive
+through the ORM is refused, see :func:`_refuse_archive_changes`).
+:func:`diff_numbers` lists what differs between an archived return and a
+fresh computation.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from ..queries.scope import Scope, region_prefix
 from .accounts import audit
 from .maprender import KINDS, MapStyle, load_map_data, record_export, render_map
 from .statistics import CHANGE_ITEMS, DISPATCH_ITEMS, TABLE_COLUMNS, compute_return
-from .workbook import build_workbook
+from .workbook import build_workbook, cn_date, cn_datetime, dispatch_heading
 
 __all__ = [
     "Progress",
@@ -156,7 +160,7 @@ def build_bundle(session: Session, code: str, period: metrics.Period, *, scope: 
     changes = {r["code"]: r["changes"] for r in numbers["regions"][1:]}
     data = load_map_data(session, code, period, scope=scope, changes=changes)
     m = render_map(data, "changes", style=style, unit=unit, made_on=made_on, paper=paper,
-                   data_as_of=numbers["data_as_of"][:16].replace("T", " "))
+                   data_as_of=cn_datetime(numbers["data_as_of"]))
     base = f"地图/{code}_{regions[0][1]}_{KINDS['changes']}_{month}"
     files += [(base + ".png", m.png), (base + ".pdf", m.pdf)]
     timings["changes map"] = time.perf_counter() - t0
@@ -186,9 +190,11 @@ def build_bundle(session: Session, code: str, period: metrics.Period, *, scope: 
 def _readme(numbers: dict[str, Any], regions: list[tuple[str, str]]) -> str:
     lines = [
         f"{numbers['region']['name']}（{numbers['region']['code']}）统计月报　{numbers['period_label']}",
-        f"统计期：{numbers['period_start']} 至 {numbers['period_end']}（当年1月1日起累计）",
-        f"数据截至：{numbers['data_as_of']}",
-        f"填报单位：{numbers['unit'] or '（未填）'}　　填报时间：{numbers['filled_on']}",
+        f"统计期：{cn_date(numbers['period_start'])}至{cn_date(numbers['period_end'])}（今年以来累计："
+        "防范遏制统计表第12–14项、工作情况统计表）",
+        f"进展情况调度表：{dispatch_heading(numbers)}（专项行动开始日期 {cn_date(numbers['campaign_start'])}）",
+        f"数据截至：{cn_datetime(numbers['data_as_of'])}",
+        f"填报单位：{numbers['unit'] or '（未填）'}　　填报时间：{cn_date(numbers['filled_on'])}",
         "",
         "内容：",
         "  numbers.json — 全部统计数字（本辖区及各下级区划）",
@@ -196,10 +202,21 @@ def _readme(numbers: dict[str, Any], regions: list[tuple[str, str]]) -> str:
         "  下级区划/ — 各下级区划的统计表",
         "  地图/ — 各区划的安全风险四色分布图、重大事故隐患分布图（PNG 300dpi 与 PDF），及本辖区环比变化图",
         "",
-        "统计口径见 docs/STATISTICS.md。",
+        "统计口径：风险辨识为今年评估分级的风险点；“已整改”“已完成治理”为已验收销号；“本月”为累计中本月的部分；"
+        "“其中”为其上一列的一部分；登记库无从得知的格子留空，不填0。",
         "区划：" + "、".join(f"{name}（{c}）" for c, name in regions),
     ]
     return "\n".join(lines) + "\n"
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _refuse_archive_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    """An archived return is frozen: changing or deleting one through the ORM is refused.
+
+    (The database refuses it as well for the application's role.)"""
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, ReturnArchive) and (obj in session.deleted or session.is_modified(obj)):
+            raise Forbidden("已归档的月报不能修改或删除；如需更正，请重新提交（新的归档）")
 
 
 def submit_return(session: Session, code: str, period: metrics.Period, *, scope: Scope, style: MapStyle,

@@ -9,10 +9,13 @@ each of its direct child regions:
   in the columns the register can answer; the others stay ``None`` (blank);
 * what changed during the month (new 重大风险, hazards opened, closed, gone overdue).
 
-The definitions (the period, "found", "rectified", "overdue", how rates
-round, when a risk point counts) are those of
-:mod:`geo_service.queries.metrics`; ``docs/STATISTICS.md`` states them for
-users.  Figures are cumulative from 1 January to the month's end.
+Every count comes from one definition of :mod:`geo_service.queries.metrics`
+(readings A–F of the forms: this year's risk work, the 调度表 from the
+campaign's start, 其中 as a subset, 本月 as the month's part of 累计, blank for
+unknown, 已整改 as signed off); ``docs/STATISTICS.md`` states them for users.
+Form 000 and 附件2 are cumulative from 1 January to the month's end; the
+调度表 from the campaign's start (``None`` everywhere before it).  A cell the
+register cannot know is ``None`` (blank), never 0.
 """
 
 from __future__ import annotations
@@ -42,14 +45,15 @@ __all__ = [
     "DISPATCH_ITEMS",
     "CHANGE_ITEMS",
     "compute_return",
-    "empty_region_numbers",
+    "enterprises_with_own_map",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
-def parse_month(text: str) -> metrics.Period:
-    """The period of ``YYYY-MM`` (raises :class:`InvalidParameter` naming ``month``).
+def parse_month(text: str, campaign: str = metrics.DEFAULT_CAMPAIGN_START) -> metrics.Period:
+    """The period of ``YYYY-MM`` (raises :class:`InvalidParameter` naming ``month``);
+    ``campaign`` is the ``CAMPAIGN_START`` setting.
 
     >>> parse_month("2026-10").end
     datetime.date(2026, 10, 31)
@@ -57,7 +61,20 @@ def parse_month(text: str) -> metrics.Period:
     m = re.fullmatch(r"(\d{4})-(\d{2})", text or "")
     if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2100:
         raise InvalidParameter("month", "月份格式应为 YYYY-MM，例如 2026-10")
-    return metrics.period(int(m.group(1)), int(m.group(2)))
+    return metrics.period(int(m.group(1)), int(m.group(2)), campaign)
+
+
+def enterprises_with_own_map(session: Session, codes: list[str], *, scope: Scope,
+                             period: metrics.Period) -> dict[str, int | None]:
+    """Form 000 item 14 "个企业已绘制", per region of ``codes``.
+
+    The register does not hold enterprises' own 四色图 (plant layouts with
+    coloured zones) yet, so it cannot know how many enterprises have drawn
+    theirs: every value is None (blank).  When enterprise maps exist, count
+    here the enterprises of each region (within ``scope``) with a map drawn
+    by ``period.end``.
+    """
+    return {code: None for code in codes}
 
 
 class TableColumn(NamedTuple):
@@ -176,12 +193,10 @@ CHANGE_ITEMS: tuple[tuple[str, str], ...] = (
 )
 
 _RISK_FIELDS = ("enterprises", "major", "major_controlled", "major_month", "major_controlled_month")
-_HAZARD_FIELDS = (
-    "enterprises", "major_found", "major_rectified", "major_five", "supervised_found",
-    "self_found", "self_rectified", "inspection_found", "inspection_rectified", "supervised_rectified",
-    "enterprises_month", "major_found_month", "major_rectified_month", "major_five_month",
-    "supervised_found_month",
-)
+_YEAR_FIELDS = ("enterprises", "major_found", "major_rectified", "major_in_hand", "supervised_in_hand")
+_HAZARD_FIELDS = _YEAR_FIELDS + tuple(f + "_month" for f in _YEAR_FIELDS)
+_DISPATCH_FIELDS = tuple(f"{src}_{what}" for src in metrics.DISPATCH_SOURCES for what in ("found", "rectified"))
+_DISPATCH_ALL = _DISPATCH_FIELDS + tuple(f + "_month" for f in _DISPATCH_FIELDS)
 
 
 def _group_of(industry: str, stat_group: str) -> str:
@@ -197,27 +212,22 @@ def _blank_values() -> dict[str, int | float | None]:
     return {c.key: None for c in TABLE_COLUMNS}
 
 
-def _table_values(major: int, controlled: int, found: int, five: int, supervised: int,
+def _table_values(major: int, controlled: int, found: int, in_hand: int, supervised: int,
                   rectified: int) -> dict[str, int | float | None]:
     values = _blank_values()
     values.update(
         major_risks=major, risks_controlled=controlled, control_rate=metrics.rate(controlled, major),
-        major_found=found, five_measures=five, supervised=supervised, rectified=rectified,
+        major_found=found, five_measures=in_hand, supervised=supervised, rectified=rectified,
         rectify_rate=metrics.rate(rectified, found),
     )
     return values
 
 
-def empty_region_numbers(code: str, name: str, level: str) -> dict[str, Any]:
-    """The numbers of a region with nothing in the register (all zero, rates blank)."""
-    return _region_numbers(code, name, level, {}, {}, {"prefecture_units": 0, "county_units": 0,
-                                                      "enterprises": 0}, {})
-
-
 def _region_numbers(code: str, name: str, level: str,
                     risk: Mapping[tuple[str, str], Mapping[str, int]],
                     hazard: Mapping[tuple[str, str], Mapping[str, int]],
-                    exports: Mapping[str, int], changes: Mapping[str, int]) -> dict[str, Any]:
+                    units: Mapping[str, int | None], changes: Mapping[str, int],
+                    campaign_open: bool) -> dict[str, Any]:
     """Assemble one region's numbers from the grouped counts keyed by (industry, stat_group)."""
 
     def total(rows: Mapping[tuple[str, str], Mapping[str, int]], field: str,
@@ -255,20 +265,23 @@ def _region_numbers(code: str, name: str, level: str,
         ],
     }
     item14 = {
-        "done": any(exports[k] for k in ("prefecture_units", "county_units", "enterprises")),
-        "prefecture_units": int(exports["prefecture_units"]),
-        "county_units": int(exports["county_units"]),
-        "enterprises": int(exports["enterprises"]),
+        "done": any(units[k] for k in ("prefecture_units", "county_units", "enterprises")),
+        "prefecture_units": units["prefecture_units"],
+        "county_units": units["county_units"],
+        "enterprises": units["enterprises"],  # None: the register cannot know (reading E)
     }
-    dispatch = {key: total(hazard, key) for _, key, _ in DISPATCH_ITEMS}
+    # before the campaign's start the block stays blank (reading B)
+    dispatch = {key: total(hazard, key) if campaign_open else None for _, key, _ in DISPATCH_ITEMS}
+    dispatch_month = {key: total(hazard, key + "_month") if campaign_open else None
+                      for _, key, _ in DISPATCH_ITEMS}
 
     def row_values(row: str | None, month: bool) -> dict[str, int | float | None]:
         keep = (lambda key: True) if row is None else (lambda key: _table_row_of(key[0]) == row)
         sfx = "_month" if month else ""
         return _table_values(
             total(risk, f"major{sfx}", keep), total(risk, f"major_controlled{sfx}", keep),
-            total(hazard, f"major_found{sfx}", keep), total(hazard, f"major_five{sfx}", keep),
-            total(hazard, f"supervised_found{sfx}", keep), total(hazard, f"major_rectified{sfx}", keep),
+            total(hazard, f"major_found{sfx}", keep), total(hazard, f"major_in_hand{sfx}", keep),
+            total(hazard, f"supervised_in_hand{sfx}", keep), total(hazard, f"major_rectified{sfx}", keep),
         )
 
     table = []
@@ -289,6 +302,7 @@ def _region_numbers(code: str, name: str, level: str,
         "level": level,
         "form000": {"item12": item12, "item13": item13, "item14": item14},
         "dispatch": dispatch,
+        "dispatch_month": dispatch_month,
         "industry_table": table,
         "changes": {key: int(changes.get(key, 0)) for key, _ in CHANGE_ITEMS},
     }
@@ -298,7 +312,7 @@ def _grouped(rows: Iterable[Any], fields: tuple[str, ...]) -> dict[str, dict[tup
     out: dict[str, dict[tuple[str, str], dict[str, int]]] = defaultdict(dict)
     for r in rows:
         m = r._mapping
-        out[m["code"]][(m["industry"], m["stat_group"])] = {f: int(m[f]) for f in fields}
+        out[m["code"]][(m["industry"], m["stat_group"])] = {f: int(m[f]) for f in fields if f in m}
     return out
 
 
@@ -321,8 +335,10 @@ def compute_return(session: Session, code: str, period: metrics.Period, *, scope
     -------
     dict
         ``region``, ``period`` (``YYYY-MM``), ``period_label``, ``period_start``,
-        ``period_end``, ``data_as_of`` (ISO timestamp), ``unit``, ``filled_on``,
-        and ``regions``: the region first, then its children by code.
+        ``month_start``, ``period_end``, ``campaign_start`` and ``dispatch_start``
+        (None before the campaign's start), ``data_as_of`` (ISO timestamp),
+        ``unit``, ``filled_on``, and ``regions``: the region first, then its
+        children by code.
     """
     region = session.get(Region, code)
     if region is None:
@@ -334,9 +350,14 @@ def compute_return(session: Session, code: str, period: metrics.Period, *, scope
 
     as_of = session.execute(q.data_as_of()).scalar_one()
     risk = _grouped(session.execute(q.risk_counts(codes, scope=scope, period=period)), _RISK_FIELDS)
-    hazard = _grouped(session.execute(q.hazard_counts(codes, scope=scope, period=period)), _HAZARD_FIELDS)
-    exports = {r.code: dict(r._mapping) for r in session.execute(
-        q.map_export_counts(codes, scope=scope, period=period))}
+    hazard = _grouped(session.execute(q.hazard_counts(codes, scope=scope, period=period)),
+                      _HAZARD_FIELDS + _DISPATCH_ALL)
+    own_maps = enterprises_with_own_map(session, codes, scope=scope, period=period)
+    units: dict[str, dict[str, int | None]] = {
+        r.code: {"prefecture_units": int(r.prefecture_units), "county_units": int(r.county_units),
+                 "enterprises": own_maps[r.code]}
+        for r in session.execute(q.drawable_units(codes, scope=scope))}
+    campaign = period.campaign
     changes: dict[str, dict[str, int]] = defaultdict(dict)
     for r in session.execute(q.risk_changes(codes, scope=scope, period=period)):
         changes[r.code]["new_major_risks"] = int(r.new_major_risks)
@@ -351,11 +372,14 @@ def compute_return(session: Session, code: str, period: metrics.Period, *, scope
         "period_start": period.start.isoformat(),
         "month_start": period.month_start.isoformat(),
         "period_end": period.end.isoformat(),
+        "campaign_start": period.campaign_start.isoformat(),
+        "dispatch_start": campaign.first.isoformat() if campaign else None,
         "data_as_of": as_of.isoformat(),
         "unit": unit,
         "filled_on": (filled_on or as_of.date()).isoformat(),
         "regions": [
-            _region_numbers(c, n, lv, risk.get(c, {}), hazard.get(c, {}), exports[c], changes.get(c, {}))
+            _region_numbers(c, n, lv, risk.get(c, {}), hazard.get(c, {}), units[c], changes.get(c, {}),
+                            campaign is not None)
             for c, n, lv in regions
         ],
     }

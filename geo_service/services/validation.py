@@ -153,7 +153,7 @@ HAZARD_COLUMNS: tuple[Column, ...] = (
     Column("funds_wan", "整改资金（万元）", False, "≥0；重大隐患五落实之资金"),
     Column("emergency_plan", "应急预案", False, "重大隐患五落实之预案"),
     Column("supervision_doc_no", "挂牌督办文号", False, "来源为挂牌督办时必填"),
-    Column("rectified_on", "整改完成日期", False, "状态为已整改、已验收销号时必填"),
+    Column("rectified_on", "整改完成日期", False, "状态为已整改待验收、已验收销号时必填"),
     Column("verified_on", "验收日期", False, "状态为已验收销号时必填"),
     Column("verifier", "验收人", False, "状态为已验收销号时必填"),
     Column("verification_note", "复查情况"),
@@ -598,7 +598,11 @@ def _key_or_name(table: Mapping[str, str]) -> Any:
 
 
 _parse_source = _key_or_name(domain.HAZARD_SOURCES)
-_parse_state = _key_or_name(domain.HAZARD_STATES)
+_parse_state_name = _key_or_name(domain.HAZARD_STATES)
+
+
+def _parse_state(v: Any) -> str | None:
+    return _parse_state_name(v) or domain.HAZARD_STATE_ALIASES.get(_text(v))
 
 
 def _parse_criterion(v: Any) -> str | None:
@@ -646,7 +650,7 @@ def validate_hazard(
     Checks the enterprise exists; level, source, state and criterion are known
     (key or Chinese); dates parse, are not in the future and follow the
     lifecycle (found ≤ rectified ≤ verified; deadline ≥ found); the fields the
-    state needs are present (已整改: 整改完成日期; 已验收销号: 验收日期 and
+    state needs are present (已整改待验收: 整改完成日期; 已验收销号: 验收日期 and
     验收人); a 重大隐患 past 已登记 has its 五落实; 挂牌督办 has a document
     number; funds ≥ 0; an own location (optional, converted from ``datum`` to
     WGS84) lies in China and inside the enterprise's region.

@@ -26,7 +26,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from .statistics import CHANGE_ITEMS, DISPATCH_ITEMS, TABLE_COLUMNS
 
-__all__ = ["build_workbook", "SHEETS", "FORM000_CONTENT"]
+__all__ = ["build_workbook", "SHEETS", "FORM000_CONTENT", "cn_date", "cn_datetime", "dispatch_heading",
+           "dispatch_blank_note"]
 
 SHEETS = ("防范遏制统计表", "进展情况调度表", "工作情况统计表", "分地区汇总", "环比变化")
 
@@ -80,9 +81,48 @@ _DISPATCH_OTHER_BLOCKS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _cn_date(iso: str) -> str:
-    d = dt.date.fromisoformat(iso)
+_BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def cn_date(iso: str | dt.date) -> str:
+    """A date as the forms write it.
+
+    >>> cn_date("2026-11-30"), cn_date(dt.date(2026, 5, 1))
+    ('2026年11月30日', '2026年5月1日')
+    """
+    d = dt.date.fromisoformat(iso) if isinstance(iso, str) else iso
     return f"{d.year}年{d.month}月{d.day}日"
+
+
+def cn_datetime(iso: str) -> str:
+    """A timestamp (ISO, any offset) as a Beijing date and time.
+
+    >>> cn_datetime("2026-11-30T06:05:09.123+00:00")
+    '2026年11月30日14时05分'
+    """
+    t = dt.datetime.fromisoformat(iso)
+    if t.tzinfo is not None:
+        t = t.astimezone(_BEIJING)
+    return f"{cn_date(t.date())}{t.hour}时{t.minute:02d}分"
+
+
+def _year_note(n: dict[str, Any]) -> str:
+    return f"{cn_date(n['period_start'])}至{cn_date(n['period_end'])}"
+
+
+def dispatch_heading(n: dict[str, Any]) -> str:
+    """The period the 调度表 covers, for its heading (reading B)."""
+    if n["dispatch_start"] is None:
+        return f"{n['period_label']}，专项行动自{cn_date(n['campaign_start'])}开始"
+    return f"{cn_date(n['dispatch_start'])}至{cn_date(n['period_end'])}累计"
+
+
+def dispatch_blank_note(n: dict[str, Any]) -> str | None:
+    """Why the 调度表 is blank for a month before the campaign's start (None otherwise)."""
+    if n["dispatch_start"] is not None:
+        return None
+    return (f"{n['period_label']}早于专项行动开始日期（{cn_date(n['campaign_start'])}）。调度表“自5月份开始报送”，"
+            "报送“5月以来累计情况”，本月不填报，本表留空。")
 
 
 def _cell(ws: Worksheet, row: int, col: int, value: Any = None, *, align: Alignment = _WRAP,
@@ -119,7 +159,7 @@ def _heading(ws: Worksheet, title: str, unit: str, filled: str, ncols: int, date
 
 
 def _form000(ws: Worksheet, n: dict[str, Any], r: dict[str, Any]) -> None:
-    _heading(ws, f"防范遏制重特大事故工作统计表（{n['period_label']}）", n["unit"], _cn_date(n["filled_on"]),
+    _heading(ws, f"防范遏制重特大事故工作统计表（{n['period_label']}）", n["unit"], cn_date(n["filled_on"]),
              8, "填报时间")
     for col, width in zip("ABCDEFGH", (16, 40, 34, 8, 22, 10, 22, 10), strict=True):
         ws.column_dimensions[col].width = width
@@ -170,13 +210,15 @@ def _form000(ws: Worksheet, n: dict[str, Any], r: dict[str, Any]) -> None:
     ws.cell(row=row, column=1, value="签发人：　　　　　　　　填表人：　　　　　　　　联系电话：")
     ws.cell(row=row + 1, column=1, value="注：1.填报数据均为每年度开展防范遏制重特大事故工作的累计数据。")
     ws.cell(row=row + 2, column=1,
-            value=f"　　2.第12–14项由“风险一张图”按登记库自动统计（统计期 {n['period_start']} 至 "
-                  f"{n['period_end']}，数据截至 {n['data_as_of'][:19]}），口径见 docs/STATISTICS.md。")
+            value=f"　　2.第12–14项由“风险一张图”按登记库自动统计（{_year_note(n)}累计，数据截至"
+                  f"{cn_datetime(n['data_as_of'])}）：第12项为今年评估分级的风险点，未填评估日期的不计；"
+                  "第13项“已整改”为已验收销号；第14项市级、县级单位为登记库存有边界、可随时出图的区划，"
+                  "企业已绘制数登记库无从得知，留空。")
 
 
 def _dispatch(ws: Worksheet, n: dict[str, Any], r: dict[str, Any]) -> None:
-    _heading(ws, f"重大事故隐患专项排查整治行动进展情况调度表（{n['period_label']}）", n["unit"],
-             _cn_date(n["filled_on"]), 7, "时间")
+    _heading(ws, f"重大事故隐患专项排查整治行动进展情况调度表（{dispatch_heading(n)}）", n["unit"],
+             cn_date(n["filled_on"]), 7, "时间")
     for col, width in zip("ABCDEFG", (14, 6, 40, 10, 6, 40, 10), strict=True):
         ws.column_dimensions[col].width = width
     row = 3
@@ -199,15 +241,16 @@ def _dispatch(ws: Worksheet, n: dict[str, Any], r: dict[str, Any]) -> None:
             row += 1
         _merge(ws, start, 1, row - 1, 1, name, font=_BOLD)
     ws.cell(row=row + 1, column=1, value="审核人：　　　　　　　　填报联系人：　　　　　　　　联系电话：")
-    ws.cell(row=row + 2, column=1,
-            value=f"注：“总体情况”由“风险一张图”按登记库统计（{n['period_start']} 至 {n['period_end']} 累计，"
-                  "重大事故隐患按来源：企业自查、部门检查、挂牌督办；举报来源不列入），其余各项由填报单位填写。")
+    blank = dispatch_blank_note(n)
+    ws.cell(row=row + 2, column=1, value="注：" + (blank or (
+        f"“总体情况”由“风险一张图”按登记库统计（{dispatch_heading(n)}，即专项行动开始以来；重大事故隐患按来源："
+        "企业自查、部门检查、挂牌督办，举报来源不列入；“已完成整改”为其中已验收销号的），其余各项由填报单位填写。")))
 
 
 def _industry_table(ws: Worksheet, n: dict[str, Any], r: dict[str, Any]) -> None:
     ncols = 1 + len(TABLE_COLUMNS)
     _heading(ws, f"重大事故隐患专项排查整治行动工作情况统计表（{n['period_label']}）", n["unit"],
-             _cn_date(n["filled_on"]), ncols, "填报日期")
+             cn_date(n["filled_on"]), ncols, "填报日期")
     ws.column_dimensions["A"].width = 20
     for i in range(len(TABLE_COLUMNS)):
         ws.column_dimensions[get_column_letter(2 + i)].width = 9
@@ -240,9 +283,10 @@ def _industry_table(ws: Worksheet, n: dict[str, Any], r: dict[str, Any]) -> None
         row += 1
     ws.cell(row=row + 1, column=1, value="审核人：　　　　　　　　填报联系人：　　　　　　　　联系电话：")
     ws.cell(row=row + 2, column=1,
-            value=f"注：前8列由“风险一张图”按登记库统计（累计：{n['period_start']} 至 {n['period_end']}；本月："
-                  f"{n['month_start']} 起），率保留一位小数（四舍五入），分母为0时空白；其余各列及无对应"
-                  "行业的行由填报单位填写。")
+            value=f"注：前8列由“风险一张图”按登记库统计（累计：{_year_note(n)}，今年以来；本月为累计中"
+                  f"{cn_date(n['month_start'])}起的部分）。“其中：挂牌督办治理”为落实治理措施中的挂牌督办隐患；"
+                  "“已完成治理”为已验收销号，本月数为本月验收销号的今年隐患。率保留一位小数（四舍五入），"
+                  "分母为0时空白；其余各列及无对应行业的行由填报单位填写。")
     ws.freeze_panes = "B6"
 
 
@@ -254,7 +298,7 @@ def _by_region(ws: Worksheet, n: dict[str, Any]) -> None:
                 "企业（个）"]
     ncols = len(headings)
     _heading(ws, f"{n['region']['name']}分地区汇总（{n['period_label']}）", n["unit"],
-             _cn_date(n["filled_on"]), ncols, "填报时间")
+             cn_date(n["filled_on"]), ncols, "填报时间")
     for i, h in enumerate(headings):
         _cell(ws, 3, 1 + i, h, align=_CENTRE, font=_BOLD)
         ws.column_dimensions[get_column_letter(1 + i)].width = 12 if i > 1 else 14
@@ -279,7 +323,7 @@ def _by_region(ws: Worksheet, n: dict[str, Any]) -> None:
 def _changes(ws: Worksheet, n: dict[str, Any]) -> None:
     headings = ["区划代码", "区划名称"] + [label for _, label in CHANGE_ITEMS]
     _heading(ws, f"{n['region']['name']}环比变化（{n['period_label']}，与上月末相比）", n["unit"],
-             _cn_date(n["filled_on"]), len(headings), "填报时间")
+             cn_date(n["filled_on"]), len(headings), "填报时间")
     for i, h in enumerate(headings):
         _cell(ws, 3, 1 + i, h, align=_CENTRE, font=_BOLD)
         ws.column_dimensions[get_column_letter(1 + i)].width = 16

@@ -108,7 +108,7 @@ def test_register_a_hazard_and_close_it_in_the_browser(ledger_server, page, scre
     page.fill("#step-rectifying-rectified [name=note]", "排风设施已安装调试")
     page.click("#step-rectifying-rectified button[type=submit]")
     page.wait_for_selector("#step-rectified-closed")
-    assert "已整改" in page.inner_text("h1")
+    assert "已整改待验收" in page.inner_text("h1")
 
     page.fill("#step-rectified-closed [name=verifier]", "市应急局验收组 刘九")
     page.fill("#step-rectified-closed [name=verification_note]", "复查合格")
@@ -120,8 +120,8 @@ def test_register_a_hazard_and_close_it_in_the_browser(ledger_server, page, scre
     assert len(timeline) == 4
     assert "已登记" in timeline[0]
     assert "已登记 → 整改中" in timeline[1]
-    assert "整改中 → 已整改" in timeline[2] and "排风设施已安装调试" in timeline[2]
-    assert "已整改 → 已验收销号" in timeline[3]
+    assert "整改中 → 已整改待验收" in timeline[2] and "排风设施已安装调试" in timeline[2]
+    assert "已整改待验收 → 已验收销号" in timeline[3]
     page.screenshot(path=str(screenshot_dir / "ledger-hazard-closed.png"), full_page=True)
 
     # The register holds what the browser did.

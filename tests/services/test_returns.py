@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -17,7 +18,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from geo_service.config import Config
-from geo_service.errors import NotFound, OutOfJurisdiction
+from geo_service.errors import Forbidden, NotFound, OutOfJurisdiction
 from geo_service.models import Hazard, MapExport, ReturnArchive
 from geo_service.queries import metrics
 from geo_service.queries.scope import ALL, Scope
@@ -61,15 +62,41 @@ def test_bundle_holds_workbooks_and_both_maps_for_the_region_and_each_child(sess
     assert json.loads(zf.read("numbers.json"))["regions"][0]["code"] == "532500"
 
 
-def test_bundle_records_its_maps_and_item14_counts_them(session, style):
+def test_generating_the_package_changes_no_number_of_the_return(session, style):
     build_register(session)
-    bundle = returns.build_bundle(session, "532500", OCT, scope=ALL, style=style, by="张科长")
+    figures = lambda numbers: list(returns.flatten_numbers(numbers))  # noqa: E731
+    before = compute_return(session, "532500", OCT, scope=ALL)
+    first = returns.build_bundle(session, "532500", OCT, scope=ALL, style=style, by="张科长")
+    second = returns.build_bundle(session, "532500", OCT, scope=ALL, style=style, by="李科员")
+    # the maps are logged (risk + hazard, png + pdf, for each of the three regions, twice) …
     rows = session.execute(select(MapExport.region_code, MapExport.kind, MapExport.fmt)).all()
-    # risk + hazard, png + pdf, for each of the three regions
-    assert len(rows) == 12 and {r.region_code for r in rows} == {"532500", "532501", "532502"}
-    # one prefecture-level and two county-level units have their map for October
-    assert bundle.numbers["regions"][0]["form000"]["item14"] == {
-        "done": True, "prefecture_units": 1, "county_units": 2, "enterprises": 0}
+    assert len(rows) == 24 and {r.region_code for r in rows} == {"532500", "532501", "532502"}
+    # … and no figure moved: item 14 counts the regions whose maps the service can draw
+    assert figures(first.numbers) == figures(before) == figures(second.numbers)
+    assert first.numbers["regions"][0]["form000"]["item14"] == {
+        "done": True, "prefecture_units": 1, "county_units": 2, "enterprises": None}
+    assert returns.diff_numbers(first.numbers, second.numbers) == []
+
+
+def test_package_notes_cite_no_project_file_and_write_dates_the_forms_way(session, style):
+    build_register(session)
+    bundle = returns.build_bundle(session, "532500", OCT, scope=ALL, style=style, by="张科长",
+                                  made_on=dt.date(2026, 11, 30))
+    zf = zipfile.ZipFile(io.BytesIO(bundle.zip_bytes))
+    readme = zf.read("说明.txt").decode("utf-8")
+    texts = [readme]
+    for name in zf.namelist():
+        if name.endswith(".xlsx"):
+            wb = load_workbook(io.BytesIO(zf.read(name)))
+            texts += [str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
+                      if isinstance(c.value, str)]
+    text = "\n".join(texts)
+    assert not re.search(r"[\w/]+\.(md|py|txt)\b", text.replace("说明.txt", "")), "a project file path"
+    assert "docs/" not in text and "geo_service" not in text
+    # no ISO dates or timestamps, the forms' way instead
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text)
+    assert "填报时间：2026年11月30日" in readme and "2026年1月1日至2026年10月31日" in readme
+    assert "2026年5月1日至2026年10月31日累计" in readme
 
 
 def test_submitted_return_is_frozen_and_the_diff_shows_later_edits(session, style):
@@ -105,6 +132,28 @@ def test_submitted_return_is_frozen_and_the_diff_shows_later_edits(session, styl
     # nothing else moved: no diff on the unchanged figures
     assert "532500/item12/major_risks" not in diff
     assert returns.diff_numbers(again.numbers, again.numbers) == []
+
+
+def test_an_archived_return_cannot_be_altered_and_a_resubmission_is_a_new_row(session, style):
+    build_register(session)
+    archive, _ = returns.submit_return(session, "532501", OCT, scope=ALL, style=style, by="张科长")
+    archive_id, stored = archive.id, json.dumps(archive.numbers, sort_keys=True)
+    # try to change the frozen numbers through the ORM: refused, nothing written
+    archive.numbers = {**archive.numbers, "unit": "改过的单位"}
+    with pytest.raises(Forbidden, match="已归档的月报不能修改"):
+        session.flush()
+    session.expire(archive)  # drop the refused change and read the row again
+    assert json.dumps(session.get(ReturnArchive, archive_id).numbers, sort_keys=True) == stored
+    # … and deleting it is refused too
+    session.delete(archive)
+    with pytest.raises(Forbidden, match="已归档的月报不能修改或删除"):
+        session.flush()
+    session.expunge(archive)
+    # a correction is a new submission: a new row, the first one untouched
+    again, _ = returns.submit_return(session, "532501", OCT, scope=ALL, style=style, by="李科员")
+    assert again.id != archive_id
+    assert [a.id for a in returns.archives(session, "532501", OCT, scope=ALL)] == [again.id, archive_id]
+    assert json.dumps(session.get(ReturnArchive, archive_id).numbers, sort_keys=True) == stored
 
 
 def test_archives_are_listed_latest_first_and_scoped(session, style):

@@ -9,12 +9,12 @@ Regions: 红河州 532500 = box 103–104 E, 23–24 N, split at 103.5 E into
  key    region      industry          grade    risk points (grade, assessed, controls)
 =====  ==========  ================  =======  ==================================================
  A      532501      hazchem           红       液氯储罐区 (红, 2026-03-01, yes); 装卸区 (红, 2026-10-15, no);
-                                               机修车间 (黄, 2025-06-01)
- B      532502      coal              红       采掘工作面 (红, 2025-12-10, yes)
+                                               机修车间 (黄, 2025-06-01 — last year)
+ B      532502      coal              红       采掘工作面 (红, 2025-12-10, yes — last year)
  C      532502      trade.metallurgy  红       高炉 (橙, 2026-02-01); 煤气柜 (红, 2026-11-05 — after October)
  D      532501      trade.commerce    —        none (the enterprise with no risk point)
  E      532501      crowded           蓝       食堂 (蓝, 2026-05-01)
- F      532502      mine              橙       尾矿库 (橙, no assessed_on, entered 2026-04-01)
+ F      532502      mine              橙       尾矿库 (橙, no assessed_on: never counted)
 =====  ==========  ================  =======  ==================================================
 
 Hazards:
@@ -147,16 +147,17 @@ def group(item: dict[str, Any], key: str) -> dict[str, Any]:
     return next(g for g in item["groups"] if g["key"] == key)
 
 
-def test_form000_item12_counts_enterprises_and_red_risk_points_by_the_month_end(session):
+def test_form000_item12_counts_this_years_risk_work_by_the_month_end(session):
     build_register(session)
     r = region(compute_return(session, "532500", OCT, scope=ALL), "532500")
     item12 = r["form000"]["item12"]
-    # A, B (assessed 2025, still in the register), C (高炉), E, F (entered 2026-04-01); D has none
-    assert item12["enterprises"] == 5 and item12["done"] is True
-    # 红: 液氯储罐区, 装卸区, 采掘工作面; 煤气柜 was assessed in November
-    assert item12["major_risks"] == 3
-    assert group(item12, "coal") == {"key": "coal", "name": "煤矿", "enterprises": 1, "major_risks": 1}
-    assert group(item12, "mine")["enterprises"] == 1 and group(item12, "mine")["major_risks"] == 0
+    # assessed 1 Jan – 31 Oct 2026: A (液氯储罐区, 装卸区), C (高炉), E (食堂).  Not B (采掘工作面 was
+    # assessed in 2025: last year's work), not F (尾矿库 has no assessment date), not D (no risk point)
+    assert item12["enterprises"] == 3 and item12["done"] is True
+    # 红: 液氯储罐区, 装卸区; 采掘工作面 is last year's, 煤气柜 was assessed in November
+    assert item12["major_risks"] == 2
+    assert group(item12, "coal") == {"key": "coal", "name": "煤矿", "enterprises": 0, "major_risks": 0}
+    assert group(item12, "mine")["enterprises"] == 0 and group(item12, "mine")["major_risks"] == 0
     assert group(item12, "hazchem")["enterprises"] == 1 and group(item12, "hazchem")["major_risks"] == 2
     # 工贸 rolls 冶金 up: C only (D has no risk point)
     assert group(item12, "other:trade") == {"key": "other:trade", "name": "工贸", "enterprises": 1,
@@ -185,27 +186,35 @@ def test_form000_item13_counts_hazards_found_this_year_and_rectified_by_the_mont
     assert group(item13, "other:crowded")["enterprises"] == 0
 
 
-def test_dispatch_block_splits_major_hazards_by_source(session):
+def test_dispatch_block_splits_major_hazards_by_source_since_the_campaign_start(session):
     build_register(session)
-    r = region(compute_return(session, "532500", OCT, scope=ALL), "532500")
+    numbers = compute_return(session, "532500", OCT, scope=ALL)
+    assert (numbers["campaign_start"], numbers["dispatch_start"]) == ("2026-05-01", "2026-05-01")
+    r = region(numbers, "532500")
     assert r["dispatch"] == {
-        "self_found": 2, "self_rectified": 0,  # h4 (verified in November), h5
+        "self_found": 2, "self_rectified": 0,  # h4 (found 1 Sep, verified in November), h5 (1 June)
         "inspection_found": 1, "inspection_rectified": 1,  # h3
-        "supervised_found": 1, "supervised_rectified": 0,  # h2 (挂牌督办, still rectifying)
+        "supervised_found": 0, "supervised_rectified": 0,  # h2 (挂牌督办) was found on 5 March, before 1 May
     }
+    # before May the block is blank, not zero
+    april = region(compute_return(session, "532500", metrics.period(2026, 4), scope=ALL), "532500")
+    assert set(april["dispatch"].values()) == {None} and set(april["dispatch_month"].values()) == {None}
+    # a deployment whose campaign began on 1 March counts h2
+    march = region(compute_return(session, "532500", metrics.period(2026, 10, "03-01"), scope=ALL), "532500")
+    assert (march["dispatch"]["supervised_found"], march["dispatch"]["self_found"]) == (1, 2)
 
 
 def test_industry_table_cumulative_month_and_industry_rows(session):
     build_register(session)
     r = region(compute_return(session, "532500", OCT, scope=ALL), "532500")
     total = table_row(r, "cumulative")
-    # 3 红 risk points, 2 with controls implemented → 66.7 %
-    assert (total["major_risks"], total["risks_controlled"], total["control_rate"]) == (3, 2, 66.7)
-    # h2, h3, h4 have their 五落实 filled; h5 (registered) has not
+    # this year's 红 risk points: 液氯储罐区 (controls in place) and 装卸区 → 50 %
+    assert (total["major_risks"], total["risks_controlled"], total["control_rate"]) == (2, 1, 50.0)
+    # h2, h3, h4 have their 五落实 filled; h5 (registered) has not; of those, h2 is 挂牌督办
     assert (total["major_found"], total["five_measures"], total["supervised"], total["rectified"],
             total["rectify_rate"]) == (4, 3, 1, 1, 25.0)
     month = table_row(r, "month")
-    # October alone: 装卸区 (no controls) and h3 (found 8 Oct, verified 25 Oct)
+    # October's part: 装卸区 (no controls) and h3 (found 8 Oct, verified 25 Oct)
     assert (month["major_risks"], month["risks_controlled"], month["control_rate"]) == (1, 0, 0.0)
     assert (month["major_found"], month["five_measures"], month["supervised"], month["rectified"],
             month["rectify_rate"]) == (1, 1, 0, 1, 100.0)
@@ -227,9 +236,9 @@ def test_child_regions_each_get_their_own_numbers(session):
     numbers = compute_return(session, "532500", OCT, scope=ALL)
     assert [x["code"] for x in numbers["regions"]] == ["532500", "532501", "532502"]
     west, east = region(numbers, "532501"), region(numbers, "532502")
-    # west: A, D, E; east: B, C, F
+    # west: A, D, E (A and E assessed this year); east: B, C, F (only C assessed this year, 高炉 橙)
     assert west["form000"]["item12"]["enterprises"] == 2 and west["form000"]["item12"]["major_risks"] == 2
-    assert east["form000"]["item12"]["enterprises"] == 3 and east["form000"]["item12"]["major_risks"] == 1
+    assert east["form000"]["item12"]["enterprises"] == 1 and east["form000"]["item12"]["major_risks"] == 0
     assert west["form000"]["item13"]["major_found"] == 1 and east["form000"]["item13"]["major_found"] == 3
     assert east["form000"]["item13"]["major_rectified"] == 1
     assert numbers["period"] == "2026-10" and numbers["period_label"] == "2026年10月"
@@ -255,8 +264,8 @@ def test_rectification_verified_after_the_month_counts_in_the_month_it_was_verif
     # h4 verified 3 November: now rectified alongside h3
     assert nov["form000"]["item13"]["major_rectified"] == 2
     assert nov["dispatch"]["self_rectified"] == 1
-    # 煤气柜 (红, 5 November) joins the risk register
-    assert nov["form000"]["item12"]["major_risks"] == 4
+    # 煤气柜 (红, 5 November) joins this year's risk work
+    assert nov["form000"]["item12"]["major_risks"] == 3
 
 
 def test_month_over_month_changes(session):
@@ -271,27 +280,32 @@ def test_month_over_month_changes(session):
                                "went_overdue": 1}
 
 
-def test_item14_counts_units_with_a_map_exported_this_year_up_to_the_month(session):
+def test_item14_counts_the_regions_the_service_can_draw_and_leaves_enterprises_blank(session):
     reg = build_register(session)
+    before = compute_return(session, "532500", OCT, scope=ALL)
+    # 红河州 is a prefecture-level unit, 个旧市 and 开远市 county-level ones; all three have boundaries.
+    # Enterprises' own 四色图 are not in the register: unknown, blank
+    assert region(before, "532500")["form000"]["item14"] == {
+        "done": True, "prefecture_units": 1, "county_units": 2, "enterprises": None}
+    assert region(before, "532502")["form000"]["item14"] == {
+        "done": True, "prefecture_units": 0, "county_units": 1, "enterprises": None}
+    # the log of exported maps does not move the figure (who pressed a button is not a statistic)
     session.add_all([
         MapExport(region_code="532500", period=dt.date(2026, 10, 1), kind="risk", fmt="png"),
-        MapExport(region_code="532500", period=dt.date(2026, 10, 1), kind="hazard", fmt="pdf"),
-        MapExport(region_code="532501", period=dt.date(2026, 3, 1), kind="risk", fmt="png"),
-        MapExport(region_code="532502", period=dt.date(2026, 11, 1), kind="risk", fmt="png"),  # later
-        MapExport(region_code="532502", period=dt.date(2025, 12, 1), kind="risk", fmt="png"),  # last year
         MapExport(enterprise_id=reg.ent["A"].id, period=dt.date(2026, 10, 1), kind="risk", fmt="png"),
     ])
     session.flush()
-    numbers = compute_return(session, "532500", OCT, scope=ALL)
-    assert region(numbers, "532500")["form000"]["item14"] == {
-        "done": True, "prefecture_units": 1, "county_units": 1, "enterprises": 1}
-    assert region(numbers, "532502")["form000"]["item14"]["done"] is False
+    after = compute_return(session, "532500", OCT, scope=ALL)
+    assert [r["form000"]["item14"] for r in after["regions"]] == [r["form000"]["item14"] for r in before["regions"]]
+    # a county account counts only its own county
+    county = region(compute_return(session, "532500", OCT, scope=Scope(region="532501")), "532500")
+    assert county["form000"]["item14"]["prefecture_units"] == 0 and county["form000"]["item14"]["county_units"] == 1
 
 
 def test_scope_restricts_every_count(session):
     build_register(session)
     r = region(compute_return(session, "532500", OCT, scope=Scope(region="532501")), "532500")
-    # only A, D, E are visible
+    # only A, D, E are visible (A and E assessed this year)
     assert r["form000"]["item12"]["enterprises"] == 2
     assert r["form000"]["item13"]["major_found"] == 1
     assert r["dispatch"]["inspection_found"] == 0

@@ -54,10 +54,10 @@ def test_form000_items_12_to_14_are_numbers(session):
     _, wb = workbook(session)
     ws = wb["防范遏制统计表"]
     r, c = find(ws, "12.组织开展了安全风险辨识评估分级工作")
-    # 是 / 5 enterprises / 3 红 risk points (see test_statistics)
+    # 是 / 3 enterprises / 2 红 risk points assessed this year (see test_statistics)
     assert ws.cell(r, c + 1).value == "是"
-    assert ws.cell(r, c + 3).value == 5 and isinstance(ws.cell(r, c + 3).value, int)
-    assert ws.cell(r, c + 5).value == 3
+    assert ws.cell(r, c + 3).value == 3 and isinstance(ws.cell(r, c + 3).value, int)
+    assert ws.cell(r, c + 5).value == 2
     r13, _ = find(ws, "13.组织开展了事故隐患排查治理工作")
     assert (ws.cell(r13, c + 3).value, ws.cell(r13, c + 5).value) == (4, 4)
     assert ws.cell(r13 + 1, c + 5).value == 1  # 已整改
@@ -91,8 +91,8 @@ def test_industry_table_layout_and_values(session):
     assert [ws.cell(4, 2 + i).value for i in range(8)] == [c.title for c in TABLE_COLUMNS[:8]]
     assert [ws.cell(6 + i, 1).value for i in range(len(TABLE_ROWS))] == [label for _, label in TABLE_ROWS]
     total = {c.key: ws.cell(6, 2 + i) for i, c in enumerate(TABLE_COLUMNS)}
-    assert (total["major_risks"].value, total["risks_controlled"].value) == (3, 2)
-    assert total["control_rate"].value == 66.7 and total["control_rate"].number_format == "0.0"
+    assert (total["major_risks"].value, total["risks_controlled"].value) == (2, 1)
+    assert total["control_rate"].value == 50.0 and total["control_rate"].number_format == "0.0"
     assert isinstance(total["major_found"].value, int) and total["major_found"].value == 4
     assert total["penalties"].value is None  # not in the register: blank
     month = {c.key: ws.cell(7, 2 + i).value for i, c in enumerate(TABLE_COLUMNS)}
@@ -105,7 +105,7 @@ def test_region_and_change_sheets_list_every_child(session):
     numbers, wb = workbook(session)
     ws = wb["分地区汇总"]
     assert [ws.cell(r, 1).value for r in (4, 5, 6)] == ["532500", "532501", "532502"]
-    assert ws.cell(5, 3).value == 2 and ws.cell(6, 3).value == 3  # item 12 enterprises west/east
+    assert ws.cell(5, 3).value == 2 and ws.cell(6, 3).value == 1  # item 12 enterprises west/east
     ch = wb["环比变化"]
     assert [ch.cell(4, c).value for c in range(3, 8)] == [1, 2, 1, 1, 1]
 

@@ -96,7 +96,7 @@ def test_enterprise_account_may_rectify_but_not_sign_off(client, world):
     # h4 is 整改中: the enterprise may report it rectified.
     page = doc(client, f"/hazards/{hz['h4'].id}")
     assert [f.get("id") for f in page.cssselect("form.step-form[id^=step-]")] == ["step-rectifying-rectified"]
-    # h5 is 已整改: verification is the regulator's, so no step for the enterprise.
+    # h5 is 已整改待验收: verification is the regulator's, so no step for the enterprise.
     page = doc(client, f"/hazards/{hz['h5'].id}")
     assert page.cssselect("form.step-form[id^=step-]") == []
     # Its own enterprise only.

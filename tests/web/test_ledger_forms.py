@@ -269,7 +269,8 @@ def test_the_loop_to_sign_off_and_back(client, world, session):
     timeline = [re.sub(r"\s+", " ", li.text_content()) for li in doc.cssselect("#timeline li")]
     # registered, rectifying (fixture) + 整改完成, 退回, 整改完成, 销号
     assert [t.split("：", 1)[1].split("（")[0].strip() for t in timeline] == [
-        "已登记", "已登记 → 整改中", "整改中 → 已整改", "已整改 → 整改中", "整改中 → 已整改", "已整改 → 已验收销号"]
+        "已登记", "已登记 → 整改中", "整改中 → 已整改待验收", "已整改待验收 → 整改中", "整改中 → 已整改待验收",
+        "已整改待验收 → 已验收销号"]
     assert "防护罩未固定" in timeline[3]
 
 

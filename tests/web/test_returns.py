@@ -20,8 +20,8 @@ def test_api_numbers_match_the_hand_count(client, session):
     assert resp.status_code == 200
     body = resp.get_json()
     top = body["regions"][0]
-    # see test_statistics: 5 enterprises / 3 红 risk points; 4 major found, 1 rectified
-    assert (top["form000"]["item12"]["enterprises"], top["form000"]["item12"]["major_risks"]) == (5, 3)
+    # see test_statistics: 3 enterprises / 2 红 risk points assessed this year; 4 major found, 1 rectified
+    assert (top["form000"]["item12"]["enterprises"], top["form000"]["item12"]["major_risks"]) == (3, 2)
     assert (top["form000"]["item13"]["major_found"], top["form000"]["item13"]["major_rectified"]) == (4, 1)
     assert body["unit"] == "红河州应急管理局" and [r["code"] for r in body["regions"]] == ["532500", "532501", "532502"]
 
@@ -42,10 +42,14 @@ def test_page_shows_the_tables_and_the_button(client, session):
     assert "红河州统计月报（2026年10月）" in html
     assert "生成月报（ZIP）" in html and "<progress" in html
     assert "企业自查发现的重大事故隐患（个）" in html
-    # the 累计总计 row: 3 红 risk points, 2 controlled, 66.7 %
+    # the 累计总计 row: 2 红 risk points assessed this year, 1 controlled, 50.0 %
     row = re.search(r"<strong>累计总计</strong></td>(.*?)</tr>", html, re.S).group(1)
     cells = re.findall(r'<td class="n">([^<]*)</td>', row)
-    assert cells[:3] == ["3", "2", "66.7"] and cells[3:8] == ["4", "3", "1", "1", "25.0"]
+    assert cells[:3] == ["2", "1", "50.0"] and cells[3:8] == ["4", "3", "1", "1", "25.0"]
+    # the campaign's start and the period the 调度表 covers
+    assert '<span id="campaign-start">2026年5月1日</span>' in html
+    assert '<span id="dispatch-period">2026年5月1日至2026年10月31日累计</span>' in html
+    assert 'id="dispatch-blank"' not in html
     assert "本月尚未提交归档" in html
     # nothing from outside
     assert not re.search(r"(src|href)=\"https?://", html)
@@ -107,16 +111,18 @@ def test_submit_freezes_and_the_page_shows_the_difference(client, session):
     page = client.get("/returns/532501/2026-10").get_data(as_text=True)
     assert "与当前重新计算一致" in page
 
-    # h2 (个旧市, 挂牌督办) is verified and closed on 28 October after the return was submitted
+    # h2 (个旧市, 挂牌督办, found 5 March) is verified and closed on 28 October after the return was submitted
     h2 = session.get(Hazard, reg.haz["h2"].id)
     h2.state, h2.verified_on, h2.verifier = "closed", dt.date(2026, 10, 28), "州应急局"
     session.flush()
     page = client.get("/returns/532501/2026-10").get_data(as_text=True)
-    assert "个旧市·调度表·挂牌督办重大事故隐患中已完成整改的（个）" in page
+    assert "个旧市·第13项·已整改（处）" in page
     body = client.get(f"/api/returns/archive/{archive.id}").get_json()
     diff = {d["key"]: d for d in body["diff"]}
-    assert (diff["532501/dispatch/supervised_rectified"]["archived"],
-            diff["532501/dispatch/supervised_rectified"]["fresh"]) == (0, 1)
+    assert (diff["532501/item13/major_rectified"]["archived"],
+            diff["532501/item13/major_rectified"]["fresh"]) == (0, 1)
+    # found before the campaign's start (1 May): not in the 调度表, before or after
+    assert "532501/dispatch/supervised_rectified" not in diff
     # the archived ZIP is the one submitted, byte for byte
     z = client.get(f"/returns/archive/{archive.id}.zip")
     assert z.data == bytes(archive.bundle_zip)
@@ -134,3 +140,45 @@ def test_change_map_preview_is_a_png(client, session):
 def test_unknown_job_is_404(client, session):
     resp = client.get("/api/returns/jobs/nope")
     assert resp.status_code == 404 and "任务" in resp.get_json()["message"]
+
+
+def _login(client, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token}).status_code == 302
+
+
+def test_unit_defaults_to_the_accounts_unit_then_the_setting(app, client, session):
+    from geo_service.services import accounts
+
+    build_register(session)
+    app.config["LOGIN_REQUIRED"] = True
+    app.config["ISSUING_UNIT"] = "红河州安委会办公室"
+    accounts.create_user(session, "zhou", "correct-horse-9", "regulator", region_code="532500",
+                         unit=" 红河州应急管理局 ")
+    accounts.create_user(session, "wu", "correct-horse-9", "regulator", region_code="532500")
+    session.commit()
+    _login(client, "zhou", "correct-horse-9")
+    assert client.get("/api/returns/532500/2026-10").get_json()["unit"] == "红河州应急管理局"
+    assert 'name="unit" value="红河州应急管理局"' in client.get("/returns/532500/2026-10").get_data(as_text=True)
+    # typed on the page, it wins
+    assert client.get("/api/returns/532500/2026-10?unit=个旧市应急管理局").get_json()["unit"] == "个旧市应急管理局"
+    with app.test_client() as other:
+        _login(other, "wu", "correct-horse-9")  # no unit of its own: the ISSUING_UNIT setting
+        assert other.get("/api/returns/532500/2026-10").get_json()["unit"] == "红河州安委会办公室"
+
+
+def test_a_month_before_the_campaign_shows_a_blank_dispatch_block_and_why(app, client, session):
+    build_register(session)
+    html = client.get("/returns/532500/2026-04").get_data(as_text=True)
+    assert '<span id="dispatch-period">2026年4月，专项行动自2026年5月1日开始</span>' in html
+    assert "早于专项行动开始日期（2026年5月1日）" in html
+    row = re.search(r"<td>红河州（合计）</td>(.*?)</tr>", html.split('id="dispatch-period"')[1], re.S).group(1)
+    assert re.findall(r'<td class="n">([^<]*)</td>', row) == [""] * 6
+    # a deployment whose campaign began on 1 March shows April's figures, from 1 March
+    app.config["CAMPAIGN_START"] = "2026-03-01"
+    html = client.get("/returns/532500/2026-04").get_data(as_text=True)
+    assert '<span id="campaign-start">2026年3月1日</span>' in html
+    assert '<span id="dispatch-period">2026年3月1日至2026年4月30日累计</span>' in html
+    row = re.search(r"<td>红河州（合计）</td>(.*?)</tr>", html.split('id="dispatch-period"')[1], re.S).group(1)
+    assert re.findall(r'<td class="n">([^<]*)</td>', row) == ["0", "0", "0", "0", "1", "0"]  # h2 (5 March)

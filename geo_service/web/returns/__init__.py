@@ -17,6 +17,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -36,8 +37,9 @@ from ...services.statistics import (
     DISPATCH_ITEMS,
     TABLE_COLUMNS,
     compute_return,
-    parse_month,
 )
+from ...services.statistics import parse_month as _parse_month
+from ...services.workbook import cn_date, cn_datetime, dispatch_blank_note, dispatch_heading
 from ..context import current_actor, current_scope
 from .jobs import get_job, start_job, zip_path
 
@@ -58,7 +60,15 @@ def _style() -> MapStyle:
 
 
 def _unit() -> str:
-    return (request.values.get("unit") or current_app.config.get("ISSUING_UNIT") or "").strip()[:100]
+    """填报单位: as typed on the page, else the signed-in account's unit, else ``ISSUING_UNIT``."""
+    user = g.get("user")
+    return (request.values.get("unit") or getattr(user, "unit", None)
+            or current_app.config.get("ISSUING_UNIT") or "").strip()[:100]
+
+
+def parse_month(text: str) -> Any:
+    """The period of ``YYYY-MM`` with this deployment's campaign start (``CAMPAIGN_START``)."""
+    return _parse_month(text, current_app.config["CAMPAIGN_START"])
 
 
 def _month_of(d: dt.date) -> str:
@@ -107,6 +117,8 @@ def page(region: str, month: str) -> str:
         "returns/page.html", region=reg, month=month, numbers=numbers, archives=archived, diff=diff,
         prev_month=prev_month, next_month=next_month, table_columns=[c for c in TABLE_COLUMNS if c.answerable],
         dispatch_items=DISPATCH_ITEMS, change_items=CHANGE_ITEMS, papers=sorted(PAPERS),
+        cn_date=cn_date, cn_datetime=cn_datetime, dispatch_heading=dispatch_heading(numbers),
+        dispatch_blank=dispatch_blank_note(numbers),
         may_submit=current_actor().may("submit_return"), actor=current_actor(),
     )
 
