@@ -379,7 +379,8 @@ def refuse_fields(actor: Actor, origin: str | None, fields: Any) -> None:
     refused = domain.refused_hazard_fields(actor.role, origin, fields)
     if refused:
         names = "、".join(domain.HAZARD_FIELD_LABELS.get(f, f) for f in refused)
-        raise Forbidden(f"无权修改字段：{names}", detail=f"{actor.name} ({actor.role}) may not write "
+        message = f"无权修改字段：{names}"
+        raise Forbidden(message, detail=f"{message}: {actor.name} ({actor.role}) may not write "
                         f"{refused} on a hazard of origin {origin}", fields=refused)
 
 
@@ -536,8 +537,7 @@ def transition_hazard(session: Session, hazard_id: int, to_state: str, actor: Ac
     refuse_fields(actor, hz.origin, fields)
     _check_version(hz, expected_version)
     if target == "closed" and self_signoff(actor, hz.rectified_by_id):
-        raise Forbidden("不能验收销号本人记录整改完成的隐患，须由其他账号验收（职责分离）",
-                        detail=f"user {actor.user_id} recorded the rectification of hazard {hz.id}")
+        raise Forbidden("不能验收销号本人记录整改完成的隐患，须由其他账号验收（职责分离）")
     before = snapshot(hz)
     merged = _hazard_raw(hz)
     merged.update(fields)
