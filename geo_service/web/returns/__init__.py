@@ -108,6 +108,8 @@ def page(region: str, month: str) -> str:
         prev_month=prev_month, next_month=next_month, table_columns=[c for c in TABLE_COLUMNS if c.answerable],
         dispatch_items=DISPATCH_ITEMS, change_items=CHANGE_ITEMS, papers=sorted(PAPERS),
         may_submit=current_actor().may("submit_return"), actor=current_actor(),
+        # producing the bundle is a write (a job, the map records): not for read-only accounts
+        may_bundle=current_actor().may("report_hazard") or current_actor().may("edit_register"),
     )
 
 
