@@ -101,6 +101,9 @@ class Config:
         )
         self.LS_THRESHOLDS = tuple(json.loads(env.get("LS_THRESHOLDS", "[20, 10, 4]")))
         self.DUE_SOON_DAYS = int(env.get("DUE_SOON_DAYS", "7"))
+        # 验收销号 of a 重大隐患 always needs 整改后 evidence and a 验收意见;
+        # SIGNOFF_EVIDENCE_GENERAL=1 asks the same of a 一般隐患.
+        self.SIGNOFF_EVIDENCE_GENERAL = env.get("SIGNOFF_EVIDENCE_GENERAL", "0") == "1"
 
         # Accounts: anonymous users see only the login page; PUBLIC_HEAT=1
         # publishes the district heat layer (aggregates, no enterprise details).

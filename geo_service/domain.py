@@ -24,6 +24,15 @@ __all__ = [
     "HAZARD_LEVELS",
     "HAZARD_STATES",
     "HAZARD_SOURCES",
+    "HAZARD_ORIGINS",
+    "FIVE_IMPLEMENTATIONS",
+    "HAZARD_FIELD_LABELS",
+    "HAZARD_FIELD_RULES",
+    "HAZARD_CREATE_FIELDS",
+    "HAZARD_CREATE_SOURCES",
+    "SIGNOFF_EVIDENCE_KIND",
+    "hazard_origin",
+    "refused_hazard_fields",
     "TRANSITIONS",
     "CLOSED_STATE",
     "HAZARD_STATE_ALIASES",
@@ -168,6 +177,117 @@ HAZARD_SOURCES: dict[str, str] = {
     "supervised": "挂牌督办",
     "report": "举报",
 }
+
+# --------------------------------------------------------------------------- who may write which hazard field
+# 问责: the register is what an official signs.  Who registered a hazard (its
+# origin) and the caller's role decide which of its fields the caller may
+# write; this table is the one place that says so, and
+# ``services.register`` enforces it for the API, the forms and the importers.
+
+# Who registered a hazard: an enterprise account (企业自查 it reported itself)
+# or a regulator (an inspection, 挂牌督办, a report it took, or an import).
+HAZARD_ORIGINS: dict[str, str] = {"enterprise": "企业登记", "regulator": "监管部门登记"}
+
+# 五落实 of a 重大隐患: 责任, 措施, 资金, 时限, 预案 (时限 is the deadline).
+FIVE_IMPLEMENTATIONS: dict[str, str] = {
+    "resp_person": "整改责任人",
+    "measures": "整改措施",
+    "funds_wan": "整改资金",
+    "deadline": "整改期限",
+    "emergency_plan": "应急预案",
+}
+
+# Every field a caller may write on a hazard, with the name a refusal shows.
+HAZARD_FIELD_LABELS: dict[str, str] = {
+    "description": "隐患描述",
+    "level": "隐患等级",
+    "category": "隐患类别",
+    "criterion": "重大隐患判定标准",
+    "source": "隐患来源",
+    "found_on": "发现日期",
+    "found_by": "检查人员",
+    "deadline": "整改期限",
+    "resp_person": "整改责任人",
+    "measures": "整改措施",
+    "funds_wan": "整改资金",
+    "emergency_plan": "应急预案",
+    "supervision_doc_no": "挂牌督办文号",
+    "rectification_note": "整改情况说明",
+    "rectified_on": "整改完成日期",
+    "verified_on": "验收日期",
+    "verifier": "验收人",
+    "verification_note": "复查情况（验收意见）",
+    "lng": "经度",
+    "lat": "纬度",
+}
+_EVERY_FIELD = frozenset(HAZARD_FIELD_LABELS)
+# The enterprise's part of the 五落实: 时限 (the deadline) is the regulator's.
+_ENTERPRISE_FIVE = frozenset(FIVE_IMPLEMENTATIONS) - {"deadline"}
+_ENTERPRISE_ON_REGULATORS = _ENTERPRISE_FIVE | {"rectification_note"}
+_ENTERPRISE_ON_OWN = _ENTERPRISE_ON_REGULATORS | {"description", "category", "lng", "lat"}
+
+# role → origin → the fields the role may change on a hazard of that origin
+# (by PATCH or on a lifecycle step).  Evidence files are not fields: whoever
+# may rectify or register may add them.  Regulators and administrators write
+# everything within their jurisdiction (signing off their own rectification
+# is refused by the lifecycle, see ``services.register``); read-only accounts
+# write nothing.  Enterprises never write level, criterion, source, deadline,
+# found_by, the supervision document, the dates the lifecycle sets or the
+# verification fields.
+HAZARD_FIELD_RULES: dict[str, dict[str, frozenset[str]]] = {
+    "system": {"enterprise": _EVERY_FIELD, "regulator": _EVERY_FIELD},
+    "admin": {"enterprise": _EVERY_FIELD, "regulator": _EVERY_FIELD},
+    "regulator": {"enterprise": _EVERY_FIELD, "regulator": _EVERY_FIELD},
+    "enterprise": {"enterprise": _ENTERPRISE_ON_OWN, "regulator": _ENTERPRISE_ON_REGULATORS},
+    "readonly": {"enterprise": frozenset(), "regulator": frozenset()},
+}
+# role → the fields it may give when it registers a hazard.  An enterprise
+# reports what it found (description, level, category, when, who, where) and
+# its part of the 五落实; the deadline, the criterion and the rest are the
+# regulator's.
+HAZARD_CREATE_FIELDS: dict[str, frozenset[str]] = {
+    "system": _EVERY_FIELD,
+    "admin": _EVERY_FIELD,
+    "regulator": _EVERY_FIELD,
+    "enterprise": _ENTERPRISE_ON_OWN | {"level", "source", "found_on", "found_by"},
+    "readonly": frozenset(),
+}
+# role → the sources it may register (absent: every source).
+HAZARD_CREATE_SOURCES: dict[str, tuple[str, ...]] = {"enterprise": ("self",)}
+# The evidence kind a sign-off needs (整改后 photos or documents).
+SIGNOFF_EVIDENCE_KIND = "after"
+
+
+def hazard_origin(role: str) -> str:
+    """The origin of a hazard registered by an account of ``role``.
+
+    >>> hazard_origin("enterprise"), hazard_origin("regulator"), hazard_origin("system")
+    ('enterprise', 'regulator', 'regulator')
+    """
+    return "enterprise" if role == "enterprise" else "regulator"
+
+
+def refused_hazard_fields(role: str, origin: str | None, fields: object) -> list[str]:
+    """The fields of ``fields`` that ``role`` may not write, in table order.
+
+    ``origin`` None means registering a new hazard.  Unknown roles may write
+    nothing.
+
+    >>> refused_hazard_fields("enterprise", "regulator", ["measures", "deadline", "source"])
+    ['source', 'deadline']
+    >>> refused_hazard_fields("enterprise", "enterprise", ["description", "lng", "lat"])
+    []
+    >>> refused_hazard_fields("enterprise", None, ["level", "deadline"])
+    ['deadline']
+    """
+    if origin is None:
+        allowed = HAZARD_CREATE_FIELDS.get(role, frozenset())
+    else:
+        allowed = HAZARD_FIELD_RULES.get(role, {}).get(origin, frozenset())
+    wanted = set(fields)  # type: ignore[call-overload]
+    return [f for f in HAZARD_FIELD_LABELS if f in wanted and f not in allowed] + sorted(
+        f for f in wanted if f not in HAZARD_FIELD_LABELS and f not in allowed)
+
 
 REGION_LEVELS: dict[str, str] = {
     "province": "省",

@@ -112,7 +112,8 @@ def _records_command(kind: str) -> click.Command:
                     try:
                         result = importers.import_records(session, kind, file, datum=crs,
                                                           skip_bad=skip_bad, dry_run=dry_run,
-                                                          progress=True, limits=_limits())
+                                                          progress=True, limits=_limits(),
+                                                          evidence_for_general=Config().SIGNOFF_EVIDENCE_GENERAL)
                     except importers.ImportFailed as err:
                         _fail(err)
                     session.commit()

@@ -183,7 +183,15 @@ class Hazard(Base):
     rectified_on: Mapped[dt.date | None] = mapped_column(Date)
     verified_on: Mapped[dt.date | None] = mapped_column(Date)
     verifier: Mapped[str | None] = mapped_column(String(100))
-    verification_note: Mapped[str | None] = mapped_column(Text)  # 复查情况
+    verification_note: Mapped[str | None] = mapped_column(Text)  # 复查情况（验收意见）
+    # Who registered it (domain.HAZARD_ORIGINS); the field rules read it.
+    origin: Mapped[str] = mapped_column(String(12), default="regulator", server_default="regulator")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    rectification_note: Mapped[str | None] = mapped_column(Text)  # 整改情况说明
+    # The account that recorded 整改完成, and the one that signed off (``verifier``
+    # keeps the name: free text on old rows and imports, the account's name since).
+    rectified_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    verifier_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     geom: Mapped[WKBElement | None] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -196,6 +204,9 @@ class Hazard(Base):
         CheckConstraint(in_check("state", domain.HAZARD_STATES), name="ck_hazard_state"),
         CheckConstraint(in_check("source", domain.HAZARD_SOURCES), name="ck_hazard_source"),
         CheckConstraint(in_check("criterion", domain.MAJOR_CRITERIA), name="ck_hazard_criterion"),
+        CheckConstraint(in_check("origin", domain.HAZARD_ORIGINS), name="ck_hazard_origin"),
+        CheckConstraint("verifier_id IS NULL OR rectified_by_id IS NULL OR verifier_id <> rectified_by_id",
+                        name="ck_hazard_verifier_not_rectifier"),
         CheckConstraint("funds_wan >= 0", name="ck_hazard_funds"),
         CheckConstraint(
             "source <> 'supervised' OR supervision_doc_no IS NOT NULL", name="ck_hazard_supervised_doc"

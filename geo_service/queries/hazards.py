@@ -11,12 +11,12 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
 from .. import domain
 from ..errors import NotFound
-from ..models import Enterprise, Hazard, HazardEvent, HazardEvidence
+from ..models import Enterprise, Hazard, HazardEvent, HazardEvidence, User
 from . import metrics
 from .filters import Filters, hazard_clause, hazard_location
 from .scope import Scope, enterprise_scope
@@ -64,9 +64,15 @@ def hazard_detail(session: Session, hazard_id: int, *, scope: Scope, as_of: dt.d
 
     Raises :class:`NotFound` when it does not exist or lies outside ``scope``.
     """
+    verifier = aliased(User, name="verifier_user")
     row = session.execute(
-        sa.select(*hazard_columns(as_of), Hazard.verification_note, Hazard.created_at, Hazard.updated_at)
+        sa.select(*hazard_columns(as_of), Hazard.verification_note, Hazard.rectification_note,
+                  Hazard.origin, Hazard.created_by_id, Hazard.rectified_by_id, Hazard.verifier_id,
+                  # the signing account's name; old rows and imports keep their free-text 验收人
+                  sa.func.coalesce(verifier.display_name, Hazard.verifier).label("verifier_name"),
+                  Hazard.created_at, Hazard.updated_at)
         .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+        .outerjoin(verifier, verifier.id == Hazard.verifier_id)
         .where(Hazard.id == hazard_id, enterprise_scope(scope))
     ).first()
     if row is None:
@@ -76,12 +82,13 @@ def hazard_detail(session: Session, hazard_id: int, *, scope: Scope, as_of: dt.d
     out["level_name"] = domain.HAZARD_LEVELS[out["level"]]
     out["source_name"] = domain.HAZARD_SOURCES[out["source"]]
     out["criterion_name"] = domain.MAJOR_CRITERIA.get(out["criterion"] or "")
+    out["origin_name"] = domain.HAZARD_ORIGINS[out["origin"]]
     out["next_states"] = [
         {"to_state": b, "name": domain.HAZARD_STATES[b], "action": label}
         for (a, b), label in domain.TRANSITIONS.items() if a == out["state"]
     ]
     events = session.execute(
-        sa.select(HazardEvent.id, HazardEvent.at, HazardEvent.actor, HazardEvent.from_state,
+        sa.select(HazardEvent.id, HazardEvent.at, HazardEvent.actor, HazardEvent.user_id, HazardEvent.from_state,
                   HazardEvent.to_state, HazardEvent.note)
         .where(HazardEvent.hazard_id == hazard_id).order_by(HazardEvent.id)
     ).all()

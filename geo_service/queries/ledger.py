@@ -30,6 +30,7 @@ from ..models import (
     Industry,
     Region,
     RiskPoint,
+    User,
 )
 from . import metrics
 from .filters import Filters, hazard_clause, hazard_location
@@ -316,6 +317,10 @@ def county_outline(enterprise_id: int, *, scope: Scope, tolerance_deg: float = 0
     )
 
 
+_Verifier = aliased(User, name="verifier_user")
+_Rectifier = aliased(User, name="rectifier_user")
+
+
 def hazard_detail(hazard_id: int, *, scope: Scope, as_of: dt.date) -> Select[Any]:
     """One hazard with its enterprise and where it is drawn (own point, else the
     enterprise's): ``lng``/``lat`` WGS84, ``own_location`` whether it has its own."""
@@ -331,7 +336,18 @@ def hazard_detail(hazard_id: int, *, scope: Scope, as_of: dt.date) -> Select[Any
             Enterprise.supervising_dept.label("enterprise_dept"),
             Hazard.created_at,
             Hazard.updated_at,
+            Hazard.origin,
+            Hazard.created_by_id,
+            Hazard.rectification_note,
+            Hazard.rectified_by_id,
+            Hazard.verifier_id,
+            # the signing account's name; old rows and imports keep their free-text 验收人
+            sa.func.coalesce(_Verifier.display_name, Hazard.verifier).label("verifier_name"),
+            _Verifier.username.label("verifier_username"),
+            _Rectifier.display_name.label("rectifier_name"),
         )
+        .outerjoin(_Verifier, _Verifier.id == Hazard.verifier_id)
+        .outerjoin(_Rectifier, _Rectifier.id == Hazard.rectified_by_id)
         .where(Hazard.id == hazard_id, enterprise_scope(scope))
     )
 

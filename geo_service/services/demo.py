@@ -518,6 +518,8 @@ def _hazard(rng: random.Random, today: dt.date, ent: dict[str, Any], industry: s
         "verifier": None,
         "verification_note": None,
         "geom": None,
+        # the enterprise reported its own finding; the rest are the regulators' (domain.HAZARD_ORIGINS)
+        "origin": "enterprise" if source == "self" else "regulator",
     }
     if source == "supervised":
         h["supervision_doc_no"] = (f"{county_name[:2]}安委办督〔{found_on.year}〕{rng.randrange(1, 60)}号")

@@ -42,7 +42,7 @@ from ..errors import GeoServiceError, OutOfJurisdiction
 from ..models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
 from ..queries import regions_lookup
 from ..queries.scope import ALL, Scope, enterprise_scope, region_prefix
-from . import accounts
+from . import accounts, register
 from .uploads import UploadLimits, UploadRejected, check_import_file
 from .validation import (
     COLUMNS,
@@ -399,6 +399,7 @@ def import_records(
     actor: Actor = IMPORT_ACTOR,
     scope: Scope = ALL,
     limits: UploadLimits | None = None,
+    evidence_for_general: bool = False,
 ) -> ImportResult:
     """Import enterprises, risk points or hazards from a CSV, XLSX or GeoJSON file.
 
@@ -420,6 +421,15 @@ def import_records(
         row error "不在本账号管辖范围内".
     limits
         Size and type limits checked before the file is parsed.
+    evidence_for_general
+        The ``SIGNOFF_EVIDENCE_GENERAL`` setting: whether closing a 一般隐患
+        needs 整改后 evidence and a 验收意见, as closing a 重大隐患 always does.
+
+    Hazard rows obey the register's rules (:func:`_hazard_row_refusal`): the
+    actor's field rules by the hazard's origin, its permission for each
+    lifecycle step the row implies, and the sign-off rules — a row cannot
+    sign off a hazard that needs 整改后 evidence unless the registered hazard
+    has it, a 验收意见 and a rectification recorded by another account.
 
     Raises
     ------
@@ -454,16 +464,23 @@ def import_records(
             if column is not None:
                 errors.append(FieldError(row, column, OUT_OF_SCOPE))
         if not errors and kind == "hazards":
-            old_state = session.execute(
-                sa.select(Hazard.state).where(Hazard.enterprise_id == record["enterprise_id"],
-                                              Hazard.found_on == record["found_on"],
-                                              Hazard.description == record["description"])
-            ).scalar()
+            table = Hazard.__table__
+            existing = session.execute(  # a plain row: the ORM's identity map stays out of the upserts
+                sa.select(table).where(table.c.enterprise_id == record["enterprise_id"],
+                                       table.c.found_on == record["found_on"],
+                                       table.c.description == record["description"])
+            ).first()
+            old_state = existing.state if existing is not None else None
             if hazard_path(old_state, record["state"]) is None:
                 errors.append(FieldError(
                     row, header_of(kind, "state"),
                     f"已登记的该隐患状态为{domain.HAZARD_STATES[old_state or 'registered']}，"
                     f"不能改为{domain.HAZARD_STATES[record['state']]}"))
+            else:
+                refusal = _hazard_row_refusal(session, raw, record, existing, actor,
+                                              evidence_for_general=evidence_for_general)
+                if refusal is not None:
+                    errors.append(FieldError(row, *refusal))
         if errors:
             result.errors.extend(errors)
             result.rejected_rows.append((row, original, errors))
@@ -480,6 +497,8 @@ def import_records(
     with _savepoint(session, result, dry_run=dry_run):
         for _row, record, old_state in tqdm(good, desc="写入", unit="行", disable=not progress):
             columns = _update_columns(kind, present, record)
+            if kind == "hazards":  # who registered it: set once, on insert
+                record = {**record, "origin": domain.hazard_origin(actor.role), "created_by_id": actor.user_id}
             outcome = _upsert(session, kind, record, columns)
             if outcome == "inserted":
                 result.inserted += 1
@@ -497,6 +516,46 @@ def import_records(
             "unchanged": result.unchanged, "rejected": result.rejected, "datum": datum})
     LOGGER.info("import %s from %s: %s", kind, path.name, result.summary())
     return result
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _hazard_row_refusal(session: Session, raw: Mapping[str, Any], record: Mapping[str, Any],
+                        existing: Any, actor: Actor, *,
+                        evidence_for_general: bool) -> tuple[str, str] | None:
+    """(column, reason) when the register's rules refuse this hazard row, else None.
+
+    The fields the row gives (a new hazard) or changes (a registered one) must
+    be the actor's to write (:func:`domain.refused_hazard_fields`); each
+    lifecycle step the row implies needs the actor's permission; a sign-off
+    needs what :func:`register.transition_hazard` asks for.
+    """
+    given = [k for k, v in raw.items() if k in domain.HAZARD_FIELD_LABELS and not _blank(v)]
+    if existing is None:
+        refused = domain.refused_hazard_fields(actor.role, None, given)
+    else:
+        changed = [k for k in given if k in ("lng", "lat") or record.get(k) != getattr(existing, k)]
+        refused = domain.refused_hazard_fields(actor.role, existing.origin, changed)
+    if refused:
+        names = "、".join(domain.HAZARD_FIELD_LABELS[f] for f in refused)
+        return header_of("hazards", refused[0]), f"无权修改字段：{names}"
+    steps = hazard_path(existing.state if existing is not None else None, record["state"]) or []
+    for a, b in steps:
+        if a is not None and not actor.may(domain.TRANSITION_PERMISSION[(a, b)]):
+            return header_of("hazards", "state"), f"无权执行“{domain.TRANSITIONS[(a, b)]}”"
+    if ("rectified", "closed") in steps and register.signoff_requirements(
+            record["level"], evidence_for_general=evidence_for_general):
+        level_name = domain.HAZARD_LEVELS[record["level"]]
+        if existing is None or existing.state != "rectified" or register.evidence_count(session, existing.id) == 0:
+            return (header_of("hazards", "state"),
+                    f"{level_name}须在系统中上传整改后佐证材料，由另一账号验收销号，不能由导入直接销号")
+        if register.self_signoff(actor, existing.rectified_by_id):
+            return header_of("hazards", "state"), "不能验收销号本人记录整改完成的隐患，须由其他账号验收（职责分离）"
+        if _blank(record.get("verification_note")):
+            return header_of("hazards", "verification_note"), f"{level_name}验收销号须填写验收意见（复查情况）"
+    return None
 
 
 def _lnglat(wkt: str) -> tuple[float, float]:

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from .. import domain
 from ..domain import Actor
 from ..errors import Forbidden, IllegalTransition, InvalidParameter, NotFound, OutOfJurisdiction, VersionConflict
-from ..models import Base, Enterprise, Hazard, HazardEvent, RiskPoint
+from ..models import Base, Enterprise, Hazard, HazardEvent, HazardEvidence, RiskPoint
 from ..queries.scope import Scope, enterprise_scope
 from .accounts import audit
 from .validation import FieldError, RecordInvalid, header_of, validate_enterprise, validate_hazard, validate_risk_point
@@ -57,16 +57,15 @@ __all__ = [
     "load_hazard",
     "load_risk_point",
     "FIVE_IMPLEMENTATIONS",
+    "refuse_fields",
+    "hazard_writable_fields",
+    "signoff_requirements",
+    "evidence_count",
+    "self_signoff",
 ]
 
-# 五落实 of a 重大隐患: 责任, 措施, 资金, 时限, 预案.
-FIVE_IMPLEMENTATIONS: dict[str, str] = {
-    "resp_person": "整改责任人",
-    "measures": "整改措施",
-    "funds_wan": "整改资金",
-    "deadline": "整改期限",
-    "emergency_plan": "应急预案",
-}
+# 五落实 of a 重大隐患 (defined in the domain vocabulary).
+FIVE_IMPLEMENTATIONS: dict[str, str] = domain.FIVE_IMPLEMENTATIONS
 
 _ENTERPRISE_FIELDS = (
     "credit_code", "name", "address", "industry", "region_code", "lng", "lat", "legal_rep",
@@ -79,11 +78,12 @@ _RISK_POINT_FIELDS = (
 _HAZARD_EDITABLE = (
     "description", "level", "category", "criterion", "source", "found_on", "found_by", "deadline",
     "resp_person", "measures", "funds_wan", "emergency_plan", "supervision_doc_no",
-    "verification_note", "lng", "lat",
+    "verification_note", "rectification_note", "lng", "lat",
 )
 _HAZARD_RECORD = _HAZARD_EDITABLE + ("state", "rectified_on", "verified_on", "verifier")
-# What a transition may fill in on the way.
-_TRANSITION_FIELDS = tuple(FIVE_IMPLEMENTATIONS) + ("rectified_on", "verified_on", "verifier", "verification_note")
+# What a transition may fill in on the way (the verifier is the signing account, never typed).
+_TRANSITION_FIELDS = tuple(FIVE_IMPLEMENTATIONS) + (
+    "rectified_on", "rectification_note", "verified_on", "verification_note")
 
 
 # --------------------------------------------------------------------------- audit
@@ -368,14 +368,46 @@ def _event(session: Session, hz: Hazard, actor: Actor, from_state: str | None, t
     session.flush()
 
 
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def refuse_fields(actor: Actor, origin: str | None, fields: Any) -> None:
+    """Raise :class:`Forbidden` (403) naming, in Chinese, each of ``fields`` the
+    actor's role may not write on a hazard of ``origin`` (None: registering a
+    new one); see :data:`domain.HAZARD_FIELD_RULES`."""
+    refused = domain.refused_hazard_fields(actor.role, origin, fields)
+    if refused:
+        names = "、".join(domain.HAZARD_FIELD_LABELS.get(f, f) for f in refused)
+        message = f"无权修改字段：{names}"
+        raise Forbidden(message, detail=f"{message}: {actor.name} ({actor.role}) may not write "
+                        f"{refused} on a hazard of origin {origin}", fields=refused)
+
+
+def hazard_writable_fields(actor: Actor, origin: str | None) -> frozenset[str]:
+    """The hazard fields ``actor`` may write on a hazard of ``origin`` (None: a new one),
+    for forms that show only what the caller may change."""
+    if origin is None:
+        return domain.HAZARD_CREATE_FIELDS.get(actor.role, frozenset())
+    return domain.HAZARD_FIELD_RULES.get(actor.role, {}).get(origin, frozenset())
+
+
 def create_hazard(session: Session, enterprise_id: int, raw: Mapping[str, Any], actor: Actor, *,
                   scope: Scope, datum: str = "wgs84") -> Hazard:
     """Register a hazard (state 已登记) and its first event (None → registered).
 
-    Enterprise users may only register 企业自查 hazards.
+    The hazard's origin is the actor's (:func:`domain.hazard_origin`).  An
+    enterprise account registers only 企业自查 hazards (the default source
+    for it) and gives only the fields of :data:`domain.HAZARD_CREATE_FIELDS`;
+    anything else is refused (403) before anything is written.
     """
     _require(actor, "report_hazard")
     _check_keys("隐患", raw, _HAZARD_EDITABLE + ("state",))
+    raw = dict(raw)
+    sources = domain.HAZARD_CREATE_SOURCES.get(actor.role)
+    if sources is not None and _blank(raw.get("source")):
+        raw["source"] = sources[0]
+    refuse_fields(actor, None, [k for k, v in raw.items() if k != "state" and not _blank(v)])
     ent = load_enterprise(session, enterprise_id, scope=scope, write=True)
     state = raw.get("state")
     if state not in (None, "", "registered", domain.HAZARD_STATES["registered"]):
@@ -384,9 +416,9 @@ def create_hazard(session: Session, enterprise_id: int, raw: Mapping[str, Any], 
     record, errors = validate_hazard({**raw, "state": "registered", "enterprise_id": ent.id}, session,
                                      datum=datum)
     _raise_invalid(errors)
-    if actor.role == "enterprise" and record["source"] != "self":
-        raise Forbidden("企业用户只能登记企业自查发现的隐患")
-    hz = Hazard(**record)
+    if sources is not None and record["source"] not in sources:
+        raise Forbidden("企业用户只能登记企业自查发现的隐患", fields=["source"])
+    hz = Hazard(**record, origin=domain.hazard_origin(actor.role), created_by_id=actor.user_id)
     session.add(hz)
     _flush(session)
     session.refresh(hz)
@@ -399,13 +431,17 @@ def update_hazard(session: Session, hazard_id: int, raw: Mapping[str, Any], acto
                   scope: Scope, expected_version: int, datum: str = "wgs84") -> Hazard:
     """Change a hazard's description, level, 五落实… (a PATCH); never its state.
 
-    State, rectification and sign-off fields change through :func:`transition_hazard`.
+    A field the actor's role may not write on a hazard of this origin
+    (:data:`domain.HAZARD_FIELD_RULES`) is refused (403, the field named)
+    with nothing written.  State, rectification and sign-off fields change
+    through :func:`transition_hazard`.
     """
     _require(actor, "report_hazard")
     if "state" in raw:
         raise InvalidParameter("state", "状态须通过整改流程（transition）变更")
     _check_keys("隐患", raw, _HAZARD_EDITABLE)
     hz = load_hazard(session, hazard_id, scope=scope, write=True)
+    refuse_fields(actor, hz.origin, raw)
     _check_version(hz, expected_version)
     before = snapshot(hz)
     merged = _hazard_raw(hz)
@@ -434,23 +470,63 @@ def _parse_state(value: str) -> str:
     raise InvalidParameter("to_state", f"未知状态 {value!r}，可选：{', '.join(domain.HAZARD_STATES)}")
 
 
+def signoff_requirements(level: str, *, evidence_for_general: bool = False) -> bool:
+    """Whether signing off a hazard of ``level`` needs 整改后 evidence and a 验收意见
+    (always for 重大隐患; for 一般隐患 when the setting asks for it)."""
+    return level == "major" or evidence_for_general
+
+
+def evidence_count(session: Session, hazard_id: int, kind: str = domain.SIGNOFF_EVIDENCE_KIND) -> int:
+    """How many evidence files of ``kind`` the hazard has."""
+    return session.execute(
+        sa.select(sa.func.count()).select_from(HazardEvidence)
+        .where(HazardEvidence.hazard_id == hazard_id, HazardEvidence.kind == kind)
+    ).scalar_one()
+
+
+def self_signoff(actor: Actor, rectified_by_id: int | None) -> bool:
+    """Whether ``actor`` would sign off a rectification its own account recorded."""
+    return actor.user_id is not None and actor.user_id == rectified_by_id
+
+
+def _event_note(source: str, target: str, note: str | None, record: Mapping[str, Any]) -> str:
+    """The timeline's text for a step: the user's note, and what the step recorded."""
+    parts = [note or domain.TRANSITIONS[(source, target)]]
+    if target == "rectified" and record.get("rectification_note"):
+        parts.append(f"整改情况：{record['rectification_note']}")
+    if target == "closed" and record.get("verification_note"):
+        parts.append(f"复查情况：{record['verification_note']}")
+    return "；".join(parts)
+
+
 def transition_hazard(session: Session, hazard_id: int, to_state: str, actor: Actor, *, scope: Scope,
                       expected_version: int, note: str | None = None,
-                      fields: Mapping[str, Any] | None = None) -> Hazard:
+                      fields: Mapping[str, Any] | None = None,
+                      evidence_for_general: bool = False) -> Hazard:
     """Move a hazard one step along its lifecycle and record the event.
 
     Only :data:`domain.TRANSITIONS` are legal (409 :class:`IllegalTransition`
     with the Chinese reason otherwise).  ``fields`` may fill in what the step
-    needs: the 五落实 (a 重大隐患 cannot leave 已登记 without all five),
-    ``rectified_on`` (default today) on 整改完成, ``verifier`` and
-    ``verified_on`` on 验收销号 (both required).  Sending a rectified hazard
-    back (验收不通过) needs a ``note`` and clears ``rectified_on``.
+    needs, within the actor's field rules (403 otherwise): the 五落实 (a
+    重大隐患 cannot leave 已登记 without all five), ``rectified_on`` (default
+    today) and ``rectification_note`` on 整改完成, ``verified_on`` and the
+    ``verification_note`` (验收意见) on 验收销号.
+
+    Separation of duties: 整改完成 records its account (``rectified_by_id``);
+    验收销号 records the signing account as the verifier (``verifier_id``,
+    its name in ``verifier``) and is refused (403 :class:`Forbidden`) when
+    that is the account that recorded 整改完成.  A 重大隐患 — and a
+    一般隐患 when ``evidence_for_general`` (the ``SIGNOFF_EVIDENCE_GENERAL``
+    setting) — needs at least one 整改后 evidence file and a 验收意见
+    (409 otherwise).  Sending a rectified hazard back (验收不通过) needs a
+    ``note`` and clears ``rectified_on``.
     """
     fields = dict(fields or {})
     target = _parse_state(to_state)
+    if "verifier" in fields:
+        raise InvalidParameter("verifier", "验收人即办理验收销号的当前账号，不能填写")
     _check_keys("整改流程", fields, _TRANSITION_FIELDS)
     hz = load_hazard(session, hazard_id, scope=scope, write=True)
-    _check_version(hz, expected_version)
     source = hz.state
     names = domain.HAZARD_STATES
     if (source, target) not in domain.TRANSITIONS:
@@ -458,38 +534,53 @@ def transition_hazard(session: Session, hazard_id: int, to_state: str, actor: Ac
         hint = f"当前状态“{names[source]}”只能变更为：{'、'.join(allowed)}" if allowed else f"“{names[source]}”是最终状态"
         raise IllegalTransition(f"不能从“{names[source]}”变更为“{names[target]}”。{hint}")
     _require(actor, domain.TRANSITION_PERMISSION[(source, target)])
+    refuse_fields(actor, hz.origin, fields)
+    _check_version(hz, expected_version)
+    if target == "closed" and self_signoff(actor, hz.rectified_by_id):
+        raise Forbidden("不能验收销号本人记录整改完成的隐患，须由其他账号验收（职责分离）")
     before = snapshot(hz)
     merged = _hazard_raw(hz)
     merged.update(fields)
     merged["state"] = target
     today = dt.date.today()
-
-    def blank(v: Any) -> bool:
-        return v is None or (isinstance(v, str) and not v.strip())
+    extra: dict[str, Any] = {}
 
     if source == "registered" and hz.level == "major":
-        missing = [label for key, label in FIVE_IMPLEMENTATIONS.items() if blank(merged.get(key))]
+        missing = [label for key, label in FIVE_IMPLEMENTATIONS.items() if _blank(merged.get(key))]
         if missing:
             raise IllegalTransition("重大隐患须先落实“五落实”（责任、措施、资金、时限、预案）方可进入整改，"
                                     "尚缺：" + "、".join(missing))
-    if target == "rectified" and blank(merged.get("rectified_on")):
-        merged["rectified_on"] = today
+    if target == "rectified":
+        if _blank(merged.get("rectified_on")):
+            merged["rectified_on"] = today
+        extra["rectified_by_id"] = actor.user_id
     if target == "closed":
-        missing = [label for key, label in (("verifier", "验收人"), ("verified_on", "验收日期"))
-                   if blank(merged.get(key))]
-        if missing:
-            raise IllegalTransition("验收销号须填写验收人和验收日期，尚缺：" + "、".join(missing))
+        if _blank(merged.get("verified_on")):
+            raise IllegalTransition("验收销号须填写验收日期")
+        merged["verifier"] = actor.name
+        extra["verifier_id"] = actor.user_id
+        if signoff_requirements(hz.level, evidence_for_general=evidence_for_general):
+            level_name = domain.HAZARD_LEVELS[hz.level]
+            missing = []
+            if evidence_count(session, hz.id) == 0:
+                missing.append("整改后佐证材料（至少一份）")
+            if _blank(merged.get("verification_note")):
+                missing.append("验收意见（复查情况）")
+            if missing:
+                raise IllegalTransition(f"{level_name}验收销号须有整改后佐证材料和验收意见，尚缺："
+                                        + "、".join(missing))
     if (source, target) == ("rectified", "rectifying"):
-        if blank(note):
+        if _blank(note):
             raise IllegalTransition("退回整改须说明验收不通过的原因（note）")
         merged["rectified_on"] = None
         merged["verified_on"] = None
         merged["verification_note"] = note
+        extra["rectified_by_id"] = None
     record, errors = validate_hazard(merged, session)
     _raise_invalid(errors)
     changes = _changes(hz, record, tuple(k for k in record if k not in ("geom", "enterprise_id")))
-    _versioned_update(session, Hazard, hz.id, expected_version, changes)
+    _versioned_update(session, Hazard, hz.id, expected_version, {**changes, **extra})
     session.refresh(hz)
-    _event(session, hz, actor, source, target, note or domain.TRANSITIONS[(source, target)])
+    _event(session, hz, actor, source, target, _event_note(source, target, note, record))
     audit(session, actor, "transition", "hazard", hz.id, before, snapshot(hz))
     return hz

@@ -154,6 +154,7 @@ HAZARD_COLUMNS: tuple[Column, ...] = (
     Column("emergency_plan", "应急预案", False, "重大隐患五落实之预案"),
     Column("supervision_doc_no", "挂牌督办文号", False, "来源为挂牌督办时必填"),
     Column("rectified_on", "整改完成日期", False, "状态为已整改待验收、已验收销号时必填"),
+    Column("rectification_note", "整改情况说明"),
     Column("verified_on", "验收日期", False, "状态为已验收销号时必填"),
     Column("verifier", "验收人", False, "状态为已验收销号时必填"),
     Column("verification_note", "复查情况"),
@@ -692,6 +693,7 @@ def validate_hazard(
         "verified_on": verified_on,
         "verifier": c.text("verifier"),
         "verification_note": c.text("verification_note"),
+        "rectification_note": c.text("rectification_note"),
         "geom": None,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +20,8 @@ from geo_service.errors import (
 )
 from geo_service.models import AuditLog, Enterprise, Hazard, HazardEvent
 from geo_service.queries.scope import ALL, Scope
-from geo_service.services import register
+from geo_service.services import accounts, register
+from geo_service.services import evidence as ev
 from geo_service.services.validation import RecordInvalid
 
 ACTOR = Actor("测试员", None, "regulator")
@@ -142,9 +144,17 @@ def major_hazard(session, ent, **kw):
     return register.create_hazard(session, ent.id, raw, ACTOR, scope=ALL)
 
 
-def test_full_lifecycle_of_a_major_hazard(session):
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def test_full_lifecycle_of_a_major_hazard(session, tmp_path):
     add_regions(session)
     ent = new_enterprise(session)
+    rectifier_user = accounts.create_user(session, "zhengai", "pw-zhengai-2026", "regulator", region_code="532501",
+                                          display_name="整改记录员")
+    verifier_user = accounts.create_user(session, "yanshou", "pw-yanshou-2026", "regulator", region_code="532501",
+                                         display_name="验收员王五")
+    rectifier, verifier = accounts.actor_for(rectifier_user), accounts.actor_for(verifier_user)
     hz = major_hazard(session, ent)
     assert hz.state == "registered" and hz.criterion == "trade"  # 工贸 enterprise → 工贸 criterion
     with pytest.raises(IllegalTransition, match="五落实.*整改责任人"):
@@ -154,22 +164,29 @@ def test_full_lifecycle_of_a_major_hazard(session):
     register.transition_hazard(session, hz.id, "整改中", ACTOR, scope=ALL, expected_version=1,
                                note="制定方案", fields=five)
     assert hz.state == "rectifying" and hz.version == 2 and hz.resp_person == "赵六"
-    register.transition_hazard(session, hz.id, "rectified", ACTOR, scope=ALL, expected_version=2,
+    register.transition_hazard(session, hz.id, "rectified", rectifier, scope=ALL, expected_version=2,
                                fields={"rectified_on": "2026-03-20"})
-    with pytest.raises(IllegalTransition, match="验收人"):
-        register.transition_hazard(session, hz.id, "closed", ACTOR, scope=ALL, expected_version=3)
-    register.transition_hazard(session, hz.id, "rectifying", ACTOR, scope=ALL, expected_version=3,
+    assert hz.rectified_by_id == rectifier_user.id
+    with pytest.raises(IllegalTransition, match="验收日期"):
+        register.transition_hazard(session, hz.id, "closed", verifier, scope=ALL, expected_version=3)
+    register.transition_hazard(session, hz.id, "rectifying", verifier, scope=ALL, expected_version=3,
                                note="报警器未联动")
-    assert hz.rectified_on is None and hz.verification_note == "报警器未联动"
-    register.transition_hazard(session, hz.id, "rectified", ACTOR, scope=ALL, expected_version=4,
+    assert hz.rectified_on is None and hz.verification_note == "报警器未联动" and hz.rectified_by_id is None
+    register.transition_hazard(session, hz.id, "rectified", rectifier, scope=ALL, expected_version=4,
                                fields={"rectified_on": "2026-03-25"})
-    register.transition_hazard(session, hz.id, "closed", ACTOR, scope=ALL, expected_version=5,
-                               fields={"verifier": "王五", "verified_on": "2026-03-28"}, note="验收合格")
-    assert (hz.state, hz.verifier, hz.verified_on) == ("closed", "王五", dt.date(2026, 3, 28))
-    trail = [(e.from_state, e.to_state) for e in events(session, hz.id)]
-    assert trail == [(None, "registered"), ("registered", "rectifying"), ("rectifying", "rectified"),
-                     ("rectified", "rectifying"), ("rectifying", "rectified"), ("rectified", "closed")]
-    assert all(e.actor == "测试员" for e in events(session, hz.id))
+    ev.store_evidence(session, hz.id, io.BytesIO(PNG), "after.png", "after", rectifier, scope=ALL,
+                      upload_dir=tmp_path, max_bytes=1024)
+    register.transition_hazard(session, hz.id, "closed", verifier, scope=ALL, expected_version=5,
+                               fields={"verified_on": "2026-03-28", "verification_note": "报警器已联动，复查合格"},
+                               note="验收合格")
+    # the verifier is the signing account, its name recorded beside its id
+    assert (hz.state, hz.verifier, hz.verifier_id, hz.verified_on) == (
+        "closed", "验收员王五", verifier_user.id, dt.date(2026, 3, 28))
+    trail = [(e.from_state, e.to_state, e.actor) for e in events(session, hz.id)]
+    assert trail == [(None, "registered", "测试员"), ("registered", "rectifying", "测试员"),
+                     ("rectifying", "rectified", "整改记录员"), ("rectified", "rectifying", "验收员王五"),
+                     ("rectifying", "rectified", "整改记录员"), ("rectified", "closed", "验收员王五")]
+    assert "复查情况：报警器已联动，复查合格" in events(session, hz.id)[-1].note
     # one audit row per write: create + 5 transitions
     assert [r.action for r in audit_rows(session, "hazard", hz.id)] == ["create"] + ["transition"] * 5
 
@@ -221,7 +238,7 @@ def test_role_permissions(session):
     with pytest.raises(Forbidden):  # the enterprise cannot sign off its own hazard
         register.transition_hazard(session, w.h_general_open.id, "closed", company,
                                    scope=Scope(enterprise_id=w.plant.id), expected_version=3,
-                                   fields={"verifier": "自己", "verified_on": "2026-03-20"})
+                                   fields={"verified_on": "2026-03-20"})
 
 
 def test_update_hazard_never_changes_state(session):

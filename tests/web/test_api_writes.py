@@ -99,12 +99,24 @@ def test_hazard_closed_loop_over_http(client, world, session):
     r = client.post(url, json={"to_state": "rectified", "fields": {"rectified_on": "2026-03-20"}},
                     headers={"If-Match": '"v2"'})
     assert r.status_code == 200
-    r = client.post(url, json={"to_state": "closed", "version": 3, "fields": {"verifier": "孙八"}})
-    assert r.status_code == 409 and "验收日期" in r.get_json()["message"]
-    r = client.post(url, json={"to_state": "closed", "version": 3, "note": "复查合格",
+    # the verifier is the signing account: a typed one is refused
+    r = client.post(url, json={"to_state": "closed", "version": 3,
                                "fields": {"verifier": "孙八", "verified_on": "2026-03-25"}})
+    assert r.status_code == 400 and r.get_json()["parameter"] == "verifier"
+    r = client.post(url, json={"to_state": "closed", "version": 3, "fields": {}})
+    assert r.status_code == 409 and "验收日期" in r.get_json()["message"]
+    # a 重大隐患 needs a 整改后 file and a 验收意见
+    sign = {"to_state": "closed", "version": 3, "note": "复查合格", "fields": {"verified_on": "2026-03-25"}}
+    r = client.post(url, json=sign)
+    assert r.status_code == 409 and "尚缺：整改后佐证材料（至少一份）、验收意见" in r.get_json()["message"]
+    r = client.post(f"/api/hazards/{hz['id']}/evidence", data={"kind": "after", "file": (io.BytesIO(PNG), "整改后.png")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 201
+    sign["fields"]["verification_note"] = "管段已更换，检测无泄漏"
+    r = client.post(url, json=sign)
     body = r.get_json()
     assert r.status_code == 200 and body["state"] == "closed" and body["next_states"] == []
+    assert body["verification_note"] == "管段已更换，检测无泄漏" and body["verifier_name"] == "匿名用户"
     assert [(e["from_state"], e["to_state"]) for e in body["events"]] == [
         (None, "registered"), ("registered", "rectifying"), ("rectifying", "rectified"), ("rectified", "closed")]
     actions = session.execute(sa.select(AuditLog.action).where(AuditLog.object_type == "hazard",

@@ -255,16 +255,17 @@ def test_the_loop_to_sign_off_and_back(client, world, session):
     session.refresh(h4)
     assert h4.state == "rectifying" and h4.verification_note == "防护罩未固定"
     assert step(client, h4, "rectifying", "rectified").status_code == 303
-    # Sign-off without a verifier: error next to 验收人, the date typed is kept.
-    resp = step(client, h4, "rectified", "closed", verifier="", verified_on=world.today.isoformat())
+    # Sign-off without a date: error next to 验收日期, the opinion typed is kept; no 验收人 to type.
+    resp = step(client, h4, "rectified", "closed", verified_on="", verification_note="防护罩已固定")
     assert resp.status_code == 400
     form = html(resp).cssselect("#step-rectified-closed")[0]
-    assert "验收人" in field_error(form, "verifier")
-    assert form.cssselect("[name=verified_on]")[0].get("value") == world.today.isoformat()
-    resp = step(client, h4, "rectified", "closed", verifier="县工信局 孙八")
+    assert "验收日期" in field_error(form, "verified_on")
+    assert form.cssselect("[name=verifier]") == [] and "验收人：匿名用户（当前账号）" in form.text_content()
+    assert form.cssselect("[name=verification_note]")[0].text_content() == "防护罩已固定"
+    resp = step(client, h4, "rectified", "closed", verification_note="防护罩已固定")
     assert resp.status_code == 303
     session.refresh(h4)
-    assert (h4.state, h4.verifier) == ("closed", "县工信局 孙八")
+    assert (h4.state, h4.verifier) == ("closed", "匿名用户")  # the signing account's name
     doc = html(client.get(f"/hazards/{h4.id}"))
     timeline = [re.sub(r"\s+", " ", li.text_content()) for li in doc.cssselect("#timeline li")]
     # registered, rectifying (fixture) + 整改完成, 退回, 整改完成, 销号
@@ -272,6 +273,7 @@ def test_the_loop_to_sign_off_and_back(client, world, session):
         "已登记", "已登记 → 整改中", "整改中 → 已整改待验收", "已整改待验收 → 整改中", "整改中 → 已整改待验收",
         "已整改待验收 → 已验收销号"]
     assert "防护罩未固定" in timeline[3]
+    assert "匿名用户" in timeline[5] and "复查情况：防护罩已固定" in timeline[5]
 
 
 def test_stale_form_is_a_409_with_nothing_lost(client, world, session):

@@ -223,11 +223,15 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     "source": {"type": "string", "enum": list(domain.HAZARD_SOURCES)}, "found_on": date,
                     "found_by": text, "deadline": date, "resp_person": text, "measures": text,
                     "funds_wan": {"type": "number", "minimum": 0}, "emergency_plan": text,
-                    "supervision_doc_no": text, "lng": {"type": "number"}, "lat": {"type": "number"},
-                    "version": {"type": "integer"}}},
+                    "supervision_doc_no": text, "verification_note": text, "rectification_note": text,
+                    "lng": {"type": "number"}, "lat": {"type": "number"},
+                    "version": {"type": "integer"}},
+                    "description": "可修改的字段取决于账号角色和隐患的登记方（企业登记 / 监管部门登记）；"
+                                   "无权修改的字段返回 403 并列出字段名，不写入任何内容"},
                 "Transition": {"type": "object", "required": ["to_state"], "properties": {
                     "to_state": {"type": "string", "enum": list(domain.HAZARD_STATES)}, "note": text,
-                    "fields": {"type": "object", "description": "五落实、rectified_on、verifier、verified_on、verification_note"},
+                    "fields": {"type": "object", "description": "五落实、rectified_on、rectification_note、verified_on、"
+                               "verification_note（验收人即当前账号，不能填写；本人记录整改完成的隐患不能由本人验收销号，403）"},
                     "version": {"type": "integer"}}},
                 "Summary": {"type": "object", "properties": {
                     "code": text, "name": text, "level": text,

@@ -366,7 +366,8 @@ def hazard_transition(hazard_id: int):  # type: ignore[no-untyped-def]
     if note is not None and not isinstance(note, str):
         raise InvalidParameter("note", "应为文本")
     register.transition_hazard(session, hazard_id, to_state, current_actor(), scope=current_scope(),
-                               expected_version=expected_version(body), note=note, fields=fields)
+                               expected_version=expected_version(body), note=note, fields=fields,
+                               evidence_for_general=current_app.config["SIGNOFF_EVIDENCE_GENERAL"])
     session.commit()
     return _record(_hazard_body(hazard_id))
 

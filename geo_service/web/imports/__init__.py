@@ -98,7 +98,8 @@ def upload() -> Any:
         try:
             result = importers.import_records(
                 session, values["kind"], path, datum=values["datum"], skip_bad=values["skip_bad"],
-                dry_run=values["dry_run"], actor=current_actor(), scope=current_scope(), limits=_limits())
+                dry_run=values["dry_run"], actor=current_actor(), scope=current_scope(), limits=_limits(),
+                evidence_for_general=current_app.config["SIGNOFF_EVIDENCE_GENERAL"])
         except (importers.ImportFailed, OutOfJurisdiction) as err:
             session.rollback()
             return _render(values, error=err.user_msg, filename=filename, status=err.http_status)

@@ -39,13 +39,15 @@ RISK_POINT_FIELDS = (
 )
 HAZARD_FIELDS = (
     "description", "level", "category", "criterion", "source", "found_on", "found_by", "deadline",
-    "resp_person", "measures", "funds_wan", "emergency_plan", "supervision_doc_no", "lng", "lat",
+    "resp_person", "measures", "funds_wan", "emergency_plan", "supervision_doc_no", "rectification_note",
+    "lng", "lat",
 )
-# What each step's form asks for (besides the note).
+# What each step's form asks for (besides the note); a page shows the ones the
+# caller's field rules let it write.  The 验收人 is the signing account, never typed.
 TRANSITION_FORM_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("registered", "rectifying"): tuple(FIVE_IMPLEMENTATIONS),
-    ("rectifying", "rectified"): ("rectified_on",),
-    ("rectified", "closed"): ("verifier", "verified_on", "verification_note"),
+    ("rectifying", "rectified"): ("rectified_on", "rectification_note"),
+    ("rectified", "closed"): ("verified_on", "verification_note"),
     ("rectified", "rectifying"): (),
 }
 
@@ -171,17 +173,20 @@ def _blank(value: Any) -> bool:
 
 
 def transition_precheck(state: FormState, hazard: Mapping[str, Any], step: tuple[str, str],
-                        note: str) -> None:
+                        note: str, shown: tuple[str, ...] | None = None) -> None:
     """The fields a step needs, flagged next to the field before the service refuses the
-    whole step (the service re-checks: it is the rule, this is the form's courtesy)."""
+    whole step (the service re-checks: it is the rule, this is the form's courtesy).
+    A needed field the caller's form does not show (``shown``) is reported for the form."""
     source, target = step
+    shown = TRANSITION_FORM_FIELDS[step] if shown is None else shown
     if source == "registered" and hazard["level"] == "major":
         for key, label in FIVE_IMPLEMENTATIONS.items():
             if _blank(state.values.get(key)) and _blank(hazard.get(key)):
-                state.add(key, f"重大隐患须落实“五落实”：{label}不能为空")
+                if key in shown:
+                    state.add(key, f"重大隐患须落实“五落实”：{label}不能为空")
+                else:
+                    state.general.append(f"重大隐患须落实“五落实”：{label}尚未确定，须由监管部门填写")
     if target == "closed":
-        if _blank(state.values.get("verifier")):
-            state.add("verifier", "验收销号须填写验收人")
         if _blank(state.values.get("verified_on")):
             state.add("verified_on", "验收销号须填写验收日期")
     if step == ("rectified", "rectifying") and _blank(note):

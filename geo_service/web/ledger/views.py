@@ -23,7 +23,7 @@ from flask import (
 
 from ... import domain, geo
 from ...db import get_session
-from ...errors import Conflict, InvalidParameter, NotFound
+from ...errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ...models import Region
 from ...queries import ledger as q
 from ...queries.filters import Filters, parse_filters, parse_int
@@ -124,6 +124,12 @@ def _map_json(**data: Any) -> str:
                       default=str).replace("</", "<\\/")
 
 
+def _require(permission: str, message: str) -> None:
+    """Refuse (403) a page whose form the caller could not submit, before anything is typed."""
+    if not current_actor().may(permission):
+        raise Forbidden(message)
+
+
 def _choices() -> dict[str, Any]:
     session = get_session()
     industries = session.execute(q.industry_choices()).all()
@@ -168,16 +174,19 @@ def enterprise_page(enterprise_id: int) -> str:
     map_data = _map_json(centre=[row.lng, row.lat], zoom=15, points=points_json,
                          outline=json.loads(outline.geojson) if outline else None,
                          radius_m=SURROUNDINGS_RADIUS_M)
+    actor = current_actor()
     return render_template(
         "ledger/enterprise.html", row=row, ent=ent, points=points, notice=notice, hazards=hazards,
         history=history, around=around, map_data=map_data, today=today,
-        radius_m=SURROUNDINGS_RADIUS_M, actor=current_actor(),
+        radius_m=SURROUNDINGS_RADIUS_M, actor=actor,
+        may_report=actor.may("report_hazard"), may_edit=actor.may("edit_register"),
     )
 
 
 @bp.route("/enterprises/new", methods=["GET", "POST"])
 def enterprise_new() -> Any:
     """登记企业。"""
+    _require("edit_register", "当前账号无权登记企业")
     state = FormState(values={n: "" for n in ENTERPRISE_FIELDS})
     datum = request.form.get("datum", "wgs84")
     status = 200
@@ -213,6 +222,7 @@ def enterprise_new() -> Any:
 @bp.route("/enterprises/<int:enterprise_id>/risk-points/new", methods=["GET", "POST"])
 def risk_point_new(enterprise_id: int) -> Any:
     """登记风险点（LEC / LS 计算器提出等级，服务器计算为准）。"""
+    _require("edit_register", "当前账号无权登记风险点")
     row = _enterprise_or_404(enterprise_id)
     calc_names = tuple(f"lec_{k}" for k in LEC_CHOICES) + tuple(f"ls_{k}" for k in LS_CHOICES) + ("score",)
     names = RISK_POINT_FIELDS + calc_names
@@ -295,7 +305,7 @@ def hazard_ledger() -> str:
     map_qs = _query_string(MAP_FILTER_NAMES)
     export_qs = _query_string(LEDGER_NAMES)
     return render_template(
-        "ledger/hazards.html", rows=rows, counts=counts, f=f, args=request.args, sort=sort,
+        "ledger/hazards.html", may_report=current_actor().may("report_hazard"), rows=rows, counts=counts, f=f, args=request.args, sort=sort,
         descending=descending, page=page, pages=pages, per_page=per_page, today=today,
         map_url="/map" + ("?" + map_qs if map_qs else ""), export_qs=export_qs,
         due_soon_days=current_app.config["DUE_SOON_DAYS"], **_choices(),
@@ -374,13 +384,20 @@ def _hazard_or_404(hazard_id: int) -> Mapping[str, Any]:
 
 
 def _steps(hazard: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The transitions the current user may take from the hazard's state."""
+    """The transitions the current user may take from the hazard's state, each with
+    the fields it may fill in (the field rules of its role and the hazard's origin).
+    验收销号 is not offered to the account that recorded 整改完成."""
     actor = current_actor()
+    writable = register.hazard_writable_fields(actor, hazard["origin"])
     out = []
     for (source, target), label in domain.TRANSITIONS.items():
-        if source == hazard["state"] and actor.may(domain.TRANSITION_PERMISSION[(source, target)]):
-            out.append({"source": source, "target": target, "label": label,
-                        "key": f"{source}-{target}", "fields": TRANSITION_FORM_FIELDS[(source, target)]})
+        if source != hazard["state"] or not actor.may(domain.TRANSITION_PERMISSION[(source, target)]):
+            continue
+        if target == "closed" and register.self_signoff(actor, hazard["rectified_by_id"]):
+            continue
+        fields = tuple(f for f in TRANSITION_FORM_FIELDS[(source, target)] if f in writable)
+        out.append({"source": source, "target": target, "label": label, "key": f"{source}-{target}",
+                    "fields": fields})
     return out
 
 
@@ -404,9 +421,13 @@ def _render_hazard(hazard_id: int, *, active: str | None = None, active_state: F
     events = session.scalars(q.hazard_events(hazard_id, scope=scope)).all()
     evidence = session.scalars(q.hazard_evidence(hazard_id, scope=scope)).all()
     steps = _steps(hazard)
+    actor = current_actor()
     forms = {s["key"]: _step_defaults(hazard, s, today) for s in steps}
     if active is not None and active_state is not None:
         forms[active] = active_state
+    # errors of a step the page no longer offers (e.g. a refused sign-off) are shown above the steps
+    step_errors = (active_state.general if active_state is not None and active not in {s["key"] for s in steps}
+                   else [])
     outline = session.execute(q.county_outline(hazard["enterprise_id"], scope=scope)).first()
     map_data = _map_json(centre=[hazard["lng"], hazard["lat"]], zoom=15,
                          outline=json.loads(outline.geojson) if outline else None,
@@ -416,7 +437,12 @@ def _render_hazard(hazard_id: int, *, active: str | None = None, active_state: F
         "ledger/hazard.html", h=hazard, events=events, evidence=evidence, steps=steps, forms=forms,
         active=active, today=today, map_data=map_data, evidence_kinds=ev.KINDS,
         upload=upload or FormState(values={"kind": "before"}),
-        may_upload=current_actor().may("rectify") or current_actor().may("report_hazard"),
+        may_upload=actor.may("rectify") or actor.may("report_hazard"), actor=actor,
+        own_rectification=(hazard["state"] == "rectified" and actor.may("verify")
+                           and register.self_signoff(actor, hazard["rectified_by_id"])),
+        signoff_needs_evidence=register.signoff_requirements(
+            hazard["level"], evidence_for_general=current_app.config["SIGNOFF_EVIDENCE_GENERAL"]),
+        hazard_origins=domain.HAZARD_ORIGINS, step_errors=step_errors,
         overdue_days=domain.overdue_days(hazard["state"], hazard["deadline"], today),
     ), status
 
@@ -437,6 +463,7 @@ def hazard_transition(hazard_id: int) -> Any:
     if step not in domain.TRANSITIONS:
         raise InvalidParameter("to_state", "未知的整改流程操作")
     key = f"{source}-{target}"
+    # a field the caller may not fill in is still read, so that the service refuses it (403)
     names = TRANSITION_FORM_FIELDS[step] + ("note",)
     state = FormState.from_form(request.form, names)
     version = parse_int(request.form, "version", 0, minimum=1)
@@ -445,18 +472,25 @@ def hazard_transition(hazard_id: int) -> Any:
         state.general.append(
             f"该隐患当前状态为“{domain.HAZARD_STATES[hazard['state']]}”，已被他人处理，请查看最新记录")
         return _render_hazard(hazard_id, active=key, active_state=state, status=409)
-    transition_precheck(state, hazard, step, note)
+    _require(domain.TRANSITION_PERMISSION[step], "当前账号无权执行此整改流程操作")
+    shown = next((s["fields"] for s in _steps(hazard) if (s["source"], s["target"]) == step), ())
+    transition_precheck(state, hazard, step, note, shown)
     if not state.ok:
         return _render_hazard(hazard_id, active=key, active_state=state, status=400)
     session = get_session()
     try:
         register.transition_hazard(session, hazard_id, target, current_actor(), scope=current_scope(),
                                    expected_version=version, note=note or None,
-                                   fields=transition_fields(state, step))
+                                   fields=transition_fields(state, step),
+                                   evidence_for_general=current_app.config["SIGNOFF_EVIDENCE_GENERAL"])
     except RecordInvalid as err:
         session.rollback()
         record_errors(state, "hazards", err)
         return _render_hazard(hazard_id, active=key, active_state=state, status=400)
+    except Forbidden as err:  # a field or a step the account may not take: nothing written
+        session.rollback()
+        state.general.append(err.user_msg)
+        return _render_hazard(hazard_id, active=key, active_state=state, status=403)
     except Conflict as err:  # IllegalTransition, VersionConflict
         session.rollback()
         state.general.append(err.user_msg)
@@ -496,7 +530,9 @@ def hazard_evidence_upload(hazard_id: int) -> Any:
 @bp.route("/hazards/new", methods=["GET", "POST"])
 def hazard_new() -> Any:
     """登记隐患（位置在小地图上选取，或取企业位置）。"""
+    _require("report_hazard", "当前账号无权登记隐患")
     session, scope, today = get_session(), current_scope(), _today()
+    actor = current_actor()
     enterprise_arg = request.values.get("enterprise", "")
     if not enterprise_arg.strip().isdigit():
         term = (request.args.get("q") or "").strip()
@@ -504,8 +540,12 @@ def hazard_new() -> Any:
         return render_template("ledger/hazard_pick.html", term=term, matches=matches)
     enterprise_id = int(enterprise_arg)
     row = _enterprise_or_404(enterprise_id)
+    creatable = register.hazard_writable_fields(actor, None)
+    sources = {k: v for k, v in domain.HAZARD_SOURCES.items()
+               if k in domain.HAZARD_CREATE_SOURCES.get(actor.role, tuple(domain.HAZARD_SOURCES))}
     state = FormState(values={n: "" for n in HAZARD_FIELDS})
-    state.values.update(found_on=today.isoformat(), level="general", source="inspection")
+    state.values.update(found_on=today.isoformat(), level="general",
+                        source="inspection" if "inspection" in sources else next(iter(sources)))
     own_location = False
     datum = "wgs84"
     status = 200
@@ -517,7 +557,7 @@ def hazard_new() -> Any:
             raise InvalidParameter("datum", f"未知坐标系 {datum!r}")
         skip = () if own_location else ("lng", "lat")
         try:
-            hz = register.create_hazard(session, enterprise_id, state.raw(skip=skip), current_actor(),
+            hz = register.create_hazard(session, enterprise_id, state.raw(skip=skip), actor,
                                         scope=scope, datum=datum)
         except RecordInvalid as err:
             session.rollback()
@@ -534,7 +574,8 @@ def hazard_new() -> Any:
                                   "grade": row.Enterprise.grade, "main": True}],
                          picker={"lng": "lng", "lat": "lat", "toggle": "own_location"})
     return render_template("ledger/hazard_form.html", row=row, form=state, own_location=own_location,
-                           datum=datum, datums=geo.DATUMS, map_data=map_data), status
+                           datum=datum, datums=geo.DATUMS, map_data=map_data, creatable=creatable,
+                           sources=sources), status
 
 
 @bp.get("/hazards/<int:hazard_id>/ledger.pdf")

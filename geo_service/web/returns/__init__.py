@@ -120,6 +120,8 @@ def page(region: str, month: str) -> str:
         cn_date=cn_date, cn_datetime=cn_datetime, dispatch_heading=dispatch_heading(numbers),
         dispatch_blank=dispatch_blank_note(numbers),
         may_submit=current_actor().may("submit_return"), actor=current_actor(),
+        # producing the bundle is a write (a job, the map records): not for read-only accounts
+        may_bundle=current_actor().may("report_hazard") or current_actor().may("edit_register"),
     )
 
 
