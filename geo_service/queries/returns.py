@@ -207,7 +207,8 @@ def drawable_units(codes: Sequence[str], *, scope: Scope) -> Select[Any]:
             sa.func.count(Region.code).filter(Region.level == "county", unit).label("county_units"),
         )
         .select_from(v)
-        .outerjoin(Region, Region.code.like(v.c.prefix + "%"))
+        .outerjoin(Region, sa.and_(Region.code.like(v.c.prefix + "%"),
+                                   Region.level.in_(("prefecture", "county"))))
         .group_by(v.c.code)
     )
 

@@ -336,3 +336,15 @@ def test_unknown_region_and_bad_month():
 def test_unknown_region_is_not_found(session):
     with pytest.raises(NotFound, match="999999"):
         compute_return(session, "999999", OCT, scope=ALL)
+
+
+def test_campaign_start_setting_is_checked_at_start_up(monkeypatch, tmp_path):
+    from geo_service.config import Config
+
+    monkeypatch.setenv("CAMPAIGN_START", "2026-05-15")
+    assert Config(var_dir=tmp_path).CAMPAIGN_START == "2026-05-15"
+    assert metrics.period(2026, 5, "2026-05-15").campaign == metrics.Span(
+        dt.date(2026, 5, 15), dt.date(2026, 5, 15), dt.date(2026, 5, 31))
+    monkeypatch.setenv("CAMPAIGN_START", "5月1日")
+    with pytest.raises(ValueError, match="CAMPAIGN_START"):
+        Config(var_dir=tmp_path)
