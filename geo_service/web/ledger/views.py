@@ -307,8 +307,8 @@ def hazard_ledger() -> str:
     map_qs = _query_string(MAP_FILTER_NAMES)
     export_qs = _query_string(LEDGER_NAMES)
     return render_template(
-        "ledger/hazards.html", may_report=current_actor().may("report_hazard"), rows=rows, counts=counts, f=f, args=request.args, sort=sort,
-        descending=descending, page=page, pages=pages, per_page=per_page, today=today,
+        "ledger/hazards.html", rows=rows, counts=counts, f=f, args=request.args, sort=sort,
+        may_report=current_actor().may("report_hazard"), descending=descending, page=page, pages=pages, per_page=per_page, today=today,
         map_url="/map" + ("?" + map_qs if map_qs else ""), export_qs=export_qs,
         due_soon_days=current_app.config["DUE_SOON_DAYS"], **_choices(),
     )
