@@ -1,7 +1,9 @@
 """The closed loop of a hazard in a real headless Chromium against a live server:
 a regulator registers a 重大隐患 through the form (location picked on the small
-map), is told what the 五落实 lack, starts rectification, records it done,
-signs it off, and reads the timeline; the page loads nothing from outside."""
+map), is told what the 五落实 lack, starts rectification, records it done and
+uploads the 整改后 photo; being the account that recorded 整改完成, it is not
+offered 验收销号; a second account signs it off with its 验收意见, and the
+timeline names both; the page loads nothing from outside."""
 
 from __future__ import annotations
 
@@ -17,7 +19,12 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from web.test_ledger_world import LedgerWorld, build
 
-from geo_service.models import Hazard, HazardEvent
+from geo_service.models import Hazard, HazardEvent, User
+from geo_service.services import accounts
+
+# The second account, who signs off what the first recorded as rectified.
+CHECKER, CHECKER_PASSWORD = "checker", "checker-test-2026"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 @dataclass
@@ -34,6 +41,8 @@ def ledger_server(make_database: Callable[[], str], tmp_path_factory: pytest.Tem
     engine = create_engine(url)
     with Session(engine, expire_on_commit=False) as session:
         world = build(session)
+        accounts.create_user(session, CHECKER, CHECKER_PASSWORD, "regulator", region_code="532500",
+                             display_name="州应急局验收组 刘九")
         session.commit()
     engine.dispose()
     with serve(url, tmp_path_factory.mktemp("ledger-live") / "var") as base:
@@ -106,29 +115,56 @@ def test_register_a_hazard_and_close_it_in_the_browser(ledger_server, page, scre
     assert "整改中" in page.inner_text("h1")
 
     page.fill("#step-rectifying-rectified [name=note]", "排风设施已安装调试")
+    page.fill("#step-rectifying-rectified [name=rectification_note]", "已安装强制排风，与氯气报警联锁")
     page.click("#step-rectifying-rectified button[type=submit]")
-    page.wait_for_selector("#step-rectified-closed")
+    page.wait_for_selector("#step-rectified-rectifying")  # 退回整改 is offered, 验收销号 is not
     assert "已整改待验收" in page.inner_text("h1")
 
-    page.fill("#step-rectified-closed [name=verifier]", "市应急局验收组 刘九")
+    # The account that recorded 整改完成 is not offered the sign-off; it uploads the 整改后 photo.
+    page.wait_for_selector("#own-rectification")
+    assert page.locator("#step-rectified-closed").count() == 0
+    photo = screenshot_dir / "after.png"
+    photo.write_bytes(PNG)
+    page.select_option("#evidence-form [name=kind]", "after")
+    page.set_input_files("#f-file", str(photo))
+    page.click("#evidence-form button[type=submit]")
+    page.wait_for_selector("tr.evidence-row")
+    assert "整改后照片" in page.inner_text("#evidence")
+
+    # A second account signs it off: the 验收人 is that account, not typed.
+    page.click("header .user button[type=submit]")  # 退出
+    page.goto(f"{ledger_server.url}/login")
+    page.fill("input[name=username]", CHECKER)
+    page.fill("input[name=password]", CHECKER_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.goto(hazard_url)
+    page.wait_for_selector("#step-rectified-closed")
+    assert "验收人：州应急局验收组 刘九（当前账号）" in page.inner_text("#step-rectified-closed")
+    assert page.locator("#step-rectified-closed [name=verifier]").count() == 0
     page.fill("#step-rectified-closed [name=verification_note]", "复查合格")
     page.click("#step-rectified-closed button[type=submit]")
     page.wait_for_selector("text=流程结束")
     assert "已验收销号" in page.inner_text("h1")
+    assert "州应急局验收组 刘九（账号 checker）" in page.inner_text("#hazard-verifier")
 
     timeline = page.locator("#timeline li").all_inner_texts()
     assert len(timeline) == 4
     assert "已登记" in timeline[0]
     assert "已登记 → 整改中" in timeline[1]
     assert "整改中 → 已整改待验收" in timeline[2] and "排风设施已安装调试" in timeline[2]
-    assert "已整改待验收 → 已验收销号" in timeline[3]
+    assert "测试管理员" in timeline[2]
+    assert "已整改待验收 → 已验收销号" in timeline[3] and "州应急局验收组 刘九" in timeline[3]
+    assert "复查情况：复查合格" in timeline[3]
     page.screenshot(path=str(screenshot_dir / "ledger-hazard-closed.png"), full_page=True)
 
     # The register holds what the browser did.
     engine = create_engine(ledger_server.database_url)
     with Session(engine) as s:
         hz = s.get(Hazard, hazard_id)
-        assert (hz.state, hz.verifier, hz.level, float(hz.funds_wan)) == ("closed", "市应急局验收组 刘九", "major", 3.5)
+        assert (hz.state, hz.verifier, hz.level, float(hz.funds_wan)) == ("closed", "州应急局验收组 刘九", "major", 3.5)
+        checker = s.scalars(select(User).where(User.username == CHECKER)).one()
+        assert hz.verifier_id == checker.id and hz.rectified_by_id not in (None, checker.id)
         assert hz.geom is not None
         steps = s.scalars(select(HazardEvent.to_state).where(HazardEvent.hazard_id == hazard_id)
                           .order_by(HazardEvent.id)).all()

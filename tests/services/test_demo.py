@@ -141,6 +141,28 @@ def test_hazards_cover_every_state_with_consistent_dates(demo_db):
     assert supervised_without_doc == 0
 
 
+def test_origin_and_sign_off_follow_the_accountability_rules(demo_db):
+    """企业自查 is the enterprise's own report; every closed hazard carries a 验收意见 and was
+    signed off by someone other than whoever recorded its last 整改完成."""
+    engine = demo_db[0]
+    with engine.connect() as conn:
+        wrong_origin = conn.execute(sa.text(
+            "SELECT count(*) FROM hazard WHERE origin <> CASE WHEN source = 'self' THEN 'enterprise'"
+            " ELSE 'regulator' END")).scalar()
+        closed_major = conn.execute(sa.text(
+            "SELECT count(*) FROM hazard WHERE state = 'closed' AND level = 'major'")).scalar()
+        without_opinion = conn.execute(sa.text(
+            "SELECT count(*) FROM hazard WHERE state = 'closed' AND coalesce(verification_note, '') = ''")).scalar()
+        self_signed = conn.execute(sa.text("""
+            SELECT count(*) FROM hazard h
+             WHERE h.state = 'closed'
+               AND h.verifier = (SELECT ev.actor FROM hazard_event ev
+                                  WHERE ev.hazard_id = h.id AND ev.to_state = 'rectified'
+                                  ORDER BY ev.at DESC, ev.id DESC LIMIT 1)""")).scalar()
+    assert wrong_origin == 0
+    assert closed_major > 0 and without_opinion == 0 and self_signed == 0
+
+
 def test_each_hazard_history_leads_to_its_state(demo_db):
     engine = demo_db[0]
     with engine.connect() as conn:

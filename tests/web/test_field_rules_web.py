@@ -228,13 +228,42 @@ def test_sign_off_form_for_the_rectifier_and_for_another_account(client, world, 
     assert "个旧王五" in timeline[-1] and "复查情况：复查合格" in timeline[-1]
 
 
+def test_edit_page_shows_only_the_fields_the_account_may_change(client, world, session):
+    h4 = world.hazards["h4"]  # works, 部门检查: registered by a regulator
+    login(client, "works")
+    doc = page(client, f"/hazards/{h4.id}")
+    assert doc.cssselect("#hazard-edit")[0].get("href") == f"/hazards/{h4.id}/edit"
+    doc = page(client, f"/hazards/{h4.id}/edit")
+    form = doc.cssselect("#hazard-edit-form")[0]
+    shown = {el.get("name") for el in form.cssselect("input:not([type=hidden]), textarea, select")}
+    assert shown == {"resp_person", "measures", "funds_wan", "emergency_plan", "rectification_note"}
+    data = {i.get("name"): i.get("value") for i in form.cssselect("input[type=hidden]")}
+    before = stored(session, h4.id)
+    # a field the page does not offer, added by hand, is refused and nothing is written
+    resp = client.post(f"/hazards/{h4.id}/edit", data={**data, "measures": "新措施", "deadline": "2027-12-31"})
+    assert resp.status_code == 403 and "无权修改字段：整改期限" in resp.get_data(as_text=True)
+    assert stored(session, h4.id) == before
+    resp = client.post(f"/hazards/{h4.id}/edit", data={**data, "measures": "加装光电保护", "resp_person": "吴工"})
+    assert resp.status_code == 303
+    after = stored(session, h4.id)
+    assert after[0]["measures"] == "加装光电保护" and after[0]["resp_person"] == "吴工"  # unchanged: not sent
+    assert after[0]["version"] == before[0]["version"] + 1 and after[1] == before[1] + 1
+    # a regulator is offered every field
+    client.post("/logout", data={"csrf_token": data["csrf_token"]})
+    login(client, "gejiu")
+    form = page(client, f"/hazards/{h4.id}/edit").cssselect("#hazard-edit-form")[0]
+    shown = {el.get("name") for el in form.cssselect("input:not([type=hidden]), textarea, select")}
+    assert {"level", "deadline", "source", "found_by", "verification_note", "description"} <= shown
+
+
 # --------------------------------------------------------------------------- read-only accounts
 
 
 def new_and_edit_pages(world: LedgerWorld) -> list[str]:
     chem = world.enterprises["chem"].id
     return ["/hazards/new", f"/hazards/new?enterprise={chem}", "/hazards/new?q=甲化工", "/enterprises/new",
-            f"/enterprises/{chem}/risk-points/new", "/import", "/import/template/hazards.xlsx"]
+            f"/enterprises/{chem}/risk-points/new", "/import", "/import/template/hazards.xlsx",
+            f"/hazards/{world.hazards['h1'].id}/edit", f"/hazards/{world.hazards['h2'].id}/edit"]
 
 
 def test_read_only_account_gets_403_on_every_new_page(client, world):
@@ -264,6 +293,6 @@ def test_read_only_pages_show_no_write_control(client, world):
                  and not (f.get("action") or "").startswith("/account/tokens")]
         assert posts == [], (url, posts)
         links = [a.get("href") for a in doc.cssselect("a[href]")
-                 if "/new" in a.get("href") or a.get("href").startswith("/import")]
+                 if "/new" in a.get("href") or "/edit" in a.get("href") or a.get("href").startswith("/import")]
         assert links == [], (url, links)
         assert doc.cssselect("input[type=file]") == [], url

@@ -19,6 +19,7 @@ __all__ = [
     "ENTERPRISE_FIELDS",
     "RISK_POINT_FIELDS",
     "HAZARD_FIELDS",
+    "HAZARD_EDIT_FIELDS",
     "TRANSITION_FORM_FIELDS",
     "LEC_CHOICES",
     "LS_CHOICES",
@@ -41,6 +42,13 @@ HAZARD_FIELDS = (
     "description", "level", "category", "criterion", "source", "found_on", "found_by", "deadline",
     "resp_person", "measures", "funds_wan", "emergency_plan", "supervision_doc_no", "rectification_note",
     "lng", "lat",
+)
+# What the edit page may show (a PATCH: never the state nor the lifecycle's dates);
+# a page shows the ones the caller's field rules let it write.
+HAZARD_EDIT_FIELDS = (
+    "description", "level", "category", "criterion", "source", "supervision_doc_no", "found_on", "found_by",
+    "deadline", "resp_person", "measures", "funds_wan", "emergency_plan", "rectification_note",
+    "verification_note", "lng", "lat",
 )
 # What each step's form asks for (besides the note); a page shows the ones the
 # caller's field rules let it write.  The 验收人 is the signing account, never typed.

@@ -34,6 +34,7 @@ from ..context import current_actor, current_scope
 from . import bp
 from .forms import (
     ENTERPRISE_FIELDS,
+    HAZARD_EDIT_FIELDS,
     HAZARD_FIELDS,
     LEC_CHOICES,
     LS_CHOICES,
@@ -96,6 +97,7 @@ def _template_helpers() -> dict[str, Any]:
         "hazard_levels": domain.HAZARD_LEVELS,
         "hazard_states": domain.HAZARD_STATES,
         "hazard_sources": domain.HAZARD_SOURCES,
+        "hazard_origins": domain.HAZARD_ORIGINS,
         "risk_methods": domain.RISK_METHODS,
         "major_criteria": domain.MAJOR_CRITERIA,
     }
@@ -305,8 +307,8 @@ def hazard_ledger() -> str:
     map_qs = _query_string(MAP_FILTER_NAMES)
     export_qs = _query_string(LEDGER_NAMES)
     return render_template(
-        "ledger/hazards.html", may_report=current_actor().may("report_hazard"), rows=rows, counts=counts, f=f, args=request.args, sort=sort,
-        descending=descending, page=page, pages=pages, per_page=per_page, today=today,
+        "ledger/hazards.html", rows=rows, counts=counts, f=f, args=request.args, sort=sort,
+        may_report=current_actor().may("report_hazard"), descending=descending, page=page, pages=pages, per_page=per_page, today=today,
         map_url="/map" + ("?" + map_qs if map_qs else ""), export_qs=export_qs,
         due_soon_days=current_app.config["DUE_SOON_DAYS"], **_choices(),
     )
@@ -442,7 +444,8 @@ def _render_hazard(hazard_id: int, *, active: str | None = None, active_state: F
                            and register.self_signoff(actor, hazard["rectified_by_id"])),
         signoff_needs_evidence=register.signoff_requirements(
             hazard["level"], evidence_for_general=current_app.config["SIGNOFF_EVIDENCE_GENERAL"]),
-        hazard_origins=domain.HAZARD_ORIGINS, step_errors=step_errors,
+        step_errors=step_errors,
+        may_edit=bool(actor.may("report_hazard") and register.hazard_writable_fields(actor, hazard["origin"])),
         overdue_days=domain.overdue_days(hazard["state"], hazard["deadline"], today),
     ), status
 
@@ -576,6 +579,62 @@ def hazard_new() -> Any:
     return render_template("ledger/hazard_form.html", row=row, form=state, own_location=own_location,
                            datum=datum, datums=geo.DATUMS, map_data=map_data, creatable=creatable,
                            sources=sources), status
+
+
+def _form_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+@bp.route("/hazards/<int:hazard_id>/edit", methods=["GET", "POST"])
+def hazard_edit(hazard_id: int) -> Any:
+    """修改隐患：只显示本账号按角色和登记方可以修改的字段（状态走整改流程）。"""
+    _require("report_hazard", "当前账号无权修改隐患")
+    actor = current_actor()
+    hazard = _hazard_or_404(hazard_id)
+    writable = register.hazard_writable_fields(actor, hazard["origin"])
+    names = tuple(n for n in HAZARD_EDIT_FIELDS if n in writable)
+    if not names:
+        raise Forbidden("当前账号无权修改该隐患的任何字段")
+    current = {n: _form_value(hazard[n]) for n in HAZARD_EDIT_FIELDS if n not in ("lng", "lat")}
+    own = hazard["own_location"]
+    current.update({n: _form_value(hazard[n]) if own else "" for n in ("lng", "lat")})
+    state = FormState(values={n: current[n] for n in names})
+    status = 200
+    if request.method == "POST":
+        # a field the page did not offer is still read, so that the service refuses it (403)
+        posted = tuple(n for n in HAZARD_EDIT_FIELDS if n in names or n in request.form)
+        state = FormState.from_form(request.form, posted)
+        # only what was changed is sent: an unchanged field is not an edit
+        raw = {k: v for k, v in state.values.items() if v != current[k]}
+        if "lng" in raw or "lat" in raw:
+            raw.update({k: state.values[k] for k in ("lng", "lat") if k in posted})
+        version = parse_int(request.form, "version", 0, minimum=1)
+        session = get_session()
+        try:
+            if raw:
+                register.update_hazard(session, hazard_id, raw, actor, scope=current_scope(),
+                                       expected_version=version)
+        except RecordInvalid as err:
+            session.rollback()
+            record_errors(state, "hazards", err)
+            status = 400
+        except Conflict as err:  # VersionConflict
+            session.rollback()
+            state.general.append(err.user_msg)
+            status = 409
+        else:
+            session.commit()
+            flash("已保存修改" if raw else "没有修改")
+            return redirect(url_for("ledger.hazard_page", hazard_id=hazard_id), 303)
+    return render_template("ledger/hazard_edit.html", h=hazard, form=state, names=names,
+                           labels=domain.HAZARD_FIELD_LABELS,
+                           sources=[(k, v) for k, v in domain.HAZARD_SOURCES.items()]), status
 
 
 @bp.get("/hazards/<int:hazard_id>/ledger.pdf")
