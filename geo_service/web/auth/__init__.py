@@ -37,6 +37,7 @@ from ...db import get_session
 from ...domain import ROLES
 from ...errors import Forbidden
 from ...models import ApiToken, AuditLog, User
+from ...queries.filters import parse_page_number
 from ...services import accounts
 
 bp = Blueprint("auth", __name__)
@@ -351,7 +352,7 @@ def audit_log():  # type: ignore[no-untyped-def]
         q = q.where(AuditLog.at >= date_from)
     if date_to:
         q = q.where(AuditLog.at < date_to + dt.timedelta(days=1))
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = parse_page_number(request.args, per_page=100)
     total = session.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
     rows = session.scalars(q.limit(100).offset((page - 1) * 100)).all()
     return render_template(

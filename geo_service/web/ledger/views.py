@@ -26,7 +26,7 @@ from ...db import get_session
 from ...errors import Conflict, InvalidParameter, NotFound
 from ...models import Region
 from ...queries import ledger as q
-from ...queries.filters import Filters, parse_filters, parse_int
+from ...queries.filters import Filters, parse_filters, parse_int, parse_page_number
 from ...services import evidence as ev
 from ...services import ledgers, register
 from ...services.validation import RecordInvalid
@@ -265,8 +265,7 @@ def risk_point_new(enterprise_id: int) -> Any:
 
 def _page_args() -> tuple[int, int]:
     per_page = parse_int(request.args, "per_page", PER_PAGE_DEFAULT, minimum=1, maximum=PER_PAGE_MAX)
-    page = parse_int(request.args, "page", 1, minimum=1)
-    return page, per_page
+    return parse_page_number(request.args, per_page=per_page), per_page
 
 
 def _sort_args() -> tuple[str, bool]:
