@@ -141,9 +141,7 @@ def _choices() -> dict[str, Any]:
 
 def _enterprise_or_404(enterprise_id: int) -> Any:
     row = get_session().execute(q.enterprise_detail(enterprise_id, scope=current_scope())).first()
-    if row is None:
-        if request.method == "POST":  # a write outside the jurisdiction is refused (403), not hidden
-            register.load_enterprise(get_session(), enterprise_id, scope=current_scope(), write=True)
+    if row is None:  # missing or another jurisdiction's: the same answer, read or write
         raise NotFound(f"企业 {enterprise_id} 不存在或不在管辖范围内")
     return row
 
@@ -365,9 +363,7 @@ def overdue_list() -> str:
 def _hazard_or_404(hazard_id: int) -> Mapping[str, Any]:
     row = get_session().execute(q.hazard_detail(hazard_id, scope=current_scope(), as_of=_today())
                                 ).mappings().first()
-    if row is None:
-        if request.method == "POST":  # a write outside the jurisdiction is refused (403), not hidden
-            register.load_hazard(get_session(), hazard_id, scope=current_scope(), write=True)
+    if row is None:  # missing or another jurisdiction's: the same answer, read or write
         raise NotFound(f"隐患 {hazard_id} 不存在或不在管辖范围内")
     return row
 
