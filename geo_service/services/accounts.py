@@ -41,6 +41,8 @@ __all__ = [
     "scope_for",
     "actor_for",
     "audit",
+    "audit_download",
+    "audit_refusal",
     "require",
     "DEMO_USERS",
     "ensure_demo_users",
@@ -276,6 +278,31 @@ def audit(
         )
     )
     session.flush()
+
+
+def audit_download(
+    session: Session,
+    actor: Actor,
+    what: str,
+    fmt: str,
+    rows: int | None,
+    filters: Mapping[str, Any],
+    object_id: object = None,
+) -> None:
+    """Record a bulk read: who downloaded ``what`` (a list such as ``hazards``,
+    a ledger, a return), with which filter, how many rows, in which format.
+
+    The register's downloads carry 法定代表人 and telephone numbers, so each
+    one is accounted for like a write (action ``download``).
+    """
+    audit(session, actor, "download", what, object_id,
+          after={"format": fmt, "rows": rows, "filter": dict(filters)})
+
+
+def audit_refusal(session: Session, actor: Actor, method: str, path: str, message: str) -> None:
+    """Record a refused request (403) of a signed-in account (action ``forbidden``)."""
+    audit(session, actor, "forbidden", "request", None,
+          after={"method": method, "path": path[:500], "message": message[:200]})
 
 
 def _jsonable(data: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from ...queries.enterprises import count_of
 from ...queries.filters import Filters, Page, parse_int, parse_point, parse_radius
 from ...services import evidence as ev
 from ...services import register
-from ..context import current_actor, current_scope
+from ..context import current_actor, current_scope, record_download
 from . import bp
 from .common import (
     FILE_FORMATS,
@@ -76,7 +76,11 @@ def _respond_list(kind: str, stmt: Any, *, paged: bool = True, total: int | None
         stmt = stmt.limit(page.limit).offset(page.offset)
     rows = [decorate(kind, r._mapping) for r in session.execute(stmt)]
     if fmt in FILE_FORMATS:
-        return download(kind, rows, fmt)
+        resp = download(kind, rows, fmt)
+        record_download(kind, fmt, len(rows))
+        return resp
+    if download_all:
+        record_download(kind, fmt, len(rows))
     links = page_links(page, total, len(rows)) if paged else [{"rel": "self", "href": request.url}]
     meta = {"total": total if total is not None else len(rows), "numberMatched": total if total is not None
             else len(rows), "numberReturned": len(rows), "limit": page.limit if paged else None,

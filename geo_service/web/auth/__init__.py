@@ -10,6 +10,7 @@ token, else the Flask-Login session.  The caller's jurisdiction becomes
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 import unicodedata
 from urllib.parse import urlsplit
@@ -32,6 +33,8 @@ from flask import (
 from flask import session as cookie_session
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from ...db import get_session
 from ...domain import ROLES
@@ -39,6 +42,8 @@ from ...errors import Forbidden
 from ...models import ApiToken, AuditLog, User
 from ...queries.filters import parse_page_number
 from ...services import accounts
+
+LOGGER = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -150,6 +155,32 @@ def _unauthorised(message: str, *, json: bool = False) -> Response:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+def _record_refusal(resp: Response) -> Response:
+    """Write an audit row for every 403 answered to a signed-in account.
+
+    The refused request's own transaction is rolled back, so the row is
+    written in a session and transaction of its own (its own connection from
+    the pool; in the tests, a savepoint of the test's connection).
+    """
+    user = g.get("user")
+    if resp.status_code != 403 or user is None:
+        return resp
+    message = ""
+    if resp.is_json:
+        message = str((resp.get_json(silent=True) or {}).get("message", ""))
+    request_session = g.get("db_session")
+    if request_session is not None:
+        request_session.rollback()  # nothing of a refused request is kept (the page is already rendered)
+    try:
+        with Session(bind=current_app.extensions["geo_bind"], join_transaction_mode="create_savepoint") as own:
+            accounts.audit_refusal(own, g.actor, request.method, request.full_path.rstrip("?"), message)
+            own.commit()
+    except SQLAlchemyError:  # the refusal stands even if it cannot be recorded
+        LOGGER.exception("could not record the refusal of %s %s for %s", request.method, request.path,
+                         user.username)
+    return resp
+
+
 def _security_headers(resp: Response) -> Response:
     nonce = g.get("csp_nonce")
     script_src = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
@@ -196,6 +227,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(_gate)
     app.after_request(_security_headers)
+    app.after_request(_record_refusal)
     accounts.warm_up()  # the dummy hash of unknown users, made before the first login
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["role_names"] = ROLES
@@ -340,6 +372,7 @@ def audit_log():  # type: ignore[no-untyped-def]
     person = (request.args.get("person") or "").strip()
     obj_type = (request.args.get("object_type") or "").strip()
     obj_id = (request.args.get("object_id") or "").strip()
+    action = (request.args.get("action") or "").strip()
     date_from = _date_arg("from")
     date_to = _date_arg("to")
     if person:
@@ -348,6 +381,8 @@ def audit_log():  # type: ignore[no-untyped-def]
         q = q.where(AuditLog.object_type == obj_type)
     if obj_id:
         q = q.where(AuditLog.object_id == obj_id)
+    if action:
+        q = q.where(AuditLog.action == action)
     if date_from:
         q = q.where(AuditLog.at >= date_from)
     if date_to:

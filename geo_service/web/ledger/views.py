@@ -30,7 +30,7 @@ from ...queries.filters import Filters, parse_filters, parse_int, parse_page_num
 from ...services import evidence as ev
 from ...services import ledgers, register
 from ...services.validation import RecordInvalid
-from ..context import current_actor, current_scope
+from ..context import current_actor, current_scope, record_download
 from . import bp
 from .forms import (
     ENTERPRISE_FIELDS,
@@ -322,6 +322,7 @@ def export_checklist() -> Response:
                                          descending=False, level="major")).mappings().all()
     unit, prefix = _export_meta(f)
     data = ledgers.checklist_xlsx(rows, unit=unit, filled_on=today, title_prefix=prefix)
+    record_download("checklist", "xlsx", len(rows))
     return _download(data, XLSX, f"{prefix}{ledgers.CHECKLIST_TITLE}_{today.isoformat()}.xlsx")
 
 
@@ -334,6 +335,7 @@ def export_worklog() -> Response:
                                          descending=False)).mappings().all()
     unit, _prefix = _export_meta(f)
     data = ledgers.worklog_xlsx(rows, unit=unit, filled_on=today)
+    record_download("worklog", "xlsx", len(rows))
     return _download(data, XLSX, f"{ledgers.WORKLOG_TITLE}_{today.isoformat()}.xlsx")
 
 
@@ -538,6 +540,7 @@ def major_record_pdf(hazard_id: int) -> Response:
     today = _today()
     record = ledgers.major_record(get_session(), hazard_id, scope=current_scope(), as_of=today)
     data = ledgers.major_record_pdf(record, unit=current_app.config.get("ISSUING_UNIT", ""), filled_on=today)
+    record_download("major_record", "pdf", 1, object_id=hazard_id)
     return _download(data, "application/pdf", f"{ledgers.MAJOR_TITLE}_{hazard_id}.pdf", attachment=False)
 
 
@@ -547,4 +550,5 @@ def major_record_docx(hazard_id: int) -> Response:
     today = _today()
     record = ledgers.major_record(get_session(), hazard_id, scope=current_scope(), as_of=today)
     data = ledgers.major_record_docx(record, unit=current_app.config.get("ISSUING_UNIT", ""), filled_on=today)
+    record_download("major_record", "docx", 1, object_id=hazard_id)
     return _download(data, DOCX, f"{ledgers.MAJOR_TITLE}_{hazard_id}.docx")

@@ -38,7 +38,7 @@ from ...services.statistics import (
     compute_return,
     parse_month,
 )
-from ..context import current_actor, current_scope
+from ..context import current_actor, current_scope, record_download
 from .jobs import get_job, start_job, zip_path
 
 bp = Blueprint("returns", __name__)
@@ -188,6 +188,7 @@ def job_download(job_id: str) -> Response:
     path = zip_path(current_app._get_current_object(), job)  # type: ignore[attr-defined]
     if job.state != "done" or not path.exists():
         raise NotFound("月报尚未生成完成")
+    record_download("return", "zip", None, object_id=f"{job.region} {job.month}")
     return send_file(io.BytesIO(path.read_bytes()), mimetype="application/zip", as_attachment=True,
                      download_name=job.filename)
 
@@ -197,6 +198,7 @@ def archive_zip(archive_id: int) -> Response:
     """下载已归档（冻结）的月报 ZIP。"""
     archive = returns_service.get_archive(get_session(), archive_id, scope=current_scope())
     name = f"{archive.region_code}_{_month_of(archive.period)}_已归档{archive.id}.zip"
+    record_download("return_archive", "zip", None, object_id=archive.id)
     return send_file(io.BytesIO(bytes(archive.bundle_zip)), mimetype="application/zip", as_attachment=True,
                      download_name=name)
 
