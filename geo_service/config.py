@@ -114,6 +114,10 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.PERMANENT_SESSION_LIFETIME = int(env.get("SESSION_HOURS", "8")) * 3600
+        # Shortest password accepted when one is set or changed (the demo passwords never are).
+        from .services.accounts import MIN_PASSWORD_LENGTH
+
+        self.MIN_PASSWORD_LENGTH = int(env.get("MIN_PASSWORD_LENGTH", str(MIN_PASSWORD_LENGTH)))
 
         self.STATEMENT_TIMEOUT_MS = int(env.get("STATEMENT_TIMEOUT_MS", "30000"))
         self.POOL_SIZE = int(env.get("POOL_SIZE", "5"))

@@ -9,6 +9,7 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..config import Config
 from ..domain import ROLES, Actor
 from ..models import ApiToken, Enterprise, User
 from ..services import accounts
@@ -24,6 +25,10 @@ def _run(work) -> None:  # type: ignore[no-untyped-def]
 def _cli_actor() -> Actor:
     """The operator at the command line, as the audit log records them."""
     return Actor(f"命令行 {getpass.getuser()}"[:100])
+
+
+def _min_length() -> int:
+    return int(Config().MIN_PASSWORD_LENGTH)
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -59,7 +64,8 @@ def add(username: str, role: str, display_name: str | None, region: str | None,
             if enterprise_id is None:
                 raise click.ClickException(f"找不到信用代码为 {enterprise} 的企业")
         user = accounts.create_user(session, username, password, role, display_name=display_name,
-                                    region_code=region, enterprise_id=enterprise_id, unit=unit)
+                                    region_code=region, enterprise_id=enterprise_id, unit=unit,
+                                    min_password_length=_min_length())
         accounts.audit(session, _cli_actor(), "create", "app_user", user.id,
                        after={"username": username, "role": role, "region_code": region,
                               "enterprise_id": enterprise_id, "unit": user.unit})
@@ -93,11 +99,12 @@ def _user(session: Session, username: str) -> User:
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取密码")
 def passwd(username: str, password_stdin: bool) -> None:
-    """修改密码。"""
+    """修改密码（该账号此前的所有登录随之失效）。"""
     password = _read_password(password_stdin)
+
     def work(session: Session) -> None:
         user = _user(session, username)
-        accounts.set_password(user, password)
+        accounts.set_password(user, password, min_length=_min_length())
         accounts.audit(session, _cli_actor(), "set_password", "app_user", user.id)
         click.echo("密码已修改")
 
@@ -108,7 +115,7 @@ def _set_active(username: str, active: bool) -> None:
     def work(session: Session) -> None:
         user = _user(session, username)
         before = user.active
-        user.active = active
+        accounts.set_active(user, active)  # ends its sessions either way
         accounts.audit(session, _cli_actor(), "enable" if active else "disable", "app_user", user.id,
                        before={"active": before}, after={"active": active})
         click.echo(f"已{'启用' if active else '停用'} {username}")

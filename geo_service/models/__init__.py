@@ -271,6 +271,8 @@ class User(Base):
     unit: Mapped[str | None] = mapped_column(String(100))  # 填报单位 of its returns
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Raised to end every earlier session of the account (logout, new password, disable/enable).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     __table_args__ = (
         CheckConstraint(in_check("role", ("admin", "regulator", "enterprise", "readonly")), name="ck_user_role"),
         CheckConstraint(

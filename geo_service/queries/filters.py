@@ -33,6 +33,9 @@ __all__ = [
     "Page",
     "parse_filters",
     "parse_page",
+    "parse_page_number",
+    "MAX_OFFSET",
+    "MAX_INTEGER",
     "parse_point",
     "parse_radius",
     "parse_bbox",
@@ -53,6 +56,13 @@ FILTER_PARAMETERS = (
     "region", "industry", "grade", "hazard_level", "hazard_state", "hazard_source",
     "overdue", "month", "found_from", "found_to", "bbox", "q", "enterprise_id",
 )
+
+# Rows a list may skip.  Nobody pages ten million rows deep, by hand or by
+# script (a download is the way to everything), and it keeps OFFSET far from
+# bigint's end.
+MAX_OFFSET = 10_000_000
+# Any other integer parameter (an id, a version): PostgreSQL's integer.
+MAX_INTEGER = 2**31 - 1
 
 _REGION_RE = re.compile(r"^[0-9]{6}([0-9]{3}([0-9]{3})?)?$")
 _TRUE = {"1", "true", "yes", "y", "是", "on"}
@@ -122,15 +132,25 @@ def _float(parameter: str, value: str | None) -> float:
 
 
 def parse_int(args: Mapping[str, str], parameter: str, default: int, *,
-              minimum: int = 0, maximum: int | None = None) -> int:
-    """An integer query parameter within ``[minimum, maximum]``."""
+              minimum: int = 0, maximum: int | None = MAX_INTEGER) -> int:
+    """An integer query or form parameter within ``[minimum, maximum]``
+    (``maximum`` None: no upper bound, for a value the caller lowers itself).
+
+    >>> parse_int({"page": "3"}, "page", 1), parse_int({}, "page", 1)
+    (3, 1)
+    >>> parse_int({"page": "9" * 30}, "page", 1)
+    Traceback (most recent call last):
+    ...
+    geo_service.errors.InvalidParameter: 参数 page 无效：不能大于 2147483647
+    """
     raw = args.get(parameter)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError as err:
-        raise InvalidParameter(parameter, f"不是整数：{raw!r}") from err
+    text = str(raw).strip()
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise InvalidParameter(parameter, f"不是整数：{text[:40]!r}")
+    # Thirty digits are beyond any bound; longer ones are not even converted.
+    value = int(text) if len(text) <= 30 else (-1 if text.startswith("-") else 1) * 10**30
     if value < minimum:
         raise InvalidParameter(parameter, f"不能小于 {minimum}")
     if maximum is not None and value > maximum:
@@ -189,11 +209,31 @@ def parse_radius(args: Mapping[str, str], *, max_radius_m: float, default: float
     return radius
 
 
-def parse_page(args: Mapping[str, str], *, max_page_size: int, default_limit: int = 100) -> Page:
-    """``limit`` (1 … max_page_size) and ``offset`` (≥ 0)."""
-    limit = parse_int(args, "limit", min(default_limit, max_page_size), minimum=1, maximum=max_page_size)
-    offset = parse_int(args, "offset", 0, minimum=0)
+def parse_page(args: Mapping[str, str], *, max_page_size: int, default_limit: int = 100,
+               lower_limit: bool = False) -> Page:
+    """``limit`` (1 … max_page_size) and ``offset`` (0 … :data:`MAX_OFFSET`).
+
+    Every paged list (the API, the OGC items) reads its page here.  With
+    ``lower_limit`` a limit above ``max_page_size`` is lowered to it (as OGC
+    API – Features asks) instead of refused.
+    """
+    default = min(default_limit, max_page_size)
+    if lower_limit:
+        limit = min(parse_int(args, "limit", default, minimum=1, maximum=None), max_page_size)
+    else:
+        limit = parse_int(args, "limit", default, minimum=1, maximum=max_page_size)
+    offset = parse_int(args, "offset", 0, minimum=0, maximum=MAX_OFFSET)
     return Page(limit, offset)
+
+
+def parse_page_number(args: Mapping[str, str], *, per_page: int) -> int:
+    """``page`` (1, 2, …) of a list shown ``per_page`` rows at a time, its first
+    row at most :data:`MAX_OFFSET` deep (the ledgers, the audit log).
+
+    >>> parse_page_number({"page": "2"}, per_page=50)
+    2
+    """
+    return parse_int(args, "page", 1, minimum=1, maximum=MAX_OFFSET // per_page + 1)
 
 
 def parse_filters(args: Mapping[str, str], *, max_bbox_area_deg2: float) -> Filters:
@@ -261,7 +301,7 @@ def parse_filters(args: Mapping[str, str], *, max_bbox_area_deg2: float) -> Filt
             raise InvalidParameter("q", "检索词过长（最多 100 字）")
         kwargs["q"] = q
     if (enterprise_id := get("enterprise_id")) is not None:
-        if not enterprise_id.isdigit():
+        if not re.fullmatch(r"[0-9]{1,10}", enterprise_id) or int(enterprise_id) > MAX_INTEGER:
             raise InvalidParameter("enterprise_id", "应为正整数")
         kwargs["enterprise_id"] = int(enterprise_id)
     return Filters(**kwargs)  # type: ignore[arg-type]

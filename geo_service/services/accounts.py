@@ -7,6 +7,7 @@ and only their SHA-256 is stored, so a database dump reveals neither.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import secrets
@@ -28,7 +29,12 @@ __all__ = [
     "BadCredentials",
     "clean_unit",
     "create_user",
+    "check_new_password",
     "set_password",
+    "change_password",
+    "set_active",
+    "end_sessions",
+    "warm_up",
     "authenticate",
     "create_token",
     "revoke_token",
@@ -36,6 +42,8 @@ __all__ = [
     "scope_for",
     "actor_for",
     "audit",
+    "audit_download",
+    "audit_refusal",
     "require",
     "DEMO_USERS",
     "ensure_demo_users",
@@ -43,7 +51,8 @@ __all__ = [
 
 LOGGER = logging.getLogger(__name__)
 
-MIN_PASSWORD_LENGTH = 8
+# Default of the MIN_PASSWORD_LENGTH setting (config.Config reads it from here).
+MIN_PASSWORD_LENGTH = 10
 # Throttling: this many failures for one username (or from one address)
 # within the window refuse further attempts until the window has passed.
 MAX_FAILURES = 5
@@ -89,10 +98,13 @@ def create_user(
     region_code: str | None = None,
     enterprise_id: int | None = None,
     unit: str | None = None,
+    min_password_length: int = MIN_PASSWORD_LENGTH,
+    demo: bool = False,
 ) -> User:
     """Add an account.  A regulator or read-only account needs a region, an
     enterprise account an enterprise; an admin needs neither.  ``unit`` is the
-    填报单位 its returns carry by default."""
+    填报单位 its returns carry by default; ``demo`` (the demo loader only)
+    allows the published demo passwords."""
     if role not in ROLES:
         raise InvalidParameter("role", f"未知角色 {role}，可选：{', '.join(ROLES)}")
     if not username or len(username) > 60:
@@ -114,17 +126,65 @@ def create_user(
         enterprise_id=enterprise_id if role == "enterprise" else None,
         unit=clean_unit(unit),
     )
-    set_password(user, password)
+    set_password(user, password, min_length=min_password_length, demo=demo)
     session.add(user)
     session.flush()
     return user
 
 
-def set_password(user: User, password: str) -> None:
-    """Hash and set a new password (at least MIN_PASSWORD_LENGTH characters)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidParameter("password", f"密码至少 {MIN_PASSWORD_LENGTH} 位")
+def check_new_password(password: str, *, min_length: int = MIN_PASSWORD_LENGTH, demo: bool = False) -> None:
+    """Refuse a password shorter than ``min_length`` or, outside the demo, a demo password.
+
+    >>> check_new_password("admin-demo-2026")
+    Traceback (most recent call last):
+    ...
+    geo_service.errors.InvalidParameter: 参数 password 无效：不能使用公开的演示密码
+    """
+    if len(password) < min_length:
+        raise InvalidParameter("password", f"密码至少 {min_length} 位")
+    if not demo and password in DEMO_PASSWORDS:
+        raise InvalidParameter("password", "不能使用公开的演示密码")
+
+
+def set_password(user: User, password: str, *, min_length: int = MIN_PASSWORD_LENGTH,
+                 demo: bool = False) -> None:
+    """Hash and set a new password (see :func:`check_new_password`); ends the
+    account's earlier sessions."""
+    check_new_password(password, min_length=min_length, demo=demo)
     user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+
+
+def change_password(user: User, old_password: str, new_password: str, *,
+                    min_length: int = MIN_PASSWORD_LENGTH) -> None:
+    """The signed-in user's own change: the current password must be right."""
+    if not check_password_hash(user.password_hash, old_password):
+        raise InvalidParameter("old_password", "原密码不正确")
+    if new_password == old_password:
+        raise InvalidParameter("password", "新密码不能与原密码相同")
+    set_password(user, new_password, min_length=min_length)
+
+
+def end_sessions(user: User) -> None:
+    """End every session issued to ``user`` so far (the epoch each one carries no longer matches)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def set_active(user: User, active: bool) -> None:
+    """Disable or enable an account; either ends its earlier sessions."""
+    user.active = active
+    end_sessions(user)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password with the same scheme as real ones (for unknown users)."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def warm_up() -> None:
+    """Make the dummy hash now, so that the first unknown user name costs no more than later ones."""
+    _dummy_hash()
 
 
 def _recent_failures(session: Session, column: Any, value: str, now: dt.datetime) -> int:
@@ -150,7 +210,10 @@ def authenticate(session: Session, username: str, password: str, ip: str | None)
         LOGGER.warning("login throttled for %r from %s", username, ip)
         raise LoginThrottled()
     user = session.scalar(sa.select(User).where(User.username == username))
-    ok = user is not None and user.active and check_password_hash(user.password_hash, password)
+    # Exactly one hash check whether or not the account exists or is active,
+    # so the answer's timing does not tell which user names exist.
+    matches = check_password_hash(user.password_hash if user is not None else _dummy_hash(), password)
+    ok = user is not None and user.active and matches
     session.add(LoginAttempt(username=username[:60], ip=ip, succeeded=ok))
     session.flush()
     if not ok or user is None:
@@ -233,6 +296,31 @@ def audit(
     session.flush()
 
 
+def audit_download(
+    session: Session,
+    actor: Actor,
+    what: str,
+    fmt: str,
+    rows: int | None,
+    filters: Mapping[str, Any],
+    object_id: object = None,
+) -> None:
+    """Record a bulk read: who downloaded ``what`` (a list such as ``hazards``,
+    a ledger, a return), with which filter, how many rows, in which format.
+
+    The register's downloads carry 法定代表人 and telephone numbers, so each
+    one is accounted for like a write (action ``download``).
+    """
+    audit(session, actor, "download", what, object_id,
+          after={"format": fmt, "rows": rows, "filter": dict(filters)})
+
+
+def audit_refusal(session: Session, actor: Actor, method: str, path: str, message: str) -> None:
+    """Record a refused request (403) of a signed-in account (action ``forbidden``)."""
+    audit(session, actor, "forbidden", "request", None,
+          after={"method": method, "path": path[:500], "message": message[:200]})
+
+
 def _jsonable(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if data is None:
         return None
@@ -262,6 +350,8 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("viewer", "readonly-demo-2026", "readonly", "州安委办 只读", "532500"),
     DemoUser("qiye", "enterprise-demo-2026", "enterprise", "企业安全员"),
 )
+# Published in the README: refused for any account the demo loader does not create.
+DEMO_PASSWORDS = frozenset(d.password for d in DEMO_USERS)
 
 
 def _demo_enterprise(session: Session) -> int | None:
@@ -306,6 +396,7 @@ def ensure_demo_users(session: Session) -> list[str]:
             display_name=demo.display_name,
             region_code=region,
             enterprise_id=enterprise_id,
+            demo=True,
         )
         created.append(demo.username)
     return created

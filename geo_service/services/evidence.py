@@ -97,7 +97,8 @@ def store_evidence(session: Session, hazard_id: int, stream: BinaryIO, filename:
 
     Raises :class:`InvalidParameter` (``file`` or ``kind``) for an empty file,
     a type that is not JPEG/PNG/PDF/DOCX/XLSX or an unknown kind;
-    :class:`FileTooLarge` (413) above ``max_bytes``; 404/403 outside the scope.
+    :class:`FileTooLarge` (413) above ``max_bytes``; 404 for a hazard that is
+    missing or outside the scope (the same answer).
     """
     if not (actor.may("report_hazard") or actor.may("rectify") or actor.may("verify")):
         raise Forbidden()

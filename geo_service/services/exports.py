@@ -9,7 +9,6 @@ kind in :data:`COLUMNS`.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -19,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from . import spreadsheet
 
 __all__ = ["COLUMNS", "FORMATS", "export_rows", "shapefile_names"]
 
@@ -110,7 +111,7 @@ def _cell_text(value: Any) -> Any:
 def _csv(kind: str, rows: Sequence[Mapping[str, Any]]) -> bytes:
     cols = _columns(kind, rows)
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = spreadsheet.csv_writer(buf)
     writer.writerow([label for _, label in cols])
     for r in rows:
         writer.writerow(["" if r.get(k) is None else _cell_text(r.get(k)) for k, _ in cols])
@@ -148,9 +149,7 @@ def _xlsx(kind: str, rows: Sequence[Mapping[str, Any]]) -> bytes:
                 if isinstance(cell.value, dt.date):
                     cell.number_format = "yyyy-mm-dd"
     ws.freeze_panes = "A2"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return spreadsheet.workbook_bytes(wb)
 
 
 def _plain(value: Any, *, max_chars: int | None = None) -> Any:

@@ -42,7 +42,7 @@ from ..errors import GeoServiceError, OutOfJurisdiction
 from ..models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
 from ..queries import regions_lookup
 from ..queries.scope import ALL, Scope, enterprise_scope, region_prefix
-from . import accounts, register
+from . import accounts, register, spreadsheet
 from .uploads import UploadLimits, UploadRejected, check_import_file
 from .validation import (
     COLUMNS,
@@ -648,10 +648,10 @@ def write_rejects(result: ImportResult, path: Path | str) -> Path:
         ws.append(headers)
         for r in table:
             ws.append(r)
-        wb.save(path)
+        spreadsheet.save_workbook(wb, path)
     else:
         with path.open("w", encoding="utf-8-sig", newline="") as f:
-            w = csv.writer(f)
+            w = spreadsheet.csv_writer(f)
             w.writerow(headers)
             w.writerows(["" if v is None else v for v in r] for r in table)
     return path
@@ -668,7 +668,7 @@ def write_template(kind: str, path: Path | str) -> Path:
     columns = COLUMNS[kind]
     if path.suffix.lower() == ".csv":
         with path.open("w", encoding="utf-8-sig", newline="") as f:
-            csv.writer(f).writerow([c.header for c in columns])
+            spreadsheet.csv_writer(f).writerow([c.header for c in columns])
         return path
     if path.suffix.lower() != ".xlsx":
         raise ImportFailed("模板文件应为 .xlsx 或 .csv")
@@ -705,7 +705,7 @@ def write_template(kind: str, path: Path | str) -> Path:
     help_ws.column_dimensions["C"].width = 100
     for row in help_ws.iter_rows(min_row=2):
         row[2].alignment = Alignment(wrap_text=True)
-    wb.save(path)
+    spreadsheet.save_workbook(wb, path)
     return path
 
 

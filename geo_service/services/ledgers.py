@@ -39,6 +39,7 @@ from .. import domain
 from ..errors import NotFound
 from ..queries import ledger as ledger_queries
 from ..queries.scope import Scope
+from . import spreadsheet
 
 __all__ = [
     "CHECKLIST_TITLE",
@@ -254,9 +255,7 @@ def _footer(ws: Worksheet, row: int, n: int, note: str | None, sign: tuple[str, 
 
 
 def _save(wb: Workbook) -> bytes:
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return spreadsheet.workbook_bytes(wb)
 
 
 def checklist_xlsx(rows: Iterable[Mapping[str, Any]], *, unit: str, filled_on: dt.date,

@@ -7,8 +7,8 @@ Every write here
   raising :class:`~geo_service.services.validation.RecordInvalid` (400);
 * checks the actor's role (:meth:`Actor.may`) and the caller's
   :class:`~geo_service.queries.scope.Scope`: an object outside the scope is
-  :class:`NotFound` when it does not exist at all and
-  :class:`OutOfJurisdiction` (403) when it exists but is not the caller's;
+  :class:`NotFound`, exactly as one that does not exist, on reads and writes
+  alike (the answer never tells whether another jurisdiction's id exists);
 * is optimistic-locked: ``UPDATE … WHERE id = :id AND version = :v`` bumps the
   version, and a stale ``expected_version`` raises :class:`VersionConflict`
   (409) with nothing written;
@@ -117,8 +117,9 @@ def _require(actor: Actor, permission: str) -> None:
 def _load(session: Session, model: type[Base], obj_id: int, label: str, *, scope: Scope, write: bool) -> Any:
     """``model`` row ``obj_id`` whose enterprise lies in ``scope``.
 
-    Raises :class:`NotFound` when absent, or when outside the scope on a read;
-    :class:`OutOfJurisdiction` when it exists outside the scope on a write.
+    Raises :class:`NotFound` when absent or outside the scope, with the same
+    message either way, for a read and a write (``write`` is kept for the
+    callers' clarity): another jurisdiction's ids are not an oracle.
     """
     pk = model.__table__.c.id  # type: ignore[attr-defined]
     stmt = sa.select(model).where(pk == obj_id, enterprise_scope(scope))
@@ -126,8 +127,6 @@ def _load(session: Session, model: type[Base], obj_id: int, label: str, *, scope
         stmt = stmt.join(Enterprise, model.enterprise_id == Enterprise.id)  # type: ignore[attr-defined]
     obj = session.execute(stmt).scalar_one_or_none()
     if obj is None:
-        if write and session.execute(sa.select(pk).where(pk == obj_id)).first() is not None:
-            raise OutOfJurisdiction()
         raise NotFound(f"{label} {obj_id} 不存在")
     return obj
 

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..domain import Actor
-from ..errors import Forbidden, NotFound, OutOfJurisdiction
+from ..errors import Forbidden, NotFound
 from ..models import Region, ReturnArchive
 from ..queries import metrics
 from ..queries.scope import Scope, region_prefix
@@ -84,13 +84,12 @@ class Bundle:
 
 def check_scope(code: str, scope: Scope, *, write: bool = False) -> None:
     """Refuse a return for a region outside the caller's jurisdiction (or for
-    an enterprise account): reading answers "not found", producing or
-    submitting answers "forbidden"."""
+    an enterprise account): reading, producing and submitting all answer
+    "not found", as for a region that does not exist (``write`` is kept for
+    the callers' clarity)."""
     if scope.enterprise_id is not None:
         raise Forbidden("企业账号不能生成统计月报")
     if scope.region is not None and not code.startswith(region_prefix(scope.region)):
-        if write:
-            raise OutOfJurisdiction()
         raise NotFound(f"行政区划 {code} 不存在")
 
 
@@ -255,11 +254,15 @@ def archives(session: Session, code: str, period: metrics.Period, *, scope: Scop
 
 
 def get_archive(session: Session, archive_id: int, *, scope: Scope) -> ReturnArchive:
-    """One archived return (:class:`NotFound` when unknown or outside the scope)."""
+    """One archived return (:class:`NotFound` when unknown or outside the scope:
+    the same answer, so another jurisdiction's archive ids are no oracle)."""
     archive = session.get(ReturnArchive, archive_id)
-    if archive is None:
-        raise NotFound(f"归档月报 {archive_id} 不存在")
-    check_scope(archive.region_code, scope)
+    try:
+        check_scope(archive.region_code if archive is not None else "", scope)  # enterprise accounts: 403
+        if archive is None:
+            raise NotFound()
+    except NotFound as err:
+        raise NotFound(f"归档月报 {archive_id} 不存在") from err
     return archive
 
 

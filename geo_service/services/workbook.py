@@ -15,7 +15,6 @@ cannot answer are left empty, never invented.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from . import spreadsheet
 from .statistics import CHANGE_ITEMS, DISPATCH_ITEMS, TABLE_COLUMNS
 
 __all__ = ["build_workbook", "SHEETS", "FORM000_CONTENT", "cn_date", "cn_datetime", "dispatch_heading",
@@ -362,6 +362,4 @@ def build_workbook(numbers: dict[str, Any], *, region_code: str | None = None) -
         sheet.page_setup.fitToWidth = 1
     wb.properties.title = f"{r['name']}统计月报（{numbers['period_label']}）"
     wb.properties.creator = "风险一张图"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return spreadsheet.workbook_bytes(wb)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from flask import g
+import json
+from typing import Any
 
+from flask import g, request
+
+from ..db import get_session
 from ..domain import Actor
 from ..queries.scope import ALL, Scope
+from ..services import accounts
 
-__all__ = ["current_scope", "current_actor"]
+__all__ = ["current_scope", "current_actor", "record_download"]
+
+# A posted search polygon larger than this is noted, not copied into the audit log.
+_MAX_LOGGED_BODY = 20_000
 
 
 def current_scope() -> Scope:
@@ -18,3 +26,19 @@ def current_scope() -> Scope:
 def current_actor() -> Actor:
     """The caller as an :class:`~geo_service.domain.Actor` for events and the audit log."""
     return g.get("actor", Actor("匿名用户"))
+
+
+def _request_filter() -> dict[str, Any]:
+    """The query string (a name given twice keeps both values) and a posted search polygon."""
+    out: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in request.args.to_dict(flat=False).items()}
+    if request.method == "POST" and request.is_json:
+        raw = request.get_data(cache=True)
+        out["polygon"] = json.loads(raw) if len(raw) <= _MAX_LOGGED_BODY else f"（{len(raw)} 字节，未记录）"
+    return out
+
+
+def record_download(what: str, fmt: str, rows: int | None, *, object_id: object = None) -> None:
+    """Write and commit the audit row of a download of register data (before the file is sent)."""
+    session = get_session()
+    accounts.audit_download(session, current_actor(), what, fmt, rows, _request_filter(), object_id=object_id)
+    session.commit()

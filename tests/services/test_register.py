@@ -124,14 +124,15 @@ def test_stale_version_is_a_conflict_and_nothing_is_lost(session):
     assert len(audit_rows(session, "enterprise", ent.id)) == 2  # create + the one update
 
 
-def test_reads_outside_scope_are_not_found_and_writes_forbidden(session):
+def test_reads_and_writes_outside_scope_are_not_found(session):
+    """Another county's record answers exactly as a missing one, for reads and writes (no existence oracle)."""
     w = build_world(session)
     other = Scope(region="532502")  # the mill's county; the plant lies in 532501
     with pytest.raises(NotFound):
         register.load_enterprise(session, w.plant.id, scope=other)
-    with pytest.raises(OutOfJurisdiction):
+    with pytest.raises(NotFound, match=f"^企业 {w.plant.id} 不存在$"):
         register.update_enterprise(session, w.plant.id, {"address": "x"}, ACTOR, scope=other, expected_version=1)
-    with pytest.raises(OutOfJurisdiction):
+    with pytest.raises(NotFound, match=f"^隐患 {w.h_general_open.id} 不存在$"):
         register.transition_hazard(session, w.h_general_open.id, "rectifying", ACTOR, scope=other,
                                    expected_version=1)
     with pytest.raises(NotFound):

@@ -15,10 +15,12 @@ import hashlib
 import io
 import json
 import math
+import re
+import secrets
 import uuid
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import mapbox_vector_tile
@@ -129,8 +131,9 @@ def _new_enterprise_json(w: World) -> dict[str, Any]:
 #   self      any signed-in account (its own session and tokens)
 #   admin     administrators only (403 for the regulator)
 #   list      200 for the regulator, nothing of 乙县 in the answer
-#   read      the other county's object: 404
-#   write     the other county's object: 403
+#   read      the other county's object: 404, exactly as a missing one
+#   write     a change to the other county's object: 404, exactly as a missing one
+#   create    a new record placed in the other county: 403
 #   import    an import file about the other county's object: refused row by row (422), nothing written
 Case = tuple[str, str, Callable[[World], str], str, Callable[[World], Any] | None]
 T = "theirs"
@@ -141,6 +144,9 @@ CASES: list[Case] = [
     ("auth.login", "POST", lambda w: "/login", "login", lambda w: {"username": "jia", "password": "wrong"}),
     ("auth.logout", "POST", lambda w: "/logout", "self", None),
     ("auth.account", "GET", lambda w: "/account", "self", None),
+    ("auth.password", "GET", lambda w: "/account/password", "self", None),
+    ("auth.password", "POST", lambda w: "/account/password", "self",
+     lambda w: {"old_password": PASSWORD, "password": "battery-staple-42", "password2": "battery-staple-42"}),
     ("auth.token_create", "POST", lambda w: "/account/tokens", "self", None),
     ("auth.token_revoke", "POST", lambda w: f"/account/tokens/{w.admin_token_id}/revoke", "read", None),
     ("auth.audit_log", "GET", lambda w: "/admin/audit", "admin", None),
@@ -157,7 +163,7 @@ CASES: list[Case] = [
     ("api.enterprise", "GET", lambda w: f"/api/enterprises/{w.theirs['enterprise']}", "read", None),
     ("api.enterprise_nearby", "GET", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/nearby?radius_m=1000",
      "read", None),
-    ("api.enterprise_create", "POST", lambda w: "/api/enterprises", "write", _new_enterprise_json),
+    ("api.enterprise_create", "POST", lambda w: "/api/enterprises", "create", _new_enterprise_json),
     ("api.enterprise_update", "PATCH", lambda w: f"/api/enterprises/{w.theirs['enterprise']}", "write",
      lambda w: {"address": "x", "version": 1}),
     ("api.enterprise_hazard_create", "POST", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/hazards",
@@ -191,9 +197,9 @@ CASES: list[Case] = [
     ("api.hazard_evidence_upload", "POST", lambda w: f"/api/hazards/{w.theirs['hazard']}/evidence", "write",
      "multipart"),
     ("api.regions", "GET", lambda w: "/api/regions", "list", None),
-    ("api.region", "GET", lambda w: "/api/regions/539902", "read", None),
-    ("api.region_summary", "GET", lambda w: "/api/regions/539902/summary", "read", None),
-    ("api.region_children", "GET", lambda w: "/api/regions/539902/children", "read", None),
+    ("api.region", "GET", lambda w: f"/api/regions/{w.theirs['code']}", "read", None),
+    ("api.region_summary", "GET", lambda w: f"/api/regions/{w.theirs['code']}/summary", "read", None),
+    ("api.region_children", "GET", lambda w: f"/api/regions/{w.theirs['code']}/children", "read", None),
     ("api.region_summary", "GET", lambda w: "/api/regions/539900/summary", "list", None),
     ("api.region_children", "GET", lambda w: "/api/regions/539900/children", "list", None),
     ("api.region_lookup", "GET", lambda w: "/api/regions/lookup?lon=101.5&lat=20.5", "list", None),
@@ -209,7 +215,7 @@ CASES: list[Case] = [
     ("ogc.items", "GET", lambda w: "/ogc/collections/regions/items", "list", None),
     ("ogc.item", "GET", lambda w: f"/ogc/collections/enterprises/items/{w.theirs['enterprise']}", "read", None),
     ("ogc.item", "GET", lambda w: f"/ogc/collections/hazards/items/{w.theirs['hazard']}", "read", None),
-    ("ogc.item", "GET", lambda w: "/ogc/collections/regions/items/539902", "read", None),
+    ("ogc.item", "GET", lambda w: f"/ogc/collections/regions/items/{w.theirs['code']}", "read", None),
     # vector tiles over 乙县's plant
     ("tiles.tile", "GET", lambda w: _tile("enterprises", 101.5, 20.5), "list", None),
     ("tiles.tile", "GET", lambda w: _tile("enterprises", 101.5, 20.5, 14), "list", None),
@@ -228,7 +234,7 @@ CASES: list[Case] = [
     ("ledger.export_worklog", "GET", lambda w: "/hazards/export/worklog.xlsx", "list", None),
     ("ledger.enterprise_page", "GET", lambda w: f"/enterprises/{w.theirs['enterprise']}", "read", None),
     ("ledger.enterprise_new", "GET", lambda w: "/enterprises/new", "self", None),
-    ("ledger.enterprise_new", "POST", lambda w: "/enterprises/new", "write",
+    ("ledger.enterprise_new", "POST", lambda w: "/enterprises/new", "create",
      lambda w: {**_new_enterprise_json(w), "lng": "101.7", "lat": "20.7"}),
     ("ledger.risk_point_new", "GET", lambda w: f"/enterprises/{w.theirs['enterprise']}/risk-points/new",
      "read", None),
@@ -250,10 +256,10 @@ CASES: list[Case] = [
     ("ledger.major_record_docx", "GET", lambda w: f"/hazards/{w.theirs['hazard']}/ledger.docx", "read", None),
     # the monthly return
     ("returns.index", "GET", lambda w: "/returns", "list", None),
-    ("returns.page", "GET", lambda w: "/returns/539902/2026-10", "read", None),
-    ("returns.numbers_json", "GET", lambda w: "/api/returns/539902/2026-10", "read", None),
-    ("returns.changes_map", "GET", lambda w: "/returns/539902/2026-10/changes.png", "read", None),
-    ("returns.bundle", "POST", lambda w: "/returns/539902/2026-10/bundle", "write", lambda w: {}),
+    ("returns.page", "GET", lambda w: f"/returns/{w.theirs['code']}/2026-10", "read", None),
+    ("returns.numbers_json", "GET", lambda w: f"/api/returns/{w.theirs['code']}/2026-10", "read", None),
+    ("returns.changes_map", "GET", lambda w: f"/returns/{w.theirs['code']}/2026-10/changes.png", "read", None),
+    ("returns.bundle", "POST", lambda w: f"/returns/{w.theirs['code']}/2026-10/bundle", "write", lambda w: {}),
     ("returns.archive_json", "GET", lambda w: f"/api/returns/archive/{w.theirs['archive']}", "read", None),
     ("returns.archive_zip", "GET", lambda w: f"/returns/archive/{w.theirs['archive']}.zip", "read", None),
     ("returns.job_status", "GET", lambda w: f"/api/returns/jobs/{w.job_theirs}", "read", None),
@@ -344,6 +350,8 @@ def test_a_county_regulator_never_sees_or_changes_the_other_county(case, client,
     elif kind == "read":
         assert status == 404, resp.get_data(as_text=True)[:300]
     elif kind == "write":
+        assert status == 404, resp.get_data(as_text=True)[:300]
+    elif kind == "create":
         assert status == 403, resp.get_data(as_text=True)[:300]
     elif kind == "bad":
         assert status in (400, 404)
@@ -364,6 +372,43 @@ def test_a_county_regulator_never_sees_or_changes_the_other_county(case, client,
         assert leaked == [], f"{url(world)} shows {leaked}"
         if ".pbf" in url(world) and "regions" not in url(world):
             assert readable.endswith("features=0")
+
+
+def _ghost(w: World) -> World:
+    """The same world with every id of 乙县 replaced by one that exists nowhere."""
+    missing: dict[str, Any] = {k: 10**9 + i if isinstance(v, int) else v for i, (k, v) in enumerate(w.theirs.items())}
+    missing["code"] = "539909"
+    return replace(w, theirs=missing, admin_token_id=10**9 + 99, job_theirs=uuid.uuid4().hex,
+                   rejects_theirs=secrets.token_urlsafe(18))
+
+
+def _normalised(resp, ids: list[Any]) -> str:  # type: ignore[no-untyped-def]
+    """The body with the ids (theirs and the missing ones) and the per-request CSRF token blanked."""
+    body = resp.get_data(as_text=True)
+    for value in sorted({str(v) for v in ids}, key=len, reverse=True):
+        body = re.sub(rf"(?<![0-9A-Za-z_-]){re.escape(value)}(?![0-9A-Za-z_-])", "<id>", body)
+    return re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token"', body)
+
+
+ID_CASES = [c for c in CASES if c[3] in ("read", "write")]
+
+
+@pytest.mark.parametrize("case", ID_CASES, ids=[f"{c[1]} {c[0]} {i}" for i, c in enumerate(ID_CASES)])
+def test_another_countys_id_answers_exactly_as_a_missing_one(case, client, world):
+    """No existence oracle: reading or changing 乙县's record looks like asking for one that does not exist."""
+    endpoint, method, url, kind, body = case
+    ghost = _ghost(world)
+    headers = {"Authorization": f"Bearer {world.token_ours}"}
+    theirs = _send(client, method, url(world), body, world, headers)
+    missing = _send(client, method, url(ghost), body, ghost, headers)
+    for resp in (theirs, missing):
+        resp.get_data()
+        resp.close()
+    assert (theirs.status_code, missing.status_code) == (404, 404), url(world)
+    ids = [*world.theirs.values(), *ghost.theirs.values(), world.admin_token_id, ghost.admin_token_id,
+           world.job_theirs, ghost.job_theirs, world.rejects_theirs, ghost.rejects_theirs]
+    assert _normalised(theirs, ids) == _normalised(missing, ids)
+    assert theirs.mimetype == missing.mimetype
 
 
 def test_the_administrator_sees_both_counties(client, world):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,7 @@ from flask import Response, current_app, request
 
 from ... import domain
 from ...errors import InvalidParameter
-from ...queries.filters import Filters, Page, parse_filters, parse_page, parse_polygon
+from ...queries.filters import MAX_INTEGER, Filters, Page, parse_filters, parse_page, parse_polygon
 from ...services import exports
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "page_links",
     "decorate",
     "json_body",
+    "request_json",
+    "MAX_JSON_DEPTH",
     "expected_version",
     "with_etag",
     "download",
@@ -36,6 +39,9 @@ __all__ = [
 ]
 
 FILE_FORMATS = ("csv", "xlsx", "gpkg", "shp")
+# Deepest nesting of arrays and objects a JSON body may have (a GeoJSON
+# MultiPolygon needs 4, a Feature holding one 6).
+MAX_JSON_DEPTH = 20
 GEOJSON = "application/geo+json"
 
 
@@ -141,25 +147,71 @@ def feature_collection(rows: Iterable[Mapping[str, Any]], **members: Any) -> dic
     return {"type": "FeatureCollection", "features": features, **members}
 
 
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar: 0).
+
+    >>> _depth(1), _depth([]), _depth({"a": [[1], 2]})
+    (0, 1, 3)
+    """
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def request_json() -> Any:
+    """The request body as JSON, None when it is not JSON (or not valid JSON).
+
+    A body nested deeper than :data:`MAX_JSON_DEPTH` is refused (400) before
+    anything reads it; so is one too deep for the parser itself.
+    """
+    if not request.is_json:
+        return None
+    raw = request.get_data(cache=True)
+    too_deep = InvalidParameter("body", f"JSON 嵌套层数不能超过 {MAX_JSON_DEPTH} 层")
+    try:
+        data = json.loads(raw)
+    except RecursionError as err:
+        raise too_deep from err
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise too_deep
+    return data
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object (400 naming ``body`` otherwise)."""
-    data = request.get_json(silent=True)
+    data = request_json()
     if not isinstance(data, dict):
         raise InvalidParameter("body", "请求体应为 JSON 对象（Content-Type: application/json）")
     return data
 
 
 def expected_version(body: Mapping[str, Any]) -> int:
-    """The client's version: ``version`` in the body, else the ``If-Match`` ETag."""
+    """The client's version: ``version`` in the body (a JSON integer, not
+    ``"1"``, ``1.5`` or ``true``), else the ``If-Match`` ETag (``"v3"``)."""
     raw = body.get("version")
     if raw is None and request.headers.get("If-Match"):
-        raw = request.headers["If-Match"].strip().removeprefix("W/").strip('"').removeprefix("v")
+        tag = request.headers["If-Match"].strip().removeprefix("W/").strip('"').removeprefix("v")
+        if not re.fullmatch(r"[0-9]{1,10}", tag):
+            raise InvalidParameter("version", f"If-Match 应为记录的 ETag（如 \"v3\"），实为 {tag[:20]!r}")
+        raw = int(tag)
     if raw is None:
         raise InvalidParameter("version", "缺少版本号：请在请求体中给出 version，或使用 If-Match 头")
-    try:
-        return int(raw)
-    except (TypeError, ValueError) as err:
-        raise InvalidParameter("version", f"版本号应为整数，实为 {raw!r}") from err
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise InvalidParameter("version", f"版本号应为 JSON 整数，实为 {json.dumps(raw, ensure_ascii=False)[:40]}")
+    if not 1 <= raw <= MAX_INTEGER:
+        raise InvalidParameter("version", f"版本号应在 1 到 {MAX_INTEGER} 之间")
+    return raw
 
 
 def with_etag(resp: Response, version: int) -> Response:

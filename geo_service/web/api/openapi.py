@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ... import domain
+from ...queries.filters import MAX_OFFSET
 
 __all__ = ["openapi_document"]
 
@@ -50,7 +51,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
     ]
     paging = [
         _param("limit", f"每页条数（1–{max_page}）", {"type": "integer", "minimum": 1, "maximum": max_page, "default": 100}),
-        _param("offset", "跳过条数", {"type": "integer", "minimum": 0, "default": 0}),
+        _param("offset", "跳过条数", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}),
         _param("format", "geojson（默认）、json，或下载 csv/xlsx/gpkg/shp",
                {"type": "string", "enum": ["geojson", "json", "csv", "xlsx", "gpkg", "shp"]}),
         _param("download", "1：以附件下载整份筛选结果", {"type": "string"}),

@@ -18,7 +18,7 @@ from ...queries.enterprises import count_of
 from ...queries.filters import Filters, Page, parse_int, parse_point, parse_radius
 from ...services import evidence as ev
 from ...services import register
-from ..context import current_actor, current_scope
+from ..context import current_actor, current_scope, record_download
 from . import bp
 from .common import (
     FILE_FORMATS,
@@ -32,6 +32,7 @@ from .common import (
     json_response,
     page_links,
     request_filters,
+    request_json,
     request_page,
     with_etag,
 )
@@ -75,7 +76,11 @@ def _respond_list(kind: str, stmt: Any, *, paged: bool = True, total: int | None
         stmt = stmt.limit(page.limit).offset(page.offset)
     rows = [decorate(kind, r._mapping) for r in session.execute(stmt)]
     if fmt in FILE_FORMATS:
-        return download(kind, rows, fmt)
+        resp = download(kind, rows, fmt)
+        record_download(kind, fmt, len(rows))
+        return resp
+    if download_all:
+        record_download(kind, fmt, len(rows))
     links = page_links(page, total, len(rows)) if paged else [{"rel": "self", "href": request.url}]
     meta = {"total": total if total is not None else len(rows), "numberMatched": total if total is not None
             else len(rows), "numberReturned": len(rows), "limit": page.limit if paged else None,
@@ -127,7 +132,7 @@ def hazards():  # type: ignore[no-untyped-def]
 
 
 def _posted_polygon() -> Any:
-    body = request.get_json(silent=True)
+    body = request_json()
     if body is None:
         raise InvalidParameter("polygon", "请求体应为 GeoJSON 面（Polygon/MultiPolygon 或其 Feature）")
     if isinstance(body, dict) and isinstance(body.get("polygon"), dict):
@@ -247,7 +252,23 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
                 raise InvalidParameter("geometry", "应为 GeoJSON Point")
             props["lng"], props["lat"] = geom["coordinates"][:2]
         body = props
-    return {k: v for k, v in body.items() if k not in ("version", "id", "type")}
+    fields = {k: v for k, v in body.items() if k not in ("version", "id", "type")}
+    _check_scalars(fields)
+    return fields
+
+
+# The one record field whose value is a JSON object (a risk point's LEC/LS parameters).
+_OBJECT_FIELDS = ("method_params",)
+
+
+def _check_scalars(fields: dict[str, Any]) -> None:
+    """Refuse an object or array where a field takes text, a number or a date (400 naming it)."""
+    for key, value in fields.items():
+        if isinstance(value, dict) and key in _OBJECT_FIELDS:
+            continue
+        if isinstance(value, dict | list):
+            kind = "对象" if isinstance(value, dict) else "数组"
+            raise InvalidParameter(str(key)[:60], f"应为文本、数字或日期，不能是 JSON {kind}")
 
 
 @bp.post("/enterprises")
@@ -362,6 +383,7 @@ def hazard_transition(hazard_id: int):  # type: ignore[no-untyped-def]
     fields = body.get("fields") or {}
     if not isinstance(fields, dict):
         raise InvalidParameter("fields", "应为 JSON 对象")
+    _check_scalars(fields)
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         raise InvalidParameter("note", "应为文本")

@@ -10,7 +10,9 @@ token, else the Flask-Login session.  The caller's jurisdiction becomes
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
+import unicodedata
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -28,14 +30,20 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as cookie_session
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from ...db import get_session
 from ...domain import ROLES
 from ...errors import Forbidden
 from ...models import ApiToken, AuditLog, User
+from ...queries.filters import parse_page_number
 from ...services import accounts
+
+LOGGER = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -45,8 +53,10 @@ csrf = CSRFProtect()
 PUBLIC_ENDPOINTS = {"auth.login", "static", "health.healthz"}
 # Endpoints published when PUBLIC_HEAT is on (district heat, no enterprise details).
 PUBLIC_HEAT_ENDPOINTS = {"map.index", "map.districts", "map.regions_geojson"}
-# Writes a read-only account may still make (its own session and tokens).
-SELF_SERVICE_ENDPOINTS = {"auth.login", "auth.logout", "auth.token_create", "auth.token_revoke"}
+# Writes a read-only account may still make (its own session, password and tokens).
+SELF_SERVICE_ENDPOINTS = {"auth.login", "auth.logout", "auth.password", "auth.token_create", "auth.token_revoke"}
+# The account's session epoch as it was at login, kept in the signed session cookie.
+EPOCH_KEY = "session_epoch"
 
 
 class LoginUser:
@@ -65,10 +75,19 @@ class LoginUser:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> LoginUser | None:
+    """The session's account, unless it is disabled or its sessions were ended since login."""
     if not user_id.isdigit():
         return None
     user = get_session().get(User, int(user_id))
-    return LoginUser(user) if user is not None and user.active else None
+    if user is None or not user.active or cookie_session.get(EPOCH_KEY) != user.session_epoch:
+        return None
+    return LoginUser(user)
+
+
+def _sign_in(user: User) -> None:
+    """Start a session for ``user`` carrying the account's current session epoch."""
+    login_user(LoginUser(user))
+    cookie_session[EPOCH_KEY] = user.session_epoch
 
 
 def _wants_json() -> bool:
@@ -136,6 +155,32 @@ def _unauthorised(message: str, *, json: bool = False) -> Response:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+def _record_refusal(resp: Response) -> Response:
+    """Write an audit row for every 403 answered to a signed-in account.
+
+    The refused request's own transaction is rolled back, so the row is
+    written in a session and transaction of its own (its own connection from
+    the pool; in the tests, a savepoint of the test's connection).
+    """
+    user = g.get("user")
+    if resp.status_code != 403 or user is None:
+        return resp
+    message = ""
+    if resp.is_json:
+        message = str((resp.get_json(silent=True) or {}).get("message", ""))
+    request_session = g.get("db_session")
+    if request_session is not None:
+        request_session.rollback()  # nothing of a refused request is kept (the page is already rendered)
+    try:
+        with Session(bind=current_app.extensions["geo_bind"], join_transaction_mode="create_savepoint") as own:
+            accounts.audit_refusal(own, g.actor, request.method, request.full_path.rstrip("?"), message)
+            own.commit()
+    except SQLAlchemyError:  # the refusal stands even if it cannot be recorded
+        LOGGER.exception("could not record the refusal of %s %s for %s", request.method, request.path,
+                         user.username)
+    return resp
+
+
 def _security_headers(resp: Response) -> Response:
     nonce = g.get("csp_nonce")
     script_src = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
@@ -182,6 +227,8 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(_gate)
     app.after_request(_security_headers)
+    app.after_request(_record_refusal)
+    accounts.warm_up()  # the dummy hash of unknown users, made before the first login
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["role_names"] = ROLES
 
@@ -193,8 +240,30 @@ def init_app(app: Flask) -> None:
         return render_template("error.html", status=400, message=message), 400
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+def safe_next(target: str | None) -> str | None:
+    r"""``target`` if it is a path on this site, else None.
+
+    Refused: anything not starting with exactly one ``/`` (``//host``, a
+    scheme), backslashes (``/\host``, which browsers read as ``//host``),
+    and control characters (a tab or a newline after ``/``, which browsers
+    drop, turning ``/%09/host`` into ``//host``).
+
+    >>> safe_next("/hazards?region=532500"), safe_next("/\t/evil.example"), safe_next("/\\evil")
+    ('/hazards?region=532500', None, None)
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(unicodedata.category(ch) == "Cc" for ch in target):  # C0, DEL, C1
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _next_page() -> str:
+    target = safe_next(request.args.get("next"))
+    if target is not None:
         return target
     return url_for("map.index") if "map.index" in current_app.view_functions else "/"
 
@@ -216,16 +285,47 @@ def login():  # type: ignore[no-untyped-def]
             status = err.http_status
             return render_template("auth/login.html", error=error, username=username), status
         session.commit()
-        login_user(LoginUser(user))
-        return redirect(_safe_next(request.args.get("next")))
+        _sign_in(user)
+        return redirect(_next_page())
     return render_template("auth/login.html", error=error, username=username)
 
 
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
-    """退出登录。"""
+    """退出登录（本账号在所有设备上的登录都随之失效）。"""
+    if current_user.is_authenticated:
+        accounts.end_sessions(current_user.user)
+        get_session().commit()
     logout_user()
+    cookie_session.pop(EPOCH_KEY, None)
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password():  # type: ignore[no-untyped-def]
+    """修改本人密码（原密码 + 两次新密码）；其他会话随之失效。"""
+    user = g.user
+    min_length = int(current_app.config.get("MIN_PASSWORD_LENGTH", accounts.MIN_PASSWORD_LENGTH))
+    error = None
+    status = 200
+    if request.method == "POST":
+        new = request.form.get("password") or ""
+        session = get_session()
+        try:
+            if new != (request.form.get("password2") or ""):
+                raise accounts.InvalidParameter("password2", "两次输入的新密码不一致")
+            accounts.change_password(user, request.form.get("old_password") or "", new, min_length=min_length)
+        except accounts.InvalidParameter as err:
+            session.rollback()
+            error, status = err.extra.get("reason", err.user_msg), 400
+        else:
+            accounts.audit(session, g.actor, "set_password", "app_user", user.id)
+            session.commit()
+            if not g.get("via_token"):
+                _sign_in(user)  # this browser stays signed in with the new epoch
+            flash("密码已修改；本账号在其他设备和浏览器上的登录已全部失效")
+            return redirect(url_for("auth.account"), 303)
+    return render_template("auth/password.html", user=user, error=error, min_length=min_length), status
 
 
 @bp.get("/account")
@@ -272,6 +372,7 @@ def audit_log():  # type: ignore[no-untyped-def]
     person = (request.args.get("person") or "").strip()
     obj_type = (request.args.get("object_type") or "").strip()
     obj_id = (request.args.get("object_id") or "").strip()
+    action = (request.args.get("action") or "").strip()
     date_from = _date_arg("from")
     date_to = _date_arg("to")
     if person:
@@ -280,11 +381,13 @@ def audit_log():  # type: ignore[no-untyped-def]
         q = q.where(AuditLog.object_type == obj_type)
     if obj_id:
         q = q.where(AuditLog.object_id == obj_id)
+    if action:
+        q = q.where(AuditLog.action == action)
     if date_from:
         q = q.where(AuditLog.at >= date_from)
     if date_to:
         q = q.where(AuditLog.at < date_to + dt.timedelta(days=1))
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = parse_page_number(request.args, per_page=100)
     total = session.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
     rows = session.scalars(q.limit(100).offset((page - 1) * 100)).all()
     return render_template(

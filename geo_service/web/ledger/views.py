@@ -26,11 +26,11 @@ from ...db import get_session
 from ...errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ...models import Region
 from ...queries import ledger as q
-from ...queries.filters import Filters, parse_filters, parse_int
+from ...queries.filters import Filters, parse_filters, parse_int, parse_page_number
 from ...services import evidence as ev
 from ...services import ledgers, register
 from ...services.validation import RecordInvalid
-from ..context import current_actor, current_scope
+from ..context import current_actor, current_scope, record_download
 from . import bp
 from .forms import (
     ENTERPRISE_FIELDS,
@@ -149,9 +149,7 @@ def _choices() -> dict[str, Any]:
 
 def _enterprise_or_404(enterprise_id: int) -> Any:
     row = get_session().execute(q.enterprise_detail(enterprise_id, scope=current_scope())).first()
-    if row is None:
-        if request.method == "POST":  # a write outside the jurisdiction is refused (403), not hidden
-            register.load_enterprise(get_session(), enterprise_id, scope=current_scope(), write=True)
+    if row is None:  # missing or another jurisdiction's: the same answer, read or write
         raise NotFound(f"企业 {enterprise_id} 不存在或不在管辖范围内")
     return row
 
@@ -277,8 +275,7 @@ def risk_point_new(enterprise_id: int) -> Any:
 
 def _page_args() -> tuple[int, int]:
     per_page = parse_int(request.args, "per_page", PER_PAGE_DEFAULT, minimum=1, maximum=PER_PAGE_MAX)
-    page = parse_int(request.args, "page", 1, minimum=1)
-    return page, per_page
+    return parse_page_number(request.args, per_page=per_page), per_page
 
 
 def _sort_args() -> tuple[str, bool]:
@@ -337,6 +334,7 @@ def export_checklist() -> Response:
                                          descending=False, level="major")).mappings().all()
     unit, prefix = _export_meta(f)
     data = ledgers.checklist_xlsx(rows, unit=unit, filled_on=today, title_prefix=prefix)
+    record_download("checklist", "xlsx", len(rows))
     return _download(data, XLSX, f"{prefix}{ledgers.CHECKLIST_TITLE}_{today.isoformat()}.xlsx")
 
 
@@ -349,6 +347,7 @@ def export_worklog() -> Response:
                                          descending=False)).mappings().all()
     unit, _prefix = _export_meta(f)
     data = ledgers.worklog_xlsx(rows, unit=unit, filled_on=today)
+    record_download("worklog", "xlsx", len(rows))
     return _download(data, XLSX, f"{ledgers.WORKLOG_TITLE}_{today.isoformat()}.xlsx")
 
 
@@ -378,9 +377,7 @@ def overdue_list() -> str:
 def _hazard_or_404(hazard_id: int) -> Mapping[str, Any]:
     row = get_session().execute(q.hazard_detail(hazard_id, scope=current_scope(), as_of=_today())
                                 ).mappings().first()
-    if row is None:
-        if request.method == "POST":  # a write outside the jurisdiction is refused (403), not hidden
-            register.load_hazard(get_session(), hazard_id, scope=current_scope(), write=True)
+    if row is None:  # missing or another jurisdiction's: the same answer, read or write
         raise NotFound(f"隐患 {hazard_id} 不存在或不在管辖范围内")
     return row
 
@@ -643,6 +640,7 @@ def major_record_pdf(hazard_id: int) -> Response:
     today = _today()
     record = ledgers.major_record(get_session(), hazard_id, scope=current_scope(), as_of=today)
     data = ledgers.major_record_pdf(record, unit=current_app.config.get("ISSUING_UNIT", ""), filled_on=today)
+    record_download("major_record", "pdf", 1, object_id=hazard_id)
     return _download(data, "application/pdf", f"{ledgers.MAJOR_TITLE}_{hazard_id}.pdf", attachment=False)
 
 
@@ -652,4 +650,5 @@ def major_record_docx(hazard_id: int) -> Response:
     today = _today()
     record = ledgers.major_record(get_session(), hazard_id, scope=current_scope(), as_of=today)
     data = ledgers.major_record_docx(record, unit=current_app.config.get("ISSUING_UNIT", ""), filled_on=today)
+    record_download("major_record", "docx", 1, object_id=hazard_id)
     return _download(data, DOCX, f"{ledgers.MAJOR_TITLE}_{hazard_id}.docx")

@@ -22,7 +22,7 @@ from ...queries import hazards as hq
 from ...queries import regions as rq
 from ...queries import risk_points as rpq
 from ...queries.extents import extent_select
-from ...queries.filters import Filters, parse_int
+from ...queries.filters import MAX_OFFSET, Filters, parse_page
 from ...queries.scope import region_clause
 from ..api.common import GEOJSON, decorate, feature, json_response, request_filters
 from ..context import current_scope
@@ -157,8 +157,7 @@ def items(cid: str):  # type: ignore[no-untyped-def]
     _format()
     _require_collection(cid)
     max_page = current_app.config["MAX_PAGE_SIZE"]
-    limit = min(parse_int(request.args, "limit", 10, minimum=1), max_page)
-    offset = parse_int(request.args, "offset", 0, minimum=0)
+    limit, offset = parse_page(request.args, max_page_size=max_page, default_limit=10, lower_limit=True)
     if cid == "regions" and request.args.get("level") not in (None, *rq.LEVEL_DEPTH):
         raise InvalidParameter("level", f"可选：{', '.join(rq.LEVEL_DEPTH)}")
     f = request_filters()
@@ -230,7 +229,7 @@ def api():  # type: ignore[no-untyped-def]
     max_page = current_app.config["MAX_PAGE_SIZE"]
     limit = {"name": "limit", "in": "query", "required": False, "style": "form", "explode": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": max_page, "default": 10}}
-    offset = {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}}
+    offset = {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}
     bbox = {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
             "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}}
     paths: dict[str, Any] = {

@@ -40,7 +40,7 @@ from ...services.statistics import (
 )
 from ...services.statistics import parse_month as _parse_month
 from ...services.workbook import cn_date, cn_datetime, dispatch_blank_note, dispatch_heading
-from ..context import current_actor, current_scope
+from ..context import current_actor, current_scope, record_download
 from .jobs import get_job, start_job, zip_path
 
 bp = Blueprint("returns", __name__)
@@ -202,6 +202,7 @@ def job_download(job_id: str) -> Response:
     path = zip_path(current_app._get_current_object(), job)  # type: ignore[attr-defined]
     if job.state != "done" or not path.exists():
         raise NotFound("月报尚未生成完成")
+    record_download("return", "zip", None, object_id=f"{job.region} {job.month}")
     return send_file(io.BytesIO(path.read_bytes()), mimetype="application/zip", as_attachment=True,
                      download_name=job.filename)
 
@@ -211,6 +212,7 @@ def archive_zip(archive_id: int) -> Response:
     """下载已归档（冻结）的月报 ZIP。"""
     archive = returns_service.get_archive(get_session(), archive_id, scope=current_scope())
     name = f"{archive.region_code}_{_month_of(archive.period)}_已归档{archive.id}.zip"
+    record_download("return_archive", "zip", None, object_id=archive.id)
     return send_file(io.BytesIO(bytes(archive.bundle_zip)), mimetype="application/zip", as_attachment=True,
                      download_name=name)
 
