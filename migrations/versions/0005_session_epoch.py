@@ -6,14 +6,14 @@ logout, a password change or reset, and when an account is disabled or
 enabled) ends every session issued before, on every device.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

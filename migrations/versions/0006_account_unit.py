@@ -5,14 +5,14 @@ falls back to the ``ISSUING_UNIT`` setting when the account has none.  The
 application role already has its grants on ``app_user`` (migration 0002).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
