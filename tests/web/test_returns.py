@@ -134,3 +134,20 @@ def test_change_map_preview_is_a_png(client, session):
 def test_unknown_job_is_404(client, session):
     resp = client.get("/api/returns/jobs/nope")
     assert resp.status_code == 404 and "任务" in resp.get_json()["message"]
+
+
+def test_a_resubmission_is_a_new_archive_and_the_earlier_stays(client, session):
+    """Submitted returns are append-only (the app role holds no UPDATE or DELETE on
+    them): submitting again adds a row; the latest is current, the first stays listed."""
+    build_register(session)
+    for by in ("李科员", "王科长"):
+        resp = client.post("/returns/532501/2026-10/bundle", data={"submit": "1", "by": by})
+        assert resp.status_code == 302
+    first, second = session.query(ReturnArchive).order_by(ReturnArchive.id).all()
+    assert (first.submitted_by, second.submitted_by) == ("李科员", "王科长")
+    page = client.get("/returns/532501/2026-10").get_data(as_text=True)
+    assert f"{second.id}（现行）" in page
+    assert f"最新归档（编号 {second.id}）" in page
+    assert f"/returns/archive/{first.id}.zip" in page and f"{first.id}（现行）" not in page
+    old = client.get(f"/returns/archive/{first.id}.zip")
+    assert old.status_code == 200 and bytes(first.bundle_zip) == old.data
