@@ -39,10 +39,11 @@ from tqdm import tqdm
 from .. import domain, geo
 from ..domain import Actor
 from ..errors import GeoServiceError, OutOfJurisdiction
-from ..models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
+from ..models import AuditLog, Enterprise, Hazard, HazardEvent, Region, RiskPoint
 from ..queries import regions_lookup
 from ..queries.scope import ALL, Scope, enterprise_scope, region_prefix
 from . import accounts
+from .register import snapshot
 from .uploads import UploadLimits, UploadRejected, check_import_file
 from .validation import (
     COLUMNS,
@@ -324,8 +325,9 @@ def _update_columns(kind: str, present: set[str], record: Mapping[str, Any]) -> 
     return sorted(c for c in cols if c in record and c not in keys)
 
 
-def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: list[str]) -> str | None:
-    """Insert or update one record; ``"inserted"``, ``"updated"`` or None (unchanged)."""
+def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: list[str]
+            ) -> tuple[str, int] | None:
+    """Insert or update one record: ``("inserted" | "updated", id)``, or None (unchanged)."""
     table = _MODELS[kind].__table__
     stmt = pg_insert(table).values(**record)
     exc = stmt.excluded
@@ -351,7 +353,45 @@ def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: lis
     ).first()
     if row is None:
         return None
-    return "inserted" if row.inserted else "updated"
+    return ("inserted" if row.inserted else "updated"), row.id
+
+
+# --------------------------------------------------------------------------- audit, one row per record
+
+_AUDIT_OBJECT = {"enterprises": "enterprise", "risk-points": "risk_point", "hazards": "hazard"}
+_AUDIT_ACTION = {"inserted": "create", "updated": "update"}
+_CHUNK = 1000  # rows per bulk read
+
+
+def _existing_snapshots(session: Session, kind: str, records: list[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Before an import writes: the snapshot (as API writes audit it) of every
+    row the records may update, by id.  One query per thousand records."""
+    model = _MODELS[kind]
+    key = sa.tuple_(*(model.__table__.c[c] for c in _CONFLICT[kind]))
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(records), _CHUNK):
+        keys = [tuple(r[c] for c in _CONFLICT[kind]) for r in records[i:i + _CHUNK]]
+        for obj in session.scalars(sa.select(model).where(key.in_(keys))):
+            out[obj.id] = snapshot(obj)
+    return out
+
+
+def _audit_records(session: Session, kind: str, actor: Actor, before: Mapping[int, dict[str, Any]],
+                   written: list[tuple[str, int]]) -> None:
+    """One audit row per record the import created or changed, with its before
+    and after snapshot, appended in bulk (one statement per thousand rows)."""
+    model = _MODELS[kind]
+    for i in range(0, len(written), _CHUNK):
+        chunk = written[i:i + _CHUNK]
+        after = {obj.id: snapshot(obj) for obj in session.scalars(
+            sa.select(model).where(model.__table__.c.id.in_([obj_id for _, obj_id in chunk]))
+            .execution_options(populate_existing=True))}
+        session.execute(sa.insert(AuditLog), [
+            {"user_id": actor.user_id, "actor": actor.name, "action": _AUDIT_ACTION[outcome],
+             "object_type": _AUDIT_OBJECT[kind], "object_id": str(obj_id),
+             "before": before.get(obj_id) if outcome == "updated" else None, "after": after[obj_id]}
+            for outcome, obj_id in chunk
+        ])
 
 
 # --------------------------------------------------------------------------- the register import
@@ -470,9 +510,14 @@ def import_records(
         return result
 
     with _savepoint(session, result, dry_run=dry_run):
+        before = _existing_snapshots(session, kind, [record for _, record, _ in good])
+        written: list[tuple[str, int]] = []
         for _row, record, old_state in tqdm(good, desc="写入", unit="行", disable=not progress):
             columns = _update_columns(kind, present, record)
-            outcome = _upsert(session, kind, record, columns)
+            upserted = _upsert(session, kind, record, columns)
+            outcome = upserted[0] if upserted else None
+            if upserted:
+                written.append(upserted)
             if outcome == "inserted":
                 result.inserted += 1
             elif outcome == "updated":
@@ -484,6 +529,8 @@ def import_records(
                                                actor, path.name)
         if kind == "enterprises" and not scope.unrestricted:
             _check_written_in_scope(session, [record["credit_code"] for _, record, _ in good], scope)
+        _audit_records(session, kind, actor, before, written)
+        # and one row for the file as a whole
         accounts.audit(session, actor, "import", kind, None, after={
             "file": path.name, "inserted": result.inserted, "updated": result.updated,
             "unchanged": result.unchanged, "rejected": result.rejected, "datum": datum})
