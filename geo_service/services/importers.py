@@ -29,6 +29,7 @@ from typing import Any
 
 import shapely
 import sqlalchemy as sa
+from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, shape
 from shapely.geometry.base import BaseGeometry
@@ -878,19 +879,43 @@ def cnmaps_boundaries(code: str) -> list[RegionRecord]:
 _LEVEL_ORDER = {"province": 0, "prefecture": 1, "county": 2, "township": 3}
 
 
+def _region_snapshots(session: Session, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """Regions as their audit rows record them: the boundary by its digest, vertex
+    count and area (a county's WKT runs to megabytes), the rest as is."""
+    t = Region.__table__
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(codes), _CHUNK):
+        rows = session.execute(sa.select(
+            t.c.code, t.c.name, t.c.level, t.c.parent_code,
+            sa.func.encode(sa.func.sha256(sa.func.ST_AsBinary(t.c.geom)), "hex").label("geom_sha256"),
+            sa.func.ST_NPoints(t.c.geom).label("geom_points"),
+            sa.func.round(sa.cast(sa.func.ST_Area(sa.cast(t.c.geom, Geography)) / 1e6, sa.Numeric), 3)
+            .label("geom_area_km2"),
+        ).where(t.c.code.in_(codes[i:i + _CHUNK])))
+        for r in rows:
+            snap = dict(r._mapping)
+            snap["geom_area_km2"] = float(snap["geom_area_km2"])
+            out[r.code] = snap
+    return out
+
+
 def import_regions(
-    session: Session, regions: Iterable[RegionRecord], *, dry_run: bool = False, progress: bool = False
+    session: Session, regions: Iterable[RegionRecord], *, dry_run: bool = False, progress: bool = False,
+    actor: Actor = IMPORT_ACTOR,
 ) -> ImportResult:
     """Upsert region boundaries by code (parents first).
 
     A parent that is neither in the database nor in ``regions`` is dropped
-    (NULL) rather than failing the foreign key.
+    (NULL) rather than failing the foreign key.  Each region created or
+    changed gets an audit row (before and after, the boundary by its digest).
     """
     records = sorted(regions, key=lambda r: (_LEVEL_ORDER.get(r.level, 9), r.code))
     codes = {r.code for r in records}
     existing = set(session.execute(sa.select(Region.code)).scalars())
     result = ImportResult(kind="regions", rows=len(records), dry_run=dry_run)
     with _savepoint(session, result, dry_run=dry_run):
+        before = _region_snapshots(session, [r.code for r in records])
+        written: list[tuple[str, str]] = []
         for r in tqdm(records, desc="区划", unit="个", disable=not progress):
             parent = r.parent_code
             if parent is None:
@@ -901,6 +926,16 @@ def import_regions(
                       "geom": from_shape(r.geom, srid=4326)}
             outcome = _upsert_region(session, values)
             setattr(result, outcome or "unchanged", getattr(result, outcome or "unchanged") + 1)
+            if outcome:
+                written.append((outcome, r.code))
+        after = _region_snapshots(session, [code for _, code in written])
+        if written:
+            session.execute(sa.insert(AuditLog), [
+                {"user_id": actor.user_id, "actor": actor.name, "action": _AUDIT_ACTION[outcome],
+                 "object_type": "region", "object_id": code,
+                 "before": before.get(code) if outcome == "updated" else None, "after": after[code]}
+                for outcome, code in written
+            ])
     LOGGER.info("regions: %s", result.summary())
     return result
 

@@ -9,6 +9,7 @@ the school at (101.5, 25.5) in 乙县.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import sys
@@ -161,6 +162,22 @@ def _record_audits(session, object_type: str) -> list[tuple[str, str, dict | Non
         {"t": object_type})]
 
 
+def test_region_imports_audit_each_region_created_or_changed(squares):
+    created = _record_audits(squares, "region")
+    assert sorted((a, oid, before) for a, oid, before, _ in created) == [
+        ("create", "990100", None), ("create", "990101", None), ("create", "990102", None)]
+    records = read_region_file(FIXTURES / "squares.geojson")
+    renamed = [dataclasses.replace(r, name="甲县（新）") if r.code == "990101" else r for r in records]
+    import_regions(squares, renamed)
+    (action, oid, before, after), = _record_audits(squares, "region")[3:]
+    assert (action, oid, before["name"], after["name"]) == ("update", "990101", "甲县", "甲县（新）")
+    # the boundary is recorded by digest, vertex count and area; unchanged here
+    assert before["geom_sha256"] == after["geom_sha256"] and len(after["geom_sha256"]) == 64
+    assert after["geom_area_km2"] == pytest.approx(111.32 * 110.75 * 0.9063, rel=0.02)
+    import_regions(squares, renamed)
+    assert len(_record_audits(squares, "region")) == 4
+
+
 def test_each_record_written_gets_its_audit_row_with_before_and_after(squares, tmp_path):
     """3 new enterprises: 3 create rows; then a file of 3 rows with 1 change: 1 update row
     (the old and the new address); the same file again: no row; one summary row per file."""
@@ -196,9 +213,10 @@ def test_each_record_written_gets_its_audit_row_with_before_and_after(squares, t
 
 
 def test_a_dry_run_or_a_refused_file_leaves_no_audit_rows(squares):
+    audits = count(squares, "audit_log")  # the regions' own
     import_records(squares, "enterprises", FIXTURES / "enterprises.csv", dry_run=True)
     import_records(squares, "enterprises", FIXTURES / "enterprises_bad.csv")
-    assert count(squares, "audit_log") == 0
+    assert count(squares, "audit_log") == audits
 
 
 def test_hazard_import_audits_each_hazard(registered):
