@@ -366,33 +366,31 @@ _CHUNK = 1000  # rows per bulk read
 
 def _existing_snapshots(session: Session, kind: str, records: list[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
     """Before an import writes: the snapshot (as API writes audit it) of every
-    row the records may update, by id.  One query per thousand records."""
+    row the records may update, by id, in one query."""
+    if not records:
+        return {}
     model = _MODELS[kind]
     key = sa.tuple_(*(model.__table__.c[c] for c in _CONFLICT[kind]))
-    out: dict[int, dict[str, Any]] = {}
-    for i in range(0, len(records), _CHUNK):
-        keys = [tuple(r[c] for c in _CONFLICT[kind]) for r in records[i:i + _CHUNK]]
-        for obj in session.scalars(sa.select(model).where(key.in_(keys))):
-            out[obj.id] = snapshot(obj)
-    return out
+    keys = [tuple(r[c] for c in _CONFLICT[kind]) for r in records]
+    return {obj.id: snapshot(obj) for obj in session.scalars(sa.select(model).where(key.in_(keys)))}
 
 
 def _audit_records(session: Session, kind: str, actor: Actor, before: Mapping[int, dict[str, Any]],
                    written: list[tuple[str, int]]) -> None:
     """One audit row per record the import created or changed, with its before
-    and after snapshot, appended in bulk (one statement per thousand rows)."""
+    and after snapshot, appended in bulk (one read and one insert statement)."""
+    if not written:
+        return
     model = _MODELS[kind]
-    for i in range(0, len(written), _CHUNK):
-        chunk = written[i:i + _CHUNK]
-        after = {obj.id: snapshot(obj) for obj in session.scalars(
-            sa.select(model).where(model.__table__.c.id.in_([obj_id for _, obj_id in chunk]))
-            .execution_options(populate_existing=True))}
-        session.execute(sa.insert(AuditLog), [
-            {"user_id": actor.user_id, "actor": actor.name, "action": _AUDIT_ACTION[outcome],
-             "object_type": _AUDIT_OBJECT[kind], "object_id": str(obj_id),
-             "before": before.get(obj_id) if outcome == "updated" else None, "after": after[obj_id]}
-            for outcome, obj_id in chunk
-        ])
+    after = {obj.id: snapshot(obj) for obj in session.scalars(
+        sa.select(model).where(model.__table__.c.id.in_([obj_id for _, obj_id in written]))
+        .execution_options(populate_existing=True))}
+    session.execute(sa.insert(AuditLog), [
+        {"user_id": actor.user_id, "actor": actor.name, "action": _AUDIT_ACTION[outcome],
+         "object_type": _AUDIT_OBJECT[kind], "object_id": str(obj_id),
+         "before": before.get(obj_id) if outcome == "updated" else None, "after": after[obj_id]}
+        for outcome, obj_id in written
+    ])
 
 
 # --------------------------------------------------------------------------- the register import
@@ -511,26 +509,33 @@ def import_records(
         return result
 
     with _savepoint(session, result, dry_run=dry_run):
-        before = _existing_snapshots(session, kind, [record for _, record, _ in good])
-        written: list[tuple[str, int]] = []
-        for _row, record, old_state in tqdm(good, desc="写入", unit="行", disable=not progress):
-            columns = _update_columns(kind, present, record)
-            upserted = _upsert(session, kind, record, columns)
-            outcome = upserted[0] if upserted else None
-            if upserted:
-                written.append(upserted)
-            if outcome == "inserted":
-                result.inserted += 1
-            elif outcome == "updated":
-                result.updated += 1
-            else:
-                result.unchanged += 1
-            if kind == "hazards" and outcome is not None:
-                result.events += _write_events(session, record, old_state, outcome == "inserted",
-                                               actor, path.name)
+        bar = tqdm(total=len(good), desc="写入", unit="行", disable=not progress)
+        # in chunks: each chunk's before-images are read in one query and its
+        # audit rows appended in one statement, and memory stays bounded
+        for i in range(0, len(good), _CHUNK):
+            chunk = good[i:i + _CHUNK]
+            before = _existing_snapshots(session, kind, [record for _, record, _ in chunk])
+            written: list[tuple[str, int]] = []
+            for _row, record, old_state in chunk:
+                columns = _update_columns(kind, present, record)
+                upserted = _upsert(session, kind, record, columns)
+                outcome = upserted[0] if upserted else None
+                if upserted:
+                    written.append(upserted)
+                if outcome == "inserted":
+                    result.inserted += 1
+                elif outcome == "updated":
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+                if kind == "hazards" and outcome is not None:
+                    result.events += _write_events(session, record, old_state, outcome == "inserted",
+                                                   actor, path.name)
+                bar.update(1)
+            _audit_records(session, kind, actor, before, written)
+        bar.close()
         if kind == "enterprises" and not scope.unrestricted:
             _check_written_in_scope(session, [record["credit_code"] for _, record, _ in good], scope)
-        _audit_records(session, kind, actor, before, written)
         # and one row for the file as a whole
         accounts.audit(session, actor, "import", kind, None, after={
             "file": path.name, "inserted": result.inserted, "updated": result.updated,
