@@ -133,6 +133,13 @@ def committed_return(make_database):  # type: ignore[no-untyped-def]
     "DELETE FROM spatial_ref_sys WHERE srid = 4326",
     "INSERT INTO app_user (username, display_name, password_hash, role) VALUES ('evil', 'e', 'x', 'admin')",
     "UPDATE hazard SET enterprise_id = 1",
+    # derived data is the owner's triggers' alone
+    "UPDATE enterprise SET grade_auto = 1",
+    "DELETE FROM hazard_tally",
+    "UPDATE risk_tally SET n = n + 1",
+    "DELETE FROM enterprise_cell",
+    "INSERT INTO data_change DEFAULT VALUES",
+    "SELECT enterprise_cell_apply(ST_SetSRID(ST_MakePoint(100.5, 20.5), 4326), '539901', 'hazchem', 1::smallint, 1, 1)",
 ])
 def test_app_role_is_refused(committed_return, sql):
     url = make_url(committed_return).set(username="geo_app").render_as_string(hide_password=False)
@@ -158,6 +165,17 @@ def test_app_role_still_does_its_work(committed_return):
             assert conn.execute(text(
                 "SELECT count(*) FROM return_archive WHERE region_code = '539901'")).scalar_one() == 2
             conn.execute(text("UPDATE app_user SET password_hash = 'new' WHERE username = 'li'"))
+            # a new enterprise with a red risk point: the owner's triggers grade it and count it
+            eid = conn.execute(text(
+                "INSERT INTO enterprise (credit_code, name, industry_code, geom) VALUES"
+                " ('91539901MA00000002', '测试化工有限公司', 'hazchem', ST_SetSRID(ST_MakePoint(100.5, 20.5), 4326))"
+                " RETURNING id")).scalar_one()
+            conn.execute(text("INSERT INTO risk_point (enterprise_id, name, grade) VALUES (:e, '储罐区', 1)"), {"e": eid})
+            assert conn.execute(text("SELECT grade_auto, region_code FROM enterprise WHERE id = :e"),
+                                {"e": eid}).one() == (1, "539901")
+            assert conn.execute(text("SELECT n FROM risk_tally WHERE region_code = '539901' AND grade = 1")
+                                ).scalar_one() == 1
+            assert conn.execute(text("SELECT sum(n) FROM enterprise_cell WHERE z = 11")).scalar_one() == 1
             conn.rollback()
     finally:
         engine.dispose()

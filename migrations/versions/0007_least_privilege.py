@@ -12,6 +12,11 @@ Who connects as whom: the web application (``geo-service serve``) connects as
 and the demo loader connect as the owner, so reference data (regions,
 industries) and accounts are maintained there, not from the web.
 
+The triggers that keep derived data (the automatic grade, the tile and
+summary aggregates, the change token) now run as the owner (SECURITY DEFINER
+with a fixed search_path): the application reads those tables but cannot
+write, and so cannot forge, them.
+
 Grants are by column where a table is only partly updatable: an UPDATE grant
 on the whole table would also cover a column added later.  Tables not named
 below get nothing; ``tests/test_privileges.py`` reads ``APP_GRANTS`` and
@@ -37,8 +42,7 @@ GRANT SELECT ON industry TO geo_app;  -- vocabulary, written only by migrations
 GRANT SELECT ON region TO geo_app;  -- boundaries, imported only from the command line (geo-service import regions)
 GRANT SELECT ON spatial_ref_sys TO geo_app;  -- PostGIS reads it to transform coordinates
 GRANT SELECT, INSERT ON enterprise TO geo_app;  -- API/form create and web imports
-GRANT UPDATE (credit_code, name, address, industry_code, region_code, geom, legal_rep, contact_phone, complaint_phone, supervising_dept, grade_override, grade_override_note, version, updated_at) ON enterprise TO geo_app;  -- API/form edit and web imports (never id, created_at)
-GRANT UPDATE (grade_auto) ON enterprise TO geo_app;  -- trigger risk_point_grade (runs as the caller) keeps the automatic grade
+GRANT UPDATE (credit_code, name, address, industry_code, region_code, geom, legal_rep, contact_phone, complaint_phone, supervising_dept, grade_override, grade_override_note, version, updated_at) ON enterprise TO geo_app;  -- API/form edit and web imports (never id, created_at, nor grade_auto: the trigger keeps it)
 GRANT SELECT, INSERT ON risk_point TO geo_app;  -- API/form create and web imports
 GRANT UPDATE (name, location_desc, accident_type, grade, method, score, method_params, control_measures, controls_implemented, responsible_person, assessed_on, version) ON risk_point TO geo_app;  -- API/form edit and web imports (never id, enterprise_id, created_at)
 GRANT SELECT, INSERT ON hazard TO geo_app;  -- API/form registration and web imports
@@ -53,10 +57,10 @@ GRANT SELECT, INSERT ON audit_log TO geo_app;  -- append-only audit log, read on
 GRANT SELECT, INSERT ON login_attempt TO geo_app;  -- throttling counts recent failures; no DELETE, so it cannot be reset
 GRANT SELECT, INSERT ON map_export TO geo_app;  -- record of printed maps
 GRANT SELECT, INSERT ON return_archive TO geo_app;  -- submitted returns are append-only: a resubmission is a new row
-GRANT SELECT, INSERT, UPDATE, DELETE ON enterprise_cell TO geo_app;  -- tile aggregates kept by triggers that run as the caller
-GRANT SELECT, INSERT, UPDATE, DELETE ON risk_tally TO geo_app;  -- summary aggregates kept by triggers that run as the caller
-GRANT SELECT, INSERT, UPDATE, DELETE ON hazard_tally TO geo_app;  -- summary aggregates kept by triggers that run as the caller
-GRANT SELECT, INSERT, DELETE ON data_change TO geo_app;  -- change token: statement triggers append and fold old rows
+GRANT SELECT ON enterprise_cell TO geo_app;  -- low-zoom tiles read the aggregates (the owner's triggers keep them)
+GRANT SELECT ON risk_tally TO geo_app;  -- summaries read the tallies (the owner's triggers keep them)
+GRANT SELECT ON hazard_tally TO geo_app;  -- summaries read the tallies (the owner's triggers keep them)
+GRANT SELECT ON data_change TO geo_app;  -- the tile cache's change token (the owner's triggers append it)
 GRANT USAGE ON SEQUENCE enterprise_id_seq TO geo_app;  -- ids of new enterprises
 GRANT USAGE ON SEQUENCE risk_point_id_seq TO geo_app;  -- ids of new risk points
 GRANT USAGE ON SEQUENCE hazard_id_seq TO geo_app;  -- ids of new hazards
@@ -67,11 +71,23 @@ GRANT USAGE ON SEQUENCE audit_log_id_seq TO geo_app;  -- ids of audit rows
 GRANT USAGE ON SEQUENCE login_attempt_id_seq TO geo_app;  -- ids of login attempts
 GRANT USAGE ON SEQUENCE map_export_id_seq TO geo_app;  -- ids of map exports
 GRANT USAGE ON SEQUENCE return_archive_id_seq TO geo_app;  -- ids of submitted returns
-GRANT USAGE ON SEQUENCE data_change_id_seq TO geo_app;  -- ids of change-token rows
 """
 
 # Tables of the schema the application may not touch at all.
 NO_GRANTS = ("alembic_version",)
+
+# Triggers that maintain derived data (the automatic grade, the tile and
+# summary aggregates, the change token) run as the owner, with a fixed
+# search_path, so the application needs no write grant on what they maintain
+# and cannot forge it.  Trigger functions cannot be called directly.
+OWNER_TRIGGERS = (
+    "risk_point_grade_trigger",
+    "enterprise_cell_trigger",
+    "data_change_note",
+    "risk_point_tally_trigger",
+    "hazard_tally_trigger",
+    "enterprise_tally_trigger",
+)
 
 UPGRADE = f"""
 DO $$
@@ -106,8 +122,12 @@ END $$;
 
 
 def upgrade() -> None:
+    for fn in OWNER_TRIGGERS:
+        op.execute(f"ALTER FUNCTION {fn}() SECURITY DEFINER SET search_path = public, pg_temp")
     op.execute(UPGRADE)
 
 
 def downgrade() -> None:
     op.execute(DOWNGRADE)
+    for fn in OWNER_TRIGGERS:
+        op.execute(f"ALTER FUNCTION {fn}() SECURITY INVOKER RESET search_path")
