@@ -119,6 +119,9 @@ class Config:
 
         self.MIN_PASSWORD_LENGTH = int(env.get("MIN_PASSWORD_LENGTH", str(MIN_PASSWORD_LENGTH)))
 
+        # A monthly-return job whose worker gave no sign of life for this long is reported failed.
+        self.RETURN_JOB_STALE_SECONDS = _env_float("RETURN_JOB_STALE_SECONDS", 60.0)
+
         self.STATEMENT_TIMEOUT_MS = int(env.get("STATEMENT_TIMEOUT_MS", "30000"))
         self.POOL_SIZE = int(env.get("POOL_SIZE", "5"))
 

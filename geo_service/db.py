@@ -68,7 +68,8 @@ def get_session() -> Session:
     return g.db_session
 
 
-def _close_session(exc: BaseException | None) -> None:
+def close_request_session(exc: BaseException | None) -> None:
+    """Close the request's session (rolled back after an error), if it was opened."""
     session: Session | None = g.pop("db_session", None)
     if session is not None:
         if exc is not None:
@@ -95,7 +96,7 @@ def init_app(app: Flask, url: str) -> None:
     )
     app.extensions["geo_engine"] = engine
     app.extensions["geo_bind"] = engine
-    app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(close_request_session)
 
 
 def var_path(app: Flask, *parts: str) -> Path:

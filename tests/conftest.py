@@ -104,11 +104,35 @@ def var_dir(tmp_path: Path) -> Path:
     return tmp_path / "var"
 
 
+APP_ROLE = "geo_app"
+
+
+def requests_as_app_role(application, connection: Connection) -> None:  # type: ignore[no-untyped-def]
+    """Serve every request of ``application`` as the role the service really runs
+    as (``geo_app``, narrowed by migration 0007), while the test's own fixtures
+    and checks keep the owner's rights: a write the role may not make fails the
+    test that exercises it."""
+
+    def become_app_role() -> None:
+        connection.exec_driver_sql(f"SET ROLE {APP_ROLE}")
+
+    def back_to_owner(exc: BaseException | None) -> None:
+        # Close the request's session first: rolling back its savepoint after
+        # RESET ROLE would undo the RESET.
+        db.close_request_session(exc)
+        connection.exec_driver_sql("RESET ROLE")
+
+    # first, before the login gate reads the account
+    application.before_request_funcs.setdefault(None, []).insert(0, become_app_role)
+    application.teardown_request(back_to_owner)
+
+
 @pytest.fixture
 def app(database_url: str, connection: Connection, var_dir: Path):  # type: ignore[no-untyped-def]
-    """The application bound to the test's connection."""
+    """The application bound to the test's connection, serving as ``geo_app``."""
     application = create_app(TestConfig(database_url, var_dir))
     application.extensions["geo_bind"] = connection
+    requests_as_app_role(application, connection)
     yield application
     application.extensions["geo_engine"].dispose()
 

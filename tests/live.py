@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
@@ -21,6 +21,17 @@ BROWSER_USER = "tester"
 BROWSER_PASSWORD = "browser-test-2026"
 
 
+def _as_app_role(engine) -> None:  # type: ignore[no-untyped-def]
+    """Every connection of ``engine`` acts as ``geo_app`` (migration 0007's grants),
+    whatever account the test server's URL names."""
+
+    @event.listens_for(engine, "connect")
+    def _set_role(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET ROLE geo_app")
+        dbapi_conn.commit()
+
+
 @contextmanager
 def serve(database_url: str, var_dir: Path) -> Iterator[str]:
     """The application on 127.0.0.1:<free port> over ``database_url``, with an
@@ -32,6 +43,7 @@ def serve(database_url: str, var_dir: Path) -> Iterator[str]:
     engine.dispose()
     app = create_app(TestConfig(database_url, var_dir))
     app.config["LOGIN_REQUIRED"] = True  # as in production
+    _as_app_role(app.extensions["geo_engine"])  # and with the production role's grants
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

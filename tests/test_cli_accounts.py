@@ -40,12 +40,12 @@ def test_user_commands(make_database, monkeypatch, tmp_path):
             "SELECT action FROM audit_log WHERE object_type = 'app_user' ORDER BY id")).scalars().all()
     assert actions == ["create", "disable"]  # the refused account left no trace
 
-    dump = tmp_path / "register.dump"
+    dump = tmp_path / "register.tar"
     assert _run(["backup", "-o", str(dump)], url, monkeypatch).exit_code == 0
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM api_token"))
         conn.execute(text("DELETE FROM app_user"))
-    restored = _run(["restore", str(dump), "--yes"], url, monkeypatch)
+    restored = _run(["restore", str(dump), "--replace", "--yes"], url, monkeypatch)
     assert restored.exit_code == 0, restored.output
     with engine.connect() as conn:
         assert conn.execute(text("SELECT display_name FROM app_user")).scalar_one() == "李科员"

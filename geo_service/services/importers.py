@@ -29,6 +29,7 @@ from typing import Any
 
 import shapely
 import sqlalchemy as sa
+from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, shape
 from shapely.geometry.base import BaseGeometry
@@ -39,10 +40,11 @@ from tqdm import tqdm
 from .. import domain, geo
 from ..domain import Actor
 from ..errors import GeoServiceError, OutOfJurisdiction
-from ..models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
+from ..models import AuditLog, Enterprise, Hazard, HazardEvent, Region, RiskPoint
 from ..queries import regions_lookup
 from ..queries.scope import ALL, Scope, enterprise_scope, region_prefix
 from . import accounts, register, spreadsheet
+from .register import snapshot
 from .uploads import UploadLimits, UploadRejected, check_import_file
 from .validation import (
     COLUMNS,
@@ -330,8 +332,9 @@ def _update_columns(kind: str, present: set[str], record: Mapping[str, Any]) -> 
     return sorted(c for c in cols if c in record and c not in keys)
 
 
-def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: list[str]) -> str | None:
-    """Insert or update one record; ``"inserted"``, ``"updated"`` or None (unchanged)."""
+def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: list[str]
+            ) -> tuple[str, int] | None:
+    """Insert or update one record: ``("inserted" | "updated", id)``, or None (unchanged)."""
     table = _MODELS[kind].__table__
     stmt = pg_insert(table).values(**record)
     exc = stmt.excluded
@@ -357,7 +360,43 @@ def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: lis
     ).first()
     if row is None:
         return None
-    return "inserted" if row.inserted else "updated"
+    return ("inserted" if row.inserted else "updated"), row.id
+
+
+# --------------------------------------------------------------------------- audit, one row per record
+
+_AUDIT_OBJECT = {"enterprises": "enterprise", "risk-points": "risk_point", "hazards": "hazard"}
+_AUDIT_ACTION = {"inserted": "create", "updated": "update"}
+_CHUNK = 1000  # rows per bulk read
+
+
+def _existing_snapshots(session: Session, kind: str, records: list[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Before an import writes: the snapshot (as API writes audit it) of every
+    row the records may update, by id, in one query."""
+    if not records:
+        return {}
+    model = _MODELS[kind]
+    key = sa.tuple_(*(model.__table__.c[c] for c in _CONFLICT[kind]))
+    keys = [tuple(r[c] for c in _CONFLICT[kind]) for r in records]
+    return {obj.id: snapshot(obj) for obj in session.scalars(sa.select(model).where(key.in_(keys)))}
+
+
+def _audit_records(session: Session, kind: str, actor: Actor, before: Mapping[int, dict[str, Any]],
+                   written: list[tuple[str, int]]) -> None:
+    """One audit row per record the import created or changed, with its before
+    and after snapshot, appended in bulk (one read and one insert statement)."""
+    if not written:
+        return
+    model = _MODELS[kind]
+    after = {obj.id: snapshot(obj) for obj in session.scalars(
+        sa.select(model).where(model.__table__.c.id.in_([obj_id for _, obj_id in written]))
+        .execution_options(populate_existing=True))}
+    session.execute(sa.insert(AuditLog), [
+        {"user_id": actor.user_id, "actor": actor.name, "action": _AUDIT_ACTION[outcome],
+         "object_type": _AUDIT_OBJECT[kind], "object_id": str(obj_id),
+         "before": before.get(obj_id) if outcome == "updated" else None, "after": after[obj_id]}
+        for outcome, obj_id in written
+    ])
 
 
 # --------------------------------------------------------------------------- the register import
@@ -495,22 +534,36 @@ def import_records(
         return result
 
     with _savepoint(session, result, dry_run=dry_run):
-        for _row, record, old_state in tqdm(good, desc="写入", unit="行", disable=not progress):
-            columns = _update_columns(kind, present, record)
-            if kind == "hazards":  # who registered it: set once, on insert
-                record = {**record, "origin": domain.hazard_origin(actor.role), "created_by_id": actor.user_id}
-            outcome = _upsert(session, kind, record, columns)
-            if outcome == "inserted":
-                result.inserted += 1
-            elif outcome == "updated":
-                result.updated += 1
-            else:
-                result.unchanged += 1
-            if kind == "hazards" and outcome is not None:
-                result.events += _write_events(session, record, old_state, outcome == "inserted",
-                                               actor, path.name)
+        bar = tqdm(total=len(good), desc="写入", unit="行", disable=not progress)
+        # in chunks: each chunk's before-images are read in one query and its
+        # audit rows appended in one statement, and memory stays bounded
+        for i in range(0, len(good), _CHUNK):
+            chunk = good[i:i + _CHUNK]
+            before = _existing_snapshots(session, kind, [record for _, record, _ in chunk])
+            written: list[tuple[str, int]] = []
+            for _row, record, old_state in chunk:
+                columns = _update_columns(kind, present, record)
+                if kind == "hazards":  # who registered it: set once, on insert
+                    record = {**record, "origin": domain.hazard_origin(actor.role), "created_by_id": actor.user_id}
+                upserted = _upsert(session, kind, record, columns)
+                outcome = upserted[0] if upserted else None
+                if upserted:
+                    written.append(upserted)
+                if outcome == "inserted":
+                    result.inserted += 1
+                elif outcome == "updated":
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+                if kind == "hazards" and outcome is not None:
+                    result.events += _write_events(session, record, old_state, outcome == "inserted",
+                                                   actor, path.name)
+                bar.update(1)
+            _audit_records(session, kind, actor, before, written)
+        bar.close()
         if kind == "enterprises" and not scope.unrestricted:
             _check_written_in_scope(session, [record["credit_code"] for _, record, _ in good], scope)
+        # and one row for the file as a whole
         accounts.audit(session, actor, "import", kind, None, after={
             "file": path.name, "inserted": result.inserted, "updated": result.updated,
             "unchanged": result.unchanged, "rejected": result.rejected, "datum": datum})
@@ -898,19 +951,43 @@ def cnmaps_boundaries(code: str) -> list[RegionRecord]:
 _LEVEL_ORDER = {"province": 0, "prefecture": 1, "county": 2, "township": 3}
 
 
+def _region_snapshots(session: Session, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """Regions as their audit rows record them: the boundary by its digest, vertex
+    count and area (a county's WKT runs to megabytes), the rest as is."""
+    t = Region.__table__
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(codes), _CHUNK):
+        rows = session.execute(sa.select(
+            t.c.code, t.c.name, t.c.level, t.c.parent_code,
+            sa.func.encode(sa.func.sha256(sa.func.ST_AsBinary(t.c.geom)), "hex").label("geom_sha256"),
+            sa.func.ST_NPoints(t.c.geom).label("geom_points"),
+            sa.func.round(sa.cast(sa.func.ST_Area(sa.cast(t.c.geom, Geography)) / 1e6, sa.Numeric), 3)
+            .label("geom_area_km2"),
+        ).where(t.c.code.in_(codes[i:i + _CHUNK])))
+        for r in rows:
+            snap = dict(r._mapping)
+            snap["geom_area_km2"] = float(snap["geom_area_km2"])
+            out[r.code] = snap
+    return out
+
+
 def import_regions(
-    session: Session, regions: Iterable[RegionRecord], *, dry_run: bool = False, progress: bool = False
+    session: Session, regions: Iterable[RegionRecord], *, dry_run: bool = False, progress: bool = False,
+    actor: Actor = IMPORT_ACTOR,
 ) -> ImportResult:
     """Upsert region boundaries by code (parents first).
 
     A parent that is neither in the database nor in ``regions`` is dropped
-    (NULL) rather than failing the foreign key.
+    (NULL) rather than failing the foreign key.  Each region created or
+    changed gets an audit row (before and after, the boundary by its digest).
     """
     records = sorted(regions, key=lambda r: (_LEVEL_ORDER.get(r.level, 9), r.code))
     codes = {r.code for r in records}
     existing = set(session.execute(sa.select(Region.code)).scalars())
     result = ImportResult(kind="regions", rows=len(records), dry_run=dry_run)
     with _savepoint(session, result, dry_run=dry_run):
+        before = _region_snapshots(session, [r.code for r in records])
+        written: list[tuple[str, str]] = []
         for r in tqdm(records, desc="区划", unit="个", disable=not progress):
             parent = r.parent_code
             if parent is None:
@@ -921,6 +998,16 @@ def import_regions(
                       "geom": from_shape(r.geom, srid=4326)}
             outcome = _upsert_region(session, values)
             setattr(result, outcome or "unchanged", getattr(result, outcome or "unchanged") + 1)
+            if outcome:
+                written.append((outcome, r.code))
+        after = _region_snapshots(session, [code for _, code in written])
+        if written:
+            session.execute(sa.insert(AuditLog), [
+                {"user_id": actor.user_id, "actor": actor.name, "action": _AUDIT_ACTION[outcome],
+                 "object_type": "region", "object_id": code,
+                 "before": before.get(code) if outcome == "updated" else None, "after": after[code]}
+                for outcome, code in written
+            ])
     LOGGER.info("regions: %s", result.summary())
     return result
 

@@ -9,6 +9,7 @@ the school at (101.5, 25.5) in 乙县.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import sys
@@ -153,6 +154,79 @@ def test_a_changed_row_updates_only_that_enterprise(squares, tmp_path):
     assert (result.inserted, result.updated, result.unchanged) == (0, 1, 2)
     assert squares.execute(sa.text(
         "SELECT address, version FROM enterprise WHERE name = '甲县红星机械厂'")).one() == ("甲县工业园9号", 2)
+
+
+def _record_audits(session, object_type: str) -> list[tuple[str, str, dict | None, dict]]:
+    return [tuple(r) for r in session.execute(sa.text(
+        "SELECT action, object_id, before, after FROM audit_log WHERE object_type = :t ORDER BY id"),
+        {"t": object_type})]
+
+
+def test_region_imports_audit_each_region_created_or_changed(squares):
+    created = _record_audits(squares, "region")
+    assert sorted((a, oid, before) for a, oid, before, _ in created) == [
+        ("create", "990100", None), ("create", "990101", None), ("create", "990102", None)]
+    records = read_region_file(FIXTURES / "squares.geojson")
+    renamed = [dataclasses.replace(r, name="甲县（新）") if r.code == "990101" else r for r in records]
+    import_regions(squares, renamed)
+    (action, oid, before, after), = _record_audits(squares, "region")[3:]
+    assert (action, oid, before["name"], after["name"]) == ("update", "990101", "甲县", "甲县（新）")
+    # the boundary is recorded by digest, vertex count and area; unchanged here
+    assert before["geom_sha256"] == after["geom_sha256"] and len(after["geom_sha256"]) == 64
+    assert after["geom_area_km2"] == pytest.approx(111.32 * 110.75 * 0.9063, rel=0.02)
+    import_regions(squares, renamed)
+    assert len(_record_audits(squares, "region")) == 4
+
+
+def test_each_record_written_gets_its_audit_row_with_before_and_after(squares, tmp_path):
+    """3 new enterprises: 3 create rows; then a file of 3 rows with 1 change: 1 update row
+    (the old and the new address); the same file again: no row; one summary row per file."""
+    import_records(squares, "enterprises", FIXTURES / "enterprises.csv")
+    created = _record_audits(squares, "enterprise")
+    ids = dict(squares.execute(sa.text("SELECT credit_code, id::text FROM enterprise")).all())
+    assert sorted((a, oid) for a, oid, _, _ in created) == sorted(("create", i) for i in ids.values())
+    assert all(before is None for _, _, before, _ in created)
+    school = next(after for _, oid, _, after in created if oid == ids["91990102MA0000033N"])
+    assert (school["name"], school["address"], school["region_code"], school["grade_override"]) == \
+        ("乙县第一中学", "乙县文化路5号", "990102", 3)
+    assert school["geom"] == "POINT (101.5 25.5)"  # as API writes record it (WKT)
+
+    changed = tmp_path / "changed.csv"
+    changed.write_text(
+        (FIXTURES / "enterprises.csv").read_text(encoding="utf-8-sig").replace("甲县工业园1号", "甲县工业园9号"),
+        encoding="utf-8-sig")
+    import_records(squares, "enterprises", changed)
+    updates = _record_audits(squares, "enterprise")[3:]
+    assert len(updates) == 1
+    action, oid, before, after = updates[0]
+    assert (action, oid) == ("update", ids["91990101MA00000110"])
+    assert (before["address"], before["version"]) == ("甲县工业园1号", 1)
+    assert (after["address"], after["version"]) == ("甲县工业园9号", 2)
+    # (updated_at is now(): the test's one transaction makes it equal here)
+    assert {k for k in before if before[k] != after[k]} - {"updated_at"} == {"address", "version"}
+
+    import_records(squares, "enterprises", changed)  # nothing changes
+    assert len(_record_audits(squares, "enterprise")) == 4
+    summaries = squares.execute(sa.text(
+        "SELECT after->>'file', after->>'updated' FROM audit_log WHERE action = 'import' ORDER BY id")).all()
+    assert summaries == [("enterprises.csv", "0"), ("changed.csv", "1"), ("changed.csv", "0")]
+
+
+def test_a_dry_run_or_a_refused_file_leaves_no_audit_rows(squares):
+    audits = count(squares, "audit_log")  # the regions' own
+    import_records(squares, "enterprises", FIXTURES / "enterprises.csv", dry_run=True)
+    import_records(squares, "enterprises", FIXTURES / "enterprises_bad.csv")
+    assert count(squares, "audit_log") == audits
+
+
+def test_hazard_import_audits_each_hazard(registered):
+    result = import_records(registered, "hazards", FIXTURES / "hazards.csv")
+    audits = _record_audits(registered, "hazard")
+    hazards = dict(registered.execute(sa.text("SELECT id::text, description FROM hazard")).all())
+    assert len(audits) == result.inserted == len(hazards)
+    assert {oid: after["description"] for _, oid, _, after in audits} == hazards
+    closed = next(after for _, _, _, after in audits if after["description"] == "冲床防护罩缺失")
+    assert (closed["state"], closed["verifier"], closed["verified_on"]) == ("closed", "赵六", "2025-03-18")
 
 
 EXPECTED_BAD = [

@@ -166,7 +166,8 @@ def bundle(region: str, month: str) -> Any:
         return returns_service.build_bundle(session, region, period, scope=scope, style=style, unit=unit,
                                             by=by, paper=paper, progress=progress), None
 
-    job = start_job(current_app._get_current_object(), region, month, scope, work, get_session())  # type: ignore[attr-defined]
+    job = start_job(current_app._get_current_object(), region, month, scope, work, get_session(),  # type: ignore[attr-defined]
+                    submit=submit, paper=paper, by=by)
     body = {**job.as_dict(), "status_url": url_for("returns.job_status", job_id=job.id),
             "download_url": url_for("returns.job_download", job_id=job.id),
             "page_url": url_for("returns.job_page", job_id=job.id)}

@@ -6,6 +6,13 @@ tests set it, and then the job runs inside the request on the request's
 session.  A job's state and its ZIP live in ``VAR_DIR/return-jobs/`` so that
 any gunicorn worker can answer the progress poll and serve the download, not
 only the one that started it; files older than an hour are removed.
+
+While a job runs, a companion thread refreshes its ``heartbeat`` every few
+seconds.  A worker that dies (killed, restarted by gunicorn) stops the
+heartbeat, and a running job whose heartbeat is older than
+``RETURN_JOB_STALE_SECONDS`` (60 by default) is reported failed, so the page
+offers to generate it again instead of showing "running" until the file
+expires.  (A later change moves these jobs to a real queue.)
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ __all__ = ["Job", "start_job", "get_job"]
 
 LOGGER = logging.getLogger(__name__)
 KEEP_SECONDS = 3600
+HEARTBEAT_SECONDS = 5.0  # how often a running job says it is alive
+STALE_ERROR = "生成任务已中断（处理进程已停止或重启），未生成月报，请重新生成"
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 # work(session, progress) → (bundle, archive id or None)
@@ -56,6 +65,11 @@ class Job:
     archive_id: int | None = None
     started: float = field(default_factory=time.time)
     finished: float | None = None
+    heartbeat: float | None = None  # last sign of life of the running thread
+    # what to do again on 重新生成
+    submit: bool = False
+    paper: str = "A4"
+    by: str = ""
 
     @property
     def scope(self) -> Scope:
@@ -65,7 +79,7 @@ class Job:
         return {
             "id": self.id, "region": self.region, "month": self.month, "state": self.state,
             "done": self.done, "total": self.total, "message": self.message, "error": self.error,
-            "archive_id": self.archive_id, "filename": self.filename,
+            "archive_id": self.archive_id, "filename": self.filename, "submit": self.submit,
             "seconds": round((self.finished or time.time()) - self.started, 1),
         }
 
@@ -99,14 +113,29 @@ def _prune(app: Flask) -> None:
 
 
 def get_job(app: Flask, job_id: str) -> Job | None:
-    """The job ``job_id`` (any worker's), or None if unknown or expired."""
+    """The job ``job_id`` (any worker's), or None if unknown or expired.
+
+    A running job whose heartbeat is older than ``RETURN_JOB_STALE_SECONDS``
+    lost its worker: it is answered as failed."""
     if not _JOB_ID.match(job_id):
         return None
     try:
         data = json.loads((_root(app) / f"{job_id}.json").read_text())
     except FileNotFoundError:
         return None
-    return Job(**data)
+    known = {f.name for f in dataclasses.fields(Job)}
+    job = Job(**{k: v for k, v in data.items() if k in known})
+    stale_after = float(app.config.get("RETURN_JOB_STALE_SECONDS", 60))
+    if job.state == "running" and time.time() - (job.heartbeat or job.started) > stale_after:
+        job.state, job.error = "error", STALE_ERROR
+    return job
+
+
+def _beat(app: Flask, job: Job, stop: threading.Event) -> None:
+    """Refresh ``job.heartbeat`` until ``stop`` is set."""
+    while not stop.wait(HEARTBEAT_SECONDS):
+        job.heartbeat = time.time()
+        _save(app, job)
 
 
 def _run(app: Flask, job: Job, session: Session, work: Work) -> None:
@@ -119,6 +148,9 @@ def _run(app: Flask, job: Job, session: Session, work: Work) -> None:
             _save(app, job)
             last_save = time.monotonic()
 
+    stop = threading.Event()
+    beat = threading.Thread(target=_beat, args=(app, job, stop), name=f"beat-{job.id[:8]}", daemon=True)
+    beat.start()
     try:
         bundle, job.archive_id = work(session, progress)
         session.commit()
@@ -134,16 +166,21 @@ def _run(app: Flask, job: Job, session: Session, work: Work) -> None:
         job.state, job.error = "error", "生成失败，请稍后重试或联系管理员"
         LOGGER.exception("return job %s failed", job.id)
     finally:
+        stop.set()
+        beat.join()
         job.finished = time.time()
         _save(app, job)
 
 
 def start_job(app: Flask, region: str, month: str, scope: Scope, work: Work,
-              request_session: Session) -> Job:
-    """Register a job and run ``work``: inline on ``request_session`` or in a thread."""
+              request_session: Session, *, submit: bool = False, paper: str = "A4", by: str = "") -> Job:
+    """Register a job and run ``work``: inline on ``request_session`` or in a thread.
+
+    ``submit``, ``paper`` and ``by`` are kept with the job for 重新生成."""
     _prune(app)
     job = Job(id=uuid.uuid4().hex, region=region, month=month,
-              scope_region=scope.region, scope_enterprise=scope.enterprise_id)
+              scope_region=scope.region, scope_enterprise=scope.enterprise_id,
+              heartbeat=time.time(), submit=submit, paper=paper, by=by)
     _save(app, job)
     if app.config.get("RETURN_JOBS_INLINE") or app.testing:
         _run(app, job, request_session, work)
