@@ -23,14 +23,14 @@ below get nothing; ``tests/test_privileges.py`` reads ``APP_GRANTS`` and
 compares it with the grants the database actually holds.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -46,11 +46,11 @@ GRANT UPDATE (credit_code, name, address, industry_code, region_code, geom, lega
 GRANT SELECT, INSERT ON risk_point TO geo_app;  -- API/form create and web imports
 GRANT UPDATE (name, location_desc, accident_type, grade, method, score, method_params, control_measures, controls_implemented, responsible_person, assessed_on, version) ON risk_point TO geo_app;  -- API/form edit and web imports (never id, enterprise_id, created_at)
 GRANT SELECT, INSERT ON hazard TO geo_app;  -- API/form registration and web imports
-GRANT UPDATE (description, level, category, criterion, source, found_on, found_by, deadline, state, resp_person, measures, funds_wan, emergency_plan, supervision_doc_no, rectified_on, verified_on, verifier, verification_note, geom, version, updated_at) ON hazard TO geo_app;  -- edits and lifecycle transitions (never id, enterprise_id, created_at)
+GRANT UPDATE (description, level, category, criterion, source, found_on, found_by, deadline, state, resp_person, measures, funds_wan, emergency_plan, supervision_doc_no, rectified_on, verified_on, verifier, verification_note, rectification_note, rectified_by_id, verifier_id, geom, version, updated_at) ON hazard TO geo_app;  -- edits and lifecycle transitions, with the accounts that recorded 整改完成 and signed off (never id, enterprise_id, created_at, nor origin and created_by_id: set once on insert)
 GRANT SELECT, INSERT ON hazard_event TO geo_app;  -- append-only lifecycle log
 GRANT SELECT, INSERT ON hazard_evidence TO geo_app;  -- evidence uploads; files are never deleted from the record
 GRANT SELECT ON app_user TO geo_app;  -- login and the session's user; accounts are made from the command line
-GRANT UPDATE (password_hash) ON app_user TO geo_app;  -- 修改密码 page of the signed-in user (never role, region, enterprise, active)
+GRANT UPDATE (password_hash, session_epoch) ON app_user TO geo_app;  -- 修改密码 page of the signed-in user, and logout ending every earlier session (never role, region, enterprise, active, unit)
 GRANT SELECT, INSERT ON api_token TO geo_app;  -- the account page makes tokens
 GRANT UPDATE (revoked_at, last_used_at) ON api_token TO geo_app;  -- revoking a token; noting its last use
 GRANT SELECT, INSERT ON audit_log TO geo_app;  -- append-only audit log, read on the admin page
