@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from queries.world import add_regions, credit_code
 
 from geo_service.domain import Actor
-from geo_service.errors import Forbidden, IllegalTransition, InvalidParameter
+from geo_service.errors import Forbidden, IllegalTransition, InvalidParameter, NotFound
 from geo_service.models import AuditLog, Hazard, HazardEvent, User
 from geo_service.queries.scope import ALL, Scope
 from geo_service.services import accounts, importers, register
@@ -204,7 +204,7 @@ def test_enterprise_registers_only_self_inspection_on_its_own_enterprise(session
                                 ("supervision_doc_no", "x", "挂牌督办文号"), ("verification_note", "x", "复查情况")]:
         with pytest.raises(Forbidden, match=f"无权修改字段：{label}"):
             register.create_hazard(session, cast.ent_id, {**base, field: value}, company, scope=scope)
-    with pytest.raises(Forbidden):  # another enterprise lies outside its jurisdiction
+    with pytest.raises(NotFound):  # another enterprise lies outside its jurisdiction: as if it did not exist
         register.create_hazard(session, cast.other_id, base, company, scope=scope)
     with pytest.raises(Forbidden):
         register.create_hazard(session, cast.ent_id, base, cast.actor("readonly"), scope=cast.scope("readonly"))
