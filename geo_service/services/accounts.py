@@ -155,11 +155,20 @@ def set_password(user: User, password: str, *, min_length: int = MIN_PASSWORD_LE
     end_sessions(user)
 
 
-def change_password(user: User, old_password: str, new_password: str, *,
-                    min_length: int = MIN_PASSWORD_LENGTH) -> None:
-    """The signed-in user's own change: the current password must be right."""
-    if not check_password_hash(user.password_hash, old_password):
-        raise InvalidParameter("old_password", "原密码不正确")
+def change_password(session: Session, user: User, old_password: str, new_password: str, *,
+                    ip: str | None, min_length: int = MIN_PASSWORD_LENGTH) -> None:
+    """The signed-in user's own change: the current password must be right.
+
+    The old password is checked as a login is (recorded and throttled, so a
+    left-open session cannot be used to guess it): :class:`LoginThrottled`
+    after too many failures, :class:`InvalidParameter` naming
+    ``old_password`` for a wrong one.  Nothing but the attempt is written
+    unless the change succeeds.
+    """
+    try:
+        authenticate(session, user.username, old_password, ip)
+    except BadCredentials as err:
+        raise InvalidParameter("old_password", "原密码不正确") from err
     if new_password == old_password:
         raise InvalidParameter("password", "新密码不能与原密码相同")
     set_password(user, new_password, min_length=min_length)

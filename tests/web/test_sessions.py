@@ -198,6 +198,19 @@ def test_password_page_refuses_with_the_reason(secure_app, client, users, old, n
     assert _login(secure_app.test_client(), "r", PASSWORD).status_code == 302  # unchanged
 
 
+def test_guessing_the_old_password_is_throttled_like_a_login(secure_app, client, users):
+    _login(client)
+    for _ in range(accounts.MAX_FAILURES):
+        resp = client.post("/account/password", data={
+            "old_password": "guess-guess-1", "password": NEW_PASSWORD, "password2": NEW_PASSWORD,
+            "csrf_token": _csrf(client, "/account/password")})
+        assert resp.status_code == 400
+    resp = client.post("/account/password", data={
+        "old_password": PASSWORD, "password": NEW_PASSWORD, "password2": NEW_PASSWORD,
+        "csrf_token": _csrf(client, "/account/password")})
+    assert resp.status_code == 429 and "登录失败次数过多" in resp.get_data(as_text=True)
+
+
 def test_password_page_needs_the_csrf_token(secure_app, client, users):
     _login(client)
     resp = client.post("/account/password", data={

@@ -314,10 +314,14 @@ def password():  # type: ignore[no-untyped-def]
         try:
             if new != (request.form.get("password2") or ""):
                 raise accounts.InvalidParameter("password2", "两次输入的新密码不一致")
-            accounts.change_password(user, request.form.get("old_password") or "", new, min_length=min_length)
+            accounts.change_password(session, user, request.form.get("old_password") or "", new,
+                                     ip=request.remote_addr, min_length=min_length)
         except accounts.InvalidParameter as err:
-            session.rollback()
+            session.commit()  # only the recorded attempt at the old password (throttling)
             error, status = err.extra.get("reason", err.user_msg), 400
+        except accounts.LoginThrottled as err:
+            session.commit()
+            error, status = err.user_msg, err.http_status
         else:
             accounts.audit(session, g.actor, "set_password", "app_user", user.id)
             session.commit()
