@@ -87,14 +87,14 @@ def overlapping_zones(enterprise_id: int, geom_ewkt: str, *, exclude_id: int | N
     return sa.select(sub).where(sub.c.overlap_m2 > 1.0)
 
 
-def zone_points_select(*, scope: Scope) -> Select[Any]:
-    """Risk points with their zone (``zone_id`` NULL when in none), in the caller's scope."""
+def zone_points_select(enterprise_id: int, *, scope: Scope) -> Select[Any]:
+    """An enterprise's risk points with their zone (``zone_id`` NULL when in none), in the caller's scope."""
     return (
         sa.select(RiskPoint.id, RiskPoint.enterprise_id, RiskPoint.zone_id, RiskPoint.name,
                   RiskPoint.grade, RiskPoint.location_desc, RiskPoint.accident_type,
                   RiskPoint.control_measures, RiskPoint.responsible_person)
         .join(Enterprise, Enterprise.id == RiskPoint.enterprise_id)
-        .where(enterprise_scope(scope))
+        .where(RiskPoint.enterprise_id == enterprise_id, enterprise_scope(scope))
         .order_by(RiskPoint.grade, RiskPoint.name)
     )
 
