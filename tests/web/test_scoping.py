@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import text
 
 from geo_service.geo import CREDIT_CHARSET, credit_check_char
-from geo_service.services import accounts, uploads
+from geo_service.services import accounts, cards, uploads
 
 PASSWORD = "correct-horse-9"
 
@@ -46,6 +46,7 @@ class World:
     admin_token_id: int
     job_theirs: str
     rejects_theirs: str = ""  # an import's rejected rows, kept for the administrator
+    notice_theirs: str = ""  # the public risk notice of 乙县's plant (its 告知卡's QR code)
 
 
 THEIR_MARKERS = ("乙县", "539902", "乙县化工", "乙县储罐区")
@@ -118,7 +119,8 @@ def world(app, session) -> World:  # type: ignore[no-untyped-def]
     rejects = app.config["VAR_DIR"] / "rejects.xlsx"
     rejects.write_bytes(b"PK")
     rejects_token = uploads.store_rejects_file(app.config["VAR_DIR"] / "import-rejects", str(admin.id), rejects)
-    return World(ours, theirs, token_ours, token_admin, admin_token_id, job_id, rejects_token)
+    notice = cards.notice_token(app.config["SECRET_KEY"], theirs["enterprise"])
+    return World(ours, theirs, token_ours, token_admin, admin_token_id, job_id, rejects_token, notice)
 
 
 def _tile(layer: str, lng: float, lat: float, z: int = 10) -> str:
@@ -219,6 +221,12 @@ CASES: list[Case] = [
      lambda w: {"corners": [[101.5, 20.5], [101.501, 20.5], [101.5, 20.499]], "version": 1}),
     ("api.layout_delete", "DELETE", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/layout", "write",
      lambda w: {"version": 1}),
+    # the printed enterprise map, the 风险告知卡 and the public notice their QR codes open
+    ("plantmap.enterprise_map", "GET", lambda w: f"/enterprises/{w.theirs['enterprise']}/map.pdf", "read", None),
+    ("plantmap.cards_pdf", "GET", lambda w: f"/enterprises/{w.theirs['enterprise']}/cards.pdf", "read", None),
+    ("plantmap.zone_card", "GET", lambda w: f"/zones/{w.theirs['zone']}/card.pdf", "read", None),
+    ("plantmap.risk_point_card", "GET", lambda w: f"/risk-points/{w.theirs['risk_point']}/card.pdf", "read", None),
+    ("public.notice", "GET", lambda w: f"/notice/{w.notice_theirs}", "public", None),
     ("api.regions", "GET", lambda w: "/api/regions", "list", None),
     ("api.region", "GET", lambda w: "/api/regions/539902", "read", None),
     ("api.region_summary", "GET", lambda w: "/api/regions/539902/summary", "read", None),

@@ -43,13 +43,20 @@ def _zone_response(zone_id: int, status: int = 200, warnings: list[dict[str, Any
 
 @bp.get("/enterprises/<int:enterprise_id>/zones")
 def enterprise_zones(enterprise_id: int):  # type: ignore[no-untyped-def]
-    """The enterprise's risk zones (GeoJSON FeatureCollection, each with its risk points)."""
+    """The enterprise's risk zones (GeoJSON FeatureCollection, each with its risk points), all its
+    risk points (``risk_points``, with their ``zone_id``) and its layout (``layout``, null without one)."""
     session, scope = get_session(), current_scope()
     load_enterprise(session, enterprise_id, scope=scope)
     rows = session.execute(zq.zones_select(scope=scope, enterprise_id=enterprise_id)).mappings().all()
     points = session.execute(zq.zone_points_select(enterprise_id, scope=scope)).mappings().all()
+    try:
+        row, _ = svc.load_layout(session, enterprise_id, scope=scope)
+        layout_meta: dict[str, Any] | None = _layout_body(row)
+    except NotFound:
+        layout_meta = None
     return json_response({"type": "FeatureCollection", "features": [svc.zone_dict(r) for r in rows],
-                          "risk_points": [dict(p) for p in points]}, mimetype="application/geo+json")
+                          "risk_points": [dict(p) for p in points], "layout": layout_meta},
+                         mimetype="application/geo+json")
 
 
 @bp.post("/enterprises/<int:enterprise_id>/zones")
@@ -125,11 +132,14 @@ def zones_import(enterprise_id: int):  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- layout
 
 
+def _layout_body(row: Any) -> dict[str, Any]:
+    return svc.layout_dict(row) | {"href": url_for("api.layout_image", enterprise_id=row.enterprise_id,
+                                                   v=row.sha256[:12])}
+
+
 def _layout_response(enterprise_id: int, status: int = 200) -> Response:
     row, _ = svc.load_layout(get_session(), enterprise_id, scope=current_scope())
-    body = svc.layout_dict(row) | {"href": url_for("api.layout_image", enterprise_id=enterprise_id,
-                                                   v=row.sha256[:12])}
-    return with_etag(json_response(body, status), row.version)
+    return with_etag(json_response(_layout_body(row), status), row.version)
 
 
 @bp.get("/enterprises/<int:enterprise_id>/layout")

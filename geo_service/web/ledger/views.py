@@ -31,6 +31,7 @@ from ...services import evidence as ev
 from ...services import ledgers, register
 from ...services.validation import RecordInvalid
 from ..context import current_actor, current_scope
+from ..plantmap import plant_map_context
 from . import bp
 from .forms import (
     ENTERPRISE_FIELDS,
@@ -172,6 +173,7 @@ def enterprise_page(enterprise_id: int) -> str:
         "ledger/enterprise.html", row=row, ent=ent, points=points, notice=notice, hazards=hazards,
         history=history, around=around, map_data=map_data, today=today,
         radius_m=SURROUNDINGS_RADIUS_M, actor=current_actor(),
+        plant_map=plant_map_context(ent, row.lng, row.lat),
     )
 
 
