@@ -239,6 +239,8 @@ class RenderedMap:
     size_px: tuple[int, int]
     frame_px: tuple[int, int, int, int]  # left, top, right, bottom of the map frame in the PNG
     seconds: float
+    # west, south, east, north of the map frame in the map's projected metres
+    extent: tuple[float, float, float, float] | None = None
 
 
 def map_title(name: str, kind: str, period: metrics.Period) -> str:
@@ -457,8 +459,10 @@ def finish_page(page: Page, kind: str, title: str) -> RenderedMap:
     pdf = io.BytesIO()
     FigureCanvasPdf(fig).print_pdf(pdf, metadata={"Title": title, "Creator": "风险一张图"})
     seconds = time.perf_counter() - page.started
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     return RenderedMap(kind=kind, title=title, paper=page.paper, orientation=page.orientation, png=png.getvalue(),
-                       pdf=pdf.getvalue(), size_px=(width, height), frame_px=frame, seconds=seconds)
+                       pdf=pdf.getvalue(), size_px=(width, height), frame_px=frame, seconds=seconds,
+                       extent=(x0, y0, x1, y1))
 
 
 def _legend_handles(data: MapData, kind: str, style: MapStyle) -> list[Any]:
