@@ -78,7 +78,7 @@ class Card:
 def _join(values: Sequence[str | None], sep: str = "、") -> str:
     """The distinct non-blank values joined; with ``、`` each value is split on list commas first.
 
-    >>> _join(["火灾、爆炸", "中毒，爆炸", None]), _join(["穿戴防护", "穿戴防护"], "\n")
+    >>> _join(["火灾、爆炸", "中毒，爆炸", None]), _join(["穿戴防护", "穿戴防护"], "；")
     ('火灾、爆炸、中毒', '穿戴防护')
     """
     out: list[str] = []
