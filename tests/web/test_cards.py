@@ -15,12 +15,12 @@ import numpy as np
 import pypdfium2 as pdfium
 import zxingcpp
 from pypdf import PdfReader
+from services.test_zones import plant, square  # noqa: F401  (the fixture)
 from sqlalchemy import text
 
 from geo_service.domain import Actor
 from geo_service.queries.scope import ALL
 from geo_service.services import zones
-from services.test_zones import plant, square  # noqa: F401  (the fixture)
 
 ADMIN = Actor("管理员", None, "admin")
 PRIVATE = ("13800000000", "张法人", "91990101", "输送泵", "储罐区未设可燃气体报警")
