@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql import Select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql import ColumnElement, Select
 
 from ..models import Enterprise, EnterpriseLayout, RiskPoint, RiskZone
 from . import metrics
@@ -129,23 +130,31 @@ def zones_select(*, scope: Scope, enterprise_id: int | None = None, zone_id: int
 
 
 def zones_in_bbox(bbox: tuple[float, float, float, float], *, scope: Scope,
-                  tolerance_deg: float = 0.0) -> Select[Any]:
-    """Zones intersecting ``bbox`` (west, south, east, north; WGS84) for the regional map.
+                  enterprises: ColumnElement[bool] | None = None, tolerance_deg: float = 0.0) -> Select[Any]:
+    """Zones intersecting ``bbox`` (west, south, east, north; WGS84) for the regional map,
+    of the enterprises matching ``enterprises`` (a clause on :class:`Enterprise`) in the scope.
 
     Columns: ``id``, ``enterprise_id``, ``enterprise_name``, ``name``, ``floor``,
-    ``grade``, ``risk_points`` (count), ``geometry`` (GeoJSON, simplified by
-    ``tolerance_deg``).
+    ``grade``, ``risk_points`` (JSON list of ``name, grade``), ``geometry``
+    (GeoJSON, simplified by ``tolerance_deg``).  The 红 zones come last (drawn on top).
     """
     env = sa.func.ST_MakeEnvelope(*bbox, 4326)
-    n_points = (sa.select(sa.func.count()).where(RiskPoint.zone_id == RiskZone.id).scalar_subquery())
+    points = (
+        sa.select(sa.func.coalesce(sa.func.json_agg(aggregate_order_by(
+            sa.func.json_build_object("name", RiskPoint.name, "grade", RiskPoint.grade), RiskPoint.grade)),
+            sa.text("'[]'::json")))
+        .where(RiskPoint.zone_id == RiskZone.id)
+        .scalar_subquery()
+    )
     geom = sa.func.ST_SimplifyPreserveTopology(RiskZone.geom, tolerance_deg) if tolerance_deg else RiskZone.geom
     return (
         sa.select(RiskZone.id, RiskZone.enterprise_id, Enterprise.name.label("enterprise_name"), RiskZone.name,
-                  RiskZone.floor, RiskZone.grade, n_points.label("risk_points"),
+                  RiskZone.floor, RiskZone.grade, points.label("risk_points"),
                   sa.func.ST_AsGeoJSON(geom, 7).label("geometry"))
         .join(Enterprise, Enterprise.id == RiskZone.enterprise_id)
-        .where(RiskZone.geom.op("&&")(env), enterprise_scope(scope))
-        .order_by(RiskZone.grade.desc().nulls_first(), RiskZone.id)  # red last: drawn on top
+        .where(RiskZone.geom.op("&&")(env), sa.func.ST_Intersects(RiskZone.geom, env), enterprise_scope(scope),
+               enterprises if enterprises is not None else sa.true())
+        .order_by(RiskZone.grade.desc().nulls_first(), RiskZone.id)
     )
 
 

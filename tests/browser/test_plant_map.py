@@ -156,16 +156,22 @@ def test_upload_place_draw_and_save_a_zone(plant_server, browser, screenshot_dir
     context.close()
 
 
-def test_read_only_accounts_only_view_on_a_phone(plant_server, browser, screenshot_dir: Path):  # type: ignore[no-untyped-def]
-    # a zone exists whatever order the tests run in
-    engine = create_engine(plant_server.database_url)
+def _ensure_zone(live: Live) -> None:
+    """The orange zone 液氯罐区 around the plant with 液氯储罐 in it, whatever order the tests run in."""
+    engine = create_engine(live.database_url)
     with Session(engine) as s:
         if s.scalar(select(RiskZone.id).limit(1)) is None:
-            s.execute(text("INSERT INTO risk_zone (enterprise_id, name, geom, grade_override) VALUES"
-                           " (:e, '液氯罐区', ST_Multi(ST_MakeEnvelope(103.0995, 23.2996, 103.1005, 23.3004, 4326)), 2)"),
-                      {"e": plant_server.enterprise_id})
+            zid = s.execute(text(
+                "INSERT INTO risk_zone (enterprise_id, name, geom) VALUES (:e, '液氯罐区',"
+                " ST_Multi(ST_MakeEnvelope(103.0995, 23.2996, 103.1005, 23.3004, 4326))) RETURNING id"),
+                {"e": live.enterprise_id}).scalar_one()
+            s.execute(text("UPDATE risk_point SET zone_id = :z WHERE name = '液氯储罐'"), {"z": zid})
             s.commit()
     engine.dispose()
+
+
+def test_read_only_accounts_only_view_on_a_phone(plant_server, browser, screenshot_dir: Path):  # type: ignore[no-untyped-def]
+    _ensure_zone(plant_server)
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
     page = context.new_page()
     requests, errors = _watch(page)
@@ -186,6 +192,36 @@ def test_read_only_accounts_only_view_on_a_phone(plant_server, browser, screensh
     assert overflow <= 1
     page.locator("#plant-map").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "plant-map-phone.png"), full_page=True)
+    assert errors == []
+    assert _foreign(requests) == []
+    context.close()
+
+
+def test_the_regional_map_shows_zones_from_zoom_16_and_opens_the_panel(plant_server, browser,  # type: ignore[no-untyped-def]
+                                                                      screenshot_dir: Path):
+    _ensure_zone(plant_server)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    requests, errors = _watch(page)
+    login(page, plant_server.url)
+    page.goto(f"{plant_server.url}/map?region=990101")
+    page.wait_for_function("() => window.RiskMap && RiskMap.state.map !== null")
+    zones = "RiskMap.state.layers.risk_zones"
+    page.evaluate("() => RiskMap.state.map.setView([23.3, 103.1], 15, {animate: false})")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(f"() => {zones}.getLayers().length") == 0  # not below 16
+    page.evaluate("() => RiskMap.state.map.setView([23.3, 103.1], 18, {animate: false})")
+    page.wait_for_function(f"() => {zones}.getLayers().length === 1")
+    assert page.evaluate(f"() => {zones}.getLayers()[0].options.fillColor").upper() == ORANGE
+    # click the zone a little north-east of the plant's point
+    x, y = page.evaluate(
+        """() => { const m = RiskMap.state.map, p = m.latLngToContainerPoint([23.3002, 103.1003]);
+                   const r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""")
+    page.mouse.click(x, y)
+    page.wait_for_selector("#rm-panel .rm-zone")
+    panel = page.inner_text("#rm-panel")
+    assert "测试氯碱化工有限公司" in panel and "风险区域：液氯罐区" in panel and "液氯储罐" in panel
+    page.screenshot(path=str(screenshot_dir / "plant-zones-regional.png"))
     assert errors == []
     assert _foreign(requests) == []
     context.close()

@@ -227,6 +227,7 @@ CASES: list[Case] = [
     ("plantmap.zone_card", "GET", lambda w: f"/zones/{w.theirs['zone']}/card.pdf", "read", None),
     ("plantmap.risk_point_card", "GET", lambda w: f"/risk-points/{w.theirs['risk_point']}/card.pdf", "read", None),
     ("public.notice", "GET", lambda w: f"/notice/{w.notice_theirs}", "public", None),
+    ("plantmap.zones_geojson", "GET", lambda w: "/map/zones.geojson?bbox=100,20,102,21&zoom=17", "list", None),
     ("api.regions", "GET", lambda w: "/api/regions", "list", None),
     ("api.region", "GET", lambda w: "/api/regions/539902", "read", None),
     ("api.region_summary", "GET", lambda w: "/api/regions/539902/summary", "read", None),

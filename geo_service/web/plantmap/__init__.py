@@ -4,11 +4,14 @@ drawing map on the enterprise page starts from.  Views are thin."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import io
 import json
+import math
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from flask_wtf.csrf import generate_csrf
 
 from ... import domain
@@ -16,6 +19,8 @@ from ...db import get_session
 from ...errors import InvalidParameter
 from ...services import cards as cs
 from ...services.maprender import PAPERS, MapStyle
+from ...queries import zones as zq
+from ...queries.filters import enterprise_clause, parse_filters, parse_int
 from ...services.plantrender import load_plant_map, render_plant_map
 from ..context import current_actor, current_scope
 
@@ -101,3 +106,25 @@ def risk_point_card(risk_point_id: int) -> Response:
     card = cs.risk_point_card(get_session(), risk_point_id, scope=current_scope(),
                               hotline=current_app.config.get("SAFETY_HOTLINE", ""), url_for_enterprise=notice_url)
     return _cards_response([card], f"{card.name}风险告知卡.pdf")
+
+
+@bp.get("/map/zones.geojson")
+def zones_geojson() -> Any:
+    """The enterprises' risk zones in ``bbox`` for the regional map (empty below zoom 16),
+    of the enterprises the common filters (region, industry, grade …) keep."""
+    f = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    if f.bbox is None:
+        raise InvalidParameter("bbox", "缺少该参数（west,south,east,north）")
+    zoom = parse_int(request.args, "zoom", zq.ZONES_FROM_ZOOM, minimum=0, maximum=22)
+    body: dict[str, Any] = {"type": "FeatureCollection", "features": [], "min_zoom": zq.ZONES_FROM_ZOOM}
+    if zoom < zq.ZONES_FROM_ZOOM:
+        return jsonify(body)
+    # half a screen pixel at this zoom, in degrees of latitude
+    tolerance = 156543.03 * math.cos(math.radians((f.bbox[1] + f.bbox[3]) / 2)) / 2 ** zoom / 2 / 111_320
+    stmt = zq.zones_in_bbox(f.bbox, scope=current_scope(), tolerance_deg=tolerance,
+                            enterprises=enterprise_clause(dataclasses.replace(f, bbox=None), dt.date.today()))
+    for r in get_session().execute(stmt).mappings():
+        props = {k: v for k, v in r.items() if k != "geometry"}
+        body["features"].append({"type": "Feature", "id": r["id"], "properties": props,
+                                 "geometry": json.loads(r["geometry"])})
+    return jsonify(body)
