@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 
 import mapbox_vector_tile
+from services.test_zones import plant, square  # noqa: F401  (the fixture)
 
 from geo_service.domain import Actor
 from geo_service.layers import layers_dir, load_layers
 from geo_service.queries.scope import ALL
 from geo_service.queries.zones import ZONES_FROM_ZOOM
 from geo_service.services import zones
-from services.test_zones import plant, square  # noqa: F401  (the fixture)
 
 ADMIN = Actor("管理员", None, "admin")
 BBOX = "103.49,23.49,103.52,23.52"

@@ -17,10 +17,10 @@ from flask_wtf.csrf import generate_csrf
 from ... import domain
 from ...db import get_session
 from ...errors import InvalidParameter
-from ...services import cards as cs
-from ...services.maprender import PAPERS, MapStyle
 from ...queries import zones as zq
 from ...queries.filters import enterprise_clause, parse_filters, parse_int
+from ...services import cards as cs
+from ...services.maprender import PAPERS, MapStyle
 from ...services.plantrender import load_plant_map, render_plant_map
 from ..context import current_actor, current_scope
 
