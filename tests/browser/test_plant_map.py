@@ -213,9 +213,10 @@ def test_the_regional_map_shows_zones_from_zoom_16_and_opens_the_panel(plant_ser
     page.evaluate("() => RiskMap.state.map.setView([23.3, 103.1], 18, {animate: false})")
     page.wait_for_function(f"() => {zones}.getLayers().length === 1")
     assert page.evaluate(f"() => {zones}.getLayers()[0].options.fillColor").upper() == ORANGE
-    # click the zone a little north-east of the plant's point
+    # click the middle of the zone (the plant's own point is not drawn at this zoom)
     x, y = page.evaluate(
-        """() => { const m = RiskMap.state.map, p = m.latLngToContainerPoint([23.3002, 103.1003]);
+        """() => { const m = RiskMap.state.map;
+                   const p = m.latLngToContainerPoint(RiskMap.state.layers.risk_zones.getLayers()[0].getBounds().getCenter());
                    const r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""")
     page.mouse.click(x, y)
     page.wait_for_selector("#rm-panel .rm-zone")
