@@ -267,6 +267,36 @@
     });
   }
 
+  function importZones(file) {
+    var form = new FormData();
+    form.append("file", file);
+    if ($("plant-zones-skip").checked) { form.append("skip_bad", "1"); }
+    var box = $("plant-import-result");
+    box.replaceChildren();
+    status("正在导入风险区域…");
+    api("POST", D.urls.zones + "/import", form).then(function (res) {
+      var b = res.body || {};
+      $("plant-zones-file").value = "";
+      if (res.status !== 200 && res.status !== 422) { status("导入失败：" + errorText(res), true); return; }
+      var summary = b.written ? "已导入：新增 " + b.inserted + " 个、更新 " + b.updated + " 个区域" +
+        (b.rejected ? "，跳过 " + b.rejected + " 个有错误的要素" : "")
+        : "文件中有 " + b.rejected + " 个要素有错误，未导入任何区域";
+      status(summary, !b.written);
+      (b.errors || []).forEach(function (e) {
+        var p = document.createElement("p");
+        p.className = "field-error";
+        p.textContent = "第" + e.row + "个要素 " + e.column + "：" + e.reason;
+        box.appendChild(p);
+      });
+      (b.warnings || []).forEach(function (w) {
+        var p = document.createElement("p");
+        p.textContent = "第" + w.row + "个要素：" + w.message;
+        box.appendChild(p);
+      });
+      if (b.written) { loadZones(); }
+    });
+  }
+
   function tools() {
     map.pm.setLang("zh");
     map.pm.addControls({
@@ -287,6 +317,9 @@
       if (e.target.files.length) { uploadLayout(e.target.files[0]); }
     });
     $("plant-layout-save").addEventListener("click", saveLayout);
+    $("plant-zones-file").addEventListener("change", function (e) {
+      if (e.target.files.length) { importZones(e.target.files[0]); }
+    });
     $("plant-zone-form").addEventListener("submit", function (e) { e.preventDefault(); saveZone(false); });
     $("plant-zone-confirm").addEventListener("click", function () { saveZone(true); });
     $("plant-zone-delete").addEventListener("click", deleteZone);

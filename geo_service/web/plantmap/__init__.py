@@ -42,7 +42,7 @@ def plant_map_context(ent: Any, lng: float, lat: float) -> dict[str, Any]:
     from ..ledger.views import _basemap
 
     palette = {int(k): v for k, v in current_app.config["GRADE_COLORS"].items()}
-    may_draw = current_actor().may("draw_map") or not current_app.config.get("LOGIN_REQUIRED", True)
+    may_draw = current_actor().may("draw_map")
     data = {
         "enterprise_id": ent.id, "centre": [lng, lat], "may_draw": may_draw, "palette": palette,
         "grades": {g.value: {"name": g.name, "colour_name": g.colour_name} for g in domain.GRADES},
