@@ -203,19 +203,20 @@ def cards_html(cards: Sequence[Card], *, palette: Mapping[int, str], paper: str 
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><style>
 @page {{ size: {paper} portrait; margin: {12 if big else 8}mm; }}
 body {{ font-family: "Noto Sans CJK SC", sans-serif; font-size: {12 if big else 9}pt; margin: 0; }}
-.card {{ page-break-after: always; border: 2pt solid #222; height: {268 if big else 189}mm; display: flex;
-         flex-direction: column; }}
+.card {{ page-break-after: always; border: 2pt solid #222; height: {268 if big else 189}mm; position: relative;
+         box-sizing: border-box; padding-bottom: {46 if big else 36}mm; }}  /* the foot sits in the padding */
 .card:last-child {{ page-break-after: auto; }}
 .band {{ padding: {8 if big else 5}mm; text-align: center; }}
 .band .kind {{ font-size: {26 if big else 18}pt; font-weight: bold; letter-spacing: 4pt; }}
 .band .name {{ font-size: {20 if big else 14}pt; font-weight: bold; margin-top: 2mm; }}
 .band .grade {{ font-size: {14 if big else 10}pt; margin-top: 1mm; }}
-table {{ width: 100%; border-collapse: collapse; flex: 1; }}
-th, td {{ border-top: 0.8pt solid #222; padding: {3 if big else 2}mm; vertical-align: top; text-align: left; }}
+table {{ width: 100%; border-collapse: collapse; }}
+th, td {{ border-top: 0.8pt solid #222; padding: {5 if big else 2.5}mm {3 if big else 2}mm; vertical-align: top;
+          text-align: left; }}
 th {{ width: 26%; background: #f2f2f2; border-right: 0.8pt solid #222; }}
 .blank {{ color: #888; }}
 .foot {{ display: flex; justify-content: space-between; align-items: center; border-top: 1pt solid #222;
-         padding: {3 if big else 2}mm; }}
+         padding: {3 if big else 2}mm; position: absolute; left: 0; right: 0; bottom: 0; }}
 .ent {{ font-weight: bold; }}
 .small {{ font-weight: normal; font-size: {9 if big else 7}pt; color: #444; }}
 .qr {{ width: {34 if big else 26}mm; height: {34 if big else 26}mm; }}
