@@ -87,7 +87,9 @@ def test_the_printed_map_shows_the_layout_and_the_zones_in_their_colours(session
     assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
     assert im.size in ((2480, 3508), (3508, 2480))
     assert m.title == "测试化工1厂安全风险四色分布图"
-    (Path("/tmp/geo-service-screenshots") / "plant-map-print.png").write_bytes(m.png)
+    shots = Path("/tmp/geo-service-screenshots")  # kept for a person to look at, like the browser's
+    shots.mkdir(parents=True, exist_ok=True)
+    (shots / "plant-map-print.png").write_bytes(m.png)
     # the zone labels carry a white halo (drawn as paths); the rest is text in the PDF
     text = PdfReader(io.BytesIO(m.pdf)).pages[0].extract_text()
     for expected in ("测试化工1厂安全风险四色分布图", "重大风险（红）区域 1 处", "低风险（蓝）区域 1 处",

@@ -68,9 +68,6 @@ def test_cards_carry_the_grade_band_and_a_qr_code_of_the_public_notice(app, clie
     doc.close()
     assert np.abs(band - np.array([0xFF, 0x8C, 0x00])).max() <= 8, band
 
-    doc = pdfium.PdfDocument(r.data)
-    doc[0].render(scale=100 / 72).to_pil().save("/tmp/geo-service-screenshots/card.png")
-    doc.close()
     urls = _qr_codes(r.data)
     assert len(urls) == 1 and urls == _qr_codes(r.data, 1)
     url = urlsplit(urls[0])
