@@ -77,6 +77,10 @@ def test_draw_edit_and_delete_a_zone(client, session, plant):
     assert client.delete(f"/api/zones/{zid}", headers={"If-Match": '"v1"'}).status_code == 409
     assert client.delete(f"/api/zones/{zid}", headers={"If-Match": '"v2"'}).status_code == 204
     assert client.get(f"/api/zones/{zid}").status_code == 404
+    # the enterprise page's history keeps the zone's life, deletion included
+    page = client.get(f"/enterprises/{plant['chem']}").get_data(as_text=True)
+    history = " ".join(page.split('id="history"')[1].split())
+    assert f"新建 风险区域 #{zid}" in history and f"删除 风险区域 #{zid}" in history
 
 
 def test_bad_zones_are_refused_with_the_reason_and_nothing_written(client, session, plant):
