@@ -89,6 +89,15 @@ class Config:
         self.MAX_EXPORT_ROWS = int(env.get("MAX_EXPORT_ROWS", "100000"))
         self.MAX_EVIDENCE_MB = int(env.get("MAX_EVIDENCE_MB", "20"))
         self.MAX_IMPORT_MB = _env_float("MAX_IMPORT_MB", 20.0)  # one import file (web upload and CLI)
+        # The enterprise's own 四色图: a zone (or the layout image) farther than this
+        # from the enterprise's point is refused (metres, on the spheroid);
+        # the layout image's size limit.
+        self.ZONE_MAX_DISTANCE_M = _env_float("ZONE_MAX_DISTANCE_M", 2000.0)
+        self.MAX_LAYOUT_MB = _env_float("MAX_LAYOUT_MB", 20.0)
+        # The public risk notice page (the 告知卡's QR code opens it): on by default, 0 → 404.
+        self.PUBLIC_NOTICE = env.get("PUBLIC_NOTICE", "1") != "0"
+        # The 举报电话 printed on every 风险告知卡 besides the enterprise's own (12350: 安全生产举报投诉).
+        self.SAFETY_HOTLINE = env.get("SAFETY_HOTLINE", "12350")
         # Below this zoom the enterprise tiles aggregate points into grid cells.
         self.TILE_CLUSTER_BELOW_ZOOM = int(env.get("TILE_CLUSTER_BELOW_ZOOM", "12"))
         # Per-worker caches of built tiles and OGC pages, keyed by the data's change token.

@@ -77,15 +77,16 @@ ROLES: dict[str, str] = {
 # read: see the register; edit_register: enterprises and risk points;
 # report_hazard: register hazards (enterprise users: 企业自查 only);
 # rectify: start / finish rectification; verify: 验收销号 or send back;
-# submit_return: freeze a monthly return; admin: accounts and the audit log.
+# submit_return: freeze a monthly return; admin: accounts and the audit log;
+# draw_map: the enterprise's own 四色图 (layout image, risk zones).
 _ALL_PERMS = frozenset(
-    {"read", "edit_register", "report_hazard", "rectify", "verify", "submit_return", "admin"}
+    {"read", "edit_register", "report_hazard", "rectify", "verify", "submit_return", "admin", "draw_map"}
 )
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "system": _ALL_PERMS,
     "admin": _ALL_PERMS,
     "regulator": _ALL_PERMS - {"admin"},
-    "enterprise": frozenset({"read", "report_hazard", "rectify"}),
+    "enterprise": frozenset({"read", "report_hazard", "rectify", "draw_map"}),
     "readonly": frozenset({"read"}),
 }
 # The permission each hazard transition needs.

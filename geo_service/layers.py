@@ -72,7 +72,8 @@ class Source:
 
     ``kind`` is how the browser reads it: ``vector_tiles`` (Mapbox Vector
     Tiles, ``{z}/{x}/{y}`` in ``url``), ``choropleth`` and ``outlines``
-    (GeoJSON for a region and zoom), ``heat`` (weighted points in a bbox).
+    (GeoJSON for a region and zoom), ``heat`` (weighted points in a bbox),
+    ``zones`` (the enterprises' risk zones, GeoJSON polygons in a bbox).
     """
 
     kind: str
@@ -108,6 +109,12 @@ SOURCES: dict[str, Source] = {
     "risk_heat": Source("heat", "/map/heat.json", ("weight", "count"), title="按等级加权的企业点"),
     "region_outlines": Source(
         "outlines", "/map/regions.geojson", ("code", "name", "level", "role"), title="行政区划边界",
+    ),
+    # The enterprises' own 四色图: their risk zones in a bbox, from ZONES_FROM_ZOOM on.
+    "risk_zones": Source(
+        "zones", "/map/zones.geojson",
+        ("id", "enterprise_id", "enterprise_name", "name", "floor", "grade", "risk_points"),
+        title="企业风险区域",
     ),
 }
 

@@ -7,6 +7,7 @@ import datetime as dt
 import click
 import sqlalchemy as sa
 
+from ..config import Config
 from ..models import Enterprise
 from ..services import demo as demo_service
 
@@ -35,7 +36,7 @@ def load(force: bool, seed: int, today: dt.datetime | None, n_enterprises: int, 
             click.echo(f"登记簿已有{existing}家企业，未载入演示数据（如需追加请用 --force）")
             return
         counts = demo_service.load(session, today=today.date() if today else None, seed=seed,
-                                   n_enterprises=n_enterprises, progress=True)
+                                   n_enterprises=n_enterprises, progress=True, upload_dir=Config().UPLOAD_DIR)
     click.echo(("试运行（已回滚）：" if dry_run else "已载入演示数据：") + str(counts))
 
 

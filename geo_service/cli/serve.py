@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -27,7 +28,7 @@ class _Gunicorn:  # built lazily: gunicorn is only needed to serve
         App().run()
 
 
-def _load_demo(url: str) -> None:
+def _load_demo(url: str, upload_dir: Path) -> None:
     """The demo register and its accounts, when the register is empty.
 
     Demo accounts (documented passwords) are made only together with the demo
@@ -37,7 +38,7 @@ def _load_demo(url: str) -> None:
     from ..db import make_engine
     from ..services import accounts, demo
 
-    if not demo.load_if_empty(url):
+    if not demo.load_if_empty(url, upload_dir=upload_dir):
         return
     engine = make_engine(url)
     try:
@@ -67,7 +68,7 @@ def serve(host: str | None, port: int | None, workers: int, threads: int, no_dem
     with database(config) as url:
         dbmod.upgrade(url)
         if not no_demo:
-            _load_demo(url)
+            _load_demo(url, config.UPLOAD_DIR)
         if not config.DATABASE_URL:
             # The embedded cluster: the app runs as geo_app, not the owner.
             from ..embedded import EmbeddedCluster

@@ -41,6 +41,8 @@ __all__ = [
     "Region",
     "Enterprise",
     "RiskPoint",
+    "RiskZone",
+    "EnterpriseLayout",
     "Hazard",
     "HazardEvent",
     "HazardEvidence",
@@ -148,6 +150,8 @@ class RiskPoint(Base):
     controls_implemented: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     responsible_person: Mapped[str | None] = mapped_column(String(60))
     assessed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # The risk zone it lies in (migration 0010: a zone of the same enterprise).
+    zone_id: Mapped[int | None] = mapped_column(Integer, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -157,6 +161,59 @@ class RiskPoint(Base):
         CheckConstraint(in_check("method", domain.RISK_METHODS), name="ck_risk_point_method"),
         UniqueConstraint("enterprise_id", "name", name="uq_risk_point_enterprise_name"),
     )
+
+
+class RiskZone(Base):
+    """A 风险区域 of the enterprise's own 四色图: a polygon on the plant with its grade.
+
+    ``grade_auto`` is the highest grade among the zone's risk points (kept by
+    the trigger ``risk_point_zone_grade``); ``grade_override`` an explicit one.
+    """
+
+    __tablename__ = "risk_zone"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    floor: Mapped[str | None] = mapped_column(String(40))  # 楼层/标高
+    geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False))
+    grade_auto: Mapped[int | None] = mapped_column(SmallInteger)
+    grade_override: Mapped[int | None] = mapped_column(SmallInteger)
+    grade: Mapped[int | None] = mapped_column(
+        SmallInteger, Computed("COALESCE(grade_override, grade_auto)", persisted=True)
+    )
+    grade_inherent: Mapped[int | None] = mapped_column(SmallInteger)  # 固有风险等级
+    grade_residual: Mapped[int | None] = mapped_column(SmallInteger)  # 管控后（剩余）风险等级
+    accident_types: Mapped[str | None] = mapped_column(String(200))
+    control_measures: Mapped[str | None] = mapped_column(Text)
+    emergency_measures: Mapped[str | None] = mapped_column(Text)  # 应急处置
+    responsible_person: Mapped[str | None] = mapped_column(String(60))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (UniqueConstraint("enterprise_id", "name", name="uq_risk_zone_enterprise_name"),)
+
+
+class EnterpriseLayout(Base):
+    """The plant layout image (厂区平面图) of an enterprise and its georeference."""
+
+    __tablename__ = "enterprise_layout"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    source_type: Mapped[str] = mapped_column(String(100))  # what was uploaded (PNG, JPEG or PDF)
+    content_type: Mapped[str] = mapped_column(String(100))  # what is stored (PNG or JPEG)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_path: Mapped[str] = mapped_column(String(500))
+    width_px: Mapped[int] = mapped_column(Integer)
+    height_px: Mapped[int] = mapped_column(Integer)
+    georef_method: Mapped[str] = mapped_column(String(12))  # points3 | corners4
+    control_points: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    footprint: Mapped[WKBElement] = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False))
+    uploaded_by: Mapped[str | None] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Hazard(Base):

@@ -244,7 +244,7 @@ def enterprise_hazards(enterprise_id: int, *, scope: Scope, as_of: dt.date) -> S
 
 def enterprise_history(enterprise_id: int, *, scope: Scope, limit: int = 200) -> Select[Any]:
     """The enterprise's history, newest first: the state changes of its hazards and the
-    audit rows on the enterprise, its risk points and its hazards.
+    audit rows on the enterprise, its risk points, its hazards, its risk zones and its layout.
 
     Rows: ``at``, ``actor``, ``kind`` ('event'|'audit'), ``object_type``,
     ``object_id``, ``action``, ``from_state``, ``to_state``, ``note``.
@@ -276,6 +276,10 @@ def enterprise_history(enterprise_id: int, *, scope: Scope, limit: int = 200) ->
             sa.and_(AuditLog.object_type == "enterprise", AuditLog.object_id.in_(ids_text(visible))),
             sa.and_(AuditLog.object_type == "risk_point", AuditLog.object_id.in_(ids_text(point_ids))),
             sa.and_(AuditLog.object_type == "hazard", AuditLog.object_id.in_(ids_text(hazard_ids))),
+            # its 四色图 (zones and layout, deleted ones too): the row names the enterprise
+            sa.and_(AuditLog.object_type.in_(("risk_zone", "enterprise_layout")),
+                    sa.func.coalesce(AuditLog.after["enterprise_id"].astext,
+                                     AuditLog.before["enterprise_id"].astext).in_(ids_text(visible))),
         ))
     )
     union = sa.union_all(events, audits).subquery()

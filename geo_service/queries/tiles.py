@@ -11,7 +11,8 @@ Properties
 ----------
 enterprises
     ``id``, ``name``, ``grade``, ``industry`` (= ``industry_code``), ``count``
-    (1).  Below ``cluster_below`` the enterprises of each grid cell
+    (1).  From tile zoom ``ZONES_FROM_ZOOM`` − 1 an enterprise with risk zones
+    is left out (the map draws its zones).  Below ``cluster_below`` the enterprises of each grid cell
     (``CLUSTER_CELLS`` × ``CLUSTER_CELLS`` per tile, aligned to tile edges so a
     cell never straddles two tiles) become one point at their centroid with
     ``count`` = n and ``grade`` = the highest grade (lowest value) in the
@@ -37,9 +38,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
-from ..models import Enterprise, Hazard, Region
+from ..models import Enterprise, Hazard, Region, RiskZone
 from .filters import Filters, enterprise_clause, hazard_clause, hazard_filters_set
 from .scope import Scope, enterprise_scope, region_clause
+from .zones import ZONES_FROM_ZOOM
 
 __all__ = [
     "AGG_MAX_ZOOM",
@@ -126,6 +128,10 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
                  cluster_below: int) -> Select[Any]:
     bounds = _bounds(z, x, y)
     where = [enterprise_clause(f, as_of), enterprise_scope(scope)]
+    if z >= ZONES_FROM_ZOOM - 1:
+        # An enterprise with a drawn 四色图 shows its zones there instead (layers/risk_zones.toml);
+        # the web map draws 512-px tiles, each the z−1 tile, so the tile zoom is one less.
+        where.append(~sa.exists().where(RiskZone.enterprise_id == Enterprise.id))
     if z >= cluster_below:
         rows = (
             sa.select(

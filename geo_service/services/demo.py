@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -577,11 +578,13 @@ def _batches(items: list[T], size: int = 1000) -> Iterable[list[T]]:
 
 
 def load(session: Session, *, today: dt.date | None = None, seed: int = DEFAULT_SEED,
-         n_enterprises: int = 2000, progress: bool = False) -> DemoCounts:
+         n_enterprises: int = 2000, progress: bool = False, upload_dir: Path | None = None) -> DemoCounts:
     """Write the Honghe regions and the synthetic register (bulk inserts).
 
     Enterprises whose credit code already exists are skipped, with their
-    risk points and hazards, so loading twice adds nothing.  The caller commits.
+    risk points and hazards, so loading twice adds nothing.  With
+    ``upload_dir`` about 30 of the new enterprises get a drawn 四色图
+    (:mod:`.demo_maps`: a layout image stored there and risk zones).  The caller commits.
     """
     region_result = import_regions(session, regions())
     reg = build(today, seed, n_enterprises)
@@ -613,13 +616,18 @@ def load(session: Session, *, today: dt.date | None = None, seed: int = DEFAULT_
         n_events += len(events)
         bar.update(len(batch))
     bar.close()
+    if upload_dir is not None:
+        from .demo_maps import draw_demo_maps
+
+        drawn = draw_demo_maps(session, sorted(ids.values()), upload_dir=upload_dir, seed=seed)
+        LOGGER.info("demo: %d enterprises have a drawn 四色图", drawn)
     counts = DemoCounts(region_result.inserted + region_result.updated + region_result.unchanged,
                         len(ids), len(risk_rows), len(hazards), n_events)
     LOGGER.info("demo register loaded (seed %s, today %s): %s", seed, today or dt.date.today(), counts)
     return counts
 
 
-def load_if_empty(url: str) -> bool:
+def load_if_empty(url: str, upload_dir: Path | None = None) -> bool:
     """Load the demo register into ``url`` when it has no enterprise (migrations already applied).
 
     Returns whether it loaded (``geo-service serve`` then creates the demo accounts).
@@ -633,7 +641,7 @@ def load_if_empty(url: str) -> bool:
             if existing:
                 LOGGER.info("register has %d enterprises: demo not loaded", existing)
                 return False
-            counts = load(session)
+            counts = load(session, upload_dir=upload_dir)
             session.commit()
             LOGGER.warning("登记簿为空，已载入演示数据：%s", counts)
             return True

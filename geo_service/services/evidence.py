@@ -27,7 +27,8 @@ from ..models import Enterprise, Hazard, HazardEvidence
 from ..queries.scope import Scope, enterprise_scope
 from .register import audit, load_hazard, snapshot
 
-__all__ = ["KINDS", "TYPES", "sniff", "store_evidence", "load_evidence", "evidence_path", "FileTooLarge"]
+__all__ = ["KINDS", "TYPES", "sniff", "store_evidence", "load_evidence", "evidence_path", "store_content",
+           "read_limited", "FileTooLarge"]
 
 KINDS: dict[str, str] = {
     "before": "整改前照片",
@@ -84,6 +85,30 @@ def evidence_path(upload_dir: Path, sha256: str) -> Path:
     return Path(upload_dir) / sha256[:2] / sha256
 
 
+def store_content(upload_dir: Path, data: bytes) -> str:
+    """Store ``data`` once under its SHA-256 (temporary name, then rename); return the digest."""
+    digest = hashlib.sha256(data).hexdigest()
+    target = evidence_path(upload_dir, digest)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return digest
+
+
+def read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` of ``stream``; :class:`FileTooLarge` (413) when there is more."""
+    return _read_limited(stream, max_bytes)
+
+
 def _read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
@@ -111,20 +136,7 @@ def store_evidence(session: Session, hazard_id: int, stream: BinaryIO, filename:
     content_type = sniff(data)
     if content_type is None:
         raise InvalidParameter("file", "只接受 JPEG、PNG、PDF、DOCX、XLSX 文件（按文件内容判断）")
-    digest = hashlib.sha256(data).hexdigest()
-    target = evidence_path(upload_dir, digest)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    digest = store_content(upload_dir, data)
     name = Path(filename or "").name[:255] or f"evidence.{TYPES[content_type]}"
     row = HazardEvidence(hazard_id=hazard.id, kind=kind, filename=name, content_type=content_type,
                          size_bytes=len(data), sha256=digest,

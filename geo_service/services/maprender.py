@@ -64,6 +64,14 @@ __all__ = [
     "render_map",
     "record_export",
     "map_title",
+    "Page",
+    "new_page",
+    "draw_title",
+    "draw_legend",
+    "draw_footer",
+    "draw_map_furniture",
+    "finish_page",
+    "draw_polygons",
 ]
 
 LOGGER = logging.getLogger(__name__)
@@ -231,6 +239,8 @@ class RenderedMap:
     size_px: tuple[int, int]
     frame_px: tuple[int, int, int, int]  # left, top, right, bottom of the map frame in the PNG
     seconds: float
+    # west, south, east, north of the map frame in the map's projected metres
+    extent: tuple[float, float, float, float] | None = None
 
 
 def map_title(name: str, kind: str, period: metrics.Period) -> str:
@@ -278,7 +288,7 @@ def _fig_inches(mm: float) -> float:
     return (px + 0.01) / DPI
 
 
-def _draw_polygons(ax: Any, geom: Any, **kw: Any) -> None:
+def draw_polygons(ax: Any, geom: Any, **kw: Any) -> None:
     polys = getattr(geom, "geoms", [geom])
     for poly in polys:
         if poly.is_empty:
@@ -317,6 +327,142 @@ def _scale_bar(ax: Any, font: Any, span_m: float) -> None:
                       (right, _length_label(length))):
         ax.text(xv, base + h * 1.6, label, ha="center", va="bottom", fontproperties=font, fontsize=7,
                 zorder=21)
+
+
+@dataclass
+class Page:
+    """A printed map's page: the figure, its map frame (``ax``, data units are metres)
+    and the layout in millimetres.  Made by :func:`new_page`; the district maps and
+    the enterprise maps (:mod:`.plantrender`) draw on it with the same pieces."""
+
+    fig: Any
+    ax: Any
+    paper: str
+    orientation: str
+    w_mm: float
+    h_mm: float
+    margin: float
+    scale: float
+    map_bottom: float
+    map_w: float
+    map_h: float
+    legend_w: float
+    legend_h: float
+    footer_h: float
+    span_m: float  # the frame's width in metres
+    font: Any
+    bold: Any
+    started: float
+
+
+def new_page(paper: str, bounds: tuple[float, float, float, float], *, pad: float = 1.1,
+             legend_w_mm: float = 62.0, legend_h_mm: float = 46.0, min_span_m: float = 1000.0) -> Page:
+    """A blank page for ``bounds`` (local metres): A4 or A3, portrait or landscape by their
+    shape, the map frame fitted to the bounds padded by ``pad`` at equal x/y scale, and
+    room for the title, the legend panel (beside the frame in landscape, below in portrait)
+    and the footer."""
+    started = time.perf_counter()
+    font = cjk_font()
+    bold = font.copy()
+    bold.set_weight("bold")
+    w_mm, h_mm, orientation = _paper(paper, bounds)
+    scale = 1.0 if paper == "A4" else 1.3
+    fig = Figure(figsize=(_fig_inches(w_mm), _fig_inches(h_mm)), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(fig)
+
+    margin, title_h, footer_h = 10.0, 24.0 * scale, 12.0
+    if orientation == "landscape":
+        legend_w, legend_h = legend_w_mm * scale, 0.0
+    else:
+        legend_w, legend_h = 0.0, legend_h_mm * scale
+    map_left, map_bottom = margin, margin + footer_h + legend_h
+    map_w = w_mm - 2 * margin - legend_w - (4.0 if legend_w else 0.0)
+    map_h = h_mm - map_bottom - margin - title_h
+    ax = fig.add_axes((map_left / w_mm, map_bottom / h_mm, map_w / w_mm, map_h / h_mm))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_linewidth(1.0)
+
+    # data limits: the bounds padded, widened to the frame's aspect (equal scale in x and y)
+    x0, y0, x1, y1 = bounds
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    dw, dh = (x1 - x0) * pad or min_span_m, (y1 - y0) * pad or min_span_m
+    frame_aspect = map_w / map_h
+    if dw / dh > frame_aspect:
+        dh = dw / frame_aspect
+    else:
+        dw = dh * frame_aspect
+    ax.set_xlim(cx - dw / 2, cx + dw / 2)
+    ax.set_ylim(cy - dh / 2, cy + dh / 2)
+    ax.set_aspect("equal", adjustable="box")
+    return Page(fig=fig, ax=ax, paper=paper, orientation=orientation, w_mm=w_mm, h_mm=h_mm, margin=margin,
+                scale=scale, map_bottom=map_bottom, map_w=map_w, map_h=map_h, legend_w=legend_w,
+                legend_h=legend_h, footer_h=footer_h, span_m=dw, font=font, bold=bold, started=started)
+
+
+def draw_title(page: Page, title: str, sub: Sequence[str]) -> None:
+    """The title and, below it, the sub-title items (填报单位, 制图日期 …)."""
+    fig, s = page.fig, page.scale
+    fig.text(0.5, 1 - (page.margin + 9 * s) / page.h_mm, title, ha="center", va="center",
+             fontproperties=page.bold, fontsize=18 * s)
+    fig.text(0.5, 1 - (page.margin + 19 * s) / page.h_mm, "　　".join(sub), ha="center", va="center",
+             fontproperties=page.font, fontsize=9 * s)
+
+
+def draw_legend(page: Page, handles: list[Any]) -> None:
+    """The legend panel, outside the map frame."""
+    fig, w_mm, h_mm = page.fig, page.w_mm, page.h_mm
+    if page.orientation == "landscape":
+        lax = fig.add_axes(((w_mm - page.margin - page.legend_w) / w_mm, page.map_bottom / h_mm,
+                            page.legend_w / w_mm, page.map_h / h_mm))
+        loc, ncol = "upper left", 1
+    else:
+        lax = fig.add_axes((page.margin / w_mm, (page.margin + page.footer_h) / h_mm,
+                            (w_mm - 2 * page.margin) / w_mm, (page.legend_h - 4) / h_mm))
+        loc, ncol = "upper left", 2
+    lax.axis("off")
+    lax.legend(handles=handles, loc=loc, ncol=ncol, frameon=True, title="图　例", prop=page.font.copy(),
+               title_fontproperties=page.bold, fontsize=9 * page.scale, borderpad=0.8, labelspacing=0.8,
+               edgecolor="#555555", fancybox=False)
+    for text in lax.get_legend().get_texts():
+        text.set_fontsize(9 * page.scale)
+
+
+def draw_footer(page: Page, footer: str, note: str) -> None:
+    """The footer line (``MAP_FOOTER``: 审图号 or 内部用图) on the left, ``note`` on the right."""
+    fig, s = page.fig, page.scale
+    y = (page.margin + 4) / page.h_mm
+    fig.text(page.margin / page.w_mm, y, footer or "", ha="left", va="center", fontproperties=page.font,
+             fontsize=9 * s)
+    fig.text(1 - page.margin / page.w_mm, y, note, ha="right", va="center", fontproperties=page.font,
+             fontsize=7 * s, color="#555555")
+
+
+def draw_map_furniture(page: Page) -> None:
+    """The north arrow and the scale bar inside the map frame."""
+    _north_arrow(page.ax, page.bold)
+    _scale_bar(page.ax, page.font, page.span_m)
+
+
+def finish_page(page: Page, kind: str, title: str) -> RenderedMap:
+    """The page as PNG (300 dpi) and vector PDF, with where the map frame lies in the PNG."""
+    fig, ax = page.fig, page.ax
+    png = io.BytesIO()
+    # zlib level 1: the PNG encoder was 40 % of a county map's time at the default level
+    fig.savefig(png, format="png", dpi=DPI, facecolor="white", metadata={"Title": title, "Software": None},
+                pil_kwargs={"compress_level": 1})
+    width, height = fig.canvas.get_width_height()
+    bbox = ax.get_window_extent()
+    frame = (int(math.ceil(bbox.x0)), int(math.ceil(height - bbox.y1)),
+             int(math.floor(bbox.x1)), int(math.floor(height - bbox.y0)))
+    pdf = io.BytesIO()
+    FigureCanvasPdf(fig).print_pdf(pdf, metadata={"Title": title, "Creator": "风险一张图"})
+    seconds = time.perf_counter() - page.started
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    return RenderedMap(kind=kind, title=title, paper=page.paper, orientation=page.orientation, png=png.getvalue(),
+                       pdf=pdf.getvalue(), size_px=(width, height), frame_px=frame, seconds=seconds,
+                       extent=(x0, y0, x1, y1))
 
 
 def _legend_handles(data: MapData, kind: str, style: MapStyle) -> list[Any]:
@@ -385,51 +531,16 @@ def render_map(data: MapData, kind: str, *, style: MapStyle, unit: str = "",
         raise MapRenderError(f"未知地图类型 {kind}")
     if data.parent is None:
         raise MapRenderError(f"行政区划 {data.code} 没有边界，无法制图")
-    started = time.perf_counter()
-    font = cjk_font()
-    bold = font.copy()
-    bold.set_weight("bold")
     made_on = made_on or dt.date.today()
     title = map_title(data.name, kind, data.period)
+    page = new_page(paper, data.bounds)
+    fig, ax, font, scale = page.fig, page.ax, page.font, page.scale
 
-    bounds = data.bounds
-    w_mm, h_mm, orientation = _paper(paper, bounds)
-    scale = 1.0 if paper == "A4" else 1.3
-    fig = Figure(figsize=(_fig_inches(w_mm), _fig_inches(h_mm)), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(fig)
-
-    margin, title_h, footer_h = 10.0, 24.0 * scale, 12.0
-    if orientation == "landscape":
-        legend_w, legend_h = 62.0 * scale, 0.0
-    else:
-        legend_w, legend_h = 0.0, 46.0 * scale
-    map_left, map_bottom = margin, margin + footer_h + legend_h
-    map_w = w_mm - 2 * margin - legend_w - (4.0 if legend_w else 0.0)
-    map_h = h_mm - map_bottom - margin - title_h
-    ax = fig.add_axes((map_left / w_mm, map_bottom / h_mm, map_w / w_mm, map_h / h_mm))
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_linewidth(1.0)
-
-    # data limits: the region padded by 5 %, widened to the frame's aspect (equal scale in x and y)
-    x0, y0, x1, y1 = bounds
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    dw, dh = (x1 - x0) * 1.1 or 1000.0, (y1 - y0) * 1.1 or 1000.0
-    frame_aspect = map_w / map_h
-    if dw / dh > frame_aspect:
-        dh = dw / frame_aspect
-    else:
-        dw = dh * frame_aspect
-    ax.set_xlim(cx - dw / 2, cx + dw / 2)
-    ax.set_ylim(cy - dh / 2, cy + dh / 2)
-    ax.set_aspect("equal", adjustable="box")
-
-    _draw_polygons(ax, data.parent, facecolor=_REGION_FILL, edgecolor="none", zorder=1)
+    draw_polygons(ax, data.parent, facecolor=_REGION_FILL, edgecolor="none", zorder=1)
     for _, _, geom, _ in data.children:
-        _draw_polygons(ax, geom, facecolor="none", edgecolor=style.region_edge, linewidth=0.6,
+        draw_polygons(ax, geom, facecolor="none", edgecolor=style.region_edge, linewidth=0.6,
                        linestyle="--", zorder=2)
-    _draw_polygons(ax, data.parent, facecolor="none", edgecolor=_PARENT_EDGE, linewidth=1.4, zorder=3)
+    draw_polygons(ax, data.parent, facecolor="none", edgecolor=_PARENT_EDGE, linewidth=1.4, zorder=3)
     label_size = 9 * scale if len(data.children) <= 20 else 6.5 * scale
     for code, name, _, (lx, ly) in data.children:
         text = name
@@ -503,55 +614,16 @@ def render_map(data: MapData, kind: str, *, style: MapStyle, unit: str = "",
             ax.plot(xs, ys, ls="", marker="x", ms=ms, mec=style.overdue_colour, mew=1.6, zorder=8,
                     transform=shifted(-ms * 0.8, -ms * 0.8))
 
-    _north_arrow(ax, bold)
-    _scale_bar(ax, font, dw)
-
-    # title block
-    fig.text(0.5, 1 - (margin + 9 * scale) / h_mm, title, ha="center", va="center", fontproperties=bold,
-             fontsize=18 * scale)
+    draw_map_furniture(page)
     sub = [f"填报单位：{unit or '　　　　'}", f"制图日期：{made_on.year}年{made_on.month}月{made_on.day}日"]
     if data_as_of:
         sub.append(f"数据截至：{data_as_of}")
-    fig.text(0.5, 1 - (margin + 19 * scale) / h_mm, "　　".join(sub), ha="center", va="center",
-             fontproperties=font, fontsize=9 * scale)
-
-    # legend panel, outside the map frame
-    if orientation == "landscape":
-        lax = fig.add_axes(((w_mm - margin - legend_w) / w_mm, map_bottom / h_mm, legend_w / w_mm, map_h / h_mm))
-        loc, ncol = "upper left", 1
-    else:
-        lax = fig.add_axes((margin / w_mm, (margin + footer_h) / h_mm, (w_mm - 2 * margin) / w_mm,
-                            (legend_h - 4) / h_mm))
-        loc, ncol = "upper left", 2
-    lax.axis("off")
-    lax.legend(handles=_legend_handles(data, kind, style), loc=loc, ncol=ncol, frameon=True,
-               title="图　例", prop=font.copy(), title_fontproperties=bold, fontsize=9 * scale,
-               borderpad=0.8, labelspacing=0.8, edgecolor="#555555", fancybox=False)
-    for text in lax.get_legend().get_texts():
-        text.set_fontsize(9 * scale)
-
-    # footer
-    footer = style.footer or ""
-    fig.text(margin / w_mm, (margin + 4) / h_mm, footer, ha="left", va="center", fontproperties=font,
-             fontsize=9 * scale)
-    fig.text(1 - margin / w_mm, (margin + 4) / h_mm,
-             "坐标系：CGCS2000 / 横轴墨卡托（中央经线随辖区）　数据来源：风险一张图登记库",
-             ha="right", va="center", fontproperties=font, fontsize=7 * scale, color="#555555")
-
-    png = io.BytesIO()
-    # zlib level 1: the PNG encoder was 40 % of a county map's time at the default level
-    fig.savefig(png, format="png", dpi=DPI, facecolor="white", metadata={"Title": title, "Software": None},
-                pil_kwargs={"compress_level": 1})
-    width, height = fig.canvas.get_width_height()
-    bbox = ax.get_window_extent()
-    frame = (int(math.ceil(bbox.x0)), int(math.ceil(height - bbox.y1)),
-             int(math.floor(bbox.x1)), int(math.floor(height - bbox.y0)))
-    pdf = io.BytesIO()
-    FigureCanvasPdf(fig).print_pdf(pdf, metadata={"Title": title, "Creator": "风险一张图"})
-    seconds = time.perf_counter() - started
-    LOGGER.info("rendered %s %s on %s %s in %.2f s", data.code, kind, paper, orientation, seconds)
-    return RenderedMap(kind=kind, title=title, paper=paper, orientation=orientation, png=png.getvalue(),
-                       pdf=pdf.getvalue(), size_px=(width, height), frame_px=frame, seconds=seconds)
+    draw_title(page, title, sub)
+    draw_legend(page, _legend_handles(data, kind, style))
+    draw_footer(page, style.footer, "坐标系：CGCS2000 / 横轴墨卡托（中央经线随辖区）　数据来源：风险一张图登记库")
+    rendered = finish_page(page, kind, title)
+    LOGGER.info("rendered %s %s on %s %s in %.2f s", data.code, kind, paper, page.orientation, rendered.seconds)
+    return rendered
 
 
 def record_export(session: Session, code: str, period: metrics.Period, kind: str,

@@ -11,6 +11,8 @@
 
   var RM = {};
   window.RiskMap = RM;
+  // Layer kinds defined by other scripts (static/js/map-zones.js): kind -> function (map, spec).
+  RM.kinds = {};
 
   var S = {
     map: null, cfg: null, control: null, legend: null,
@@ -436,8 +438,11 @@
     var body = document.getElementById('rm-panel-body');
     panel.hidden = false;
     body.replaceChildren(el('p', { className: 'rm-muted', text: '正在加载企业信息…' }));
-    getJSON(S.cfg.urls.enterprise_api + encodeURIComponent(id)).then(function (e) {
+    var mine = S.panelSeq = (S.panelSeq || 0) + 1;  // only the last click's answer is shown
+    return getJSON(S.cfg.urls.enterprise_api + encodeURIComponent(id)).then(function (e) {
+      if (mine !== S.panelSeq) { return null; }
       body.replaceChildren(enterpriseView(id, e));
+      return e;
     }).catch(function (err) {
       body.replaceChildren(el('p', { className: 'rm-error', text: '企业信息加载失败：' + err.message }));
     });
@@ -594,7 +599,7 @@
 
   RM.layer = function (map, spec) {
     var make = { vector_tiles: vectorLayer, choropleth: choroplethLayer, outlines: outlineLayer, heat: heatLayer };
-    var layer = make[spec.kind](map, spec);
+    var layer = (make[spec.kind] || RM.kinds[spec.kind])(map, spec);
     layer.spec = spec;
     S.layers[spec.name] = layer;
     if (gradeExcluded(spec)) { spec.visible = false; }

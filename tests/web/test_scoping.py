@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import text
 
 from geo_service.geo import CREDIT_CHARSET, credit_check_char
-from geo_service.services import accounts, uploads
+from geo_service.services import accounts, cards, uploads
 
 PASSWORD = "correct-horse-9"
 
@@ -48,6 +48,7 @@ class World:
     admin_token_id: int
     job_theirs: str
     rejects_theirs: str = ""  # an import's rejected rows, kept for the administrator
+    notice_theirs: str = ""  # the public risk notice of 乙县's plant (its 告知卡's QR code)
 
 
 THEIR_MARKERS = ("乙县", "539902", "乙县化工", "乙县储罐区")
@@ -74,6 +75,16 @@ def _plant(session, code: str, name: str, lng: float, hazard: str) -> dict[str, 
         "INSERT INTO hazard_evidence (hazard_id, kind, filename, content_type, size_bytes, sha256, stored_path)"
         " VALUES (:h, 'before', 'photo.jpg', 'image/jpeg', 3, :s, '/nonexistent') RETURNING id"),
         {"h": ids["hazard"], "s": hashlib.sha256(b"abc").hexdigest()}).scalar_one()
+    ids["zone"] = session.execute(text(
+        "INSERT INTO risk_zone (enterprise_id, name, geom) VALUES (:e, :n,"
+        " ST_Multi(ST_Expand(ST_SetSRID(ST_MakePoint(:x, 20.5), 4326), 0.0005))) RETURNING id"),
+        {"e": ids["enterprise"], "n": name + "储罐区", "x": lng}).scalar_one()
+    session.execute(text(
+        "INSERT INTO enterprise_layout (enterprise_id, filename, source_type, content_type, size_bytes, sha256,"
+        " stored_path, width_px, height_px, georef_method, control_points, footprint) VALUES (:e, 'p.png',"
+        " 'image/png', 'image/png', 3, :s, 'nonexistent', 10, 10, 'corners4', '[{},{},{},{}]',"
+        " ST_Expand(ST_SetSRID(ST_MakePoint(:x, 20.5), 4326), 0.001))"),
+        {"e": ids["enterprise"], "s": hashlib.sha256(b"abc").hexdigest(), "x": lng})
     ids["archive"] = session.execute(text(
         "INSERT INTO return_archive (region_code, period, submitted_by, data_as_of, numbers, bundle_zip,"
         " bundle_sha256) VALUES (:r, '2026-10-01', '科员', now(), '{}', :z, :s) RETURNING id"),
@@ -110,7 +121,8 @@ def world(app, session) -> World:  # type: ignore[no-untyped-def]
     rejects = app.config["VAR_DIR"] / "rejects.xlsx"
     rejects.write_bytes(b"PK")
     rejects_token = uploads.store_rejects_file(app.config["VAR_DIR"] / "import-rejects", str(admin.id), rejects)
-    return World(ours, theirs, token_ours, token_admin, admin_token_id, job_id, rejects_token)
+    notice = cards.notice_token(app.config["SECRET_KEY"], theirs["enterprise"])
+    return World(ours, theirs, token_ours, token_admin, admin_token_id, job_id, rejects_token, notice)
 
 
 def _tile(layer: str, lng: float, lat: float, z: int = 10) -> str:
@@ -196,6 +208,32 @@ CASES: list[Case] = [
      lambda w: {"to_state": "rectifying", "version": 1}),
     ("api.hazard_evidence_upload", "POST", lambda w: f"/api/hazards/{w.theirs['hazard']}/evidence", "write",
      "multipart"),
+    # the enterprise's own 四色图
+    ("api.enterprise_zones", "GET", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/zones", "read", None),
+    ("api.zone_create", "POST", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/zones", "write",
+     lambda w: {"name": "新区域", "geometry": {"type": "Polygon", "coordinates": [[[101.5, 20.5], [101.501, 20.5],
+                                                                                 [101.501, 20.501], [101.5, 20.5]]]}}),
+    ("api.zone", "GET", lambda w: f"/api/zones/{w.theirs['zone']}", "read", None),
+    ("api.zone_update", "PATCH", lambda w: f"/api/zones/{w.theirs['zone']}", "write",
+     lambda w: {"name": "改名", "version": 1}),
+    ("api.zone_delete", "DELETE", lambda w: f"/api/zones/{w.theirs['zone']}", "write", lambda w: {"version": 1}),
+    ("api.zones_import", "POST", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/zones/import", "write",
+     "multipart"),
+    ("api.layout", "GET", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/layout", "read", None),
+    ("api.layout_image", "GET", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/layout/image", "read", None),
+    ("api.layout_upload", "POST", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/layout", "write",
+     "multipart"),
+    ("api.layout_place", "PATCH", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/layout", "write",
+     lambda w: {"corners": [[101.5, 20.5], [101.501, 20.5], [101.5, 20.499]], "version": 1}),
+    ("api.layout_delete", "DELETE", lambda w: f"/api/enterprises/{w.theirs['enterprise']}/layout", "write",
+     lambda w: {"version": 1}),
+    # the printed enterprise map, the 风险告知卡 and the public notice their QR codes open
+    ("plantmap.enterprise_map", "GET", lambda w: f"/enterprises/{w.theirs['enterprise']}/map.pdf", "read", None),
+    ("plantmap.cards_pdf", "GET", lambda w: f"/enterprises/{w.theirs['enterprise']}/cards.pdf", "read", None),
+    ("plantmap.zone_card", "GET", lambda w: f"/zones/{w.theirs['zone']}/card.pdf", "read", None),
+    ("plantmap.risk_point_card", "GET", lambda w: f"/risk-points/{w.theirs['risk_point']}/card.pdf", "read", None),
+    ("public.notice", "GET", lambda w: f"/notice/{w.notice_theirs}", "public", None),
+    ("plantmap.zones_geojson", "GET", lambda w: "/map/zones.geojson?bbox=100,20,102,21&zoom=17", "list", None),
     ("api.regions", "GET", lambda w: "/api/regions", "list", None),
     ("api.region", "GET", lambda w: f"/api/regions/{w.theirs['code']}", "read", None),
     ("api.region_summary", "GET", lambda w: f"/api/regions/{w.theirs['code']}/summary", "read", None),

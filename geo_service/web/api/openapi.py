@@ -8,6 +8,7 @@ from typing import Any
 
 from ... import domain
 from ...queries.filters import MAX_OFFSET
+from .openapi_zones import zone_paths
 
 __all__ = ["openapi_document"]
 
@@ -181,6 +182,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
             "parameters": [_param("job_id", "任务编号", {"type": "string"}, where="path")],
             "responses": {"200": {"description": "进度（done/total/state）"}, "404": _ref("responses/NotFound")}}},
     }
+    paths.update(zone_paths(_param, _json, _ref))
     error = {"type": "object", "required": ["error", "message"], "properties": {
         "error": {"type": "string"}, "message": {"type": "string"},
         "parameter": {"type": "string"}, "reason": {"type": "string"},

@@ -50,7 +50,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 # Endpoints anyone may reach.
-PUBLIC_ENDPOINTS = {"auth.login", "static", "health.healthz"}
+PUBLIC_ENDPOINTS = {"auth.login", "static", "health.healthz", "public.notice"}
 # Endpoints published when PUBLIC_HEAT is on (district heat, no enterprise details).
 PUBLIC_HEAT_ENDPOINTS = {"map.index", "map.districts", "map.regions_geojson"}
 # Writes a read-only account may still make (its own session, password and tokens).

@@ -31,6 +31,7 @@ from ...services import evidence as ev
 from ...services import ledgers, register
 from ...services.validation import RecordInvalid
 from ..context import current_actor, current_scope, record_download
+from ..plantmap import plant_map_context
 from . import bp
 from .forms import (
     ENTERPRISE_FIELDS,
@@ -180,6 +181,7 @@ def enterprise_page(enterprise_id: int) -> str:
         history=history, around=around, map_data=map_data, today=today,
         radius_m=SURROUNDINGS_RADIUS_M, actor=actor,
         may_report=actor.may("report_hazard"), may_edit=actor.may("edit_register"),
+        plant_map=plant_map_context(ent, row.lng, row.lat),
     )
 
 

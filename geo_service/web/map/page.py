@@ -32,6 +32,7 @@ _VENDOR_JS = (
     "vendor/leaflet.heat/leaflet-heat.js",
     "vendor/html-to-image/html-to-image.js",
     "js/map.js",
+    "js/map-zones.js",
 )
 _VENDOR_CSS = ("css/map.css",)
 
