@@ -47,6 +47,7 @@ __all__ = [
     "review_queue",
     "grades_as_of",
     "enterprise_chain",
+    "enterprise_name",
 ]
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -322,7 +323,8 @@ def enterprise_chain(enterprise_id: int, *, scope: Scope) -> Select[Any]:
                   ControlMeasure.description.label("measure"), ControlMeasure.kind.label("measure_kind"),
                   ControlMeasure.level.label("measure_level"), InspectionTask.id.label("task_id"),
                   InspectionTask.content, InspectionTask.cycle_n, InspectionTask.cycle_unit,
-                  InspectionTask.resp_post, InspectionTask.active, InspectionTask.last_record_at)
+                  InspectionTask.resp_post, InspectionTask.active,
+                  sa.func.dp_local(InspectionTask.last_record_at).label("last_record_local"))
         .select_from(RiskEvent)
         .join(RiskPoint, RiskPoint.id == RiskEvent.risk_point_id)
         .join(Enterprise, Enterprise.id == RiskEvent.enterprise_id)
@@ -331,3 +333,8 @@ def enterprise_chain(enterprise_id: int, *, scope: Scope) -> Select[Any]:
         .where(Enterprise.id == enterprise_id, enterprise_scope(scope))
         .order_by(RiskPoint.grade, RiskPoint.name, RiskEvent.name, ControlMeasure.id, InspectionTask.id)
     )
+
+
+def enterprise_name(enterprise_id: int, *, scope: Scope) -> Select[Any]:
+    """The enterprise's id and name when it lies in ``scope``."""
+    return sa.select(Enterprise.id, Enterprise.name).where(Enterprise.id == enterprise_id, enterprise_scope(scope))
