@@ -48,6 +48,7 @@ __all__ = [
     "grades_as_of",
     "enterprise_chain",
     "enterprise_name",
+    "displayed_grade",
 ]
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -264,7 +265,7 @@ def self_found_share(scope: Scope, *, found_from: dt.date, found_to: dt.date, re
     )
 
 
-def review_queue(scope: Scope, *, region: str | None = None) -> Select[Any]:
+def review_queue(scope: Scope, *, region: str | None = None, enterprise_id: int | None = None) -> Select[Any]:
     """待复核等级: enterprises with an open 重大隐患, or with an open hazard opened by an
     异常 record on a 重大 (红) unit.  Columns: the enterprise, its grade, ``open_major``
     and ``abnormal_on_red`` counts."""
@@ -289,7 +290,7 @@ def review_queue(scope: Scope, *, region: str | None = None) -> Select[Any]:
     sub = (
         sa.select(Enterprise.id, Enterprise.name, Enterprise.region_code, Enterprise.grade,
                   major.label("open_major"), red.label("abnormal_on_red"))
-        .where(_scoped_enterprises(scope, region, None))
+        .where(_scoped_enterprises(scope, region, enterprise_id))
         .subquery()
     )
     return (sa.select(sub).where(sa.or_(sub.c.open_major > 0, sub.c.abnormal_on_red > 0))
@@ -338,3 +339,16 @@ def enterprise_chain(enterprise_id: int, *, scope: Scope) -> Select[Any]:
 def enterprise_name(enterprise_id: int, *, scope: Scope) -> Select[Any]:
     """The enterprise's id and name when it lies in ``scope``."""
     return sa.select(Enterprise.id, Enterprise.name).where(Enterprise.id == enterprise_id, enterprise_scope(scope))
+
+
+def displayed_grade(grade: int | None, under_review: bool, rule: str) -> int | None:
+    """The grade to show: the register's, or at least 红 (1) while under review when ``rule`` is "raise".
+
+    The stored grade is never rewritten; this is only what a page or map shows.
+
+    >>> displayed_grade(3, True, "raise"), displayed_grade(3, True, "mark"), displayed_grade(3, False, "raise")
+    (1, 3, 3)
+    """
+    if under_review and rule == "raise":
+        return 1
+    return grade

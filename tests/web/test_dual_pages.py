@@ -48,3 +48,18 @@ def test_major_ledger_and_an_assignment(client, session, world):  # noqa: F811
     page = _flat(client.get("/major-hazards").get_data(as_text=True))
     # 9 Oct (Fri) + 5 working days = 16 Oct; not published: overdue today
     assert "州应急督〔2026〕1号" in page and "挂牌公布：2026-10-16 已逾期" in page
+
+
+def test_review_rule_raise_shows_red_without_rewriting_the_grade(app, client, session, world):  # noqa: F811
+    # 甲厂 (its unit is 橙) gets an open 重大隐患: it enters the review queue
+    session.execute(text(
+        "INSERT INTO hazard (enterprise_id, description, level, source, found_on)"
+        " VALUES (:e, '液氯储罐区未设紧急切断', 'major', 'inspection', '2026-10-02')"), {"e": world.jia})
+    page = _flat(client.get(f"/enterprises/{world.jia}").get_data(as_text=True))
+    assert "待复核等级：未销号重大隐患 1 项" in page and "等级不自动调整" in page
+    app.config["GRADE_REVIEW_RULE"] = "raise"
+    page = _flat(client.get(f"/enterprises/{world.jia}").get_data(as_text=True))
+    assert "复核期间显示为 红色（登记等级不变）" in page
+    overview = _flat(client.get("/dual-prevention?region=539901").get_data(as_text=True))
+    assert "甲厂 橙 · 较大风险 红 · 重大风险 1 0" in overview
+    assert session.execute(text("SELECT grade FROM enterprise WHERE id = :e"), {"e": world.jia}).scalar_one() == 2

@@ -151,7 +151,11 @@ def enterprise_panel(enterprise_id: int) -> dict[str, Any]:
     chain = session.execute(q.enterprise_chain(enterprise_id, scope=scope)).mappings().all()
     share = session.execute(q.self_found_share(scope, found_from=month, found_to=now.date(),
                                                enterprise_id=enterprise_id)).one()
-    return {"month": month, "due": total["due"], "done": total["done"], "abnormal": total["abnormal"],
+    review = session.execute(q.review_queue(scope, enterprise_id=enterprise_id)).mappings().first()
+    rule = current_app.config.get("GRADE_REVIEW_RULE", "mark")
+    return {"review": review, "review_rule": rule,
+            "shown_grade": q.displayed_grade(review["grade"], True, rule) if review else None,
+            "month": month, "due": total["due"], "done": total["done"], "abnormal": total["abnormal"],
             "rate": _rate(total["done"], total["due"]), "tasks": overdue.tasks if overdue else 0,
             "overdue": overdue.overdue if overdue else 0, "chain": chain, "share": share}
 
@@ -178,11 +182,13 @@ def overview() -> str:
     silent = session.execute(q.silent_enterprises(scope, month=this_month, region=region)).all()
     last_day = min(supervision.add_months(last, 1) - dt.timedelta(days=1), now.date())
     share = session.execute(q.self_found_share(scope, found_from=first, found_to=last_day, region=region)).one()
-    review = session.execute(q.review_queue(scope, region=region)).mappings().all()
+    rule = current_app.config.get("GRADE_REVIEW_RULE", "mark")
+    review = [dict(r, shown=q.displayed_grade(r["grade"], True, rule))
+              for r in session.execute(q.review_queue(scope, region=region)).mappings()]
     return render_template(
         "dual/overview.html", rows=rows, due=due, done=done, rate=_rate(done, due),
         overdue_total=sum(overdue.values()), silent=silent, share=share, review=review,
-        review_rule=current_app.config.get("GRADE_REVIEW_RULE", "mark"), first=first, last=last,
+        review_rule=rule, first=first, last=last,
         region=region or "", this_month=this_month, now=now)
 
 
