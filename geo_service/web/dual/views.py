@@ -13,6 +13,7 @@ from ... import domain
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
 from ...queries import dual_prevention as q
+from ...queries import metrics
 from ...queries.scope import Scope
 from ...services import inspections, supervision
 from ...services.evidence import FileTooLarge
@@ -44,7 +45,8 @@ def _region_arg() -> str | None:
 
 
 def _rate(done: int, due: int) -> float | None:
-    return done / due if due else None
+    """任务完成率 in per cent, rounded as every rate of the register (:func:`metrics.rate`)."""
+    return metrics.rate(done, due)
 
 
 @bp.app_context_processor
@@ -177,7 +179,7 @@ def overview() -> str:
     for r in rows:
         r["rate"] = _rate(r["done"], r["due"])
         r["overdue"] = overdue.get(r["enterprise_id"], 0)
-    rows.sort(key=lambda r: (r["rate"] if r["rate"] is not None else 2.0, r["name"]))
+    rows.sort(key=lambda r: (r["rate"] if r["rate"] is not None else 200.0, r["name"]))
     due, done = sum(r["due"] for r in rows), sum(r["done"] for r in rows)
     silent = session.execute(q.silent_enterprises(scope, month=this_month, region=region)).all()
     last_day = min(supervision.add_months(last, 1) - dt.timedelta(days=1), now.date())
@@ -188,6 +190,7 @@ def overview() -> str:
     return render_template(
         "dual/overview.html", rows=rows, due=due, done=done, rate=_rate(done, due),
         overdue_total=sum(overdue.values()), silent=silent, share=share, review=review,
+        self_rate=metrics.rate(share.self_found, share.total),
         review_rule=rule, first=first, last=last,
         region=region or "", this_month=this_month, now=now)
 
