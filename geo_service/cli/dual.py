@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
+
+from ..queries.scope import ALL
 
 
 @click.group("dual")
@@ -41,6 +44,39 @@ def rebuild_tallies() -> None:
     with session_scope() as session:
         session.execute(sa.select(sa.func.task_tally_rebuild()))
     click.echo("已重算排查任务计数表")
+
+
+@dual_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="跳过有错误的行，导入其余行")
+@click.option("--dry-run", is_flag=True, help="检查并写入后回滚，只报告结果")
+def import_tasks(path: Path, skip_bad: bool, dry_run: bool) -> None:
+    """导入排查任务清单（风险分析对象、单元、风险事件、管控措施、排查任务；XLSX/CSV）。"""
+    from ..config import Config
+    from ..services import chain_import
+    from ..services.importers import IMPORT_ACTOR
+    from ..services.uploads import UploadLimits
+    from . import session_scope
+
+    limits = UploadLimits.from_mb(Config().MAX_IMPORT_MB)
+    with session_scope() as session:
+        result = chain_import.import_chain(session, path, IMPORT_ACTOR, scope=ALL, skip_bad=skip_bad,
+                                           dry_run=dry_run, limits=limits)
+    for error in result.errors[:50]:
+        click.echo(str(error), err=True)
+    click.echo(result.summary())
+    if result.errors and not result.written:
+        raise SystemExit(1)
+
+
+@dual_group.command("template")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def template(path: Path) -> None:
+    """写出空白的排查任务清单模板（XLSX）。"""
+    from ..services import chain_import
+
+    chain_import.write_chain_template(path)
+    click.echo(f"已写出模板 {path}")
 
 
 commands = [dual_group]
