@@ -36,6 +36,7 @@ from .. import domain, geo
 from ..db import make_engine
 from ..domain import Actor
 from ..models import Enterprise, Hazard, HazardEvent, RiskPoint
+from . import demo_dual
 from .importers import RegionRecord, _multipolygon, import_regions
 from .validation import default_criterion
 
@@ -611,6 +612,7 @@ def load(session: Session, *, today: dt.date | None = None, seed: int = DEFAULT_
         n_events += len(events)
         bar.update(len(batch))
     bar.close()
+    demo_dual.load_dual(session, list(ids.values()), today=today or dt.date.today(), seed=seed)
     counts = DemoCounts(region_result.inserted + region_result.updated + region_result.unchanged,
                         len(ids), len(risk_rows), len(hazards), n_events)
     LOGGER.info("demo register loaded (seed %s, today %s): %s", seed, today or dt.date.today(), counts)

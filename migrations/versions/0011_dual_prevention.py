@@ -316,34 +316,44 @@ END $$;
 CREATE TRIGGER inspection_record_fill BEFORE INSERT ON inspection_record
     FOR EACH ROW EXECUTE FUNCTION inspection_record_fill();
 
+-- Statement level, over the rows the statement inserted (a bulk insert costs one pass).
 CREATE FUNCTION inspection_record_tally() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    t inspection_task%ROWTYPE;
-    w record;
-    m date;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('inspection_task'), NEW.task_id);
-    SELECT * INTO t FROM inspection_task WHERE id = NEW.task_id;
-    SELECT * INTO w FROM inspection_window(t.cycle_n, t.cycle_unit, dp_local(NEW.recorded_at));
-    m := date_trunc('month', w.w_end - interval '1 microsecond')::date;
-    -- a window that began before the task did is not owed, so it is not counted done either
-    IF w.w_start >= t.starts_on::timestamp AND NOT EXISTS (SELECT 1 FROM inspection_record r
-                    WHERE r.task_id = NEW.task_id AND r.id <> NEW.id
-                      AND r.recorded_at >= (w.w_start AT TIME ZONE '{TZ}')
-                      AND r.recorded_at < (w.w_end AT TIME ZONE '{TZ}')) THEN
-        INSERT INTO task_tally AS x (enterprise_id, month, done) VALUES (t.enterprise_id, m, 1)
-        ON CONFLICT (enterprise_id, month) DO UPDATE SET done = x.done + 1;
-    END IF;
-    IF NEW.result = 'abnormal' THEN
-        INSERT INTO task_tally AS x (enterprise_id, month, abnormal) VALUES (t.enterprise_id, m, 1)
-        ON CONFLICT (enterprise_id, month) DO UPDATE SET abnormal = x.abnormal + 1;
-    END IF;
-    UPDATE inspection_task SET last_record_at = NEW.recorded_at
-     WHERE id = NEW.task_id AND (last_record_at IS NULL OR last_record_at < NEW.recorded_at);
+    -- one writer per task at a time, so "first record of its window" is decided once
+    PERFORM pg_advisory_xact_lock(hashtext('inspection_task'), x.task_id)
+       FROM (SELECT DISTINCT task_id FROM new_records ORDER BY 1) x;
+    WITH n AS (
+        SELECT r.id, r.task_id, r.recorded_at, r.result, t.enterprise_id, t.starts_on, w.w_start, w.w_end,
+               date_trunc('month', w.w_end - interval '1 microsecond')::date AS month
+          FROM new_records r JOIN inspection_task t ON t.id = r.task_id,
+               LATERAL inspection_window(t.cycle_n, t.cycle_unit, dp_local(r.recorded_at)) w
+    ), firsts AS (
+        -- a window that began before the task did is not owed, so it is not counted done either
+        SELECT DISTINCT ON (n.task_id, n.w_start) n.enterprise_id, n.month
+          FROM n
+         WHERE n.w_start >= n.starts_on::timestamp
+           AND NOT EXISTS (SELECT 1 FROM inspection_record o
+                            WHERE o.task_id = n.task_id
+                              AND o.recorded_at >= (n.w_start AT TIME ZONE '{TZ}')
+                              AND o.recorded_at < (n.w_end AT TIME ZONE '{TZ}')
+                              AND NOT EXISTS (SELECT 1 FROM new_records x WHERE x.id = o.id))
+    ), counts AS (
+        SELECT enterprise_id, month, count(*)::integer AS done, 0 AS abnormal FROM firsts GROUP BY 1, 2
+        UNION ALL
+        SELECT enterprise_id, month, 0, count(*)::integer FROM n WHERE result = 'abnormal' GROUP BY 1, 2
+    )
+    INSERT INTO task_tally AS x (enterprise_id, month, done, abnormal)
+    SELECT enterprise_id, month, sum(done), sum(abnormal) FROM counts GROUP BY 1, 2
+    ON CONFLICT (enterprise_id, month) DO UPDATE
+       SET done = x.done + excluded.done, abnormal = x.abnormal + excluded.abnormal;
+    UPDATE inspection_task t SET last_record_at = m.last
+      FROM (SELECT task_id, max(recorded_at) AS last FROM new_records GROUP BY 1) m
+     WHERE t.id = m.task_id AND (t.last_record_at IS NULL OR t.last_record_at < m.last);
     RETURN NULL;
 END $$;
 CREATE TRIGGER inspection_record_tally AFTER INSERT ON inspection_record
-    FOR EACH ROW EXECUTE FUNCTION inspection_record_tally();
+    REFERENCING NEW TABLE AS new_records
+    FOR EACH STATEMENT EXECUTE FUNCTION inspection_record_tally();
 
 -- Everything from scratch (after a bulk load with the triggers off).
 CREATE FUNCTION task_tally_rebuild() RETURNS void LANGUAGE plpgsql AS $$
