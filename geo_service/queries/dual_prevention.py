@@ -8,9 +8,9 @@ convert it.  Periods are whole months ``first_month``..``last_month``
 (first days of months).  Every statement is scoped with
 :func:`~geo_service.queries.scope.enterprise_scope` in SQL; parameters are bound.
 
-Where they plug in (for the coordinator): :func:`completion_total` per child
-region is the district heat metric "任务完成率" and an entry of the map's
-indicator strip; :func:`grades_as_of` is the "as of" source for the map, the
+Where they plug in (for the coordinator): :func:`completion_by_region` is the
+district heat metric "任务完成率" (and :func:`completion_total` an entry of the
+map's indicator strip); :func:`grades_as_of` is the "as of" source for the map, the
 print maps and the return.
 """
 
@@ -42,6 +42,7 @@ __all__ = [
     "overdue_task_counts",
     "completion_by_enterprise",
     "completion_total",
+    "completion_by_region",
     "silent_enterprises",
     "self_found_share",
     "review_queue",
@@ -232,6 +233,38 @@ def completion_total(scope: Scope, *, first_month: dt.date, last_month: dt.date,
     sql = ("SELECT count(*) AS enterprises, coalesce(sum(due), 0)::bigint AS due, "
            "coalesce(sum(done), 0)::bigint AS done, coalesce(sum(abnormal), 0)::bigint AS abnormal "
            f"FROM ({_COMPLETION_SQL.format(where=where)}) c")
+    return sa.text(sql).bindparams(**params)
+
+
+def completion_by_region(scope: Scope, *, parent: str, first_month: dt.date, last_month: dt.date,
+                         as_of: dt.datetime) -> sa.TextClause:
+    """任务完成率 per child region of ``parent`` (a region and everything below it), from the tallies.
+
+    Columns ``code``, ``name``, ``enterprises`` (with tasks or records),
+    ``due``, ``done``, ``abnormal``.  This is the district metric for the map's
+    heat layer and indicator strip.
+    """
+    where, params = _text_scope(scope, parent, None)
+    first, period_end = month_bounds(first_month, last_month)
+    params.update(first=first, last=dt.datetime(last_month.year, last_month.month, 1),
+                  period_end=period_end, as_of=local(as_of), parent=parent)
+    prefix = ("CASE WHEN length(r.code) = 6 AND r.code LIKE '%0000' THEN left(r.code, 2)"
+              " WHEN length(r.code) = 6 AND r.code LIKE '%00' THEN left(r.code, 4)"
+              " WHEN length(r.code) = 12 AND r.code LIKE '%000' THEN left(r.code, 9) ELSE r.code END")
+    # only the child regions the caller may look at (its own branch of the tree)
+    visible = "TRUE"
+    if scope.region is not None:
+        visible = f"(r.code LIKE :scope_like OR :scope_code LIKE {prefix} || '%')"
+        params.update(scope_like=region_prefix(scope.region) + "%", scope_code=scope.region)
+    elif scope.enterprise_id is not None:
+        visible = (f"EXISTS (SELECT 1 FROM enterprise e WHERE e.id = :scope_eid"
+                   f" AND e.region_code LIKE {prefix} || '%')")
+        params.update(scope_eid=scope.enterprise_id)
+    sql = (f"SELECT r.code, r.name, count(c.enterprise_id) AS enterprises, coalesce(sum(c.due), 0)::bigint AS due,"
+           f" coalesce(sum(c.done), 0)::bigint AS done, coalesce(sum(c.abnormal), 0)::bigint AS abnormal"
+           f" FROM region r LEFT JOIN ({_COMPLETION_SQL.format(where=where)}) c"
+           f" ON c.region_code LIKE {prefix} || '%'"
+           f" WHERE r.parent_code = :parent AND {visible} GROUP BY r.code, r.name ORDER BY r.code")
     return sa.text(sql).bindparams(**params)
 
 

@@ -216,3 +216,20 @@ def test_rebuild_gives_the_same_tallies(session, world):  # type: ignore[no-unty
     session.execute(text("SELECT task_tally_rebuild()"))
     assert session.execute(text("SELECT * FROM task_tally ORDER BY 1, 2")).all() == before
     assert session.execute(text("SELECT * FROM task_mix ORDER BY 1, 2, 3, 4, 5")).all() == mix
+
+
+def test_completion_by_child_region(session, world):  # type: ignore[no-untyped-def]
+    # October seen on 15 November, under 测试州: 甲县 66 due / 22 done, 乙县 31 / 31
+    rows = session.execute(dp.completion_by_region(ALL, parent="539900", first_month=dt.date(2026, 10, 1),
+                                                   last_month=dt.date(2026, 10, 1), as_of=at(15, month=11))).all()
+    assert [(r.code, r.enterprises, r.due, r.done) for r in rows] == [("539901", 2, 66, 22), ("539902", 1, 31, 31)]
+    # a county regulator of 甲县 looking at the prefecture sees only its own county
+    rows = session.execute(dp.completion_by_region(Scope(region="539901"), parent="539900",
+                                                   first_month=dt.date(2026, 10, 1), last_month=dt.date(2026, 10, 1),
+                                                   as_of=at(15, month=11))).all()
+    assert [(r.code, r.due, r.done) for r in rows] == [("539901", 66, 22)]
+    # 甲厂's own account likewise
+    rows = session.execute(dp.completion_by_region(Scope(enterprise_id=world.jia), parent="539900",
+                                                   first_month=dt.date(2026, 10, 1), last_month=dt.date(2026, 10, 1),
+                                                   as_of=at(15, month=11))).all()
+    assert [(r.code, r.due, r.done) for r in rows] == [("539901", 35, 22)]

@@ -63,3 +63,9 @@ def test_review_rule_raise_shows_red_without_rewriting_the_grade(app, client, se
     overview = _flat(client.get("/dual-prevention?region=539901").get_data(as_text=True))
     assert "甲厂 橙 · 较大风险 红 · 重大风险 1 0" in overview
     assert session.execute(text("SELECT grade FROM enterprise WHERE id = :e"), {"e": world.jia}).scalar_one() == 2
+
+
+def test_overview_by_child_region(client, world):  # noqa: F811
+    # under 测试州 in October: 甲县 22 / 66 (33.3 %), 乙县 31 / 31
+    page = _flat(client.get("/dual-prevention?region=539900&from=2026-10&to=2026-10").get_data(as_text=True))
+    assert "甲县 2 66 22 33.3% 0" in page and "乙县 1 31 31 100.0% 0" in page

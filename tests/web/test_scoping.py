@@ -261,6 +261,7 @@ CASES: list[Case] = [
     ("dual.record", "POST", lambda w: f"/inspections/tasks/{w.theirs['task']}/record", "write",
      lambda w: {"result": "normal"}),
     ("dual.overview", "GET", lambda w: "/dual-prevention?from=2026-10&to=2026-12", "list", None),
+    ("dual.overview", "GET", lambda w: "/dual-prevention?region=539900", "list", None),
     ("dual.major_ledger", "GET", lambda w: "/major-hazards?show=all", "list", None),
     ("dual.major_action", "POST", lambda w: f"/major-hazards/{w.theirs['hazard']}/actions", "write",
      lambda w: {"kind": "assign", "assignee": "某科", "due_on": "2026-12-01"}),

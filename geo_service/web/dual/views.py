@@ -184,13 +184,18 @@ def overview() -> str:
     silent = session.execute(q.silent_enterprises(scope, month=this_month, region=region)).all()
     last_day = min(supervision.add_months(last, 1) - dt.timedelta(days=1), now.date())
     share = session.execute(q.self_found_share(scope, found_from=first, found_to=last_day, region=region)).one()
+    parent = region or current_scope().region
+    by_region = []
+    if parent is not None:
+        by_region = [dict(r, rate=_rate(r["done"], r["due"])) for r in session.execute(q.completion_by_region(
+            scope, parent=parent, first_month=first, last_month=last, as_of=now)).mappings()]
     rule = current_app.config.get("GRADE_REVIEW_RULE", "mark")
     review = [dict(r, shown=q.displayed_grade(r["grade"], True, rule))
               for r in session.execute(q.review_queue(scope, region=region)).mappings()]
     return render_template(
         "dual/overview.html", rows=rows, due=due, done=done, rate=_rate(done, due),
         overdue_total=sum(overdue.values()), silent=silent, share=share, review=review,
-        self_rate=metrics.rate(share.self_found, share.total),
+        self_rate=metrics.rate(share.self_found, share.total), by_region=by_region,
         review_rule=rule, first=first, last=last,
         region=region or "", this_month=this_month, now=now)
 
