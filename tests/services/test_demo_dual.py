@@ -42,6 +42,16 @@ def test_completion_is_realistic(demo_dual_db):  # type: ignore[no-untyped-def]
         lagging = sum(1 for x in rates if x < 0.75)
         assert near_90 / len(rates) > 0.7 and 0.05 < lagging / len(rates) < 0.35
         assert all(r["done"] <= r["due"] for r in rows)
+        # the grouped total is the sum over the enterprises, for a finished month and for the
+        # month in progress (20 November: open windows already done count as due)
+        for as_of, month in ((dt.datetime(2026, 11, 20, tzinfo=dp.CST), october),
+                             (dt.datetime(2026, 11, 19, 15, tzinfo=dp.CST), dt.date(2026, 11, 1))):
+            per = s.execute(dp.completion_by_enterprise(ALL, first_month=month, last_month=month,
+                                                        as_of=as_of, region="532500")).mappings().all()
+            total = s.execute(dp.completion_total(ALL, first_month=month, last_month=month, as_of=as_of,
+                                                  region="532500")).mappings().one()
+            assert (total["enterprises"], total["due"], total["done"], total["abnormal"]) == (
+                len(per), sum(r["due"] for r in per), sum(r["done"] for r in per), sum(r["abnormal"] for r in per))
         silent = s.execute(dp.silent_enterprises(ALL, month=dt.date(2026, 11, 1))).all()
         assert 0.02 < len(silent) / len(rates) < 0.15
         # the tallies agree with a recount from the records

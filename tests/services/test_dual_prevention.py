@@ -157,6 +157,12 @@ def test_overdue_and_today_tasks(session, world):  # type: ignore[no-untyped-def
     assert counts == {world.jia: (3, 1), world.yi: (1, 1), world.bing: (1, 0)}
     today = session.execute(dp.today_tasks(Scope(enterprise_id=world.jia), as_of=now)).mappings().all()
     assert [(r["id"], r["overdue"]) for r in today] == [(world.t1, True)]
+    # next due: T1 by the end of the 21st; T2 (this week done) by the end of next week's
+    # Sunday, 1 Nov; T3 (October done) by the end of November
+    windows = {r["id"]: r["next_due"] for r in session.execute(
+        dp.task_windows(Scope(enterprise_id=world.jia), as_of=now)).mappings()}
+    assert windows == {world.t1: dt.datetime(2026, 10, 22), world.t2: dt.datetime(2026, 11, 2),
+                       world.t3: dt.datetime(2026, 12, 1)}
     # On 1 November T2's week 26 Oct–1 Nov is open and not done (not overdue: the week of
     # 19 Oct was done); T3's November is open; T1 is still behind.
     today = session.execute(dp.today_tasks(Scope(enterprise_id=world.jia), as_of=at(1, 10, 11))).mappings().all()
