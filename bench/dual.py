@@ -7,12 +7,12 @@ the province's completion rate for a month, from the tallies.
 
 Generation, in the database and with triggers off (``session_replication_role
 = replica``): per risk point one 风险事件, one 工程技术 measure and one weekly
-巡检 task, plus per enterprise one 操作行为 measure with a task every 3 days;
+巡检 task, plus per enterprise one 操作行为 measure with a weekly check;
 all tasks start ``--months`` months back; each window is done with a
 probability of 0.9 (0.5 for one enterprise in eight, 0 in the last 40 days for
 one in fifteen), decided by a hash of the task and the window; 2 % 异常.
 At 1,000,000 enterprises (2,000,000 risk points) and three months this is
-about 2,000,000 × 13 × 0.86 + 1,000,000 × 30 × 0.86 ≈ 4.8 × 10⁷ records.
+about (2,000,000 + 1,000,000) tasks × 13 weeks × 0.86 ≈ 3.4 × 10⁷ records.
 Then ``task_tally_rebuild()`` (migration 0011) and ``ANALYZE``.
 
 Measure: the median and 95th percentile of
@@ -36,12 +36,12 @@ INSERT INTO control_measure (enterprise_id, event_id, description, kind, level)
 SELECT enterprise_id, id, '安全设施完好有效', 'engineering', 'team' FROM risk_event;
 INSERT INTO inspection_task (enterprise_id, measure_id, content, cycle_n, cycle_unit, resp_post, starts_on)
 SELECT enterprise_id, id, '巡检安全设施', 1, 'week', '班组长', %(starts)s FROM control_measure;
--- one 操作行为 measure per enterprise, on its first event, checked every 3 days
+-- one 操作行为 measure per enterprise, on its first event, checked weekly
 INSERT INTO control_measure (enterprise_id, event_id, description, kind, level)
 SELECT DISTINCT ON (enterprise_id) enterprise_id, id, '严格执行安全操作规程', 'operation', 'post'
   FROM risk_event ORDER BY enterprise_id, id;
 INSERT INTO inspection_task (enterprise_id, measure_id, content, cycle_n, cycle_unit, resp_post, starts_on)
-SELECT enterprise_id, id, '检查操作规程执行情况', 3, 'day', '岗位操作工', %(starts)s
+SELECT enterprise_id, id, '检查操作规程执行情况', 1, 'week', '岗位操作工', %(starts)s
   FROM control_measure WHERE kind = 'operation';
 """
 
@@ -52,7 +52,7 @@ SELECT t.id, t.enterprise_id,
        '巡检员', CASE WHEN h.u < 0.018 THEN 'abnormal' ELSE 'normal' END
   FROM inspection_task t,
        LATERAL generate_series(%(starts)s::timestamp, %(now)s::timestamp,
-                               CASE t.cycle_unit WHEN 'week' THEN interval '1 week' ELSE interval '3 days' END) g(s),
+                               CASE t.cycle_unit WHEN 'week' THEN interval '1 week' ELSE interval '1 day' END) g(s),
        LATERAL inspection_window(t.cycle_n, t.cycle_unit, g.s) w,
        LATERAL (SELECT (hashtext(t.id || ':' || w.w_start) & 65535) / 65536.0 AS u,
                        (hashtext(w.w_start || '#' || t.id) & 65535) / 65536.0 AS v,

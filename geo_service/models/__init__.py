@@ -20,6 +20,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -411,7 +412,7 @@ class InspectionTask(Base):
     resp_post: Mapped[str | None] = mapped_column(String(60))
     resp_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
-    starts_on: Mapped[dt.date] = mapped_column(Date)
+    starts_on: Mapped[dt.date] = mapped_column(Date, server_default=FetchedValue())  # default: today (CST)
     ended_on: Mapped[dt.date | None] = mapped_column(Date)
     last_record_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -37,6 +37,7 @@ from ..models import (
     RiskEvent,
     RiskObject,
     RiskPoint,
+    User,
 )
 from ..queries.scope import Scope, enterprise_scope
 from .evidence import FileTooLarge, evidence_path, sniff
@@ -160,12 +161,17 @@ def create_task(session: Session, measure_id: int, raw: Mapping[str, Any], actor
         raise InvalidParameter("cycle_n", "排查周期应为正整数") from err
     if not 1 <= cycle_n <= 1000:
         raise InvalidParameter("cycle_n", "排查周期应为 1–1000 的整数")
+    resp_user = raw.get("resp_user_id") or None
+    if resp_user is not None:
+        user = session.get(User, int(resp_user))
+        if user is None or user.enterprise_id != measure.enterprise_id:
+            raise InvalidParameter("resp_user_id", "责任人应为该企业的账号")
     values: dict[str, Any] = {
         "enterprise_id": measure.enterprise_id, "measure_id": measure.id,
         "content": _text(raw, "content", "排查内容", limit=2000), "cycle_n": cycle_n,
         "cycle_unit": _key(raw, "cycle_unit", domain.CYCLE_UNITS, "周期单位"),
         "resp_post": _text(raw, "resp_post", "责任岗位", required=False, limit=60),
-        "resp_user_id": raw.get("resp_user_id") or None,
+        "resp_user_id": resp_user,
     }
     if raw.get("starts_on"):
         starts = raw["starts_on"]

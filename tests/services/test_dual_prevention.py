@@ -239,3 +239,19 @@ def test_completion_by_child_region(session, world):  # type: ignore[no-untyped-
                                                    first_month=dt.date(2026, 10, 1), last_month=dt.date(2026, 10, 1),
                                                    as_of=at(15, month=11))).all()
     assert [(r.code, r.due, r.done) for r in rows] == [("539901", 35, 22)]
+
+
+def test_a_task_is_owned_by_an_account_of_its_enterprise(session, world):  # type: ignore[no-untyped-def]
+    from geo_service.services import accounts
+
+    other = accounts.create_user(session, "bing-worker", "long-enough-pw", "enterprise", enterprise_id=world.bing)
+    own = accounts.create_user(session, "jia-worker", "long-enough-pw", "enterprise", enterprise_id=world.jia)
+    measure = session.execute(text("SELECT measure_id FROM inspection_task WHERE id = :t"),
+                              {"t": world.t1}).scalar_one()
+    with pytest.raises(InvalidParameter, match="该企业的账号"):
+        inspections.create_task(session, measure, {"content": "夜间巡检", "cycle_n": 8, "cycle_unit": "小时",
+                                                   "resp_user_id": other.id}, SYSTEM, scope=ALL)
+    task = inspections.create_task(session, measure, {"content": "夜间巡检", "cycle_n": 8, "cycle_unit": "小时",
+                                                      "resp_user_id": own.id}, SYSTEM, scope=ALL)
+    assert (task.cycle_n, task.cycle_unit, task.resp_user_id) == (8, "hour", own.id)
+    assert task.starts_on == dt.datetime.now(CST).date()  # starts today (China time) unless told
