@@ -442,6 +442,7 @@ class TaskTally(Base):
 
     __tablename__ = "task_tally"
     enterprise_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12))  # the enterprise's ('' when none), kept by a trigger
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     done: Mapped[int] = mapped_column(Integer)
     abnormal: Mapped[int] = mapped_column(Integer)

@@ -198,16 +198,18 @@ SELECT ents.id AS enterprise_id, ents.name, ents.region_code,
 """
 
 
-def _text_scope(scope: Scope, region: str | None, enterprise_id: int | None) -> tuple[str, dict[str, Any]]:
-    """:func:`enterprise_scope` (and the region / enterprise filters) as SQL text on alias ``e``."""
+def _text_scope(scope: Scope, region: str | None, enterprise_id: int | None, *, alias: str = "e",
+                id_column: str = "id") -> tuple[str, dict[str, Any]]:
+    """:func:`enterprise_scope` (and the region / enterprise filters) as SQL text on ``alias``
+    (the enterprise, or a tally carrying ``region_code`` and ``enterprise_id``)."""
     clauses, params = ["TRUE"], {}
     for i, code in enumerate((scope.region, region)):
         if code is not None:
-            clauses.append(f"e.region_code LIKE :prefix_{i}")
+            clauses.append(f"{alias}.region_code LIKE :prefix_{i}")
             params[f"prefix_{i}"] = region_prefix(code) + "%"
     for i, eid in enumerate((scope.enterprise_id, enterprise_id)):
         if eid is not None:
-            clauses.append(f"e.id = :eid_{i}")
+            clauses.append(f"{alias}.{id_column} = :eid_{i}")
             params[f"eid_{i}"] = int(eid)
     return " AND ".join(clauses), params
 
@@ -234,12 +236,10 @@ _TOTAL_SQL = """
 WITH months AS (
     SELECT m::timestamp AS m_start, (m + interval '1 month')::timestamp AS m_next
       FROM generate_series(CAST(:first AS timestamp), CAST(:last AS timestamp), interval '1 month') m
-), ents AS (
-    SELECT e.id FROM enterprise e WHERE {where}
 ), mix AS (
     -- tasks alike owe alike: group the region's tasks first, then count each group's windows once
     SELECT x.cycle_n, x.cycle_unit, x.starts_on, x.ended_on, sum(x.n)::bigint AS n
-      FROM task_mix x JOIN ents ON ents.id = x.enterprise_id
+      FROM task_mix x WHERE {where_x}
      GROUP BY 1, 2, 3, 4
 ), due AS (
     SELECT coalesce(sum(mix.n * inspection_due(mix.cycle_n, mix.cycle_unit, mix.starts_on,
@@ -248,22 +248,23 @@ WITH months AS (
       FROM mix CROSS JOIN months m
 ), done AS (
     SELECT coalesce(sum(t.done), 0)::bigint AS done, coalesce(sum(t.abnormal), 0)::bigint AS abnormal
-      FROM task_tally t JOIN ents ON ents.id = t.enterprise_id
-     WHERE t.month >= CAST(:first AS date) AND t.month <= CAST(:last AS date)
+      FROM task_tally t
+     WHERE {where_t} AND t.month >= CAST(:first AS date) AND t.month <= CAST(:last AS date)
 ), early AS (
+    -- only for a period not yet over: read the tasks of the region
     SELECT count(*)::bigint AS early
-      FROM inspection_task k JOIN ents ON ents.id = k.enterprise_id,
+      FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id,
            LATERAL inspection_window(k.cycle_n, k.cycle_unit, CAST(:as_of AS timestamp)) w
-     WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp)
+     WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp) AND {where_e}
        AND k.active AND w.w_end > CAST(:as_of AS timestamp)
        AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
        AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start
 ), counted AS (
     SELECT count(*) AS enterprises FROM (
-        SELECT x.enterprise_id FROM task_mix x JOIN ents ON ents.id = x.enterprise_id
+        SELECT x.enterprise_id FROM task_mix x WHERE {where_x}
         UNION
-        SELECT t.enterprise_id FROM task_tally t JOIN ents ON ents.id = t.enterprise_id
-         WHERE t.month >= CAST(:first AS date) AND t.month <= CAST(:last AS date)) u
+        SELECT t.enterprise_id FROM task_tally t
+         WHERE {where_t} AND t.month >= CAST(:first AS date) AND t.month <= CAST(:last AS date)) u
 )
 SELECT counted.enterprises, due.due + early.early AS due, done.done, done.abnormal
   FROM counted, due, done, early
@@ -275,14 +276,18 @@ def completion_total(scope: Scope, *, first_month: dt.date, last_month: dt.date,
     """The region's (or the whole scope's) ``enterprises`` counted and records ``due``, ``done``, ``abnormal``.
 
     The same figures as summing :func:`completion_by_enterprise`, computed from
-    the tallies with the region's tasks grouped by cycle and start first, so a
-    province costs a few thousand window counts rather than one per enterprise.
+    the tallies alone (they carry the enterprise's ``region_code``), with the
+    region's tasks grouped by cycle and start first, so a province costs a few
+    thousand window counts rather than one per enterprise.
     """
-    where, params = _text_scope(scope, region, enterprise_id)
+    where_e, params = _text_scope(scope, region, enterprise_id)
+    where_x, _ = _text_scope(scope, region, enterprise_id, alias="x", id_column="enterprise_id")
+    where_t, _ = _text_scope(scope, region, enterprise_id, alias="t", id_column="enterprise_id")
     first, period_end = month_bounds(first_month, last_month)
     params.update(first=first, last=dt.datetime(last_month.year, last_month.month, 1),
                   period_end=period_end, as_of=local(as_of))
-    return sa.text(_TOTAL_SQL.format(where=where)).bindparams(**params)
+    sql = _TOTAL_SQL.format(where_e=where_e, where_x=where_x, where_t=where_t)
+    return sa.text(sql).bindparams(**params)
 
 
 def completion_by_region(scope: Scope, *, parent: str, first_month: dt.date, last_month: dt.date,

@@ -20,7 +20,9 @@ Cycle windows (how "due" is counted, see docs/STATISTICS.md)
     so the records due in any month are a sum over a few rows per enterprise
     (``inspection_due``).  ``task_tally`` counts, per enterprise and month,
     the windows that have at least one record (the first record of a window
-    adds one) and the 异常 records.  Both are kept by triggers.
+    adds one) and the 异常 records.  Both are kept by triggers and carry the
+    enterprise's ``region_code`` (moved with it), so a county or a province
+    sums a prefix range without joining the register.
 ``grade_event``
     Every grade change of a risk point (unit) and of an enterprise (computed,
     override, effective), with time and actor (``SET LOCAL geo.actor``), so a
@@ -242,8 +244,11 @@ BEGIN
     RETURN greatest(cnt, 0);
 END $$;
 
+-- Both tallies carry the enterprise's region_code ('' when none), kept equal by a trigger on
+-- enterprise, so a region's figures are a range scan on the code prefix, without a join.
 CREATE TABLE task_mix (
     enterprise_id integer NOT NULL REFERENCES enterprise(id) ON DELETE CASCADE,
+    region_code   varchar(12) NOT NULL DEFAULT '',
     cycle_n       integer NOT NULL,
     cycle_unit    varchar(8) NOT NULL,
     starts_on     date NOT NULL,
@@ -253,17 +258,31 @@ CREATE TABLE task_mix (
 );
 CREATE TABLE task_tally (
     enterprise_id integer NOT NULL REFERENCES enterprise(id) ON DELETE CASCADE,
+    region_code   varchar(12) NOT NULL DEFAULT '',
     month         date NOT NULL,      -- first day of the month the window ends in
     done          integer NOT NULL DEFAULT 0,   -- windows with at least one record
     abnormal      integer NOT NULL DEFAULT 0,   -- 异常 records
     PRIMARY KEY (enterprise_id, month)
 );
-CREATE INDEX ix_task_tally_month ON task_tally (month);
+CREATE INDEX ix_task_tally_month_region ON task_tally (month, region_code varchar_pattern_ops);
+CREATE INDEX ix_task_mix_region ON task_mix (region_code varchar_pattern_ops);
+
+CREATE FUNCTION enterprise_task_region() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.region_code IS DISTINCT FROM OLD.region_code THEN
+        UPDATE task_mix SET region_code = coalesce(NEW.region_code, '') WHERE enterprise_id = NEW.id;
+        UPDATE task_tally SET region_code = coalesce(NEW.region_code, '') WHERE enterprise_id = NEW.id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER enterprise_task_region AFTER UPDATE OF region_code ON enterprise
+    FOR EACH ROW EXECUTE FUNCTION enterprise_task_region();
 
 CREATE FUNCTION task_mix_add(eid integer, cn integer, cu varchar, s date, e date, d integer)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO task_mix AS t VALUES (eid, cn, cu, s, coalesce(e, 'infinity'), d)
+    INSERT INTO task_mix AS t (enterprise_id, region_code, cycle_n, cycle_unit, starts_on, ended_on, n)
+    SELECT eid, coalesce(x.region_code, ''), cn, cu, s, coalesce(e, 'infinity'), d FROM enterprise x WHERE x.id = eid
     ON CONFLICT (enterprise_id, cycle_n, cycle_unit, starts_on, ended_on) DO UPDATE SET n = t.n + excluded.n;
     DELETE FROM task_mix WHERE enterprise_id = eid AND cycle_n = cn AND cycle_unit = cu AND starts_on = s
        AND ended_on = coalesce(e, 'infinity') AND n = 0;
@@ -342,8 +361,9 @@ BEGIN
         UNION ALL
         SELECT enterprise_id, month, 0, count(*)::integer FROM n WHERE result = 'abnormal' GROUP BY 1, 2
     )
-    INSERT INTO task_tally AS x (enterprise_id, month, done, abnormal)
-    SELECT enterprise_id, month, sum(done), sum(abnormal) FROM counts GROUP BY 1, 2
+    INSERT INTO task_tally AS x (enterprise_id, region_code, month, done, abnormal)
+    SELECT c.enterprise_id, coalesce(e.region_code, ''), c.month, sum(c.done), sum(c.abnormal)
+      FROM counts c JOIN enterprise e ON e.id = c.enterprise_id GROUP BY 1, 2, 3
     ON CONFLICT (enterprise_id, month) DO UPDATE
        SET done = x.done + excluded.done, abnormal = x.abnormal + excluded.abnormal;
     UPDATE inspection_task t SET last_record_at = m.last
@@ -360,20 +380,22 @@ CREATE FUNCTION task_tally_rebuild() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM task_mix;
     DELETE FROM task_tally;
-    INSERT INTO task_mix
-    SELECT enterprise_id, cycle_n, cycle_unit, starts_on, coalesce(ended_on, 'infinity'), count(*)
-      FROM inspection_task GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO task_mix (enterprise_id, region_code, cycle_n, cycle_unit, starts_on, ended_on, n)
+    SELECT t.enterprise_id, coalesce(e.region_code, ''), t.cycle_n, t.cycle_unit, t.starts_on,
+           coalesce(t.ended_on, 'infinity'), count(*)
+      FROM inspection_task t JOIN enterprise e ON e.id = t.enterprise_id GROUP BY 1, 2, 3, 4, 5, 6;
     UPDATE inspection_task t SET last_record_at = r.last
       FROM (SELECT task_id, max(recorded_at) AS last FROM inspection_record GROUP BY 1) r
      WHERE r.task_id = t.id;
-    INSERT INTO task_tally (enterprise_id, month, done, abnormal)
-    SELECT enterprise_id, month, count(DISTINCT (task_id, w_end)) FILTER (WHERE owed), sum(ab)
-      FROM (SELECT r.enterprise_id, r.task_id, w.w_end, w.w_start >= t.starts_on::timestamp AS owed,
+    INSERT INTO task_tally (enterprise_id, region_code, month, done, abnormal)
+    SELECT enterprise_id, region_code, month, count(DISTINCT (task_id, w_end)) FILTER (WHERE owed), sum(ab)
+      FROM (SELECT r.enterprise_id, coalesce(e.region_code, '') AS region_code, r.task_id, w.w_end, w.w_start >= t.starts_on::timestamp AS owed,
                    date_trunc('month', w.w_end - interval '1 microsecond')::date AS month,
                    (r.result = 'abnormal')::integer AS ab
-              FROM inspection_record r JOIN inspection_task t ON t.id = r.task_id,
+              FROM inspection_record r JOIN inspection_task t ON t.id = r.task_id
+                   JOIN enterprise e ON e.id = r.enterprise_id,
                    LATERAL inspection_window(t.cycle_n, t.cycle_unit, dp_local(r.recorded_at)) w) x
-     GROUP BY enterprise_id, month;
+     GROUP BY enterprise_id, region_code, month;
 END $$;
 
 -- hazards opened by an 异常 record
@@ -519,8 +541,9 @@ def downgrade() -> None:
         DROP INDEX ix_hazard_record;
         ALTER TABLE hazard DROP CONSTRAINT fk_hazard_record;
         ALTER TABLE hazard DROP COLUMN record_id, DROP COLUMN record_at;
+        DROP TRIGGER enterprise_task_region ON enterprise;
         DROP TABLE inspection_record, inspection_task, control_measure, risk_event, task_mix, task_tally CASCADE;
-        DROP FUNCTION task_tally_rebuild, inspection_record_tally, inspection_record_fill, inspection_task_mix,
+        DROP FUNCTION enterprise_task_region, task_tally_rebuild, inspection_record_tally, inspection_record_fill, inspection_task_mix,
                       inspection_task_active, task_mix_add, inspection_due, inspection_window,
                       inspection_record_add_partitions, dp_local;
         ALTER TABLE risk_point DROP CONSTRAINT fk_risk_point_object;

@@ -255,3 +255,18 @@ def test_a_task_is_owned_by_an_account_of_its_enterprise(session, world):  # typ
                                                       "resp_user_id": own.id}, SYSTEM, scope=ALL)
     assert (task.cycle_n, task.cycle_unit, task.resp_user_id) == (8, "hour", own.id)
     assert task.starts_on == dt.datetime.now(CST).date()  # starts today (China time) unless told
+
+
+def test_tallies_move_with_the_enterprise(session, world):  # type: ignore[no-untyped-def]
+    # 乙厂 (31 due, 0 done in October) moves from 甲县 to 乙县: its counts go with it
+    session.execute(text("UPDATE enterprise SET region_code = '539902' WHERE id = :e"), {"e": world.yi})
+
+    def county(code: str) -> tuple[int, int, int]:
+        r = session.execute(dp.completion_total(ALL, first_month=dt.date(2026, 10, 1),
+                                                last_month=dt.date(2026, 10, 1), as_of=at(15, month=11),
+                                                region=code)).mappings().one()
+        return r["enterprises"], r["due"], r["done"]
+
+    assert county("539901") == (1, 35, 22)
+    assert county("539902") == (2, 62, 31)
+    assert county("539900") == (3, 97, 53)
