@@ -260,11 +260,8 @@ WITH months AS (
        AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
        AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start
 ), counted AS (
-    SELECT count(*) AS enterprises FROM (
-        SELECT x.enterprise_id FROM task_mix x WHERE {where_x}
-        UNION
-        SELECT t.enterprise_id FROM task_tally t
-         WHERE {where_t} AND t.month >= CAST(:first AS date) AND t.month <= CAST(:last AS date)) u
+    -- an enterprise with records has tasks (a task with records cannot be deleted)
+    SELECT count(DISTINCT x.enterprise_id) AS enterprises FROM task_mix x WHERE {where_x}
 )
 SELECT counted.enterprises, due.due + early.early AS due, done.done, done.abnormal
   FROM counted, due, done, early
