@@ -11,7 +11,7 @@ convert it.  Periods are whole months ``first_month``..``last_month``
 Where they plug in (for the coordinator): :func:`completion_by_region` is the
 district heat metric "任务完成率" (and :func:`completion_total` an entry of the
 map's indicator strip); :func:`grades_as_of` is the "as of" source for the map, the
-print maps and the return.
+print maps and the return, and :func:`grade_changes` the change map's.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "self_found_share",
     "review_queue",
     "grades_as_of",
+    "grade_changes",
     "enterprise_chain",
     "enterprise_name",
     "displayed_grade",
@@ -396,6 +397,26 @@ def grades_as_of(scope: Scope, *, at: dt.datetime, region: str | None = None) ->
         .join(then, then.c.enterprise_id == Enterprise.id, isouter=True)
         .where(_scoped_enterprises(scope, region, None))
         .order_by(Enterprise.id)
+    )
+
+
+def grade_changes(scope: Scope, *, month: dt.date, region: str | None = None) -> Select[Any]:
+    """Enterprises whose effective grade at the end of ``month`` differs from the end of the
+    month before (the 四色动态 change map).  Columns ``id``, ``name``, ``region_code``,
+    ``grade_before``, ``grade_after`` (NULL: ungraded / not registered); month ends are
+    China Standard Time."""
+    start, end = month_bounds(month, month)
+    before = sa.func.enterprise_grade_as_of(sa.literal(start.replace(tzinfo=CST), sa.DateTime(timezone=True))
+                                            ).table_valued("enterprise_id", "grade").alias("before")
+    after = sa.func.enterprise_grade_as_of(sa.literal(end.replace(tzinfo=CST), sa.DateTime(timezone=True))
+                                           ).table_valued("enterprise_id", "grade").alias("after")
+    return (
+        sa.select(Enterprise.id, Enterprise.name, Enterprise.region_code, before.c.grade.label("grade_before"),
+                  after.c.grade.label("grade_after"))
+        .join(before, before.c.enterprise_id == Enterprise.id, isouter=True)
+        .join(after, after.c.enterprise_id == Enterprise.id, isouter=True)
+        .where(_scoped_enterprises(scope, region, None), before.c.grade.is_distinct_from(after.c.grade))
+        .order_by(Enterprise.region_code, Enterprise.id)
     )
 
 

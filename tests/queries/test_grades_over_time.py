@@ -88,3 +88,25 @@ def test_review_queue(session, tmp_path):  # type: ignore[no-untyped-def]
              for r in session.execute(dp.review_queue(ALL)).mappings()}
     assert queue == {"己化工": (1, 0), "庚化工": (0, 1)}
     assert "辛化工" not in queue and "壬化工" not in queue and yellow and quiet
+
+
+def test_grade_changes_month_over_month(session):  # type: ignore[no-untyped-def]
+    # 癸化工 graded 黄 in August, raised to 橙 in September; 子化工 graded 蓝 in August, unchanged
+    changed = _enterprise(session, 26, "癸化工")
+    steady = _enterprise(session, 27, "子化工")
+    rp = register.create_risk_point(session, changed, {"name": "粉尘爆炸区", "grade": 3}, ASSESSOR, scope=ALL)
+    register.create_risk_point(session, steady, {"name": "仓库", "grade": 4}, ASSESSOR, scope=ALL)
+    session.execute(text("UPDATE grade_event SET at = '2026-08-10 10:00+08' WHERE enterprise_id IN (:a, :b)"),
+                    {"a": changed, "b": steady})
+    register.update_risk_point(session, rp.id, {"grade": 2}, REVIEWER, scope=ALL, expected_version=1)
+    session.execute(text("UPDATE grade_event SET at = '2026-09-20 10:00+08'"
+                         " WHERE enterprise_id = :a AND from_grade IS NOT NULL"), {"a": changed})
+    rows = {r.id: (r.grade_before, r.grade_after)
+            for r in session.execute(dp.grade_changes(ALL, month=dt.date(2026, 9, 1)))}
+    assert rows[changed] == (3, 2) and steady not in rows
+    # August: both appear for the first time (ungraded → graded)
+    rows = {r.id: (r.grade_before, r.grade_after)
+            for r in session.execute(dp.grade_changes(ALL, month=dt.date(2026, 8, 1)))}
+    assert rows[changed] == (None, 3) and rows[steady] == (None, 4)
+    # October: nothing changed
+    assert not {changed, steady} & {r.id for r in session.execute(dp.grade_changes(ALL, month=dt.date(2026, 10, 1)))}
