@@ -131,6 +131,19 @@ class Config:
         # A monthly-return job whose worker gave no sign of life for this long is reported failed.
         self.RETURN_JOB_STALE_SECONDS = _env_float("RETURN_JOB_STALE_SECONDS", 60.0)
 
+        # 双重预防: what an enterprise in the 待复核等级 queue shows ("mark" or "raise": at
+        # least 红 while it lasts, as a displayed grade; the stored grade is never rewritten).
+        self.GRADE_REVIEW_RULE = env.get("GRADE_REVIEW_RULE", "mark")
+        if self.GRADE_REVIEW_RULE not in ("mark", "raise"):
+            raise ValueError("GRADE_REVIEW_RULE must be 'mark' or 'raise'")
+        # 一单四制 clocks for 挂牌督办 (working days skip weekends and PUBLIC_HOLIDAYS, a JSON
+        # list of ISO dates; make-up working weekends are not modelled).
+        self.SUPERVISION_PUBLISH_WORKDAYS = int(env.get("SUPERVISION_PUBLISH_WORKDAYS", "5"))
+        self.SUPERVISION_RECTIFY_MAX_MONTHS = int(env.get("SUPERVISION_RECTIFY_MAX_MONTHS", "12"))
+        self.SUPERVISION_EXTENSION_WORKDAYS = int(env.get("SUPERVISION_EXTENSION_WORKDAYS", "20"))
+        self.SUPERVISION_DELIST_WORKDAYS = int(env.get("SUPERVISION_DELIST_WORKDAYS", "5"))
+        self.PUBLIC_HOLIDAYS: list[str] = list(json.loads(env.get("PUBLIC_HOLIDAYS", "[]")))
+
         self.STATEMENT_TIMEOUT_MS = int(env.get("STATEMENT_TIMEOUT_MS", "30000"))
         self.POOL_SIZE = int(env.get("POOL_SIZE", "5"))
 

@@ -50,6 +50,14 @@ __all__ = [
     "ls_grade",
     "is_overdue",
     "overdue_days",
+    "RISK_OBJECT_KINDS",
+    "MEASURE_KINDS",
+    "MEASURE_LEVELS",
+    "CYCLE_UNITS",
+    "INSPECTION_RESULTS",
+    "MAJOR_ACTIONS",
+    "GRADE_REVIEW_RULES",
+    "parse_key",
 ]
 
 
@@ -425,3 +433,50 @@ def is_overdue(state: str, deadline: dt.date | None, today: dt.date) -> bool:
 def overdue_days(state: str, deadline: dt.date | None, today: dt.date) -> int:
     """Days past the deadline (0 when not overdue)."""
     return (today - deadline).days if deadline and is_overdue(state, deadline, today) else 0
+
+
+# --------------------------------------------------------------------------- 双重预防 as it runs
+# The chain 风险分析对象 → 风险分析单元 (a risk point) → 风险事件 → 管控措施 →
+# 隐患排查任务 → 排查记录 (migration 0011 copies these keys).
+RISK_OBJECT_KINDS: dict[str, str] = {"major_source": "重大危险源", "device": "设备设施", "site": "作业场所"}
+MEASURE_KINDS: dict[str, str] = {
+    "engineering": "工程技术",
+    "maintenance": "维护保养",
+    "operation": "操作行为",
+    "emergency": "应急措施",
+}
+MEASURE_LEVELS: dict[str, str] = {
+    "company": "公司",
+    "department": "部门",
+    "workshop": "车间",
+    "team": "班组",
+    "post": "岗位",
+}
+CYCLE_UNITS: dict[str, str] = {"hour": "小时", "day": "天", "week": "周", "month": "月"}
+INSPECTION_RESULTS: dict[str, str] = {"normal": "正常", "abnormal": "异常"}
+# 一单四制 steps recorded on a 重大隐患.
+MAJOR_ACTIONS: dict[str, str] = {
+    "assign": "交办",
+    "supervise": "挂牌督办",
+    "extension": "延期申请",
+    "delist": "摘牌",
+}
+# GRADE_REVIEW_RULE: what an enterprise in the 待复核等级 queue shows.
+GRADE_REVIEW_RULES: dict[str, str] = {"mark": "标记待复核", "raise": "复核期间至少显示为红色"}
+
+
+def parse_key(vocabulary: dict[str, str], text: str | None) -> str | None:
+    """A vocabulary key from the key or its Chinese name (None when unknown).
+
+    >>> parse_key(MEASURE_KINDS, "维护保养"), parse_key(CYCLE_UNITS, "day"), parse_key(CYCLE_UNITS, "年")
+    ('maintenance', 'day', None)
+    """
+    if text is None:
+        return None
+    t = str(text).strip()
+    if t in vocabulary:
+        return t
+    for key, name in vocabulary.items():
+        if t == name:
+            return key
+    return None

@@ -21,7 +21,7 @@ from ..config import Config
 
 __all__ = ["main", "database", "session_scope"]
 
-_COMMAND_MODULES = ("db", "serve", "imports", "demo", "returns", "users", "maintenance")
+_COMMAND_MODULES = ("db", "serve", "imports", "demo", "returns", "users", "maintenance", "dual")
 
 
 @contextlib.contextmanager

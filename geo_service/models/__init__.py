@@ -20,6 +20,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -53,6 +54,14 @@ __all__ = [
     "ReturnArchive",
     "LoginAttempt",
     "SRID",
+    "RiskObject",
+    "RiskEvent",
+    "ControlMeasure",
+    "InspectionTask",
+    "InspectionRecord",
+    "TaskTally",
+    "GradeEvent",
+    "MajorAction",
 ]
 
 SRID = 4326
@@ -152,6 +161,8 @@ class RiskPoint(Base):
     assessed_on: Mapped[dt.date | None] = mapped_column(Date)
     # The risk zone it lies in (migration 0010: a zone of the same enterprise).
     zone_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # the 风险分析对象 this unit belongs to (migration 0011)
+    object_id: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -250,6 +261,9 @@ class Hazard(Base):
     rectified_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     verifier_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     geom: Mapped[WKBElement | None] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    # the 异常 排查记录 that opened it (migration 0011; the record's key is (id, recorded_at))
+    record_id: Mapped[int | None] = mapped_column(BigInteger)
+    record_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -410,3 +424,128 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(60))
     ip: Mapped[str | None] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+# --------------------------------------------------------------------------- 双重预防 (migration 0011)
+# The chain carries ``enterprise_id`` on every level (composite foreign keys keep
+# it equal to the parent's), so every query scopes with one join to enterprise.
+
+
+class RiskObject(Base):
+    """A 风险分析对象: a 重大危险源, a device or a site holding risk points (units)."""
+
+    __tablename__ = "risk_object"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RiskEvent(Base):
+    """A 风险事件 of a unit: the accident type and its consequence, graded."""
+
+    __tablename__ = "risk_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(Integer)
+    risk_point_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    accident_type: Mapped[str] = mapped_column(String(100))
+    consequence: Mapped[str | None] = mapped_column(Text)
+    grade: Mapped[int] = mapped_column(SmallInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ControlMeasure(Base):
+    """A 管控措施 of an event (type :data:`domain.MEASURE_KINDS`, owner level :data:`domain.MEASURE_LEVELS`)."""
+
+    __tablename__ = "control_measure"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class InspectionTask(Base):
+    """A 隐患排查任务 on a measure: one record owed per cycle window."""
+
+    __tablename__ = "inspection_task"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(Integer)
+    measure_id: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    cycle_n: Mapped[int] = mapped_column(Integer)
+    cycle_unit: Mapped[str] = mapped_column(String(8))
+    resp_post: Mapped[str | None] = mapped_column(String(60))
+    resp_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    starts_on: Mapped[dt.date] = mapped_column(Date, server_default=FetchedValue())  # default: today (CST)
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_record_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class InspectionRecord(Base):
+    """An 排查记录 (append-only; partitioned by month of ``recorded_at``)."""
+
+    __tablename__ = "inspection_record"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True,
+                                                     server_default=func.now())
+    task_id: Mapped[int] = mapped_column(ForeignKey("inspection_task.id"))
+    enterprise_id: Mapped[int] = mapped_column(Integer)  # filled from the task by a trigger
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    person: Mapped[str] = mapped_column(String(100))
+    result: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(Text)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    photo_type: Mapped[str | None] = mapped_column(String(100))
+    photo_name: Mapped[str | None] = mapped_column(String(255))
+    geom: Mapped[WKBElement | None] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+
+
+class TaskTally(Base):
+    """Per enterprise and month (the month a cycle window ends in): windows done, 异常 records."""
+
+    __tablename__ = "task_tally"
+    enterprise_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12))  # the enterprise's ('' when none), kept by a trigger
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    done: Mapped[int] = mapped_column(Integer)
+    abnormal: Mapped[int] = mapped_column(Integer)
+
+
+class GradeEvent(Base):
+    """One grade change (risk point, enterprise computed / override / effective), written by triggers."""
+
+    __tablename__ = "grade_event"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    enterprise_id: Mapped[int] = mapped_column(Integer)
+    risk_point_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    from_grade: Mapped[int | None] = mapped_column(SmallInteger)
+    to_grade: Mapped[int | None] = mapped_column(SmallInteger)
+    actor: Mapped[str] = mapped_column(String(100))
+
+
+class MajorAction(Base):
+    """An 一单四制 step on a 重大隐患 (交办, 挂牌督办, 延期申请, 摘牌); append-only."""
+
+    __tablename__ = "major_action"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazard.id"))
+    kind: Mapped[str] = mapped_column(String(12))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    doc_no: Mapped[str | None] = mapped_column(String(100))
+    decided_on: Mapped[dt.date | None] = mapped_column(Date)
+    published_on: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -37,6 +37,7 @@ from .. import domain, geo
 from ..db import make_engine
 from ..domain import Actor
 from ..models import Enterprise, Hazard, HazardEvent, RiskPoint
+from . import demo_dual
 from .importers import RegionRecord, _multipolygon, import_regions
 from .validation import default_criterion
 
@@ -616,6 +617,7 @@ def load(session: Session, *, today: dt.date | None = None, seed: int = DEFAULT_
         n_events += len(events)
         bar.update(len(batch))
     bar.close()
+    demo_dual.load_dual(session, list(ids.values()), today=today or dt.date.today(), seed=seed)
     if upload_dir is not None:
         from .demo_maps import draw_demo_maps
 

@@ -12,7 +12,7 @@ from flask import Flask
 
 __all__ = ["register_blueprints", "SURFACES"]
 
-SURFACES = ("health", "auth", "map", "api", "ogc", "tiles", "returns", "ledger", "imports", "plantmap", "public")
+SURFACES = ("health", "auth", "map", "api", "ogc", "tiles", "returns", "ledger", "imports", "plantmap", "public", "dual")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -124,12 +124,26 @@ CREATE TRIGGER enterprise_layout_data_change AFTER INSERT OR UPDATE OR DELETE OR
     FOR EACH STATEMENT EXECUTE FUNCTION data_change_note();
 """
 
+# One GRANT per line, each with its reason (tests/test_privileges.py parses
+# every migration's APP_GRANTS); after 0007 a new table gets nothing by default.
+APP_GRANTS = """
+GRANT SELECT, INSERT, DELETE ON risk_zone TO geo_app;  -- zones drawn, imported and deleted on the enterprise page
+GRANT UPDATE (name, floor, geom, grade_override, grade_inherent, grade_residual, accident_types, control_measures, emergency_measures, responsible_person, version, updated_at) ON risk_zone TO geo_app;  -- editing a zone (never id, enterprise_id, created_at, nor grade_auto: the owner's trigger keeps it)
+GRANT SELECT, INSERT, DELETE ON enterprise_layout TO geo_app;  -- the plant layout uploaded, replaced or removed
+GRANT UPDATE (filename, source_type, content_type, size_bytes, sha256, stored_path, width_px, height_px, georef_method, control_points, footprint, uploaded_by, version, updated_at) ON enterprise_layout TO geo_app;  -- placing the layout by its corners and replacing its file (never id, enterprise_id, created_at)
+GRANT UPDATE (zone_id) ON risk_point TO geo_app;  -- attaching risk points to a zone
+GRANT USAGE ON SEQUENCE risk_zone_id_seq TO geo_app;  -- ids of new zones
+GRANT USAGE ON SEQUENCE enterprise_layout_id_seq TO geo_app;  -- ids of new layouts
+"""
+
+# The zone's automatic grade is derived data: its trigger runs as the owner.
+OWNER_TRIGGERS = ("risk_point_zone_grade_trigger",)
+
 GRANTS = f"""
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON risk_zone, enterprise_layout TO {APP_ROLE};
-        GRANT USAGE, SELECT ON SEQUENCE risk_zone_id_seq, enterprise_layout_id_seq TO {APP_ROLE};
+        {APP_GRANTS}
     END IF;
 END $$;
 """
@@ -137,6 +151,8 @@ END $$;
 
 def upgrade() -> None:
     op.execute(DDL)
+    for fn in OWNER_TRIGGERS:
+        op.execute(f"ALTER FUNCTION {fn}() SECURITY DEFINER SET search_path = public, pg_temp")
     op.execute(GRANTS)
 
 

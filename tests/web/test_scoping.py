@@ -23,8 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import docx
 import mapbox_vector_tile
 import openpyxl
+import pypdf
 import pytest
 from sqlalchemy import text
 
@@ -71,6 +73,15 @@ def _plant(session, code: str, name: str, lng: float, hazard: str) -> dict[str, 
     session.execute(text(
         "INSERT INTO hazard_event (hazard_id, actor, to_state) VALUES (:h, '检查员', 'registered')"),
         {"h": ids["hazard"]})
+    # the 双重预防 chain: one event, measure and daily task on the risk point
+    ids["task"] = session.execute(text(
+        "WITH ev AS (INSERT INTO risk_event (enterprise_id, risk_point_id, name, accident_type, grade)"
+        " VALUES (:e, :r, '泄漏', '中毒和窒息', 1) RETURNING id),"
+        " me AS (INSERT INTO control_measure (enterprise_id, event_id, description, kind, level)"
+        " SELECT :e, id, '报警器完好', 'engineering', 'team' FROM ev RETURNING id)"
+        " INSERT INTO inspection_task (enterprise_id, measure_id, content, cycle_n, cycle_unit, starts_on)"
+        " SELECT :e, id, :n, 1, 'day', '2026-10-01' FROM me RETURNING id"),
+        {"e": ids["enterprise"], "r": ids["risk_point"], "n": name + "巡检"}).scalar_one()
     ids["evidence"] = session.execute(text(
         "INSERT INTO hazard_evidence (hazard_id, kind, filename, content_type, size_bytes, sha256, stored_path)"
         " VALUES (:h, 'before', 'photo.jpg', 'image/jpeg', 3, :s, '/nonexistent') RETURNING id"),
@@ -292,6 +303,17 @@ CASES: list[Case] = [
      "multipart"),
     ("ledger.major_record_pdf", "GET", lambda w: f"/hazards/{w.theirs['hazard']}/ledger.pdf", "read", None),
     ("ledger.major_record_docx", "GET", lambda w: f"/hazards/{w.theirs['hazard']}/ledger.docx", "read", None),
+    # 双重预防 and 一单四制
+    ("dual.today", "GET", lambda w: f"/inspections/today?enterprise={w.theirs['enterprise']}", "read", None),
+    ("dual.record", "POST", lambda w: f"/inspections/tasks/{w.theirs['task']}/record", "write",
+     lambda w: {"result": "normal"}),
+    ("dual.overview", "GET", lambda w: "/dual-prevention?from=2026-10&to=2026-12", "list", None),
+    ("dual.overview", "GET", lambda w: "/dual-prevention?region=539900", "list", None),
+    ("dual.major_ledger", "GET", lambda w: "/major-hazards?show=all", "list", None),
+    ("dual.major_action", "POST", lambda w: f"/major-hazards/{w.theirs['hazard']}/actions", "write",
+     lambda w: {"kind": "assign", "assignee": "某科", "due_on": "2026-12-01"}),
+    ("dual.notice_docx", "GET", lambda w: "/major-hazards/notice.docx?month=2027-01", "list", None),
+    ("dual.notice_pdf", "GET", lambda w: "/major-hazards/notice.pdf?month=2027-01", "list", None),
     # the monthly return
     ("returns.index", "GET", lambda w: "/returns", "list", None),
     ("returns.page", "GET", lambda w: f"/returns/{w.theirs['code']}/2026-10", "read", None),
@@ -349,6 +371,12 @@ def _text(resp) -> str:  # type: ignore[no-untyped-def]
         layers = mapbox_vector_tile.decode(data)
         return json.dumps([f["properties"] for layer in layers.values() for f in layer["features"]],
                           ensure_ascii=False) + f" features={sum(len(v['features']) for v in layers.values())}"
+    if "wordprocessingml" in kind:
+        doc = docx.Document(io.BytesIO(data))
+        return " ".join([p.text for p in doc.paragraphs]
+                        + [c.text for t in doc.tables for row in t.rows for c in row.cells])
+    if kind == "application/pdf":
+        return " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
     if kind == "application/zip":
         return " ".join(zipfile.ZipFile(io.BytesIO(data)).namelist())
     return data.decode("utf-8", errors="replace")
