@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from .. import domain
 from ..domain import Actor
-from ..errors import Forbidden, InvalidParameter, NotFound, OutOfJurisdiction
+from ..errors import Forbidden, InvalidParameter, NotFound
 from ..models import (
     ControlMeasure,
     Enterprise,
@@ -82,14 +82,13 @@ def _key(raw: Mapping[str, Any], key: str, vocabulary: dict[str, str], label: st
 
 
 def _scoped(session: Session, model: Any, obj_id: int, label: str, scope: Scope, *, write: bool) -> Any:
-    """A chain row whose enterprise is in ``scope`` (404 when absent or hidden, 403 on a write)."""
+    """A chain row whose enterprise is in ``scope``: 404 when absent or outside it, alike on reads
+    and writes (another jurisdiction's ids are not an oracle; ``write`` is kept for the callers)."""
     obj = session.execute(
         sa.select(model).join(Enterprise, Enterprise.id == model.enterprise_id)
         .where(model.id == obj_id, enterprise_scope(scope))
     ).scalar_one_or_none()
     if obj is None:
-        if write and session.get(model, obj_id) is not None:
-            raise OutOfJurisdiction()
         raise NotFound(f"{label} {obj_id} 不存在")
     return obj
 
@@ -260,8 +259,8 @@ def record_inspection(session: Session, task_id: int, result: str, actor: Actor,
     ------
     InvalidParameter
         Unknown result, 异常 without a photo, an inactive task, a bad position.
-    Forbidden, NotFound, OutOfJurisdiction
-        The actor may not report hazards, or the task is not the caller's.
+    Forbidden, NotFound
+        The actor may not report hazards; the task is not the caller's (as if it did not exist).
     """
     _require(actor, "report_hazard")
     key = domain.parse_key(domain.INSPECTION_RESULTS, result)

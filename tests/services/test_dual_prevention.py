@@ -25,7 +25,7 @@ from helpers import credit_code
 from sqlalchemy import select, text
 
 from geo_service.domain import Actor
-from geo_service.errors import InvalidParameter, OutOfJurisdiction
+from geo_service.errors import InvalidParameter, NotFound
 from geo_service.models import Hazard, HazardEvidence, InspectionRecord
 from geo_service.queries import dual_prevention as dp
 from geo_service.queries.scope import ALL, Scope
@@ -182,7 +182,7 @@ def test_an_abnormal_record_opens_a_linked_hazard(session, world, tmp_path):  # 
     own = Scope(enterprise_id=world.jia)
     with pytest.raises(InvalidParameter, match="拍照"):
         inspections.record_inspection(session, world.t1, "异常", worker, scope=own, at=at(21))
-    with pytest.raises(OutOfJurisdiction):
+    with pytest.raises(NotFound):  # another enterprise's: as if it did not exist
         inspections.record_inspection(session, world.t_bing, "正常", worker, scope=own, at=at(21))
     record, hazard_id = inspections.record_inspection(
         session, world.t1, "异常", worker, scope=own, note="报警器无显示", lng=100.5001, lat=20.5002,

@@ -21,7 +21,7 @@ from PIL import Image
 from sqlalchemy import func, select, text
 
 from geo_service.domain import Actor
-from geo_service.errors import Forbidden, NotFound, OutOfJurisdiction, VersionConflict
+from geo_service.errors import Forbidden, NotFound, VersionConflict
 from geo_service.models import EnterpriseLayout, RiskPoint, RiskZone
 from geo_service.queries.scope import ALL, Scope
 from geo_service.queries.tiles import data_token_select
@@ -166,7 +166,7 @@ def test_a_stale_version_is_a_conflict_and_changes_nothing(session, plant):
 def test_scope_and_roles(session, plant):
     own = Scope(enterprise_id=plant["other"])
     user = Actor("他厂用户", None, "enterprise")
-    with pytest.raises(OutOfJurisdiction):
+    with pytest.raises(NotFound):  # another enterprise's: as if it did not exist
         zones.create_zone(session, plant["chem"], {"name": "x", "geometry": square(103.501, 23.501)}, user,
                           scope=own, max_distance_m=MAX_M)
     with pytest.raises(Forbidden):
