@@ -164,6 +164,6 @@ def test_who_may_draw(app, client, session, plant):
 
     assert client.post(url, json=body, headers=auth("kan")).status_code == 403
     assert client.get(url, headers=auth("kan")).status_code == 200
-    assert client.post(url, json=body, headers=auth("bie")).status_code == 403
+    assert client.post(url, json=body, headers=auth("bie")).status_code == 404  # another enterprise: as if missing
     assert client.get(url, headers=auth("bie")).status_code == 404
     assert client.post(url, json=body, headers=auth("chang")).status_code == 201

@@ -32,6 +32,7 @@ __all__ = [
     "request_json",
     "MAX_JSON_DEPTH",
     "expected_version",
+    "form_version",
     "with_etag",
     "download",
     "FILE_FORMATS",
@@ -212,6 +213,17 @@ def expected_version(body: Mapping[str, Any]) -> int:
     if not 1 <= raw <= MAX_INTEGER:
         raise InvalidParameter("version", f"版本号应在 1 到 {MAX_INTEGER} 之间")
     return raw
+
+
+def form_version() -> int | None:
+    """The client's version on a multipart form (``version`` as decimal text),
+    else the ``If-Match`` ETag; None when neither is given (a creation)."""
+    raw = request.form.get("version")
+    if raw is None:
+        return expected_version({}) if request.headers.get("If-Match") else None
+    if not re.fullmatch(r"[0-9]{1,10}", raw.strip()):
+        raise InvalidParameter("version", f"版本号应为整数，实为 {raw[:20]!r}")
+    return expected_version({"version": int(raw)})
 
 
 def with_etag(resp: Response, version: int) -> Response:

@@ -20,7 +20,7 @@ from ...services import zones as svc
 from ...services.register import load_enterprise
 from ..context import current_actor, current_scope
 from . import bp
-from .common import expected_version, json_body, json_response, with_etag
+from .common import expected_version, form_version, json_body, json_response, with_etag
 
 MB = 1024 * 1024
 
@@ -164,8 +164,7 @@ def layout_upload(enterprise_id: int):  # type: ignore[no-untyped-def]
     upload = request.files.get("file")
     if upload is None:
         raise InvalidParameter("file", "缺少上传文件（multipart 字段 file）")
-    raw_version = request.form.get("version") or request.headers.get("If-Match")
-    version = expected_version({"version": raw_version}) if raw_version else None
+    version = form_version()
     session = get_session()
     max_bytes = int(float(current_app.config.get("MAX_LAYOUT_MB", 20)) * MB)
     try:
