@@ -66,15 +66,13 @@ def parse_month(text: str, campaign: str = metrics.DEFAULT_CAMPAIGN_START) -> me
 
 def enterprises_with_own_map(session: Session, codes: list[str], *, scope: Scope,
                              period: metrics.Period) -> dict[str, int | None]:
-    """Form 000 item 14 "个企业已绘制", per region of ``codes``.
+    """Form 000 item 14 "个企业已绘制", per region of ``codes``: the enterprises
+    of each region (within ``scope``) whose own 四色图 has at least one risk
+    zone at the end of ``period``'s month (:func:`queries.zones.enterprises_with_drawn_map`)."""
+    from ..queries.zones import enterprises_with_drawn_map
 
-    The register does not hold enterprises' own 四色图 (plant layouts with
-    coloured zones) yet, so it cannot know how many enterprises have drawn
-    theirs: every value is None (blank).  When enterprise maps exist, count
-    here the enterprises of each region (within ``scope``) with a map drawn
-    by ``period.end``.
-    """
-    return {code: None for code in codes}
+    return {r.code: int(r.enterprises)
+            for r in session.execute(enterprises_with_drawn_map(codes, scope, period))}
 
 
 class TableColumn(NamedTuple):

@@ -213,7 +213,7 @@ def _form000(ws: Worksheet, n: dict[str, Any], r: dict[str, Any]) -> None:
             value=f"　　2.第12–14项由“风险一张图”按登记库自动统计（{_year_note(n)}累计，数据截至"
                   f"{cn_datetime(n['data_as_of'])}）：第12项为今年评估分级的风险点，未填评估日期的不计；"
                   "第13项“已整改”为已验收销号；第14项市级、县级单位为登记库存有边界、可随时出图的区划，"
-                  "企业已绘制数登记库无从得知，留空。")
+                  "企业已绘制数为月末已在登记库绘制风险区域（企业安全风险四色分布图）的企业。")
 
 
 def _dispatch(ws: Worksheet, n: dict[str, Any], r: dict[str, Any]) -> None:

@@ -27,11 +27,12 @@ import io
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from helpers import credit_code
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from geo_service.models import Enterprise, Hazard, RiskPoint
+from geo_service.models import Enterprise, Hazard, RiskPoint, RiskZone
 from geo_service.queries import metrics
 from geo_service.queries.scope import ALL
 from geo_service.services.statistics import TABLE_COLUMNS, TABLE_ROWS, compute_return
@@ -106,6 +107,13 @@ ENTERPRISES: dict[str, tuple[str, list[tuple[int, str | None, bool]], list[tuple
             [("H30", "M", "I", "2026-01-01", "ing", None, True)]),
 }
 
+# Enterprises that drew their own 四色图: the moment (Beijing time) of their first risk zone.
+DRAWN = {
+    "E05": "2026-10-31T23:30:00+08:00",  # the last half hour of October: counts in October (个旧市)
+    "E10": "2026-11-01T00:10:00+08:00",  # ten minutes into November (16:10 UTC on 31 October): not yet
+    "E20": "2026-03-15T09:00:00+08:00",  # in March: counts from then on (开远市)
+}
+
 OCT = metrics.period(2026, 10)
 _LEVEL = {"M": "major", "G": "general"}
 _SOURCE = {"S": "self", "I": "inspection", "V": "supervised", "R": "report"}
@@ -146,6 +154,12 @@ def build(session: Session) -> dict[str, Enterprise]:
             if state == "closed":
                 h.verified_on, h.verifier = _d(verified), "县应急管理局"
             session.add(h)
+    for key, moment in DRAWN.items():
+        lng, lat = session.execute(sa.select(sa.func.ST_X(Enterprise.geom), sa.func.ST_Y(Enterprise.geom))
+                                   .where(Enterprise.id == ents[key].id)).one()
+        session.add(RiskZone(enterprise_id=ents[key].id, name="罐区", created_at=dt.datetime.fromisoformat(moment),
+                             geom=f"SRID=4326;MULTIPOLYGON((({lng} {lat},{lng + 0.001} {lat},{lng + 0.001} {lat + 0.001},"
+                                  f"{lng} {lat + 0.001},{lng} {lat})))"))
     session.flush()
     return ents
 
@@ -387,9 +401,8 @@ def test_every_cell_the_register_cannot_know_is_blank(session):
     numbers = compute_return(session, "532500", OCT, scope=ALL)
     april = compute_return(session, "532500", metrics.period(2026, 4), scope=ALL)
     r = region(numbers, "532500")
-    # the numbers: item 14 企业已绘制; the unknown columns in every row; every column of the unknown rows;
-    # the whole 调度表 before the campaign's start
-    assert r["form000"]["item14"]["enterprises"] is None
+    # the numbers: the unknown columns in every row; every column of the unknown rows;
+    # the whole 调度表 before the campaign's start (item 14's 企业已绘制 is known: see below)
     for key, _ in TABLE_ROWS:
         values = table_row(r, key)
         assert all(values[c] is None for c in UNKNOWN_COLUMNS), key
@@ -405,7 +418,7 @@ def test_every_cell_the_register_cannot_know_is_blank(session):
     form = wb["防范遏制统计表"]
     labels = _cells(form)
     drawn = labels["企业已绘制（个）"]
-    assert form.cell(drawn.row, drawn.column + 1).value is None
+    assert form.cell(drawn.row, drawn.column + 1).value == 2  # E05 and E20, counted below
     # items 1–8 and 10–18 of the form: the 进展情况 of each is left for the unit
     for _, content in FORM000_CONTENT:
         if not content.startswith("9."):
@@ -424,7 +437,7 @@ def test_every_cell_the_register_cannot_know_is_blank(session):
         assert dispatch.cell(dcells[label].row, dcells[label].column + 1).value is None, label
     regions = wb["分地区汇总"]
     col = next(c.column for c in regions[3] if c.value == "企业（个）")
-    assert [regions.cell(row, col).value for row in (4, 5, 6)] == [None, None, None]
+    assert [regions.cell(row, col).value for row in (4, 5, 6)] == [2, 1, 1]  # item 14's 企业已绘制: DRAWN
     # before the campaign's start: the 总体情况 is empty, and the note says why
     before = load_workbook(io.BytesIO(build_workbook(april)))["进展情况调度表"]
     bcells = _cells(before)
@@ -433,3 +446,16 @@ def test_every_cell_the_register_cannot_know_is_blank(session):
     assert any("早于专项行动开始日期（2026年5月1日）" in text for text in bcells)
     assert "（2026年4月，专项行动自2026年5月1日开始）" in before["A1"].value
     assert wb["进展情况调度表"]["A1"].value.endswith("（2026年5月1日至2026年10月31日累计）")
+
+
+def test_item14_counts_the_enterprises_that_drew_their_own_map(numbers):
+    """Form 000 item 14 "个企业已绘制": enterprises with a risk zone by the end of the month (DRAWN)."""
+    assert region(numbers, "532500")["form000"]["item14"]["enterprises"] == 2  # E05 (31 Oct 23:30) and E20 (March)
+    assert region(numbers, "532501")["form000"]["item14"]["enterprises"] == 1  # E05
+    assert region(numbers, "532502")["form000"]["item14"]["enterprises"] == 1  # E20; E10 drew on 1 November
+
+
+def test_item14_in_september_counts_only_the_march_map(session):
+    build(session)
+    sept = compute_return(session, "532500", metrics.period(2026, 9), scope=ALL)
+    assert region(sept, "532500")["form000"]["item14"]["enterprises"] == 1  # E20 only

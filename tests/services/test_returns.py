@@ -74,7 +74,7 @@ def test_generating_the_package_changes_no_number_of_the_return(session, style):
     # … and no figure moved: item 14 counts the regions whose maps the service can draw
     assert figures(first.numbers) == figures(before) == figures(second.numbers)
     assert first.numbers["regions"][0]["form000"]["item14"] == {
-        "done": True, "prefecture_units": 1, "county_units": 2, "enterprises": None}
+        "done": True, "prefecture_units": 1, "county_units": 2, "enterprises": 0}
     assert returns.diff_numbers(first.numbers, second.numbers) == []
 
 

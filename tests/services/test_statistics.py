@@ -280,15 +280,15 @@ def test_month_over_month_changes(session):
                                "went_overdue": 1}
 
 
-def test_item14_counts_the_regions_the_service_can_draw_and_leaves_enterprises_blank(session):
+def test_item14_counts_the_regions_the_service_can_draw_and_not_the_exports(session):
     reg = build_register(session)
     before = compute_return(session, "532500", OCT, scope=ALL)
     # 红河州 is a prefecture-level unit, 个旧市 and 开远市 county-level ones; all three have boundaries.
-    # Enterprises' own 四色图 are not in the register: unknown, blank
+    # No enterprise of this register has drawn its own 四色图 (no risk zone): 0, a known count
     assert region(before, "532500")["form000"]["item14"] == {
-        "done": True, "prefecture_units": 1, "county_units": 2, "enterprises": None}
+        "done": True, "prefecture_units": 1, "county_units": 2, "enterprises": 0}
     assert region(before, "532502")["form000"]["item14"] == {
-        "done": True, "prefecture_units": 0, "county_units": 1, "enterprises": None}
+        "done": True, "prefecture_units": 0, "county_units": 1, "enterprises": 0}
     # the log of exported maps does not move the figure (who pressed a button is not a statistic)
     session.add_all([
         MapExport(region_code="532500", period=dt.date(2026, 10, 1), kind="risk", fmt="png"),
