@@ -64,11 +64,10 @@ def _respond_list(kind: str, stmt: Any, *, paged: bool = True, total: int | None
     session = get_session()
     fmt = _format()
     download_all = fmt in FILE_FORMATS or request.args.get("download") in ("1", "true")
+    page = request_page()  # checked even when a download ignores it: a bad value is never silently dropped
     if download_all and "limit" not in request.args:
         cap = int(current_app.config.get("MAX_EXPORT_ROWS", 100_000))
         page = Page(cap, 0)
-    else:
-        page = request_page()
     if paged:
         if total is None:
             total = session.execute(count_of(stmt)).scalar_one()
