@@ -9,11 +9,11 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Response, current_app, request
 
-from ... import domain
+from ... import registry
 from ...errors import InvalidParameter
 from ...queries.filters import Filters, Page, parse_filters, parse_page, parse_polygon
 from ...services import exports
@@ -111,20 +111,13 @@ def page_links(page: Page, total: int | None, returned: int, *, geojson_type: st
 
 
 def decorate(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """A list row with its Chinese names added (grade, state, level, source)."""
+    """A list row with its Chinese names added (the collection's decorations)."""
     out = dict(row)
-    grade = out.get("grade")
-    if kind in ("enterprises", "risk-points") and "grade" in out:
-        g = domain.GRADE_BY_VALUE.get(grade) if grade is not None else None
-        out["grade_name"] = g.name if g else None
-        out["grade_colour"] = g.colour_name if g else None
-    if "industry_code" in out and "industry_name" not in out:
-        ind = domain.INDUSTRY_BY_CODE.get(out["industry_code"])
-        out["industry_name"] = ind.name if ind else None
-    if kind == "hazards":
-        out["state_name"] = domain.HAZARD_STATES.get(out.get("state", ""))
-        out["level_name"] = domain.HAZARD_LEVELS.get(out.get("level", ""))
-        out["source_name"] = domain.HAZARD_SOURCES.get(out.get("source", ""))
+    for d in registry.get(kind).decorations:
+        if d.source not in out or (d.unless_present and d.name in out):
+            continue
+        value = out[d.source]
+        out[d.name] = d.table.get(value) if value is not None else None
     return out
 
 
@@ -170,8 +163,14 @@ def with_etag(resp: Response, version: int) -> Response:
 
 def download(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str) -> Response:
     """A filtered list as a file (CSV with BOM, XLSX, GeoPackage or zipped Shapefile)."""
-    data, mimetype, ext = exports.export_rows(kind, [decorate(kind, r) for r in rows], fmt)
+    warnings: list[str] = []
+    data, mimetype, ext = exports.export_rows(kind, [decorate(kind, r) for r in rows], fmt, warnings)
     filename = f"{kind}-{dt.date.today().isoformat()}.{ext}"
     resp = Response(data, mimetype=mimetype)
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if warnings:
+        # The Chinese text is in the archive (导出警告.txt); a header carries ASCII only.
+        resp.headers["Warning"] = ('299 geo-service "text longer than the Shapefile limit of 254 bytes was '
+                                   'truncated (see the archive); download format=gpkg for the full text"')
+        resp.headers["X-Export-Warnings"] = quote("；".join(warnings))
     return resp

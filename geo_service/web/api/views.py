@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, current_app, request, send_file, url_for
 
+from ... import registry
 from ...db import get_session
 from ...errors import InvalidParameter
 from ...queries import enterprises as eq
@@ -44,12 +45,7 @@ KINDS = ("enterprises", "risk-points", "hazards")
 
 
 def _select(kind: str, f: Filters) -> Any:
-    scope, today = current_scope(), as_of_arg()
-    if kind == "enterprises":
-        return eq.enterprises_select(f, scope=scope, as_of=today)
-    if kind == "risk-points":
-        return rpq.risk_points_select(f, scope=scope)
-    return hq.hazards_select(f, scope=scope, as_of=today)
+    return registry.get(kind).statement(f, current_scope(), as_of_arg(), request.args)
 
 
 def _format() -> str:

@@ -15,15 +15,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from ... import registry
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
-from ...queries import enterprises as eq
-from ...queries import hazards as hq
 from ...queries import regions as rq
-from ...queries import risk_points as rpq
 from ...queries.extents import extent_select
 from ...queries.filters import Filters, parse_int
-from ...queries.scope import region_clause
 from ..api.common import GEOJSON, decorate, feature, json_response, request_filters
 from ..context import current_scope
 from ..tiles import data_token, response_cache
@@ -32,12 +29,7 @@ from .geojson import count_capped, features_page
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-COLLECTIONS: dict[str, tuple[str, str]] = {
-    "enterprises": ("企业", "监管的生产经营单位，按风险等级（红橙黄蓝）"),
-    "risk-points": ("风险点", "企业的安全风险点及其等级（位于企业位置）"),
-    "hazards": ("事故隐患", "事故隐患及其整改状态、是否逾期"),
-    "regions": ("行政区划", "行政区划边界"),
-}
+COLLECTIONS = registry.COLLECTIONS
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -82,7 +74,7 @@ def conformance():  # type: ignore[no-untyped-def]
 
 
 def _collection(cid: str) -> dict[str, Any]:
-    title, description = COLLECTIONS[cid]
+    title, description = COLLECTIONS[cid].title, COLLECTIONS[cid].description
     row = get_session().execute(extent_select(cid, scope=current_scope())).one()
     bbox = [float(v) for v in row] if row[0] is not None else [-180.0, -90.0, 180.0, 90.0]
     return {
@@ -120,15 +112,7 @@ def collection(cid: str):  # type: ignore[no-untyped-def]
 
 
 def _statement(cid: str, f: Filters) -> Any:
-    scope, today = current_scope(), dt.date.today()
-    if cid == "enterprises":
-        return eq.enterprises_select(f, scope=scope, as_of=today)
-    if cid == "risk-points":
-        return rpq.risk_points_select(f, scope=scope)
-    if cid == "hazards":
-        return hq.hazards_select(f, scope=scope, as_of=today)
-    stmt = rq.regions_select(scope=scope, bbox=f.bbox, level=request.args.get("level"), with_geometry=True)
-    return stmt.where(region_clause(rq.Region.code, f.region))
+    return COLLECTIONS[cid].statement(f, current_scope(), dt.date.today(), request.args)
 
 
 def _feature(cid: str, row: Any) -> dict[str, Any]:
@@ -205,14 +189,14 @@ def item(cid: str, fid: str):  # type: ignore[no-untyped-def]
     """One feature."""
     _format()
     _require_collection(cid)
-    stmt = _statement(cid, Filters())
-    if cid == "regions":
-        stmt = stmt.where(rq.Region.code == fid)
-    else:
-        if not fid.isdigit():
+    coll = COLLECTIONS[cid]
+    key = getattr(coll.model, coll.id_column)
+    if coll.id_column == "id":
+        if not fid.isdigit() or int(fid) > 2**31 - 1:
             raise NotFound(f"要素 {fid} 不存在")
-        table = {"enterprises": eq.Enterprise, "risk-points": rpq.RiskPoint, "hazards": hq.Hazard}[cid]
-        stmt = stmt.where(table.id == int(fid))
+        stmt = _statement(cid, Filters()).where(key == int(fid))
+    else:
+        stmt = _statement(cid, Filters()).where(key == fid)
     row = get_session().execute(stmt).first()
     if row is None:
         raise NotFound(f"要素 {fid} 不存在")
