@@ -316,6 +316,8 @@ def read_rows(kind: str, path: Path, limits: UploadLimits | None = None, *,
         headers, rows = _read_geojson(path)
     else:
         headers, rows = _read_ogr(path)
+    if all(all(_blank_cell(c) for c in cells) for cells in rows):
+        raise ImportFailed("文件没有数据行")
     headers = [str(h).strip().lstrip("\ufeff") for h in headers]
     fields = [None if h == GEOMETRY_ERROR else _field_of(kind, h) for h in headers]
     present = {f for f in fields if f}
@@ -341,8 +343,6 @@ def read_rows(kind: str, path: Path, limits: UploadLimits | None = None, *,
             if f and (raw.get(f) is None or not _blank_cell(v)):
                 raw[f] = v
         out.append((first + i, raw, original))
-    if not out:
-        raise ImportFailed("文件没有数据行")
     return [h for h in headers if h != GEOMETRY_ERROR], out
 
 
@@ -572,6 +572,9 @@ def import_records(
     for row, raw, original in tqdm(rows, desc="校验", unit="行", disable=not progress):
         record, errors = validate(raw, session, datum, row)
         if GEOMETRY_ERROR in raw:
+            # the feature has a geometry, just not a point: that is its one error about the location
+            point_columns = {header_of(kind, "lng"), header_of(kind, "lat")}
+            errors = [e for e in errors if not (e.column in point_columns and e.reason == "必填项为空")]
             errors.append(FieldError(row, header_of(kind, "lng"), raw[GEOMETRY_ERROR]))
         old_state: str | None = None
         if not errors:

@@ -127,3 +127,8 @@ def test_readme_lists_every_shapefile_name():
         line = next(ln for ln in readme.splitlines() if ln.startswith(f"- **{registry.get(cid).title}**："))
         listed = [part.split("`")[1] for part in line.split("：", 1)[1].split("、")]
         assert listed == [f.shp for f in registry.get(cid).fields if f.key not in ("lng", "lat")]
+
+
+def test_csv_download_names_one_charset(client, world):
+    r = client.get("/api/enterprises?format=csv")
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
