@@ -32,7 +32,8 @@ from .models import Enterprise, Hazard, Region, RiskPoint
 from .queries.filters import Filters
 from .queries.scope import Scope
 
-__all__ = ["Field", "Decoration", "Collection", "COLLECTIONS", "get", "import_aliases", "shapefile_names"]
+__all__ = ["Field", "Decoration", "Collection", "COLLECTIONS", "get", "import_aliases", "shapefile_names",
+           "queryables"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Collection:
     importable: bool = False
     #: further header → import field aliases (English names of other surfaces)
     extra_aliases: Mapping[str, str] = field(default_factory=dict)
+    #: the geometry a spatial filter compares (EPSG:4326): a column or an expression
+    geometry: Callable[[], Any] = lambda: None
 
     def field_keys(self) -> tuple[str, ...]:
         return tuple(f.key for f in self.fields)
@@ -117,6 +120,12 @@ def _regions(f: Filters, scope: Scope, as_of: dt.date, args: Mapping[str, str]) 
     return stmt.where(region_clause(rq.Region.code, f.region))
 
 
+def _hazard_point() -> Any:
+    from .queries.hazards import hazard_location
+
+    return hazard_location()
+
+
 # --------------------------------------------------------------------------- decorations
 
 _GRADE_NAMES = {g.value: g.name for g in domain.GRADES}
@@ -147,6 +156,7 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         decorations=_GRADED + (_INDUSTRY,),
         importable=True,
         extra_aliases={"industry_code": "industry"},
+        geometry=lambda: Enterprise.geom,
     ),
     Collection(
         "risk-points", "风险点", "企业的安全风险点及其等级（位于企业位置）", RiskPoint, "id", _risk_points,
@@ -168,6 +178,7 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         ) + _POINT,
         decorations=_GRADED,
         importable=True,
+        geometry=lambda: Enterprise.geom,  # a risk point is drawn at its enterprise
     ),
     Collection(
         "hazards", "事故隐患", "事故隐患及其整改状态、是否逾期", Hazard, "id", _hazards,
@@ -203,8 +214,9 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
             Decoration("criterion_name", "criterion", domain.MAJOR_CRITERIA),
         ),
         importable=True,
+        geometry=_hazard_point,
     ),
-    Collection("regions", "行政区划", "行政区划边界", Region, "code", _regions),
+    Collection("regions", "行政区划", "行政区划边界", Region, "code", _regions, geometry=lambda: Region.geom),
 )}
 
 
@@ -249,3 +261,13 @@ def shapefile_names(cid: str, keys: list[str] | tuple[str, ...]) -> dict[str, st
         used.add(name)
         out[key] = name
     return out
+
+
+def queryables(cid: str) -> dict[str, Any]:
+    """name → :class:`~geo_service.queries.cql2.Queryable` of ``cid``: the columns of its
+    list statement and ``geometry``."""
+    from .queries import cql2
+    from .queries.scope import ALL
+
+    c = COLLECTIONS[cid]
+    return cql2.queryables(c.statement(Filters(), ALL, dt.date.today(), {}), c.geometry())

@@ -203,7 +203,11 @@ CASES: list[Case] = [
     ("ogc.conformance", "GET", lambda w: "/ogc/conformance", "self", None),
     ("ogc.collections", "GET", lambda w: "/ogc/collections", "self", None),
     ("ogc.collection", "GET", lambda w: "/ogc/collections/enterprises", "self", None),
+    ("ogc.queryables", "GET", lambda w: "/ogc/collections/enterprises/queryables", "self", None),
     ("ogc.items", "GET", lambda w: "/ogc/collections/enterprises/items", "list", None),
+    # a CQL2 filter is scoped like every other: it narrows the caller's list, never widens it
+    ("ogc.items", "GET", lambda w: "/ogc/collections/enterprises/items?filter=grade%20IS%20NULL%20OR%20grade%20%3E%3D%201",
+     "list", None),
     ("ogc.items", "GET", lambda w: "/ogc/collections/hazards/items", "list", None),
     ("ogc.items", "GET", lambda w: "/ogc/collections/risk-points/items", "list", None),
     ("ogc.items", "GET", lambda w: "/ogc/collections/regions/items", "list", None),

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from ... import registry
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
+from ...queries import cql2
 from ...queries import regions as rq
 from ...queries.extents import extent_select
 from ...queries.filters import Filters, parse_int
@@ -34,7 +35,20 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    # Part 3: filtering with CQL2 (what queries/cql2.py implements)
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 ]
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+SCHEMA_JSON = "application/schema+json"
 JSON = "application/json"
 COUNT_BEYOND = 10_000  # numberMatched is counted up to this many rows past the page
 
@@ -84,6 +98,10 @@ def _collection(cid: str) -> dict[str, Any]:
         "links": [
             {"rel": "self", "type": JSON, "href": _abs("ogc.collection", cid=cid)},
             {"rel": "items", "type": GEOJSON, "title": title, "href": _abs("ogc.items", cid=cid)},
+            {"rel": QUERYABLES_REL, "type": SCHEMA_JSON, "title": "可查询属性",
+             "href": _abs("ogc.queryables", cid=cid)},
+            # the rel of the Part 3 drafts, which GDAL ≤ 3.7 looks for
+            {"rel": "queryables", "type": JSON, "href": _abs("ogc.queryables", cid=cid)},
         ],
     }
 
@@ -147,6 +165,12 @@ def items(cid: str):  # type: ignore[no-untyped-def]
         raise InvalidParameter("level", f"可选：{', '.join(rq.LEVEL_DEPTH)}")
     f = request_filters()
     stmt = _statement(cid, f)
+    filter_text = request.args.get("filter")
+    if filter_text is not None:
+        stmt = stmt.where(cql2.filter_clause(filter_text, request.args.get("filter-lang"),
+                                             request.args.get("filter-crs"), registry.queryables(cid)))
+    elif "filter-lang" in request.args or "filter-crs" in request.args:
+        raise InvalidParameter("filter", "给出了 filter-lang 或 filter-crs，却没有 filter")
     session = get_session()
     # numberMatched is exact up to COUNT_BEYOND rows past this page, else omitted
     # (the standard makes it optional); "next" is known either way.
@@ -184,6 +208,32 @@ def items(cid: str):  # type: ignore[no-untyped-def]
     return Response(body, mimetype=GEOJSON)
 
 
+@bp.get("/collections/<cid>/queryables")
+def queryables(cid: str):  # type: ignore[no-untyped-def]
+    """The properties a filter may name (JSON Schema, OGC API – Features Part 3)."""
+    _format()
+    _require_collection(cid)
+    coll = COLLECTIONS[cid]
+    labels = {f.key: f.label for f in coll.fields}
+    props: dict[str, Any] = {}
+    for name, q in registry.queryables(cid).items():
+        if name == "geometry":
+            kind = "multipolygon" if cid == "regions" else "point"
+            props[name] = {"title": "几何", "format": f"geometry-{kind}",
+                           "x-ogc-role": "primary-geometry"}
+        else:
+            props[name] = {"title": labels.get(name, name), **q.schema}
+    body = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": _abs("ogc.queryables", cid=cid),
+        "type": "object", "title": coll.title, "properties": props, "additionalProperties": False,
+        # the list of the Part 3 drafts, read by GDAL ≤ 3.7 (JSON Schema ignores the member)
+        "queryables": [{"id": name, "title": p["title"]} for name, p in props.items()],
+    }
+    accept = request.headers.get("Accept", "")
+    return json_response(body, mimetype=SCHEMA_JSON if SCHEMA_JSON in accept else JSON)
+
+
 @bp.get("/collections/<cid>/items/<fid>")
 def item(cid: str, fid: str):  # type: ignore[no-untyped-def]
     """One feature."""
@@ -217,21 +267,34 @@ def api():  # type: ignore[no-untyped-def]
     offset = {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}}
     bbox = {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
             "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}}
+    filters = [
+        {"name": "filter", "in": "query", "required": False, "description": "CQL2 过滤条件（属性见 queryables）",
+         "schema": {"type": "string"}},
+        {"name": "filter-lang", "in": "query", "required": False,
+         "description": "cql2-text（默认）、cql2-json；cql-text 为草案名称，与 cql2-text 相同",
+         "schema": {"type": "string", "enum": list(cql2.LANGS), "default": "cql2-text"}},
+        {"name": "filter-crs", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": list(cql2.CRS84_URIS)}},
+    ]
+    # Paths are relative to the server (…/ogc), as clients build them: /collections/{id}/items.
     paths: dict[str, Any] = {
-        "/ogc/": {"get": {"operationId": "getLandingPage", "responses": {"200": {"description": "landing"}}}},
-        "/ogc/conformance": {"get": {"operationId": "getConformance", "responses": {"200": {"description": "conformance"}}}},
-        "/ogc/collections": {"get": {"operationId": "getCollections", "responses": {"200": {"description": "collections"}}}},
+        "/": {"get": {"operationId": "getLandingPage", "responses": {"200": {"description": "landing"}}}},
+        "/conformance": {"get": {"operationId": "getConformance", "responses": {"200": {"description": "conformance"}}}},
+        "/collections": {"get": {"operationId": "getCollections", "responses": {"200": {"description": "collections"}}}},
     }
     for cid in COLLECTIONS:
-        paths[f"/ogc/collections/{cid}"] = {"get": {"operationId": f"describe-{cid}",
-                                                    "responses": {"200": {"description": cid}}}}
-        paths[f"/ogc/collections/{cid}/items"] = {"get": {
-            "operationId": f"get-{cid}-items", "parameters": [limit, offset, bbox],
-            "responses": {"200": {"description": "features", "content": {GEOJSON: {"schema": {"type": "object"}}}}}}}
-        paths[f"/ogc/collections/{cid}/items/{{featureId}}"] = {"get": {
+        paths[f"/collections/{cid}"] = {"get": {"operationId": f"describe-{cid}",
+                                                "responses": {"200": {"description": cid}}}}
+        paths[f"/collections/{cid}/queryables"] = {"get": {"operationId": f"get-{cid}-queryables",
+                                                           "responses": {"200": {"description": "queryables"}}}}
+        paths[f"/collections/{cid}/items"] = {"get": {
+            "operationId": f"get-{cid}-items", "parameters": [limit, offset, bbox, *filters],
+            "responses": {"200": {"description": "features", "content": {GEOJSON: {"schema": {"type": "object"}}}},
+                          "400": {"description": "参数无效（含无法解析或不支持的过滤条件）"}}}}
+        paths[f"/collections/{cid}/items/{{featureId}}"] = {"get": {
             "operationId": f"get-{cid}-item",
             "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "feature"}}}}
     doc = {"openapi": "3.0.3", "info": {"title": "风险一张图 OGC API – Features", "version": "1.0"},
-           "servers": [{"url": request.host_url.rstrip("/")}], "paths": paths}
+           "servers": [{"url": _abs("ogc.landing").rstrip("/")}], "paths": paths}
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")
