@@ -147,3 +147,31 @@ def test_owslib_collection_items_with_a_filter(live_server):
     assert sorted(f["properties"]["name"] for f in items["features"]) == ["农贸市场", "实验小学"]
     items = api.collection_items("hazards", filter="level = 'major'")
     assert [f["properties"]["description"] for f in items["features"]] == ["液氯储罐压力表失效"]
+
+
+# --------------------------------------------------------------------------- tiles metadata
+
+
+def test_tiles_metadata_and_tilejson_lead_to_real_tiles(client, world):
+    import mapbox_vector_tile
+
+    tms = client.get("/ogc/tileMatrixSets/WebMercatorQuad").get_json()
+    z10 = tms["tileMatrices"][10]
+    assert (z10["matrixWidth"], z10["tileWidth"]) == (1024, 256)
+    assert z10["cellSize"] == pytest.approx(152.8740565703525)  # metres per pixel at zoom 10
+    tileset = client.get("/ogc/collections/enterprises/tiles/WebMercatorQuad").get_json()
+    assert tileset["dataType"] == "vector" and tileset["tileMatrixSetURI"].endswith("/WebMercatorQuad")
+    template = next(ln["href"] for ln in tileset["links"] if ln["rel"] == "item")
+    # the plant (103.25, 23.50) at zoom 14: column 12891, row 7091
+    url = template.replace("{tileMatrix}", "14").replace("{tileCol}", "12891").replace("{tileRow}", "7091")
+    r = client.get(url.removeprefix("http://localhost"))
+    assert r.status_code == 200 and r.mimetype == "application/vnd.mapbox-vector-tile"
+    names = {f["properties"].get("name") for f in mapbox_vector_tile.decode(r.data)["enterprises"]["features"]}
+    assert "红河化工有限公司" in names
+    tj = client.get("/tiles/enterprises.json").get_json()
+    assert tj["tilejson"] == "3.0.0" and tj["tiles"][0].endswith("/tiles/enterprises/{z}/{x}/{y}.pbf")
+    assert tj["vector_layers"][0]["id"] == "enterprises"
+    assert client.get("/ogc/collections/risk-points/tiles").status_code == 404
+    assert client.get("/tiles/schools.json").status_code == 404
+    assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset" in \
+        client.get("/ogc/conformance").get_json()["conformsTo"]

@@ -204,6 +204,11 @@ CASES: list[Case] = [
     ("ogc.collections", "GET", lambda w: "/ogc/collections", "self", None),
     ("ogc.collection", "GET", lambda w: "/ogc/collections/enterprises", "self", None),
     ("ogc.queryables", "GET", lambda w: "/ogc/collections/enterprises/queryables", "self", None),
+    ("ogc.tile_matrix_sets", "GET", lambda w: "/ogc/tileMatrixSets", "self", None),
+    ("ogc.tile_matrix_set", "GET", lambda w: "/ogc/tileMatrixSets/WebMercatorQuad", "self", None),
+    ("ogc.tilesets", "GET", lambda w: "/ogc/collections/enterprises/tiles", "self", None),
+    ("ogc.tileset", "GET", lambda w: "/ogc/collections/hazards/tiles/WebMercatorQuad", "self", None),
+    ("tiles.tilejson", "GET", lambda w: "/tiles/enterprises.json", "self", None),
     ("ogc.items", "GET", lambda w: "/ogc/collections/enterprises/items", "list", None),
     # a CQL2 filter is scoped like every other: it narrows the caller's list, never widens it
     ("ogc.items", "GET", lambda w: "/ogc/collections/enterprises/items?filter=grade%20IS%20NULL%20OR%20grade%20%3E%3D%201",

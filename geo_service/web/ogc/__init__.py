@@ -22,6 +22,7 @@ from ...queries import cql2
 from ...queries import regions as rq
 from ...queries.extents import extent_select
 from ...queries.filters import Filters, parse_int
+from ...queries.tiles import LAYERS as TILED
 from ..api.common import GEOJSON, decorate, feature, json_response, request_filters
 from ..context import current_scope
 from ..tiles import data_token, response_cache
@@ -46,8 +47,16 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    # OGC API – Tiles: tileset metadata of the vector tiles, in WebMercatorQuad
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+WEB_MERCATOR_QUAD = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+MVT = "application/vnd.mapbox-vector-tile"
 SCHEMA_JSON = "application/schema+json"
 JSON = "application/json"
 COUNT_BEYOND = 10_000  # numberMatched is counted up to this many rows past the page
@@ -76,6 +85,8 @@ def landing():  # type: ignore[no-untyped-def]
              "title": "API 定义", "href": _abs("ogc.api")},
             {"rel": "conformance", "type": JSON, "title": "符合性", "href": _abs("ogc.conformance")},
             {"rel": "data", "type": JSON, "title": "要素集", "href": _abs("ogc.collections")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "type": JSON, "title": "瓦片矩阵集",
+             "href": _abs("ogc.tile_matrix_sets")},
         ],
     })
 
@@ -102,7 +113,8 @@ def _collection(cid: str) -> dict[str, Any]:
              "href": _abs("ogc.queryables", cid=cid)},
             # the rel of the Part 3 drafts, which GDAL ≤ 3.7 looks for
             {"rel": "queryables", "type": JSON, "href": _abs("ogc.queryables", cid=cid)},
-        ],
+        ] + ([{"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": JSON, "title": "矢量瓦片",
+               "href": _abs("ogc.tilesets", cid=cid)}] if cid in TILED else []),
     }
 
 
@@ -206,6 +218,85 @@ def items(cid: str):  # type: ignore[no-untyped-def]
     })
     body = '{"type": "FeatureCollection", "features": ' + features + ", " + json.dumps(rest, ensure_ascii=False)[1:]
     return Response(body, mimetype=GEOJSON)
+
+
+def _web_mercator_quad() -> dict[str, Any]:
+    """The WebMercatorQuad tile matrix set (OGC 17-083r4), zooms 0 … the tiles' maximum."""
+    from ...queries.tiles import MAX_ZOOM, WEB_MERCATOR_HALF
+
+    return {
+        "id": "WebMercatorQuad", "title": "Google Maps Compatible for the World",
+        "uri": WEB_MERCATOR_QUAD, "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "orderedAxes": ["E", "N"], "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "tileMatrices": [{
+            "id": str(z), "scaleDenominator": 559082264.0287178 / 2 ** z,
+            "cellSize": 2 * WEB_MERCATOR_HALF / 256 / 2 ** z, "cornerOfOrigin": "topLeft",
+            "pointOfOrigin": [-WEB_MERCATOR_HALF, WEB_MERCATOR_HALF], "tileWidth": 256, "tileHeight": 256,
+            "matrixWidth": 2 ** z, "matrixHeight": 2 ** z} for z in range(MAX_ZOOM + 1)],
+    }
+
+
+@bp.get("/tileMatrixSets")
+def tile_matrix_sets():  # type: ignore[no-untyped-def]
+    """The tile matrix sets of the tiles (WebMercatorQuad)."""
+    _format()
+    return json_response({"tileMatrixSets": [{
+        "id": "WebMercatorQuad", "title": "Google Maps Compatible for the World", "uri": WEB_MERCATOR_QUAD,
+        "links": [{"rel": "self", "type": JSON, "href": _abs("ogc.tile_matrix_set", tms="WebMercatorQuad")}]}]})
+
+
+@bp.get("/tileMatrixSets/<tms>")
+def tile_matrix_set(tms: str):  # type: ignore[no-untyped-def]
+    """The WebMercatorQuad definition."""
+    _format()
+    if tms != "WebMercatorQuad":
+        raise NotFound(f"没有瓦片矩阵集 {tms}（只有 WebMercatorQuad）")
+    return json_response(_web_mercator_quad())
+
+
+def _tiled(cid: str) -> None:
+    _require_collection(cid)
+    if cid not in TILED:
+        raise NotFound(f"要素集 {cid} 没有矢量瓦片（有：{'、'.join(TILED)}）")
+
+
+def _tileset(cid: str) -> dict[str, Any]:
+    from ..tiles import tile_url_template
+
+    return {
+        "title": COLLECTIONS[cid].title, "dataType": "vector", "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": WEB_MERCATOR_QUAD,
+        "links": [
+            {"rel": "self", "type": JSON, "href": _abs("ogc.tileset", cid=cid, tms="WebMercatorQuad")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": JSON,
+             "href": _abs("ogc.tile_matrix_set", tms="WebMercatorQuad")},
+            {"rel": "item", "type": MVT, "templated": True, "href": tile_url_template(cid, ogc=True)},
+            {"rel": "describedby", "type": "application/vnd.mapbox.tile+json", "title": "TileJSON",
+             "href": _abs("tiles.tilejson", layer=cid)},
+        ],
+        "layers": [{"id": cid, "dataType": "vector",
+                    "geometryType": "polygons" if cid == "regions" else "points"}],
+    }
+
+
+@bp.get("/collections/<cid>/tiles")
+def tilesets(cid: str):  # type: ignore[no-untyped-def]
+    """The vector tilesets of a collection (one: WebMercatorQuad)."""
+    _format()
+    _tiled(cid)
+    tileset = _tileset(cid)
+    return json_response({"tilesets": [{k: tileset[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI")}
+                                       | {"links": tileset["links"][:1] + tileset["links"][1:3]}]})
+
+
+@bp.get("/collections/<cid>/tiles/<tms>")
+def tileset(cid: str, tms: str):  # type: ignore[no-untyped-def]
+    """Tileset metadata: the tile URL template in WebMercatorQuad (OGC API – Tiles)."""
+    _format()
+    _tiled(cid)
+    if tms != "WebMercatorQuad":
+        raise NotFound(f"没有瓦片矩阵集 {tms}（只有 WebMercatorQuad）")
+    return json_response(_tileset(cid))
 
 
 @bp.get("/collections/<cid>/queryables")

@@ -107,6 +107,38 @@ def data_token() -> int:
     raise AssertionError("unreachable")
 
 
+# What the features of each MVT layer carry (TileJSON ``vector_layers``).
+TILE_FIELDS: dict[str, dict[str, str]] = {
+    "enterprises": {"id": "Number", "name": "String", "grade": "Number", "industry": "String",
+                    "industry_code": "String", "count": "Number（低缩放级别下网格聚合的企业数）"},
+    "hazards": {},
+    "regions": {},
+}
+TITLES = {"enterprises": "企业（按风险等级）", "hazards": "事故隐患", "regions": "行政区划"}
+
+
+def tile_url_template(layer: str, *, ogc: bool = False) -> str:
+    """The absolute URL template of ``layer``'s tiles: ``{z}/{x}/{y}``, or OGC API
+    Tiles' ``{tileMatrix}/{tileCol}/{tileRow}``."""
+    base = request.host_url.rstrip("/") + f"{bp.url_prefix}/{layer}/"
+    return base + ("{tileMatrix}/{tileCol}/{tileRow}.pbf" if ogc else "{z}/{x}/{y}.pbf")
+
+
+@bp.get("/<layer>.json")
+def tilejson(layer: str):  # type: ignore[no-untyped-def]
+    """TileJSON 3.0 of a vector tile layer, so QGIS and MapLibre add it by URL."""
+    if layer not in tq.LAYERS:
+        raise NotFound(f"没有图层 {layer}（可选：{'、'.join(tq.LAYERS)}）")
+    from ..api.common import json_response
+
+    return json_response({
+        "tilejson": "3.0.0", "name": TITLES[layer], "scheme": "xyz", "tiles": [tile_url_template(layer)],
+        "minzoom": 0, "maxzoom": tq.MAX_ZOOM, "bounds": [-180, -85.0511287798066, 180, 85.0511287798066],
+        "vector_layers": [{"id": layer, "description": TITLES[layer], "minzoom": 0, "maxzoom": tq.MAX_ZOOM,
+                           "fields": TILE_FIELDS[layer]}],
+    })
+
+
 @bp.get("/<layer>/<int:z>/<int:x>/<int:y>.pbf")
 def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     """One Mapbox Vector Tile; the MVT layer inside is named like the URL layer."""
