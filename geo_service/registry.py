@@ -86,6 +86,10 @@ class Collection:
     extra_aliases: Mapping[str, str] = field(default_factory=dict)
     #: the geometry a spatial filter compares (EPSG:4326): a column or an expression
     geometry: Callable[[], Any] = lambda: None
+    geometry_type: str = "point"
+    #: the natural key an import upserts on (model columns), and the import field a duplicate is blamed on
+    import_key: tuple[str, ...] = ()
+    key_field: str | None = None
 
     def field_keys(self) -> tuple[str, ...]:
         return tuple(f.key for f in self.fields)
@@ -135,6 +139,7 @@ _INDUSTRY = Decoration("industry_name", "industry_code", {i.code: i.name for i i
                        unless_present=True)
 
 _POINT = (Field("lng", "经度", "lng", "lng"), Field("lat", "纬度", "lat", "lat"))
+_AT_ENTERPRISE = (Field("lng", "经度", "lng"), Field("lat", "纬度", "lat"))  # shown, not imported
 
 COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
     Collection(
@@ -157,6 +162,7 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         importable=True,
         extra_aliases={"industry_code": "industry"},
         geometry=lambda: Enterprise.geom,
+        import_key=("credit_code",), key_field="credit_code",
     ),
     Collection(
         "risk-points", "风险点", "企业的安全风险点及其等级（位于企业位置）", RiskPoint, "id", _risk_points,
@@ -175,10 +181,11 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
             Field("controls_implemented", "管控措施是否落实", "ctrl_done", "controls_implemented"),
             Field("responsible_person", "管控责任人", "resp_pers", "responsible_person"),
             Field("assessed_on", "评估日期", "assessed", "assessed_on"),
-        ) + _POINT,
+        ) + _AT_ENTERPRISE,
         decorations=_GRADED,
         importable=True,
         geometry=lambda: Enterprise.geom,  # a risk point is drawn at its enterprise
+        import_key=("enterprise_id", "name"), key_field="name",
     ),
     Collection(
         "hazards", "事故隐患", "事故隐患及其整改状态、是否逾期", Hazard, "id", _hazards,
@@ -215,8 +222,10 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         ),
         importable=True,
         geometry=_hazard_point,
+        import_key=("enterprise_id", "found_on", "description"), key_field="description",
     ),
-    Collection("regions", "行政区划", "行政区划边界", Region, "code", _regions, geometry=lambda: Region.geom),
+    Collection("regions", "行政区划", "行政区划边界", Region, "code", _regions, geometry=lambda: Region.geom,
+               geometry_type="multipolygon", import_key=("code",)),
 )}
 
 

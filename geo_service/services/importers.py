@@ -40,7 +40,7 @@ from tqdm import tqdm
 from .. import domain, geo, registry
 from ..domain import Actor
 from ..errors import GeoServiceError, OutOfJurisdiction
-from ..models import Enterprise, Hazard, HazardEvent, Region, RiskPoint
+from ..models import Enterprise, Hazard, HazardEvent, Region
 from ..queries import regions_lookup
 from ..queries.scope import ALL, Scope, enterprise_scope, region_prefix
 from . import accounts
@@ -412,12 +412,11 @@ def _event_time(to_state: str, record: Mapping[str, Any], is_new: bool) -> dt.da
 
 # --------------------------------------------------------------------------- upserts
 
-_MODELS = {"enterprises": Enterprise, "risk-points": RiskPoint, "hazards": Hazard}
-_CONFLICT = {
-    "enterprises": ["credit_code"],
-    "risk-points": ["enterprise_id", "name"],
-    "hazards": ["enterprise_id", "found_on", "description"],
-}
+def _conflict(kind: str) -> list[str]:
+    """The natural key an import upserts on (the collection's ``import_key``)."""
+    return list(registry.get(kind).import_key)
+
+
 # raw field → the record column it fills (where the names differ)
 _FIELD_COLUMNS = {"industry": ["industry_code"], "lng": ["geom"], "lat": ["geom"],
                   "enterprise_credit_code": ["enterprise_id"]}
@@ -432,7 +431,7 @@ def _update_columns(kind: str, present: set[str], record: Mapping[str, Any]) -> 
         cols.update({"grade", "score"})
     if kind == "hazards" and "level" in present:
         cols.add("criterion")
-    keys = set(_CONFLICT[kind])
+    keys = set(_conflict(kind))
     return sorted(c for c in cols if c in record and c not in keys)
 
 
@@ -452,7 +451,7 @@ def _moved(old: Any, new: Any) -> sa.ColumnElement[bool]:
 
 def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: list[str]) -> str | None:
     """Insert or update one record; ``"inserted"``, ``"updated"`` or None (unchanged)."""
-    table = _MODELS[kind].__table__
+    table = registry.get(kind).model.__table__
     stmt = pg_insert(table).values(**record)
     exc = stmt.excluded
     changed = []
@@ -479,9 +478,9 @@ def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: lis
     if "updated_at" in table.c:
         set_["updated_at"] = sa.func.now()
     if not changed:
-        stmt = stmt.on_conflict_do_nothing(index_elements=_CONFLICT[kind])
+        stmt = stmt.on_conflict_do_nothing(index_elements=_conflict(kind))
     else:
-        stmt = stmt.on_conflict_do_update(index_elements=_CONFLICT[kind], set_=set_,
+        stmt = stmt.on_conflict_do_update(index_elements=_conflict(kind), set_=set_,
                                           where=sa.or_(*changed))
     row = session.execute(
         stmt.returning(table.c.id, sa.literal_column("(xmax = 0)").label("inserted"))
@@ -498,7 +497,6 @@ _VALIDATORS = {
     "risk-points": lambda raw, s, datum, row: validate_risk_point(raw, s, row=row),
     "hazards": lambda raw, s, datum, row: validate_hazard(raw, s, datum=datum, row=row),
 }
-_KEY_FIELD = {"enterprises": "credit_code", "risk-points": "name", "hazards": "description"}
 
 
 
@@ -580,7 +578,7 @@ def import_records(
         if not errors:
             key = natural_key(kind, record)
             if key in first_row:
-                errors.append(FieldError(row, header_of(kind, _KEY_FIELD[kind]),
+                errors.append(FieldError(row, header_of(kind, registry.get(kind).key_field or ""),
                                          f"与第{first_row[key]}行重复"))
             else:
                 first_row[key] = row

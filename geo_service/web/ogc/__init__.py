@@ -274,8 +274,7 @@ def _tileset(cid: str) -> dict[str, Any]:
             {"rel": "describedby", "type": "application/vnd.mapbox.tile+json", "title": "TileJSON",
              "href": _abs("tiles.tilejson", layer=cid)},
         ],
-        "layers": [{"id": cid, "dataType": "vector",
-                    "geometryType": "polygons" if cid == "regions" else "points"}],
+        "layers": [{"id": cid, "dataType": "vector", "geometryType": "polygons" if "polygon" in COLLECTIONS[cid].geometry_type else "points"}],
     }
 
 
@@ -309,8 +308,7 @@ def queryables(cid: str):  # type: ignore[no-untyped-def]
     props: dict[str, Any] = {}
     for name, q in registry.queryables(cid).items():
         if name == "geometry":
-            kind = "multipolygon" if cid == "regions" else "point"
-            props[name] = {"title": "几何", "format": f"geometry-{kind}",
+            props[name] = {"title": "几何", "format": f"geometry-{coll.geometry_type}",
                            "x-ogc-role": "primary-geometry"}
         else:
             props[name] = {"title": labels.get(name, name), **q.schema}
