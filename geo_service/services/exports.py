@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import registry
+from ..geojson import feature_collection
 
 __all__ = ["COLUMNS", "FORMATS", "export_rows", "shapefile_names"]
 
@@ -185,13 +186,7 @@ def _spatial(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str, warnings: l
 
 
 def _geojson(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    features = [
-        {"type": "Feature", "id": r.get("id"),
-         "geometry": {"type": "Point", "coordinates": [r["lng"], r["lat"]]},
-         "properties": {k: _plain(v) for k, v in r.items() if k not in ("lng", "lat")}}
-        for r in rows
-    ]
-    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
+    return json.dumps(feature_collection(rows), ensure_ascii=False).encode()
 
 
 def export_rows(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str,

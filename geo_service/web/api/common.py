@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -15,6 +14,7 @@ from flask import Response, current_app, request
 
 from ... import registry
 from ...errors import InvalidParameter
+from ...geojson import feature, feature_collection, jsonable
 from ...queries.filters import Filters, Page, parse_filters, parse_page, parse_polygon
 from ...services import exports
 
@@ -37,19 +37,6 @@ __all__ = [
 
 FILE_FORMATS = ("csv", "xlsx", "gpkg", "shp")
 GEOJSON = "application/geo+json"
-
-
-def jsonable(value: Any) -> Any:
-    """Dates as ISO 8601, decimals as floats, containers recursively."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def json_response(body: Any, status: int = 200, mimetype: str = "application/json",
@@ -119,19 +106,6 @@ def decorate(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
         value = out[d.source]
         out[d.name] = d.table.get(value) if value is not None else None
     return out
-
-
-def feature(row: Mapping[str, Any], *, id_key: str = "id", geometry: Any = None) -> dict[str, Any]:
-    """A GeoJSON Feature; the point from ``lng``/``lat`` unless ``geometry`` is given."""
-    props = {k: v for k, v in row.items() if k not in ("lng", "lat", "geometry")}
-    if geometry is None and row.get("lng") is not None:
-        geometry = {"type": "Point", "coordinates": [row["lng"], row["lat"]]}
-    return {"type": "Feature", "id": row.get(id_key), "geometry": geometry, "properties": jsonable(props)}
-
-
-def feature_collection(rows: Iterable[Mapping[str, Any]], **members: Any) -> dict[str, Any]:
-    features = [feature(r) for r in rows]
-    return {"type": "FeatureCollection", "features": features, **members}
 
 
 def json_body() -> dict[str, Any]:

@@ -480,8 +480,7 @@ def region_children(code: str):  # type: ignore[no-untyped-def]
     feats = []
     for r in rows:
         props = kids.get(r.code) or {}
-        feats.append({"type": "Feature", "id": r.code, "geometry": _json.loads(r.geometry),
-                      "properties": props})
+        feats.append(feature(props, id_key="code", geometry=_json.loads(r.geometry)) | {"id": r.code})
     return json_response({"type": "FeatureCollection", "features": feats, "as_of": as_of}, mimetype=GEOJSON)
 
 
