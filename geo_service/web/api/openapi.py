@@ -69,8 +69,11 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
         _param("offset", "跳过条数", {"type": "integer", "minimum": 0, "default": 0}),
         _param("format", "geojson（默认）、json，或下载 csv/xlsx/gpkg/shp",
                {"type": "string", "enum": ["geojson", "json", "csv", "xlsx", "gpkg", "shp"]}),
-        _param("download", "1 或 true：以附件下载整份筛选结果", {"type": "string", "enum": ["1", "true", "0", "false"]}),
+        _param("download", "1 或 true：以附件下载整份筛选结果（其他值：不下载）", {"type": "string"}),
     ]
+    # The filters and the paging read an empty value (``grade=``) as an absent one.
+    for p in filters + paging:
+        p["allowEmptyValue"] = True
     point = [
         _param("lon", "经度（WGS84）；与 lat 同时给出", {"type": "number", "minimum": -180, "maximum": 180}),
         _param("lat", "纬度（WGS84）；与 lon 同时给出", {"type": "number", "minimum": -90, "maximum": 90}),
@@ -143,7 +146,8 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
             "401": _ref("responses/Unauthorized")}}},
         "/api/enterprises": {
             **lst("企业列表；给 lon/lat/radius_m 为半径查询（按距离排序，返回 distance_m），给 lon/lat/k 为最近 k 家",
-                  point + [radius, _param("k", "最近的 k 家", {"type": "integer", "minimum": 1, "maximum": max_page})]),
+                  point + [radius, {**_param("k", "最近的 k 家（空值为 10）", {"type": "integer", "minimum": 1, "maximum": max_page}),
+                                    "allowEmptyValue": True}]),
             "post": write("登记企业（JSON 字段或 GeoJSON Feature）", "Enterprise"),
         },
         "/api/enterprises/search": search("多边形内的企业"),
@@ -190,7 +194,8 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
         "/api/regions": {"get": {"summary": "行政区划列表", "parameters": [
             _param("parent", "上级代码", {"type": "string"}), _param("level", "级别", {"type": "string", "enum": ["province", "prefecture", "county", "township"]}),
             next(p for p in filters if p["name"] == "bbox"),
-            _param("format", "json 或 geojson（含边界）", {"type": "string", "enum": ["json", "geojson"]})],
+            {**_param("format", "json（默认，空值同）或 geojson（含边界）", {"type": "string", "enum": ["json", "geojson"]}),
+             "allowEmptyValue": True}],
             "responses": {"200": {"description": "列表", "content": {"application/json": {"schema": {"type": "object"}},
                                                                     "application/geo+json": {"schema": {"type": "object"}}}},
                           "400": _ref("responses/InvalidParameter"), "401": _ref("responses/Unauthorized")}}},
@@ -205,7 +210,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
         "/api/regions/{code}/summary": {"get": {
             "summary": "区划统计：企业和风险点按等级、隐患按级别和状态、逾期、挂牌督办、整改率，并含各下级",
             "parameters": [_param("code", "代码", {"type": "string"}, where="path"),
-                           _param("as_of", "统计日期（默认今天）", {"type": "string", "format": "date"}),
+                           {**_param("as_of", "统计日期（默认今天，空值同）", {"type": "string", "format": "date"}), "allowEmptyValue": True},
                            _param("children", "0 或 false：不含下级", {"type": "string"})],
             "responses": {"200": {"description": "统计", **_json(_ref("schemas/Summary"))},
                           "400": _ref("responses/InvalidParameter"), "401": _ref("responses/Unauthorized"),
@@ -213,7 +218,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
         "/api/regions/{code}/children": {"get": {
             "summary": "下级区划边界及其统计（区域热度）",
             "parameters": [_param("code", "代码", {"type": "string"}, where="path"),
-                           _param("as_of", "统计日期", {"type": "string", "format": "date"})],
+                           {**_param("as_of", "统计日期（默认今天，空值同）", {"type": "string", "format": "date"}), "allowEmptyValue": True}],
             "responses": {"200": {"description": "GeoJSON FeatureCollection", **_json({"type": "object"}, "application/geo+json")},
                           "400": _ref("responses/InvalidParameter"), "401": _ref("responses/Unauthorized"),
                           "404": _ref("responses/NotFound")}}},
