@@ -73,3 +73,19 @@ def test_api_answers_as_its_document_says(app, auth):
                 failures[f"{operation.label} ({mode})"] = str(err)[:3000]
     assert operations >= 25
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+
+
+@pytest.mark.parametrize("url", [
+    "/api/enterprises?q=a%00b", "/api/risk-points?q=%00", "/api/regions?parent=53%0025",
+    "/ogc/collections/enterprises/items?filter=name%20%3D%20%27%00%27", "/tiles/enterprises/1/0/0.pbf?q=%00",
+])
+def test_a_nul_character_in_the_query_is_a_400_not_a_500(client, auth, url):
+    """Found by schemathesis: PostgreSQL text cannot hold NUL, and the driver failed on it."""
+    r = client.get(url, headers=auth)
+    assert r.status_code == 400 and "NUL" in r.get_json()["message"]
+
+
+def test_a_nul_character_in_a_json_body_is_a_400_not_a_500(client, auth):
+    r = client.post("/api/enterprises", headers=auth, json={
+        "credit_code": "91532501MA0000000X", "name": "空\u0000字符", "industry": "coal", "lng": 103.3, "lat": 23.3})
+    assert r.status_code == 400 and r.get_json()["parameter"] == "body"

@@ -28,6 +28,7 @@ __all__ = [
     "page_links",
     "decorate",
     "json_body",
+    "reject_nul_args",
     "expected_version",
     "with_etag",
     "download",
@@ -108,11 +109,36 @@ def decorate(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def reject_nul_args() -> None:
+    """400 for a query parameter holding a NUL character: PostgreSQL text cannot hold one,
+    and the database driver would fail on it (a 500) wherever the value reaches SQL."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise InvalidParameter(name.replace("\x00", "") or "query", "不能含空字符（NUL）")
+
+
+def _has_nul(data: Any) -> bool:
+    stack = [data]
+    while stack:  # iterative: a deep document cannot exhaust the stack here
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object (400 naming ``body`` otherwise)."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise InvalidParameter("body", "请求体应为 JSON 对象（Content-Type: application/json）")
+    if _has_nul(data):
+        raise InvalidParameter("body", "文字中不能含空字符（NUL，\\u0000）")
     return data
 
 

@@ -23,12 +23,13 @@ from ...queries import regions as rq
 from ...queries.extents import extent_select
 from ...queries.filters import Filters, parse_int
 from ...queries.tiles import LAYERS as TILED
-from ..api.common import GEOJSON, decorate, feature, json_response, request_filters
+from ..api.common import GEOJSON, decorate, feature, json_response, reject_nul_args, request_filters
 from ..context import current_scope
 from ..tiles import data_token, response_cache
 from .geojson import count_capped, features_page
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
+bp.before_request(reject_nul_args)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 COLLECTIONS = registry.COLLECTIONS

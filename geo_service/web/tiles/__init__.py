@@ -25,12 +25,13 @@ from ...db import get_session
 from ...errors import InvalidParameter, NotFound
 from ...queries import tiles as tq
 from ...queries.regions import LEVEL_DEPTH
-from ..api.common import as_of_arg, request_filters
+from ..api.common import as_of_arg, reject_nul_args, request_filters
 from ..context import current_scope
 
 __all__ = ["ResponseCache", "bp", "data_token", "response_cache"]
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
+bp.before_request(reject_nul_args)
 
 MVT = "application/vnd.mapbox-vector-tile"
 
