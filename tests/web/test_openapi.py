@@ -89,3 +89,10 @@ def test_a_nul_character_in_a_json_body_is_a_400_not_a_500(client, auth):
     r = client.post("/api/enterprises", headers=auth, json={
         "credit_code": "91532501MA0000000X", "name": "空\u0000字符", "industry": "coal", "lng": 103.3, "lat": 23.3})
     assert r.status_code == 400 and r.get_json()["parameter"] == "body"
+
+
+def test_k_nearest_and_a_radius_together_are_refused_not_half_ignored(client, auth):
+    r = client.get("/api/enterprises?lon=103.25&lat=23.5&k=2&radius_m=null", headers=auth)
+    assert r.status_code == 400 and r.get_json()["parameter"] == "radius_m"
+    r = client.get("/api/enterprises?lon=103.25&lat=23.5&k=2", headers=auth)
+    assert r.status_code == 200 and len(r.get_json()["features"]) == 2

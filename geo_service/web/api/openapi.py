@@ -146,7 +146,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
             "401": _ref("responses/Unauthorized")}}},
         "/api/enterprises": {
             **lst("企业列表；给 lon/lat/radius_m 为半径查询（按距离排序，返回 distance_m），给 lon/lat/k 为最近 k 家",
-                  point + [radius, {**_param("k", "最近的 k 家（空值为 10）", {"type": "integer", "minimum": 1, "maximum": max_page}),
+                  point + [radius, {**_param("k", "最近的 k 家（空值为 10）；不能与 radius_m 同时给出", {"type": "integer", "minimum": 1, "maximum": max_page}),
                                     "allowEmptyValue": True}]),
             "post": write("登记企业（JSON 字段或 GeoJSON Feature）", "Enterprise"),
         },

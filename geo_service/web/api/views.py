@@ -90,6 +90,8 @@ def _list(kind: str, polygon: Any = None) -> Response:
     args = request.args
     max_r = current_app.config["MAX_RADIUS_M"]
     if kind == "enterprises" and "k" in args:
+        if "radius_m" in args:  # never silently ignored
+            raise InvalidParameter("radius_m", "k（最近 k 家）与 radius_m（半径）不能同时给出")
         lng, lat = parse_point(args)
         k = parse_int(args, "k", 10, minimum=1, maximum=current_app.config["MAX_PAGE_SIZE"])
         stmt = eq.nearest(f, lng, lat, k, scope=current_scope(), as_of=as_of_arg())
