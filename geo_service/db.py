@@ -13,9 +13,28 @@ from sqlalchemy.orm import Session
 
 from .config import project_root
 
-__all__ = ["make_engine", "get_session", "init_app", "upgrade", "database_ok"]
+__all__ = ["driver_url", "make_engine", "get_session", "init_app", "upgrade", "database_ok"]
 
 LOGGER = logging.getLogger(__name__)
+
+# The installed PostgreSQL driver (psycopg2-binary in pyproject.toml).  A plain
+# ``postgresql://`` URL lets SQLAlchemy pick its default driver, which since
+# SQLAlchemy 2.1 is psycopg 3: not installed here.
+DRIVER = "postgresql+psycopg2"
+
+
+def driver_url(url: str) -> str:
+    """``url`` with the installed driver named, when it names none.
+
+    >>> driver_url("postgresql://geo:pw@db:5432/geo")
+    'postgresql+psycopg2://geo:pw@db:5432/geo'
+    >>> driver_url("postgres:///geo?host=/run/pg"), driver_url("postgresql+psycopg2://h/geo")
+    ('postgresql+psycopg2:///geo?host=/run/pg', 'postgresql+psycopg2://h/geo')
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):
+        return DRIVER + sep + rest  # the rest verbatim: no re-quoting of the password or query
+    return url
 
 
 def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 30000) -> Engine:
@@ -29,7 +48,7 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 300
         Server-side limit on any one statement.
     """
     engine = create_engine(
-        url,
+        driver_url(url),
         pool_size=pool_size,
         max_overflow=pool_size * 2,
         pool_pre_ping=True,
@@ -48,7 +67,7 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 300
 def alembic_config(url: str) -> AlembicConfig:
     cfg = AlembicConfig(str(project_root() / "alembic.ini"))
     cfg.set_main_option("script_location", str(project_root() / "migrations"))
-    cfg.attributes["url"] = url
+    cfg.attributes["url"] = driver_url(url)
     return cfg
 
 

@@ -12,6 +12,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
+from geo_service.db import driver_url
 from geo_service.models import Base
 
 config = context.config
@@ -22,7 +23,7 @@ def _url() -> str:
     url = config.attributes.get("url") or os.environ.get("DATABASE_URL")
     if not url:
         raise RuntimeError("no database URL given to the migrations")
-    return url
+    return driver_url(url)
 
 
 def run_migrations_offline() -> None:

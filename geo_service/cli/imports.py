@@ -88,13 +88,16 @@ def regions(file: Path | None, cnmaps_code: str | None, code_field: str, name_fi
                 session.commit()
         finally:
             engine.dispose()
+    for warning in result.warnings:
+        click.echo("提示：" + warning, err=True)
     click.echo("行政区划：" + result.summary())
 
 
 def _records_command(kind: str) -> click.Command:
     title = _KIND_TITLES[kind]
 
-    @click.command(kind, help=f"从 CSV、XLSX 或 GeoJSON 导入{title}（表头用模板的中文列名）。")
+    @click.command(kind, help=f"从 CSV、XLSX、GeoJSON、GeoPackage 或 Shapefile（.zip）导入{title}"
+                               "（表头用模板的中文列名，或本服务下载文件的列名）。")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--crs", type=click.Choice(list(geo.DATUMS)), default="wgs84", show_default=True,
                   help="文件中经纬度的坐标系（高德/腾讯为 gcj02，百度为 bd09）")
@@ -119,6 +122,8 @@ def _records_command(kind: str) -> click.Command:
                     session.commit()
             finally:
                 engine.dispose()
+        for warning in result.warnings:
+            click.echo("提示：" + warning, err=True)
         if result.errors:
             _echo_errors(result.errors)
         for w in result.warnings[:_MAX_SHOWN]:

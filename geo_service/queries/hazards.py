@@ -44,7 +44,7 @@ def hazard_columns(as_of: dt.date) -> list[sa.ColumnElement[Any]]:
         overdue_days(as_of).label("overdue_days"), Hazard.resp_person, Hazard.measures,
         sa.cast(Hazard.funds_wan, sa.Float).label("funds_wan"), Hazard.emergency_plan,
         Hazard.supervision_doc_no, Hazard.rectified_on, Hazard.verified_on, Hazard.verifier,
-        Enterprise.region_code, Enterprise.industry_code, Hazard.version,
+        Hazard.verification_note, Enterprise.region_code, Enterprise.industry_code, Hazard.version,
         sa.func.ST_X(where).label("lng"), sa.func.ST_Y(where).label("lat"),
     ]
 

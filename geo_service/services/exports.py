@@ -19,78 +19,34 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .. import registry
+from ..geojson import feature_collection
 from . import spreadsheet
 
 __all__ = ["COLUMNS", "FORMATS", "export_rows", "shapefile_names"]
 
-_COMMON_TAIL = (("lng", "经度"), ("lat", "纬度"))
-
+# Column order, Chinese headers and Shapefile names: the collection's fields.
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "enterprises": (
-        ("id", "编号"), ("name", "企业名称"), ("credit_code", "统一社会信用代码"),
-        ("industry_name", "行业领域"), ("grade_name", "风险等级"), ("grade", "风险等级代码"),
-        ("region_code", "行政区划代码"), ("address", "地址"), ("legal_rep", "法定代表人"),
-        ("contact_phone", "联系电话"), ("supervising_dept", "监管部门"), ("distance_m", "距离（米）"),
-    ) + _COMMON_TAIL,
-    "risk-points": (
-        ("id", "编号"), ("enterprise_id", "企业编号"), ("enterprise_name", "企业名称"),
-        ("name", "风险点名称"), ("grade_name", "风险等级"), ("grade", "风险等级代码"),
-        ("location_desc", "所在部位"), ("accident_type", "可能导致的事故类型"), ("method", "评估方法"),
-        ("score", "风险值"), ("control_measures", "管控措施"), ("controls_implemented", "管控措施是否落实"),
-        ("responsible_person", "管控责任人"), ("assessed_on", "评估日期"),
-    ) + _COMMON_TAIL,
-    "hazards": (
-        ("id", "编号"), ("enterprise_id", "企业编号"), ("enterprise_name", "企业名称"),
-        ("description", "隐患描述"), ("level_name", "隐患级别"), ("state_name", "整改状态"),
-        ("source_name", "隐患来源"), ("category", "隐患类别"), ("found_on", "发现日期"),
-        ("found_by", "检查人员"), ("deadline", "整改期限"), ("overdue", "是否逾期"),
-        ("overdue_days", "逾期天数"), ("resp_person", "整改责任人"), ("measures", "整改措施"),
-        ("funds_wan", "整改资金（万元）"), ("emergency_plan", "应急预案"),
-        ("supervision_doc_no", "挂牌督办文号"), ("rectified_on", "整改完成日期"),
-        ("verified_on", "验收日期"), ("verifier", "验收人"),
-    ) + _COMMON_TAIL,
+    cid: tuple((f.key, f.label) for f in c.fields) for cid, c in registry.COLLECTIONS.items() if c.importable
 }
-TITLES = {"enterprises": "企业", "risk-points": "风险点", "hazards": "隐患", "regions": "行政区划"}
-
-# Shapefile (dBASE) field names: at most 10 ASCII characters.
-_SHP_NAMES = {
-    "enterprise_id": "ent_id", "enterprise_name": "ent_name", "industry_name": "industry",
-    "grade_name": "grade_nm", "region_code": "region", "contact_phone": "phone",
-    "supervising_dept": "dept", "location_desc": "location", "accident_type": "accident",
-    "control_measures": "controls", "controls_implemented": "ctrl_done",
-    "responsible_person": "resp_pers", "assessed_on": "assessed", "description": "descr",
-    "level_name": "level_nm", "state_name": "state_nm", "source_name": "source_nm",
-    "supervision_doc_no": "sup_doc", "rectified_on": "rectified", "verified_on": "verified",
-    "emergency_plan": "emerg_plan", "overdue_days": "overdue_d", "distance_m": "dist_m",
-    "credit_code": "credit", "resp_person": "resp_pers",
-}
+TITLES = {cid: c.title for cid, c in registry.COLLECTIONS.items()}
 
 FORMATS: dict[str, tuple[str, str]] = {
     "geojson": ("application/geo+json", "geojson"),
-    "csv": ("text/csv; charset=utf-8", "csv"),
+    "csv": ("text/csv", "csv"),  # Flask adds "; charset=utf-8" to a text/* mimetype
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
     "gpkg": ("application/geopackage+sqlite3", "gpkg"),
     "shp": ("application/zip", "zip"),
 }
 
 
-def shapefile_names(keys: Sequence[str]) -> dict[str, str]:
-    """Unique dBASE field names (≤ 10 ASCII characters) for ``keys``.
+def shapefile_names(keys: Sequence[str], kind: str = "enterprises") -> dict[str, str]:
+    """Unique dBASE field names (≤ 10 ASCII characters) for ``keys`` (the collection's ``shp`` names).
 
-    >>> shapefile_names(["enterprise_name", "controls_implemented", "id"])
+    >>> shapefile_names(["enterprise_name", "controls_implemented", "id"], "risk-points")
     {'enterprise_name': 'ent_name', 'controls_implemented': 'ctrl_done', 'id': 'id'}
     """
-    out: dict[str, str] = {}
-    used: set[str] = set()
-    for key in keys:
-        name = _SHP_NAMES.get(key, key)[:10]
-        base, n = name, 1
-        while name in used:
-            n += 1
-            name = f"{base[:8]}_{n}"
-        used.add(name)
-        out[key] = name
-    return out
+    return registry.shapefile_names(kind, list(keys))
 
 
 def _columns(kind: str, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
@@ -152,25 +108,48 @@ def _xlsx(kind: str, rows: Sequence[Mapping[str, Any]]) -> bytes:
     return spreadsheet.workbook_bytes(wb)
 
 
-def _plain(value: Any, *, max_chars: int | None = None) -> Any:
+DBF_TEXT_BYTES = 254  # a dBASE character field holds at most 254 bytes (84 CJK characters in UTF-8)
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
-    if isinstance(value, str) and max_chars is not None:
-        return value[:max_chars]
     return value
 
 
-def _geodataframe(kind: str, rows: Sequence[Mapping[str, Any]], *, shp: bool):  # type: ignore[no-untyped-def]
+def dbf_text(value: str) -> str:
+    """``value`` cut to what a dBASE text field holds (254 bytes of UTF-8, whole characters).
+
+    >>> len(dbf_text("地" * 90)), dbf_text("短地址")
+    (84, '短地址')
+    """
+    return value.encode("utf-8")[:DBF_TEXT_BYTES].decode("utf-8", errors="ignore")
+
+
+def _geodataframe(kind: str, rows: Sequence[Mapping[str, Any]], *, shp: bool,
+                  warnings: list[str] | None = None):  # type: ignore[no-untyped-def]
     import geopandas as gpd
     import pandas as pd
 
     keys = [k for k, _ in _columns(kind, rows) if k not in ("lng", "lat")]
-    # dBASE text fields hold 254 bytes: 80 CJK characters in UTF-8.
-    records = [{k: _plain(r.get(k), max_chars=80 if shp else None) for k in keys} for r in rows]
+    records = [{k: _plain(r.get(k)) for k in keys} for r in rows]
+    if shp:
+        labels = dict(COLUMNS[kind])
+        cut: dict[str, list[Any]] = {}
+        for r, rec in zip(rows, records, strict=True):
+            for k, v in rec.items():
+                if isinstance(v, str) and len(v.encode("utf-8")) > DBF_TEXT_BYTES:
+                    rec[k] = dbf_text(v)
+                    cut.setdefault(k, []).append(r.get("id"))
+        if warnings is not None:
+            for k, ids in cut.items():
+                warnings.append(f"{labels.get(k, k)}（{shapefile_names([k], kind)[k]}）有 {len(ids)} 条超过 Shapefile "
+                                f"文本字段上限 {DBF_TEXT_BYTES} 字节，已被截断（编号 {'、'.join(map(str, ids[:10]))}"
+                                f"{' 等' if len(ids) > 10 else ''}）；需要完整内容请下载 GeoPackage（.gpkg）")
     df = pd.DataFrame.from_records(records, columns=keys)
     for k in keys:
         if df[k].isna().all():  # no value to infer a type from: write it as text
@@ -178,14 +157,17 @@ def _geodataframe(kind: str, rows: Sequence[Mapping[str, Any]], *, shp: bool):  
     geometry = gpd.points_from_xy([r["lng"] for r in rows], [r["lat"] for r in rows], crs="EPSG:4326")
     gdf = gpd.GeoDataFrame(df, geometry=geometry, crs="EPSG:4326")
     if shp:
-        gdf = gdf.rename(columns=shapefile_names(keys))
+        gdf = gdf.rename(columns=shapefile_names(keys, kind))
     return gdf
 
 
-def _spatial(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str) -> bytes:
+def _spatial(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str, warnings: list[str] | None = None) -> bytes:
     layer = kind.replace("-", "_")
     with tempfile.TemporaryDirectory(prefix="geo-export-") as tmp:
-        gdf = _geodataframe(kind, rows, shp=fmt == "shp")
+        found: list[str] = []
+        gdf = _geodataframe(kind, rows, shp=fmt == "shp", warnings=found)
+        if warnings is not None:
+            warnings.extend(found)
         if fmt == "gpkg":
             path = Path(tmp) / f"{layer}.gpkg"
             gdf.to_file(path, driver="GPKG", layer=layer, engine="pyogrio")
@@ -196,23 +178,22 @@ def _spatial(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str) -> bytes:
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for part in sorted(Path(tmp).glob(f"{layer}.*")):
                 zf.write(part, part.name)
+            if found:  # beside the layer, for whoever opens the archive in a GIS
+                zf.writestr("导出警告.txt", "\r\n".join(found) + "\r\n")
         return buf.getvalue()
 
 
 def _geojson(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    features = [
-        {"type": "Feature", "id": r.get("id"),
-         "geometry": {"type": "Point", "coordinates": [r["lng"], r["lat"]]},
-         "properties": {k: _plain(v) for k, v in r.items() if k not in ("lng", "lat")}}
-        for r in rows
-    ]
-    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
+    return json.dumps(feature_collection(rows), ensure_ascii=False).encode()
 
 
-def export_rows(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str) -> tuple[bytes, str, str]:
+def export_rows(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str,
+                warnings: list[str] | None = None) -> tuple[bytes, str, str]:
     """The rows of ``kind`` (enterprises, risk-points, hazards) as a file.
 
     Returns ``(data, mimetype, extension)``.  ``fmt`` is one of :data:`FORMATS`.
+    What the format could not hold whole (a Shapefile's text over 254 bytes)
+    is appended to ``warnings`` in Chinese.
     """
     if kind not in COLUMNS:
         raise ValueError(f"unknown kind {kind!r}")
@@ -225,4 +206,4 @@ def export_rows(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str) -> tuple
         return _xlsx(kind, rows), mimetype, ext
     if fmt == "geojson":
         return _geojson(rows), mimetype, ext
-    return _spatial(kind, rows, fmt), mimetype, ext
+    return _spatial(kind, rows, fmt, warnings), mimetype, ext

@@ -21,6 +21,7 @@ import io
 import json
 import logging
 import sqlite3
+import unicodedata
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,15 +38,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from .. import domain, geo
+from .. import domain, geo, registry
 from ..domain import Actor
 from ..errors import GeoServiceError, OutOfJurisdiction
-from ..models import AuditLog, Enterprise, Hazard, HazardEvent, Region, RiskPoint
+from ..models import AuditLog, Enterprise, Hazard, HazardEvent, Region
 from ..queries import regions_lookup
 from ..queries.scope import ALL, Scope, enterprise_scope, region_prefix
 from . import accounts, register, spreadsheet
 from .register import snapshot
-from .uploads import UploadLimits, UploadRejected, check_import_file
+from .uploads import EXTENSIONS, UploadLimits, UploadRejected, check_import_file
 from .validation import (
     COLUMNS,
     FieldError,
@@ -78,6 +79,7 @@ LOGGER = logging.getLogger(__name__)
 
 KINDS = tuple(COLUMNS)  # enterprises, risk-points, hazards
 REJECT_REASON_HEADER = "错误原因"
+ACCEPTED = ".csv、.xlsx、.geojson、.gpkg 或 .zip（Shapefile）"
 IMPORT_ACTOR = Actor("数据导入")
 OUT_OF_SCOPE = "不在本账号管辖范围内"
 
@@ -113,6 +115,8 @@ class ImportResult:
     events: int = 0
     written: bool = False
     dry_run: bool = False
+    #: what the user should know although nothing failed (the sheet read, a missing parent …)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -129,7 +133,10 @@ class ImportResult:
 # --------------------------------------------------------------------------- reading files
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
+Table = tuple[list[str], list[list[Any]]]
+
+
+def _read_csv(path: Path) -> Table:
     data = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -145,7 +152,14 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
     return rows[0], rows[1:]
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], list[list[Any]]]:
+def _known_headers(kind: str, headers: Iterable[Any]) -> int:
+    return len({f for f in (_field_of(kind, h) for h in headers) if f})
+
+
+def _read_xlsx(path: Path, kind: str, warnings: list[str]) -> Table:
+    """The sheet whose first row has most of ``kind``'s headers (a 填写说明 sheet
+    first in the workbook is not the data); which sheet was read is said in
+    ``warnings`` when the workbook has more than one."""
     from openpyxl import load_workbook
 
     try:
@@ -153,16 +167,50 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[list[Any]]]:
     except Exception as err:  # openpyxl raises many kinds for a broken file
         raise ImportFailed(f"无法读取 Excel 文件：{err}") from err
     try:
-        ws = wb.worksheets[0]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        best: tuple[int, int, str, list[list[Any]]] | None = None
+        for i, ws in enumerate(wb.worksheets):
+            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            score = _known_headers(kind, rows[0]) if rows else 0
+            if best is None or score > best[0]:
+                best = (score, i, ws.title, rows)
+        n_sheets = len(wb.worksheets)
     finally:
         wb.close()
-    if not rows:
+    if best is None or not best[3]:
         raise ImportFailed("文件为空")
+    _, _, title, rows = best
+    if n_sheets > 1:
+        warnings.append(f"读取的是工作表“{title}”（按表头识别，共 {n_sheets} 个工作表）")
     return ["" if h is None else str(h) for h in rows[0]], rows[1:]
 
 
-def _read_geojson(path: Path) -> tuple[list[str], list[list[Any]]]:
+GEOMETRY_ERROR = "__geometry_error__"
+
+
+def _point_cells(props: dict[str, Any], geom: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A feature's properties with its Point as 经度/纬度 (a file's own 经度/纬度 win),
+    or a geometry error for any other geometry type."""
+    if geom:
+        kind = geom.get("type")
+        if kind != "Point":
+            props[GEOMETRY_ERROR] = f"几何类型应为 Point，实为 {kind}"
+        else:
+            lng, lat = geom["coordinates"][:2]
+            props.setdefault("经度", lng)
+            props.setdefault("纬度", lat)
+    return props
+
+
+def _table(records: list[dict[str, Any]]) -> Table:
+    headers: list[str] = []
+    for props in records:
+        for k in props:
+            if k not in headers:
+                headers.append(k)
+    return headers, [[r.get(h) for h in headers] for r in records]
+
+
+def _read_geojson(path: Path) -> Table:
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as err:
@@ -170,63 +218,116 @@ def _read_geojson(path: Path) -> tuple[list[str], list[list[Any]]]:
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
         raise ImportFailed("GeoJSON 应为 FeatureCollection")
-    headers: list[str] = []
-    records: list[dict[str, Any]] = []
+    records = []
     for feat in features:
-        props = dict(feat.get("properties") or {})
+        if not isinstance(feat, dict):
+            raise ImportFailed("GeoJSON 的 features 应为要素（Feature）对象")
         geom = feat.get("geometry")
-        if geom:
-            if geom.get("type") != "Point":
-                props["__geometry_error__"] = f"几何类型应为 Point，实为 {geom.get('type')}"
-            else:
-                lng, lat = geom["coordinates"][:2]
-                props.setdefault("经度", lng)
-                props.setdefault("纬度", lat)
-        for k in props:
-            if k not in headers:
-                headers.append(k)
-        records.append(props)
-    return headers, [[r.get(h) for h in headers] for r in records]
+        records.append(_point_cells(dict(feat.get("properties") or {}), geom if isinstance(geom, dict) else None))
+    return _table(records)
 
 
-def read_rows(kind: str, path: Path, limits: UploadLimits | None = None
+def _read_ogr(path: Path) -> Table:
+    """A GeoPackage or a zipped Shapefile, read with pyogrio in WGS84 (its first layer)."""
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+    from shapely.geometry import mapping
+
+    try:
+        frame = pyogrio.read_dataframe(path)
+    except (DataSourceError, DataLayerError, OSError, ValueError) as err:
+        raise ImportFailed(f"无法读取 {path.suffix} 文件：{err}") from err
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    records = []
+    for rec in frame.itertuples(index=False):
+        values = rec._asdict()
+        props = {c: values[c] for c in columns}
+        geom = values[frame.geometry.name]
+        records.append(_point_cells(props, mapping(geom) if geom is not None and not geom.is_empty else None))
+    if not records:
+        return columns, []
+    return _table(records)
+
+
+def _field_of(kind: str, header: Any) -> str | None:
+    """The import field a header names: the template's Chinese header, the field
+    name, or a name the collection's downloads use (:func:`registry.import_aliases`)."""
+    h = str(header).strip().lstrip("\ufeff").strip()
+    aliases = registry.import_aliases(kind)
+    found = field_of_header(kind, h) or aliases.get(h)
+    if found is None:  # a header typed with full-width letters or digits
+        h = unicodedata.normalize("NFKC", h)
+        found = field_of_header(kind, h) or aliases.get(h)
+    return found
+
+
+# Free text is kept as written: NFKC would also turn Chinese punctuation (，：（）) into ASCII;
+# so is the criterion, whose names are titles with full-width brackets.
+_VERBATIM = frozenset({
+    "criterion",
+    "name", "address", "legal_rep", "supervising_dept", "grade_override_note", "location_desc", "accident_type",
+    "control_measures", "responsible_person", "description", "category", "found_by", "resp_person", "measures",
+    "emergency_plan", "supervision_doc_no", "verifier", "verification_note",
+})
+
+
+def _normal(field_name: str | None, value: Any) -> Any:
+    """A coded value (codes, numbers, dates, phones, choices) NFKC-normalised before
+    validation: full-width digits and letters become ASCII (１２３ → 123)."""
+    if isinstance(value, str) and field_name not in _VERBATIM:
+        return unicodedata.normalize("NFKC", value)
+    return value
+
+
+def read_rows(kind: str, path: Path, limits: UploadLimits | None = None, *,
+              warnings: list[str] | None = None,
               ) -> tuple[list[str], list[tuple[int, dict[str, Any], dict[str, Any]]]]:
     """The rows of an import file.
 
     Returns the headers and, per non-empty row, ``(row number, raw record by
     field name, original cells by header)``.  Row numbers are those a user
-    sees: in CSV/XLSX the header is row 1; in GeoJSON the n-th feature is row n.
-    Headers may be the Chinese ones of the template or the English field names.
+    sees: in CSV/XLSX the header is row 1; in GeoJSON, GeoPackage and
+    Shapefile the n-th feature is row n.  Headers may be the Chinese ones of
+    the template, the English field names, or the names of this collection's
+    downloads (CSV/XLSX labels, GeoJSON/GPKG keys, Shapefile short names), so
+    that every download imports back.  Coded values (not free text) are
+    NFKC-normalised.
 
     Before any parser reads it, the file passes
     :func:`~geo_service.services.uploads.check_import_file` (size, type by
-    content agreeing with the extension, the ZIP-bomb guard for XLSX).
+    content agreeing with the extension, the ZIP-bomb guard for XLSX and SHP).
 
     Raises
     ------
     ImportFailed
         Unknown format, a file refused by the upload checks, unreadable file,
-        or a required column missing.
+        a required column missing, or no data row.
     """
+    warnings = [] if warnings is None else warnings
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".xlsx", ".xlsm", ".geojson", ".json"):
-        try:
-            check_import_file(path, limits)
-        except UploadRejected as err:
-            raise ImportFailed(err.user_msg) from err
-    if suffix == ".csv":
+    if suffix not in EXTENSIONS:
+        raise ImportFailed(f"不支持的文件类型 {suffix or '（无扩展名）'}：应为 {ACCEPTED}")
+    try:
+        fmt = check_import_file(path, limits)
+    except UploadRejected as err:
+        raise ImportFailed(err.user_msg) from err
+    first = 1
+    if fmt == "csv":
         headers, rows = _read_csv(path)
         first = 2
-    elif suffix in (".xlsx", ".xlsm"):
-        headers, rows = _read_xlsx(path)
+    elif fmt == "xlsx":
+        headers, rows = _read_xlsx(path, kind, warnings)
         first = 2
-    elif suffix in (".geojson", ".json"):
+    elif fmt == "geojson":
         headers, rows = _read_geojson(path)
-        first = 1
     else:
-        raise ImportFailed(f"不支持的文件类型 {suffix or '（无扩展名）'}：应为 .csv、.xlsx 或 .geojson")
+        headers, rows = _read_ogr(path)
+    if all(all(_blank_cell(c) for c in cells) for cells in rows):
+        raise ImportFailed("文件没有数据行")
     headers = [str(h).strip().lstrip("\ufeff") for h in headers]
-    fields = [field_of_header(kind, h) for h in headers]
+    fields = [None if h == GEOMETRY_ERROR else _field_of(kind, h) for h in headers]
     present = {f for f in fields if f}
     missing = [c.header for c in COLUMNS[kind] if c.required and c.field not in present]
     if kind in ("risk-points", "hazards") and "enterprise_id" in present:
@@ -235,19 +336,30 @@ def read_rows(kind: str, path: Path, limits: UploadLimits | None = None
         raise ImportFailed("文件缺少必填列：" + "、".join(missing))
     out = []
     for i, cells in enumerate(rows):
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+        if all(_blank_cell(c) for c in cells):
             continue
         raw: dict[str, Any] = {}
         original: dict[str, Any] = {}
         for h, f, v in zip(headers, fields, cells, strict=False):
+            if h == GEOMETRY_ERROR:
+                if v is not None:
+                    raw[GEOMETRY_ERROR] = v
+                continue
             original[h] = v
+            v = _normal(f, v)
             # two headers may name one field (Chinese and English): a blank never hides a value
-            if f and (raw.get(f) is None or not (v is None or (isinstance(v, str) and not v.strip()))):
+            if f and (raw.get(f) is None or not _blank_cell(v)):
                 raw[f] = v
-        if "__geometry_error__" in original:
-            raw["__geometry_error__"] = original.pop("__geometry_error__")
         out.append((first + i, raw, original))
-    return [h for h in headers if h != "__geometry_error__"], out
+    return [h for h in headers if h != GEOMETRY_ERROR], out
+
+
+def _blank_cell(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and v != v:  # NaN: a spatial file's empty number
+        return True
+    return isinstance(v, str) and not v.strip()
 
 
 # --------------------------------------------------------------------------- hazard lifecycle
@@ -308,12 +420,11 @@ def _event_time(to_state: str, record: Mapping[str, Any], is_new: bool) -> dt.da
 
 # --------------------------------------------------------------------------- upserts
 
-_MODELS = {"enterprises": Enterprise, "risk-points": RiskPoint, "hazards": Hazard}
-_CONFLICT = {
-    "enterprises": ["credit_code"],
-    "risk-points": ["enterprise_id", "name"],
-    "hazards": ["enterprise_id", "found_on", "description"],
-}
+def _conflict(kind: str) -> list[str]:
+    """The natural key an import upserts on (the collection's ``import_key``)."""
+    return list(registry.get(kind).import_key)
+
+
 # raw field → the record column it fills (where the names differ)
 _FIELD_COLUMNS = {"industry": ["industry_code"], "lng": ["geom"], "lat": ["geom"],
                   "enterprise_credit_code": ["enterprise_id"]}
@@ -328,14 +439,28 @@ def _update_columns(kind: str, present: set[str], record: Mapping[str, Any]) -> 
         cols.update({"grade", "score"})
     if kind == "hazards" and "level" in present:
         cols.add("criterion")
-    keys = set(_CONFLICT[kind])
+    keys = set(_conflict(kind))
     return sorted(c for c in cols if c in record and c not in keys)
+
+
+COORDINATE_TOLERANCE_DEG = 1e-7  # about 1 cm: what a spreadsheet's 15 significant digits keep
+
+
+def _moved(old: Any, new: Any) -> sa.ColumnElement[bool]:
+    """Whether a point moved by more than :data:`COORDINATE_TOLERANCE_DEG` in lng or lat
+    (or appeared, or went)."""
+    return sa.or_(
+        sa.and_(old.is_(None), new.is_not(None)),
+        sa.and_(old.is_not(None), new.is_(None)),
+        sa.func.abs(sa.func.ST_X(old) - sa.func.ST_X(new)) > COORDINATE_TOLERANCE_DEG,
+        sa.func.abs(sa.func.ST_Y(old) - sa.func.ST_Y(new)) > COORDINATE_TOLERANCE_DEG,
+    )
 
 
 def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: list[str]
             ) -> tuple[str, int] | None:
     """Insert or update one record: ``("inserted" | "updated", id)``, or None (unchanged)."""
-    table = _MODELS[kind].__table__
+    table = registry.get(kind).model.__table__
     stmt = pg_insert(table).values(**record)
     exc = stmt.excluded
     changed = []
@@ -344,16 +469,27 @@ def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: lis
             # blank region in the file: the trigger assigns it from the point
             changed.append(sa.and_(exc.region_code.is_not(None),
                                    table.c.region_code.is_distinct_from(exc.region_code)))
+        elif c == "geom":
+            old_geom, new_geom = table.c.geom, exc.geom
+            if kind == "hazards":
+                # a hazard without its own point is drawn, and downloaded, at its enterprise's
+                # (enterprise_id is part of the conflict key: the row's and the file's agree)
+                at_enterprise = (sa.select(Enterprise.geom).where(Enterprise.id == record["enterprise_id"])
+                                 .scalar_subquery())
+                old_geom = sa.func.coalesce(old_geom, at_enterprise)
+                new_geom = sa.func.coalesce(new_geom, at_enterprise)
+            changed.append(_moved(old_geom, new_geom))
         else:
+            # numeric columns compare at their stored scale: EXCLUDED holds the value cast to the column
             changed.append(table.c[c].is_distinct_from(exc[c]))
     set_: dict[str, Any] = {c: exc[c] for c in columns}
     set_["version"] = table.c.version + 1
     if "updated_at" in table.c:
         set_["updated_at"] = sa.func.now()
     if not changed:
-        stmt = stmt.on_conflict_do_nothing(index_elements=_CONFLICT[kind])
+        stmt = stmt.on_conflict_do_nothing(index_elements=_conflict(kind))
     else:
-        stmt = stmt.on_conflict_do_update(index_elements=_CONFLICT[kind], set_=set_,
+        stmt = stmt.on_conflict_do_update(index_elements=_conflict(kind), set_=set_,
                                           where=sa.or_(*changed))
     row = session.execute(
         stmt.returning(table.c.id, sa.literal_column("(xmax = 0)").label("inserted"))
@@ -375,9 +511,9 @@ def _existing_snapshots(session: Session, kind: str, records: list[Mapping[str, 
     row the records may update, by id, in one query."""
     if not records:
         return {}
-    model = _MODELS[kind]
-    key = sa.tuple_(*(model.__table__.c[c] for c in _CONFLICT[kind]))
-    keys = [tuple(r[c] for c in _CONFLICT[kind]) for r in records]
+    model = registry.get(kind).model
+    key = sa.tuple_(*(model.__table__.c[c] for c in _conflict(kind)))
+    keys = [tuple(r[c] for c in _conflict(kind)) for r in records]
     return {obj.id: snapshot(obj) for obj in session.scalars(sa.select(model).where(key.in_(keys)))}
 
 
@@ -387,7 +523,7 @@ def _audit_records(session: Session, kind: str, actor: Actor, before: Mapping[in
     and after snapshot, appended in bulk (one read and one insert statement)."""
     if not written:
         return
-    model = _MODELS[kind]
+    model = registry.get(kind).model
     after = {obj.id: snapshot(obj) for obj in session.scalars(
         sa.select(model).where(model.__table__.c.id.in_([obj_id for _, obj_id in written]))
         .execution_options(populate_existing=True))}
@@ -406,7 +542,6 @@ _VALIDATORS = {
     "risk-points": lambda raw, s, datum, row: validate_risk_point(raw, s, row=row),
     "hazards": lambda raw, s, datum, row: validate_hazard(raw, s, datum=datum, row=row),
 }
-_KEY_FIELD = {"enterprises": "credit_code", "risk-points": "name", "hazards": "description"}
 
 
 
@@ -478,23 +613,27 @@ def import_records(
     if kind not in COLUMNS:
         raise ValueError(f"unknown kind {kind!r}")
     path = Path(path)
-    headers, rows = read_rows(kind, path, limits)
-    result = ImportResult(kind=kind, rows=len(rows), headers=headers, dry_run=dry_run)
+    warnings: list[str] = []
+    headers, rows = read_rows(kind, path, limits, warnings=warnings)
+    result = ImportResult(kind=kind, rows=len(rows), headers=headers, dry_run=dry_run, warnings=warnings)
     present = set().union(*(raw.keys() for _, raw, _ in rows)) if rows else set()
-    present.discard("__geometry_error__")
+    present.discard(GEOMETRY_ERROR)
 
     good: list[tuple[int, dict[str, Any], str | None]] = []
     first_row: dict[tuple[Any, ...], int] = {}
     validate = _VALIDATORS[kind]
     for row, raw, original in tqdm(rows, desc="校验", unit="行", disable=not progress):
         record, errors = validate(raw, session, datum, row)
-        if "__geometry_error__" in raw:
-            errors.append(FieldError(row, "经度", raw["__geometry_error__"]))
+        if GEOMETRY_ERROR in raw:
+            # the feature has a geometry, just not a point: that is its one error about the location
+            point_columns = {header_of(kind, "lng"), header_of(kind, "lat")}
+            errors = [e for e in errors if not (e.column in point_columns and e.reason == "必填项为空")]
+            errors.append(FieldError(row, header_of(kind, "lng"), raw[GEOMETRY_ERROR]))
         old_state: str | None = None
         if not errors:
             key = natural_key(kind, record)
             if key in first_row:
-                errors.append(FieldError(row, header_of(kind, _KEY_FIELD[kind]),
+                errors.append(FieldError(row, header_of(kind, registry.get(kind).key_field or ""),
                                          f"与第{first_row[key]}行重复"))
             else:
                 first_row[key] = row
@@ -978,8 +1117,10 @@ def import_regions(
     """Upsert region boundaries by code (parents first).
 
     A parent that is neither in the database nor in ``regions`` is dropped
-    (NULL) rather than failing the foreign key.  Each region created or
-    changed gets an audit row (before and after, the boundary by its digest).
+    (NULL) rather than failing the foreign key, and said in ``warnings`` with
+    the ways to create it (``--parent-field`` naming it in a file that holds it,
+    or ``--cnmaps CODE``).  Each region created or changed gets an audit row
+    (before and after, the boundary by its digest).
     """
     records = sorted(regions, key=lambda r: (_LEVEL_ORDER.get(r.level, 9), r.code))
     codes = {r.code for r in records}
@@ -990,10 +1131,19 @@ def import_regions(
         written: list[tuple[str, str]] = []
         for r in tqdm(records, desc="区划", unit="个", disable=not progress):
             parent = r.parent_code
+            known = codes | existing
             if parent is None:
-                parent = next((p for p in _parent_candidates(r.code) if p in codes | existing), None)
-            elif parent not in codes | existing:
-                parent = None
+                parent = next((p for p in _parent_candidates(r.code) if p in known), None)
+                wanted = None if parent is not None or r.level == "province" else _parent_candidates(r.code)[0]
+            elif parent not in known:
+                wanted, parent = parent, None
+            else:
+                wanted = None
+            if wanted is not None:
+                result.warnings.append(
+                    f"{r.name}（{r.code}）的上级区划 {wanted} 未导入，已暂不设上级：请先导入上级区划"
+                    f"（含上级的文件用 --parent-field 指明上级代码字段，或 geo-service import regions "
+                    f"--cnmaps {wanted}），再重新导入本文件")
             values = {"code": r.code, "name": r.name, "level": r.level, "parent_code": parent,
                       "geom": from_shape(r.geom, srid=4326)}
             outcome = _upsert_region(session, values)

@@ -12,6 +12,9 @@ A file is judged by its bytes, and its extension must agree with them:
   than :attr:`UploadLimits.max_members` members is refused (a "zip bomb").
 - CSV: UTF-8 (with or without BOM) or GBK/GB18030 text without NUL bytes.
 - GeoJSON: JSON text (UTF-8) whose top level is an object.
+- GeoPackage: an SQLite database file (``SQLite format 3`` header).
+- Shapefile: a ZIP (the same directory checks as XLSX) holding exactly one
+  ``.shp`` with its ``.dbf``.
 
 Files larger than :attr:`UploadLimits.max_bytes` are refused (413) while they
 are being received, before the rest is read.  Every refusal is an
@@ -48,10 +51,12 @@ __all__ = [
 
 MB = 1024 * 1024
 # format → its Chinese name, as the reasons show it
-FORMATS: dict[str, str] = {"csv": "CSV 文本", "xlsx": "Excel 工作簿（.xlsx）", "geojson": "GeoJSON"}
+FORMATS: dict[str, str] = {"csv": "CSV 文本", "xlsx": "Excel 工作簿（.xlsx）", "geojson": "GeoJSON",
+                           "gpkg": "GeoPackage（.gpkg）", "shp": "压缩的 Shapefile（.zip）"}
 # extension → the format its content must have
 EXTENSIONS: dict[str, str] = {".csv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-                              ".geojson": "geojson", ".json": "geojson"}
+                              ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shp"}
+_ACCEPTED = ".csv、.xlsx、.geojson、.gpkg 或 .zip（Shapefile）"
 _CHUNK = 64 * 1024
 # Members smaller than this are not held to the compression ratio: a small
 # XML part of repeated styles compresses well and can do no harm.
@@ -105,33 +110,39 @@ def _mb(n: int) -> str:
 def _format_of_extension(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in EXTENSIONS:
-        raise UploadRejected(f"不支持的文件类型 {suffix or '（无扩展名）'}：应为 .csv、.xlsx 或 .geojson")
+        raise UploadRejected(f"不支持的文件类型 {suffix or '（无扩展名）'}：应为 {_ACCEPTED}")
     return EXTENSIONS[suffix]
 
 
-def _check_zip_directory(path: Path, limits: UploadLimits) -> None:
-    """Refuse an XLSX by its ZIP directory alone (no member is inflated)."""
+def _check_zip_directory(path: Path, limits: UploadLimits, fmt: str = "xlsx") -> None:
+    """Refuse an XLSX or a zipped Shapefile by its ZIP directory alone (no member is inflated)."""
+    what = "Excel 文件" if fmt == "xlsx" else "Shapefile 压缩包"
     try:
         with zipfile.ZipFile(path) as zf:
             members = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise UploadRejected("文件以 ZIP 开头但已损坏，不是有效的 Excel 工作簿") from err
+        raise UploadRejected(f"文件以 ZIP 开头但已损坏，不是有效的{'Excel 工作簿' if fmt == 'xlsx' else 'ZIP 压缩包'}") from err
     if len(members) > limits.max_members:
-        raise UploadRejected(f"Excel 文件内部包含 {len(members)} 个部件，超过上限 {limits.max_members}，"
+        raise UploadRejected(f"{what}内部包含 {len(members)} 个部件，超过上限 {limits.max_members}，"
                              "疑似恶意压缩文件，已拒绝")
     names = {m.filename for m in members}
-    if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
-        raise UploadRejected("文件是 ZIP 压缩包，但不是 Excel 工作簿（.xlsx）")
+    if fmt == "xlsx":
+        if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
+            raise UploadRejected("文件是 ZIP 压缩包，但不是 Excel 工作簿（.xlsx）")
+    else:
+        shp = [n for n in names if n.lower().endswith(".shp")]
+        if len(shp) != 1 or shp[0][:-4] + ".dbf" not in {n[:-4] + n[-4:].lower() for n in names}:
+            raise UploadRejected("ZIP 压缩包中应恰有一个 Shapefile（同名的 .shp、.shx、.dbf，最好含 .prj 和 .cpg）")
     if any(m.flag_bits & 0x1 for m in members):
-        raise UploadRejected("Excel 文件已加密，请取消密码保护后再导入")
+        raise UploadRejected(f"{what}已加密，请取消密码保护后再导入")
     total = sum(m.file_size for m in members)
     if total > limits.max_uncompressed_bytes:
-        raise UploadRejected(f"Excel 文件解压后达 {_mb(total)}，超过上限 {_mb(limits.max_uncompressed_bytes)}，"
+        raise UploadRejected(f"{what}解压后达 {_mb(total)}，超过上限 {_mb(limits.max_uncompressed_bytes)}，"
                              "疑似恶意压缩文件，已拒绝")
     for m in members:
         if m.file_size > _RATIO_FLOOR_BYTES and m.file_size > limits.max_ratio * max(m.compress_size, 1):
             ratio = m.file_size / max(m.compress_size, 1)
-            raise UploadRejected(f"Excel 文件中的部件 {m.filename} 压缩比为 {ratio:.0f}:1，"
+            raise UploadRejected(f"{what}中的部件 {m.filename} 压缩比为 {ratio:.0f}:1，"
                                  f"超过上限 {limits.max_ratio:.0f}:1，疑似恶意压缩文件，已拒绝")
 
 
@@ -150,9 +161,11 @@ def _decode_text(data: bytes) -> str | None:
 def _content_format(path: Path, claimed: str) -> str:
     """The format of the file by its bytes (``claimed`` decides between text formats)."""
     with path.open("rb") as f:
-        head = f.read(8)
+        head = f.read(16)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "xlsx"
+        return "shp" if claimed == "shp" else "xlsx"
+    if head == b"SQLite format 3\x00":
+        return "gpkg"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise UploadRejected("这是旧版 Excel（.xls）或其他 Office 旧格式文件，请在 Excel 中另存为 .xlsx 后再导入")
     if head.startswith((b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")):
@@ -182,14 +195,15 @@ def check_import_file(path: Path | str, limits: UploadLimits | None = None) -> s
     ----------
     path
         The file; its extension (``.csv``, ``.xlsx``/``.xlsm``,
-        ``.geojson``/``.json``) must agree with its content.
+        ``.geojson``/``.json``, ``.gpkg``, ``.zip`` holding one Shapefile)
+        must agree with its content.
     limits
         Size and ZIP limits (defaults: 20 MB, 100 MB unpacked, 100:1, 1000 members).
 
     Returns
     -------
     str
-        ``"csv"``, ``"xlsx"`` or ``"geojson"``.
+        ``"csv"``, ``"xlsx"``, ``"geojson"``, ``"gpkg"`` or ``"shp"``.
 
     Raises
     ------
@@ -211,8 +225,8 @@ def check_import_file(path: Path | str, limits: UploadLimits | None = None) -> s
     if actual != claimed:
         raise UploadRejected(f"文件扩展名 {path.suffix} 与内容不符：内容是{FORMATS[actual]}，"
                              f"扩展名却表示{FORMATS[claimed]}")
-    if actual == "xlsx":
-        _check_zip_directory(path, limits)
+    if actual in ("xlsx", "shp"):
+        _check_zip_directory(path, limits, actual)
     return actual
 
 

@@ -198,11 +198,9 @@ def natural_key(kind: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
     >>> natural_key("enterprises", {"credit_code": "91350100M000100Y43"})
     ('91350100M000100Y43',)
     """
-    if kind == "enterprises":
-        return (record["credit_code"],)
-    if kind == "risk-points":
-        return (record["enterprise_id"], record["name"])
-    return (record["enterprise_id"], record["found_on"], record["description"])
+    from .. import registry  # the collection declares its key once
+
+    return tuple(record[c] for c in registry.get(kind).import_key)
 
 
 # --------------------------------------------------------------------------- parsing

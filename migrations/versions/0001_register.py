@@ -8,8 +8,6 @@ Create Date: 2026-11-24
 
 from alembic import op
 
-from geo_service.domain import INDUSTRIES
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -284,16 +282,40 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 """
 
 
+# The industry vocabulary as it was when this revision was written (code, name,
+# parent, stat_group, sort): frozen here, never read from geo_service.domain,
+# so that editing the live vocabulary cannot change an old migration.
+INDUSTRIES: tuple[tuple[str, str, str | None, str, int], ...] = (
+    ("coal", "煤矿", None, "coal", 10),
+    ("mine", "非煤矿山", None, "mine", 20),
+    ("hazchem", "危险化学品", None, "hazchem", 30),
+    ("fireworks", "烟花爆竹", None, "other", 40),
+    ("trade", "工贸", None, "other", 50),
+    ("trade.metallurgy", "冶金", "trade", "other", 51),
+    ("trade.nonferrous", "有色", "trade", "other", 52),
+    ("trade.building_materials", "建材", "trade", "other", 53),
+    ("trade.machinery", "机械", "trade", "other", 54),
+    ("trade.light", "轻工", "trade", "other", 55),
+    ("trade.textile", "纺织", "trade", "other", 56),
+    ("trade.tobacco", "烟草", "trade", "other", 57),
+    ("trade.commerce", "商贸", "trade", "other", 58),
+    ("construction", "建筑施工", None, "other", 60),
+    ("transport", "交通运输", None, "other", 70),
+    ("gas", "燃气", None, "other", 80),
+    ("crowded", "人员密集场所", None, "other", 90),
+    ("other", "其他", None, "other", 100),
+)
+
+
 def upgrade() -> None:
     op.execute(DDL)
     conn = op.get_bind()
-    for ind in INDUSTRIES:
+    for code, name, parent, stat_group, sort in INDUSTRIES:
         conn.exec_driver_sql(
             "INSERT INTO industry (code, name, parent_code, stat_group, sort)"
             " VALUES (%(code)s, %(name)s, %(parent)s, %(stat_group)s, %(sort)s)"
             " ON CONFLICT (code) DO NOTHING",
-            {"code": ind.code, "name": ind.name, "parent": ind.parent,
-             "stat_group": ind.stat_group, "sort": ind.sort},
+            {"code": code, "name": name, "parent": parent, "stat_group": stat_group, "sort": sort},
         )
 
 

@@ -34,8 +34,6 @@ Create Date: 2026-11-24
 
 from alembic import op
 
-from geo_service.domain import OVERDUE_STATES
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -43,6 +41,9 @@ depends_on = None
 
 APP_ROLE = "geo_app"
 AGG_MAX_ZOOM = 11  # cells at zoom z are 2^(z+4) per world side; finest: 2^15
+# The hazard states that can be overdue when this revision was written (frozen:
+# a migration never reads the live vocabulary of geo_service.domain).
+OVERDUE_STATES = ("registered", "rectifying")
 OPEN = ", ".join(f"'{s}'" for s in OVERDUE_STATES)
 
 DDL = f"""

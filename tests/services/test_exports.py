@@ -33,19 +33,24 @@ def test_xlsx_keeps_dates_as_dates():
     data, _, _ = export_rows("hazards", ROWS, "xlsx")
     ws = load_workbook(io.BytesIO(data)).active
     header = [c.value for c in ws[1]]
-    assert ws.title == "隐患" and header[-2:] == ["经度", "纬度"]
+    assert ws.title == "事故隐患" and header[-2:] == ["经度", "纬度"]
     assert ws.cell(2, header.index("发现日期") + 1).value == dt.datetime(2026, 1, 20)
 
 
 def test_shapefile_has_short_names_utf8_and_the_point(tmp_path):
-    data, mimetype, ext = export_rows("hazards", ROWS, "shp")
+    warnings: list[str] = []
+    data, mimetype, ext = export_rows("hazards", ROWS, "shp", warnings)
     assert (mimetype, ext) == ("application/zip", "zip")
     zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path)
+    # the 200-character description does not fit: said in the response and in the archive
+    assert len(warnings) == 1 and "隐患描述（descr）有 1 条" in warnings[0] and "GeoPackage" in warnings[0]
+    assert (tmp_path / "导出警告.txt").read_text(encoding="utf-8").strip() == warnings[0]
     gdf = pyogrio.read_dataframe(tmp_path / "hazards.shp")
     assert all(len(c) <= 10 for c in gdf.columns)
     assert gdf["ent_name"][0] == "红河化工有限公司" and gdf["sup_doc"][0] == "红安督〔2026〕1号"
     assert (gdf.geometry[0].x, gdf.geometry[0].y) == (103.25, 23.5)
-    assert len(gdf["descr"][0]) == 80  # a dBASE field holds 254 bytes: cut at 80 characters
+    # a dBASE field holds 254 bytes: 84 whole CJK characters of UTF-8, nothing more
+    assert gdf["descr"][0] == ROWS[0]["description"][:84]
 
 
 def test_geopackage_keeps_full_text(tmp_path):

@@ -7,3 +7,6 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 from . import views, zones  # noqa: E402,F401  (registers the routes)
+from .common import reject_nul_args  # noqa: E402
+
+bp.before_request(reject_nul_args)

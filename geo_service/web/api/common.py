@@ -7,15 +7,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Response, current_app, request
 
-from ... import domain
+from ... import registry
 from ...errors import InvalidParameter
+from ...geojson import feature, feature_collection, jsonable
 from ...queries.filters import MAX_INTEGER, Filters, Page, parse_filters, parse_page, parse_polygon
 from ...services import exports
 
@@ -31,6 +31,7 @@ __all__ = [
     "json_body",
     "request_json",
     "MAX_JSON_DEPTH",
+    "reject_nul_args",
     "expected_version",
     "form_version",
     "with_etag",
@@ -44,19 +45,6 @@ FILE_FORMATS = ("csv", "xlsx", "gpkg", "shp")
 # MultiPolygon needs 4, a Feature holding one 6).
 MAX_JSON_DEPTH = 20
 GEOJSON = "application/geo+json"
-
-
-def jsonable(value: Any) -> Any:
-    """Dates as ISO 8601, decimals as floats, containers recursively."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def json_response(body: Any, status: int = 200, mimetype: str = "application/json",
@@ -118,34 +106,37 @@ def page_links(page: Page, total: int | None, returned: int, *, geojson_type: st
 
 
 def decorate(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """A list row with its Chinese names added (grade, state, level, source)."""
+    """A list row with its Chinese names added (the collection's decorations)."""
     out = dict(row)
-    grade = out.get("grade")
-    if kind in ("enterprises", "risk-points") and "grade" in out:
-        g = domain.GRADE_BY_VALUE.get(grade) if grade is not None else None
-        out["grade_name"] = g.name if g else None
-        out["grade_colour"] = g.colour_name if g else None
-    if "industry_code" in out and "industry_name" not in out:
-        ind = domain.INDUSTRY_BY_CODE.get(out["industry_code"])
-        out["industry_name"] = ind.name if ind else None
-    if kind == "hazards":
-        out["state_name"] = domain.HAZARD_STATES.get(out.get("state", ""))
-        out["level_name"] = domain.HAZARD_LEVELS.get(out.get("level", ""))
-        out["source_name"] = domain.HAZARD_SOURCES.get(out.get("source", ""))
+    for d in registry.get(kind).decorations:
+        if d.source not in out or (d.unless_present and d.name in out):
+            continue
+        value = out[d.source]
+        out[d.name] = d.table.get(value) if value is not None else None
     return out
 
 
-def feature(row: Mapping[str, Any], *, id_key: str = "id", geometry: Any = None) -> dict[str, Any]:
-    """A GeoJSON Feature; the point from ``lng``/``lat`` unless ``geometry`` is given."""
-    props = {k: v for k, v in row.items() if k not in ("lng", "lat", "geometry")}
-    if geometry is None and row.get("lng") is not None:
-        geometry = {"type": "Point", "coordinates": [row["lng"], row["lat"]]}
-    return {"type": "Feature", "id": row.get(id_key), "geometry": geometry, "properties": jsonable(props)}
+def reject_nul_args() -> None:
+    """400 for a query parameter holding a NUL character: PostgreSQL text cannot hold one,
+    and the database driver would fail on it (a 500) wherever the value reaches SQL."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise InvalidParameter(name.replace("\x00", "") or "query", "不能含空字符（NUL）")
 
 
-def feature_collection(rows: Iterable[Mapping[str, Any]], **members: Any) -> dict[str, Any]:
-    features = [feature(r) for r in rows]
-    return {"type": "FeatureCollection", "features": features, **members}
+def _has_nul(data: Any) -> bool:
+    stack = [data]
+    while stack:  # iterative: a deep document cannot exhaust the stack here
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _depth(value: Any) -> int:
@@ -194,6 +185,8 @@ def json_body() -> dict[str, Any]:
     data = request_json()
     if not isinstance(data, dict):
         raise InvalidParameter("body", "请求体应为 JSON 对象（Content-Type: application/json）")
+    if _has_nul(data):
+        raise InvalidParameter("body", "文字中不能含空字符（NUL，\\u0000）")
     return data
 
 
@@ -234,8 +227,14 @@ def with_etag(resp: Response, version: int) -> Response:
 
 def download(kind: str, rows: Sequence[Mapping[str, Any]], fmt: str) -> Response:
     """A filtered list as a file (CSV with BOM, XLSX, GeoPackage or zipped Shapefile)."""
-    data, mimetype, ext = exports.export_rows(kind, [decorate(kind, r) for r in rows], fmt)
+    warnings: list[str] = []
+    data, mimetype, ext = exports.export_rows(kind, [decorate(kind, r) for r in rows], fmt, warnings)
     filename = f"{kind}-{dt.date.today().isoformat()}.{ext}"
     resp = Response(data, mimetype=mimetype)
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if warnings:
+        # The Chinese text is in the archive (导出警告.txt); a header carries ASCII only.
+        resp.headers["Warning"] = ('299 geo-service "text longer than the Shapefile limit of 254 bytes was '
+                                   'truncated (see the archive); download format=gpkg for the full text"')
+        resp.headers["X-Export-Warnings"] = quote("；".join(warnings))
     return resp

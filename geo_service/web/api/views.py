@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, current_app, request, send_file, url_for
 
+from ... import registry
 from ...db import get_session
 from ...errors import InvalidParameter
 from ...queries import enterprises as eq
@@ -45,12 +46,7 @@ KINDS = ("enterprises", "risk-points", "hazards")
 
 
 def _select(kind: str, f: Filters) -> Any:
-    scope, today = current_scope(), as_of_arg()
-    if kind == "enterprises":
-        return eq.enterprises_select(f, scope=scope, as_of=today)
-    if kind == "risk-points":
-        return rpq.risk_points_select(f, scope=scope)
-    return hq.hazards_select(f, scope=scope, as_of=today)
+    return registry.get(kind).statement(f, current_scope(), as_of_arg(), request.args)
 
 
 def _format() -> str:
@@ -65,11 +61,10 @@ def _respond_list(kind: str, stmt: Any, *, paged: bool = True, total: int | None
     session = get_session()
     fmt = _format()
     download_all = fmt in FILE_FORMATS or request.args.get("download") in ("1", "true")
+    page = request_page()  # checked even when a download ignores it: a bad value is never silently dropped
     if download_all and "limit" not in request.args:
         cap = int(current_app.config.get("MAX_EXPORT_ROWS", 100_000))
         page = Page(cap, 0)
-    else:
-        page = request_page()
     if paged:
         if total is None:
             total = session.execute(count_of(stmt)).scalar_one()
@@ -100,6 +95,8 @@ def _list(kind: str, polygon: Any = None) -> Response:
     args = request.args
     max_r = current_app.config["MAX_RADIUS_M"]
     if kind == "enterprises" and "k" in args:
+        if "radius_m" in args:  # never silently ignored
+            raise InvalidParameter("radius_m", "k（最近 k 家）与 radius_m（半径）不能同时给出")
         lng, lat = parse_point(args)
         k = parse_int(args, "k", 10, minimum=1, maximum=current_app.config["MAX_PAGE_SIZE"])
         stmt = eq.nearest(f, lng, lat, k, scope=current_scope(), as_of=as_of_arg())
@@ -508,8 +505,7 @@ def region_children(code: str):  # type: ignore[no-untyped-def]
     feats = []
     for r in rows:
         props = kids.get(r.code) or {}
-        feats.append({"type": "Feature", "id": r.code, "geometry": _json.loads(r.geometry),
-                      "properties": props})
+        feats.append(feature(props, id_key="code", geometry=_json.loads(r.geometry)) | {"id": r.code})
     return json_response({"type": "FeatureCollection", "features": feats, "as_of": as_of}, mimetype=GEOJSON)
 
 

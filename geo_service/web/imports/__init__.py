@@ -85,7 +85,7 @@ def upload() -> Any:
         return _render(values, error="请选择坐标系", status=400)
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
-        return _render(values, error="请选择要导入的文件（.xlsx、.csv 或 .geojson）", status=400)
+        return _render(values, error="请选择要导入的文件（.xlsx、.csv、.geojson、.gpkg 或 Shapefile 的 .zip）", status=400)
     session = get_session()
     filename = uploads.safe_filename(upload_file.filename)
     with tempfile.TemporaryDirectory(prefix="geo-import-") as tmp:

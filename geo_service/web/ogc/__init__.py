@@ -15,34 +15,50 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from ... import registry
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
-from ...queries import enterprises as eq
-from ...queries import hazards as hq
+from ...queries import cql2
 from ...queries import regions as rq
-from ...queries import risk_points as rpq
 from ...queries.extents import extent_select
 from ...queries.filters import MAX_OFFSET, Filters, parse_page
-from ...queries.scope import region_clause
-from ..api.common import GEOJSON, decorate, feature, json_response, request_filters
+from ...queries.tiles import LAYERS as TILED
+from ..api.common import GEOJSON, decorate, feature, json_response, reject_nul_args, request_filters
 from ..context import current_scope
 from ..tiles import data_token, response_cache
 from .geojson import count_capped, features_page
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
+bp.before_request(reject_nul_args)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-COLLECTIONS: dict[str, tuple[str, str]] = {
-    "enterprises": ("企业", "监管的生产经营单位，按风险等级（红橙黄蓝）"),
-    "risk-points": ("风险点", "企业的安全风险点及其等级（位于企业位置）"),
-    "hazards": ("事故隐患", "事故隐患及其整改状态、是否逾期"),
-    "regions": ("行政区划", "行政区划边界"),
-}
+COLLECTIONS = registry.COLLECTIONS
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    # Part 3: filtering with CQL2 (what queries/cql2.py implements)
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    # OGC API – Tiles: tileset metadata of the vector tiles, in WebMercatorQuad
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+WEB_MERCATOR_QUAD = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+MVT = "application/vnd.mapbox-vector-tile"
+SCHEMA_JSON = "application/schema+json"
 JSON = "application/json"
 COUNT_BEYOND = 10_000  # numberMatched is counted up to this many rows past the page
 
@@ -70,6 +86,8 @@ def landing():  # type: ignore[no-untyped-def]
              "title": "API 定义", "href": _abs("ogc.api")},
             {"rel": "conformance", "type": JSON, "title": "符合性", "href": _abs("ogc.conformance")},
             {"rel": "data", "type": JSON, "title": "要素集", "href": _abs("ogc.collections")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "type": JSON, "title": "瓦片矩阵集",
+             "href": _abs("ogc.tile_matrix_sets")},
         ],
     })
 
@@ -82,7 +100,7 @@ def conformance():  # type: ignore[no-untyped-def]
 
 
 def _collection(cid: str) -> dict[str, Any]:
-    title, description = COLLECTIONS[cid]
+    title, description = COLLECTIONS[cid].title, COLLECTIONS[cid].description
     row = get_session().execute(extent_select(cid, scope=current_scope())).one()
     bbox = [float(v) for v in row] if row[0] is not None else [-180.0, -90.0, 180.0, 90.0]
     return {
@@ -92,7 +110,12 @@ def _collection(cid: str) -> dict[str, Any]:
         "links": [
             {"rel": "self", "type": JSON, "href": _abs("ogc.collection", cid=cid)},
             {"rel": "items", "type": GEOJSON, "title": title, "href": _abs("ogc.items", cid=cid)},
-        ],
+            {"rel": QUERYABLES_REL, "type": SCHEMA_JSON, "title": "可查询属性",
+             "href": _abs("ogc.queryables", cid=cid)},
+            # the rel of the Part 3 drafts, which GDAL ≤ 3.7 looks for
+            {"rel": "queryables", "type": JSON, "href": _abs("ogc.queryables", cid=cid)},
+        ] + ([{"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": JSON, "title": "矢量瓦片",
+               "href": _abs("ogc.tilesets", cid=cid)}] if cid in TILED else []),
     }
 
 
@@ -120,15 +143,7 @@ def collection(cid: str):  # type: ignore[no-untyped-def]
 
 
 def _statement(cid: str, f: Filters) -> Any:
-    scope, today = current_scope(), dt.date.today()
-    if cid == "enterprises":
-        return eq.enterprises_select(f, scope=scope, as_of=today)
-    if cid == "risk-points":
-        return rpq.risk_points_select(f, scope=scope)
-    if cid == "hazards":
-        return hq.hazards_select(f, scope=scope, as_of=today)
-    stmt = rq.regions_select(scope=scope, bbox=f.bbox, level=request.args.get("level"), with_geometry=True)
-    return stmt.where(region_clause(rq.Region.code, f.region))
+    return COLLECTIONS[cid].statement(f, current_scope(), dt.date.today(), request.args)
 
 
 def _feature(cid: str, row: Any) -> dict[str, Any]:
@@ -162,6 +177,12 @@ def items(cid: str):  # type: ignore[no-untyped-def]
         raise InvalidParameter("level", f"可选：{', '.join(rq.LEVEL_DEPTH)}")
     f = request_filters()
     stmt = _statement(cid, f)
+    filter_text = request.args.get("filter")
+    if filter_text is not None:
+        stmt = stmt.where(cql2.filter_clause(filter_text, request.args.get("filter-lang"),
+                                             request.args.get("filter-crs"), registry.queryables(cid)))
+    elif "filter-lang" in request.args or "filter-crs" in request.args:
+        raise InvalidParameter("filter", "给出了 filter-lang 或 filter-crs，却没有 filter")
     session = get_session()
     # numberMatched is exact up to COUNT_BEYOND rows past this page, else omitted
     # (the standard makes it optional); "next" is known either way.
@@ -199,19 +220,122 @@ def items(cid: str):  # type: ignore[no-untyped-def]
     return Response(body, mimetype=GEOJSON)
 
 
+def _web_mercator_quad() -> dict[str, Any]:
+    """The WebMercatorQuad tile matrix set (OGC 17-083r4), zooms 0 … the tiles' maximum."""
+    from ...queries.tiles import MAX_ZOOM, WEB_MERCATOR_HALF
+
+    return {
+        "id": "WebMercatorQuad", "title": "Google Maps Compatible for the World",
+        "uri": WEB_MERCATOR_QUAD, "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "orderedAxes": ["E", "N"], "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "tileMatrices": [{
+            "id": str(z), "scaleDenominator": 559082264.0287178 / 2 ** z,
+            "cellSize": 2 * WEB_MERCATOR_HALF / 256 / 2 ** z, "cornerOfOrigin": "topLeft",
+            "pointOfOrigin": [-WEB_MERCATOR_HALF, WEB_MERCATOR_HALF], "tileWidth": 256, "tileHeight": 256,
+            "matrixWidth": 2 ** z, "matrixHeight": 2 ** z} for z in range(MAX_ZOOM + 1)],
+    }
+
+
+@bp.get("/tileMatrixSets")
+def tile_matrix_sets():  # type: ignore[no-untyped-def]
+    """The tile matrix sets of the tiles (WebMercatorQuad)."""
+    _format()
+    return json_response({"tileMatrixSets": [{
+        "id": "WebMercatorQuad", "title": "Google Maps Compatible for the World", "uri": WEB_MERCATOR_QUAD,
+        "links": [{"rel": "self", "type": JSON, "href": _abs("ogc.tile_matrix_set", tms="WebMercatorQuad")}]}]})
+
+
+@bp.get("/tileMatrixSets/<tms>")
+def tile_matrix_set(tms: str):  # type: ignore[no-untyped-def]
+    """The WebMercatorQuad definition."""
+    _format()
+    if tms != "WebMercatorQuad":
+        raise NotFound(f"没有瓦片矩阵集 {tms}（只有 WebMercatorQuad）")
+    return json_response(_web_mercator_quad())
+
+
+def _tiled(cid: str) -> None:
+    _require_collection(cid)
+    if cid not in TILED:
+        raise NotFound(f"要素集 {cid} 没有矢量瓦片（有：{'、'.join(TILED)}）")
+
+
+def _tileset(cid: str) -> dict[str, Any]:
+    from ..tiles import tile_url_template
+
+    return {
+        "title": COLLECTIONS[cid].title, "dataType": "vector", "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": WEB_MERCATOR_QUAD,
+        "links": [
+            {"rel": "self", "type": JSON, "href": _abs("ogc.tileset", cid=cid, tms="WebMercatorQuad")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": JSON,
+             "href": _abs("ogc.tile_matrix_set", tms="WebMercatorQuad")},
+            {"rel": "item", "type": MVT, "templated": True, "href": tile_url_template(cid, ogc=True)},
+            {"rel": "describedby", "type": "application/vnd.mapbox.tile+json", "title": "TileJSON",
+             "href": _abs("tiles.tilejson", layer=cid)},
+        ],
+        "layers": [{"id": cid, "dataType": "vector", "geometryType": "polygons" if "polygon" in COLLECTIONS[cid].geometry_type else "points"}],
+    }
+
+
+@bp.get("/collections/<cid>/tiles")
+def tilesets(cid: str):  # type: ignore[no-untyped-def]
+    """The vector tilesets of a collection (one: WebMercatorQuad)."""
+    _format()
+    _tiled(cid)
+    tileset = _tileset(cid)
+    return json_response({"tilesets": [{k: tileset[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI")}
+                                       | {"links": tileset["links"][:1] + tileset["links"][1:3]}]})
+
+
+@bp.get("/collections/<cid>/tiles/<tms>")
+def tileset(cid: str, tms: str):  # type: ignore[no-untyped-def]
+    """Tileset metadata: the tile URL template in WebMercatorQuad (OGC API – Tiles)."""
+    _format()
+    _tiled(cid)
+    if tms != "WebMercatorQuad":
+        raise NotFound(f"没有瓦片矩阵集 {tms}（只有 WebMercatorQuad）")
+    return json_response(_tileset(cid))
+
+
+@bp.get("/collections/<cid>/queryables")
+def queryables(cid: str):  # type: ignore[no-untyped-def]
+    """The properties a filter may name (JSON Schema, OGC API – Features Part 3)."""
+    _format()
+    _require_collection(cid)
+    coll = COLLECTIONS[cid]
+    labels = {f.key: f.label for f in coll.fields}
+    props: dict[str, Any] = {}
+    for name, q in registry.queryables(cid).items():
+        if name == "geometry":
+            props[name] = {"title": "几何", "format": f"geometry-{coll.geometry_type}",
+                           "x-ogc-role": "primary-geometry"}
+        else:
+            props[name] = {"title": labels.get(name, name), **q.schema}
+    body = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": _abs("ogc.queryables", cid=cid),
+        "type": "object", "title": coll.title, "properties": props, "additionalProperties": False,
+        # the list of the Part 3 drafts, read by GDAL ≤ 3.7 (JSON Schema ignores the member)
+        "queryables": [{"id": name, "title": p["title"]} for name, p in props.items()],
+    }
+    accept = request.headers.get("Accept", "")
+    return json_response(body, mimetype=SCHEMA_JSON if SCHEMA_JSON in accept else JSON)
+
+
 @bp.get("/collections/<cid>/items/<fid>")
 def item(cid: str, fid: str):  # type: ignore[no-untyped-def]
     """One feature."""
     _format()
     _require_collection(cid)
-    stmt = _statement(cid, Filters())
-    if cid == "regions":
-        stmt = stmt.where(rq.Region.code == fid)
-    else:
-        if not fid.isdigit():
+    coll = COLLECTIONS[cid]
+    key = getattr(coll.model, coll.id_column)
+    if coll.id_column == "id":
+        if not fid.isdigit() or int(fid) > 2**31 - 1:
             raise NotFound(f"要素 {fid} 不存在")
-        table = {"enterprises": eq.Enterprise, "risk-points": rpq.RiskPoint, "hazards": hq.Hazard}[cid]
-        stmt = stmt.where(table.id == int(fid))
+        stmt = _statement(cid, Filters()).where(key == int(fid))
+    else:
+        stmt = _statement(cid, Filters()).where(key == fid)
     row = get_session().execute(stmt).first()
     if row is None:
         raise NotFound(f"要素 {fid} 不存在")
@@ -232,21 +356,34 @@ def api():  # type: ignore[no-untyped-def]
     offset = {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}
     bbox = {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
             "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}}
+    filters = [
+        {"name": "filter", "in": "query", "required": False, "description": "CQL2 过滤条件（属性见 queryables）",
+         "schema": {"type": "string"}},
+        {"name": "filter-lang", "in": "query", "required": False,
+         "description": "cql2-text（默认）、cql2-json；cql-text 为草案名称，与 cql2-text 相同",
+         "schema": {"type": "string", "enum": list(cql2.LANGS), "default": "cql2-text"}},
+        {"name": "filter-crs", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": list(cql2.CRS84_URIS)}},
+    ]
+    # Paths are relative to the server (…/ogc), as clients build them: /collections/{id}/items.
     paths: dict[str, Any] = {
-        "/ogc/": {"get": {"operationId": "getLandingPage", "responses": {"200": {"description": "landing"}}}},
-        "/ogc/conformance": {"get": {"operationId": "getConformance", "responses": {"200": {"description": "conformance"}}}},
-        "/ogc/collections": {"get": {"operationId": "getCollections", "responses": {"200": {"description": "collections"}}}},
+        "/": {"get": {"operationId": "getLandingPage", "responses": {"200": {"description": "landing"}}}},
+        "/conformance": {"get": {"operationId": "getConformance", "responses": {"200": {"description": "conformance"}}}},
+        "/collections": {"get": {"operationId": "getCollections", "responses": {"200": {"description": "collections"}}}},
     }
     for cid in COLLECTIONS:
-        paths[f"/ogc/collections/{cid}"] = {"get": {"operationId": f"describe-{cid}",
-                                                    "responses": {"200": {"description": cid}}}}
-        paths[f"/ogc/collections/{cid}/items"] = {"get": {
-            "operationId": f"get-{cid}-items", "parameters": [limit, offset, bbox],
-            "responses": {"200": {"description": "features", "content": {GEOJSON: {"schema": {"type": "object"}}}}}}}
-        paths[f"/ogc/collections/{cid}/items/{{featureId}}"] = {"get": {
+        paths[f"/collections/{cid}"] = {"get": {"operationId": f"describe-{cid}",
+                                                "responses": {"200": {"description": cid}}}}
+        paths[f"/collections/{cid}/queryables"] = {"get": {"operationId": f"get-{cid}-queryables",
+                                                           "responses": {"200": {"description": "queryables"}}}}
+        paths[f"/collections/{cid}/items"] = {"get": {
+            "operationId": f"get-{cid}-items", "parameters": [limit, offset, bbox, *filters],
+            "responses": {"200": {"description": "features", "content": {GEOJSON: {"schema": {"type": "object"}}}},
+                          "400": {"description": "参数无效（含无法解析或不支持的过滤条件）"}}}}
+        paths[f"/collections/{cid}/items/{{featureId}}"] = {"get": {
             "operationId": f"get-{cid}-item",
             "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "feature"}}}}
     doc = {"openapi": "3.0.3", "info": {"title": "风险一张图 OGC API – Features", "version": "1.0"},
-           "servers": [{"url": request.host_url.rstrip("/")}], "paths": paths}
+           "servers": [{"url": _abs("ogc.landing").rstrip("/")}], "paths": paths}
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/vnd.oai.openapi+json;version=3.0")

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import Select
 
-from ... import domain
+from ... import registry
 
 __all__ = ["count_capped", "features_page"]
 
@@ -38,15 +38,10 @@ def _decorations(kind: str, c: Any) -> list[tuple[str, sa.ColumnElement[Any]]]:
     """What :func:`~geo_service.web.api.common.decorate` adds, in its order."""
     out: list[tuple[str, sa.ColumnElement[Any]]] = []
     keys = set(c.keys())
-    if kind in ("enterprises", "risk-points") and "grade" in keys:
-        out.append(("grade_name", _names(c.grade, {g.value: g.name for g in domain.GRADES})))
-        out.append(("grade_colour", _names(c.grade, {g.value: g.colour_name for g in domain.GRADES})))
-    if "industry_code" in keys and "industry_name" not in keys:
-        out.append(("industry_name", _names(c.industry_code, {i.code: i.name for i in domain.INDUSTRIES})))
-    if kind == "hazards":
-        out.append(("state_name", _names(c.state, domain.HAZARD_STATES)))
-        out.append(("level_name", _names(c.level, domain.HAZARD_LEVELS)))
-        out.append(("source_name", _names(c.source, domain.HAZARD_SOURCES)))
+    for d in registry.get(kind).decorations:
+        if d.source not in keys or (d.unless_present and d.name in keys):
+            continue
+        out.append((d.name, _names(c[d.source], d.table)))
     return out
 
 

@@ -25,12 +25,13 @@ from ...db import get_session
 from ...errors import InvalidParameter, NotFound
 from ...queries import tiles as tq
 from ...queries.regions import LEVEL_DEPTH
-from ..api.common import as_of_arg, request_filters
+from ..api.common import as_of_arg, reject_nul_args, request_filters
 from ..context import current_scope
 
 __all__ = ["ResponseCache", "bp", "data_token", "response_cache"]
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
+bp.before_request(reject_nul_args)
 
 MVT = "application/vnd.mapbox-vector-tile"
 
@@ -105,6 +106,38 @@ def data_token() -> int:
             if attempt == 2 or not err.connection_invalidated:
                 raise
     raise AssertionError("unreachable")
+
+
+# What the features of each MVT layer carry (TileJSON ``vector_layers``).
+TILE_FIELDS: dict[str, dict[str, str]] = {
+    "enterprises": {"id": "Number", "name": "String", "grade": "Number", "industry": "String",
+                    "industry_code": "String", "count": "Number（低缩放级别下网格聚合的企业数）"},
+    "hazards": {},
+    "regions": {},
+}
+TITLES = {"enterprises": "企业（按风险等级）", "hazards": "事故隐患", "regions": "行政区划"}
+
+
+def tile_url_template(layer: str, *, ogc: bool = False) -> str:
+    """The absolute URL template of ``layer``'s tiles: ``{z}/{x}/{y}``, or OGC API
+    Tiles' ``{tileMatrix}/{tileCol}/{tileRow}``."""
+    base = request.host_url.rstrip("/") + f"{bp.url_prefix}/{layer}/"
+    return base + ("{tileMatrix}/{tileCol}/{tileRow}.pbf" if ogc else "{z}/{x}/{y}.pbf")
+
+
+@bp.get("/<layer>.json")
+def tilejson(layer: str):  # type: ignore[no-untyped-def]
+    """TileJSON 3.0 of a vector tile layer, so QGIS and MapLibre add it by URL."""
+    if layer not in tq.LAYERS:
+        raise NotFound(f"没有图层 {layer}（可选：{'、'.join(tq.LAYERS)}）")
+    from ..api.common import json_response
+
+    return json_response({
+        "tilejson": "3.0.0", "name": TITLES[layer], "scheme": "xyz", "tiles": [tile_url_template(layer)],
+        "minzoom": 0, "maxzoom": tq.MAX_ZOOM, "bounds": [-180, -85.0511287798066, 180, 85.0511287798066],
+        "vector_layers": [{"id": layer, "description": TITLES[layer], "minzoom": 0, "maxzoom": tq.MAX_ZOOM,
+                           "fields": TILE_FIELDS[layer]}],
+    })
 
 
 @bp.get("/<layer>/<int:z>/<int:x>/<int:y>.pbf")
