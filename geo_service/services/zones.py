@@ -483,7 +483,7 @@ def _read_layout(stream: BinaryIO, max_bytes: int) -> tuple[bytes, str, str, int
 
     PNG and JPEG are kept as uploaded; page 1 of a PDF becomes a PNG.
     """
-    from PIL import Image
+    from PIL import Image, ImageFile
 
     data = read_limited(stream, max_bytes)
     if not data:
@@ -496,6 +496,9 @@ def _read_layout(stream: BinaryIO, max_bytes: int) -> tuple[bytes, str, str, int
         stored = "image/png"
     else:
         stored = source
+    # WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES on import;
+    # a layout must be read whole, so the check runs with it off.
+    truncated_ok, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -508,6 +511,8 @@ def _read_layout(stream: BinaryIO, max_bytes: int) -> tuple[bytes, str, str, int
         raise LayoutRejected("图片像素过多，疑似恶意文件，已拒绝") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise LayoutRejected("图片文件已损坏或不完整，无法读取") from err
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated_ok
     return data, source, stored, width, height
 
 
