@@ -625,6 +625,26 @@
     updateLegend();
   }
 
+  // Narrow screens: the filters and the legend are drawers opened from the toolbar.
+  function drawers() {
+    var page = document.getElementById('rm-page');
+    var filters = document.getElementById('rm-filters');
+    var openFilters = document.getElementById('rm-open-filters');
+    var openLegend = document.getElementById('rm-open-legend');
+    if (!page || !filters || !openFilters || !openLegend) { return; }
+    function setFilters(open) {
+      filters.classList.toggle('rm-open', open);
+      openFilters.setAttribute('aria-expanded', String(open));
+    }
+    openFilters.addEventListener('click', function () { setFilters(!filters.classList.contains('rm-open')); });
+    document.getElementById('rm-filters-close').addEventListener('click', function () { setFilters(false); });
+    openLegend.addEventListener('click', function () {
+      var open = !page.classList.contains('rm-legend-open');
+      page.classList.toggle('rm-legend-open', open);
+      openLegend.setAttribute('aria-expanded', String(open));
+    });
+  }
+
   RM.ready = function (map, control) {
     S.control = control;
     // Remove grade layers the URL's grade filter excludes.
@@ -690,6 +710,7 @@
     document.getElementById('rm-panel-close').addEventListener('click', function () {
       document.getElementById('rm-panel').hidden = true;
     });
+    drawers();
     updateLegend();
   };
 

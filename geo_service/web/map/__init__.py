@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 
 from ... import domain
@@ -115,12 +115,14 @@ def _ramp_colors(ramp: list[str], k: int, top: float) -> list[str]:
     return [ramp[round(i * (len(ramp) - 1) / (k - 1))] for i in range(k)]
 
 
-@bp.get("/")
 @bp.get("/map")
-def index() -> str:
-    """The layered risk map."""
+@bp.get("/")  # registered first: url_for("map.index") is "/", the home after login
+def index() -> Any:
+    """The layered risk map; an enterprise user's home (``/``) is his enterprise's page."""
     session = get_session()
     scope = current_scope()
+    if scope.enterprise_id is not None and request.path == "/":
+        return redirect(url_for("ledger.enterprise_page", enterprise_id=scope.enterprise_id))
     regions = [dict(r._mapping) for r in session.execute(region_choices(scope=scope))]
     selected = _region(session)
     bounds = None
