@@ -87,12 +87,21 @@
     });
     if (!S.filters.region && S.cfg.region) { S.filters.region = S.cfg.region; }
     S.metric = q.get('metric') || null;
+    S.focus = q.get('focus') || null;
+    S.hasView = !!(q.get('center') && q.get('zoom'));
   }
 
+  // The view (centre and zoom) is written to the URL too, so a shared link opens where it was.
   function writeUrl() {
     var obj = {};
     Object.keys(S.filters).forEach(function (k) { obj[k] = S.filters[k]; });
     obj.metric = S.metric;
+    if (S.map && S.map._loaded) {
+      var c = S.map.getCenter();
+      obj.center = c.lng.toFixed(5) + ',' + c.lat.toFixed(5);
+      obj.zoom = S.map.getZoom();
+    }
+    obj.focus = S.focus;
     window.history.replaceState(null, '', window.location.pathname + query(obj));
   }
 
@@ -469,7 +478,8 @@
       return el('li', { className: 'rm-hazard' + (major ? ' rm-major' : '') + (overdue ? ' rm-overdue' : '') }, [
         el('span', { className: 'rm-level', text: h.level_name || S.cfg.hazard_levels[h.level] || h.level }),
         ' ',
-        el('span', { className: 'rm-desc', text: h.description || '' }),
+        el('a', { className: 'rm-desc', href: S.cfg.urls.hazard_page + encodeURIComponent(h.id),
+                  text: h.description || '' }),
         el('div', { className: 'rm-muted' }, [
           '整改期限：' + (h.deadline || '未定') + ' · 状态：' + (h.state_name || S.cfg.hazard_states[h.state] || h.state),
           overdue ? el('strong', { className: 'rm-overdue-days', text: ' · 逾期 ' + h.overdue_days + ' 天' }) : null,
@@ -625,6 +635,98 @@
     updateLegend();
   }
 
+  // --- find and go ---------------------------------------------------------
+
+  var found = null;  // the marker of the enterprise last located
+
+  function locate(e, zoom) {
+    var latlng = L.latLng(e.lat, e.lng);
+    S.map.setView(latlng, Math.max(zoom || 16, S.map.getZoom()), { animate: false });
+    if (found) { S.map.removeLayer(found); }
+    found = L.circleMarker(latlng, { radius: 14, color: '#00B8D4', weight: 3, fill: false, interactive: false,
+                                     className: 'rm-found' }).addTo(S.map);
+    S.focus = String(e.id);
+    writeUrl();
+    showEnterprise(e.id);
+  }
+  RM.locate = locate;
+
+  function searchBox() {
+    var input = document.getElementById('rm-search-input');
+    var list = document.getElementById('rm-search-list');
+    if (!input || !list) { return; }
+    L.DomEvent.disableClickPropagation(document.getElementById('rm-search'));
+    var results = [], active = -1, seq = 0, timer = null;
+    function close() { list.hidden = true; input.setAttribute('aria-expanded', 'false'); active = -1; }
+    function choose(i) {
+      var r = results[i];
+      if (!r) { return; }
+      input.value = r.name;
+      close();
+      locate(r);
+    }
+    function mark() {
+      Array.prototype.forEach.call(list.children, function (li, i) {
+        li.setAttribute('aria-selected', String(i === active));
+      });
+    }
+    function render(data) {
+      results = data.results || [];
+      list.replaceChildren();
+      results.forEach(function (r, i) {
+        var li = el('li', { role: 'option', id: 'rm-search-' + i, 'aria-selected': 'false' }, [
+          el('span', { className: 'rm-swatch', style: 'background:' + (r.color || '#999') }),
+          el('span', { className: 'rm-search-name', text: r.name }),
+          el('span', { className: 'rm-muted', text: r.credit_code }),
+        ]);
+        li.addEventListener('mousedown', function (ev) { ev.preventDefault(); choose(i); });
+        list.appendChild(li);
+      });
+      if (!results.length) {
+        list.appendChild(el('li', { className: 'rm-muted', text: '管辖范围内没有匹配的企业' }));
+      }
+      list.hidden = false;
+      input.setAttribute('aria-expanded', 'true');
+      active = -1;
+    }
+    input.addEventListener('input', function () {
+      clearTimeout(timer);
+      var term = input.value.trim();
+      if (term.length < 2) { close(); return; }
+      timer = setTimeout(function () {
+        var mine = ++seq;
+        getJSON(S.cfg.urls.search + query({ q: term })).then(function (data) {
+          if (mine === seq) { render(data); }
+        }).catch(function (err) { status('搜索失败：' + err.message, true); });
+      }, 200);
+    });
+    input.addEventListener('keydown', function (ev) {
+      if (list.hidden) { return; }
+      if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+        ev.preventDefault();
+        var n = results.length;
+        if (!n) { return; }
+        active = ev.key === 'ArrowDown' ? (active + 1) % n : (active - 1 + n) % n;
+        mark();
+      } else if (ev.key === 'Enter') {
+        ev.preventDefault();
+        choose(active < 0 ? 0 : active);
+      } else if (ev.key === 'Escape') {
+        close();
+      }
+    });
+    input.addEventListener('blur', function () { setTimeout(close, 150); });
+  }
+
+  // A link with ?focus=<enterprise id> ("在地图上定位") opens on that enterprise.
+  function focusFromUrl() {
+    if (!S.focus) { return; }
+    if (S.hasView) { showEnterprise(S.focus); return; }
+    getJSON(S.cfg.urls.enterprise_api + encodeURIComponent(S.focus)).then(function (e) {
+      locate({ id: S.focus, lng: e.lng, lat: e.lat });
+    }).catch(function (err) { status('企业定位失败：' + err.message, true); });
+  }
+
   // Narrow screens: the filters and the legend are drawers opened from the toolbar.
   function drawers() {
     var page = document.getElementById('rm-page');
@@ -697,8 +799,11 @@
       });
       form.addEventListener('submit', function (ev) { ev.preventDefault(); });
       document.getElementById('rm-reset').addEventListener('click', function () {
-        S.filters = { region: S.cfg.region };
+        S.filters = S.cfg.default_region ? { region: S.cfg.default_region } : {};
         S.metric = null;
+        S.focus = null;
+        if (found) { S.map.removeLayer(found); found = null; }
+        document.getElementById('rm-panel').hidden = true;
         filtersToForm(form);
         if (metricSelect && district) { metricSelect.value = district.spec.default_metric; }
         writeUrl();
@@ -709,8 +814,13 @@
     }
     document.getElementById('rm-panel-close').addEventListener('click', function () {
       document.getElementById('rm-panel').hidden = true;
+      S.focus = null;
+      writeUrl();
     });
     drawers();
+    searchBox();
+    focusFromUrl();
+    map.on('moveend', writeUrl);
     updateLegend();
   };
 

@@ -8,103 +8,37 @@ with a photo and the phone's position.  Nothing leaves this machine."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from browser.map_world import ENTERPRISES, MapWorld, build
-from live import BROWSER_PASSWORD, BROWSER_USER, serve
+from browser.map_world import ENTERPRISES
+from browser.screens import DESKTOP, OWNER_A, OWNER_F, PHONE, Live, screens_server
+from browser.screens import box as _box
+from browser.screens import context as _context
+from browser.screens import foreign as _foreign
+from browser.screens import login_as as _login
+from browser.screens import watch as _watch
+from live import BROWSER_PASSWORD, BROWSER_USER
 from PIL import Image
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from geo_service.models import Hazard, HazardEvidence
-from geo_service.services import accounts
-
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 900}
-# Enterprise accounts: one for enterprise a (two open hazards), one for f (none yet).
-OWNER_A = ("owner_a", "owner-a-2026-pass")
-OWNER_F = ("owner_f", "owner-f-2026-pass")
-
-
-@dataclass
-class Live:
-    url: str
-    database_url: str
-    world: MapWorld
 
 
 @pytest.fixture(scope="module")
-def screens_server(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """The application over a committed copy of the map world, with two enterprise accounts."""
-    url = make_database()
-    engine = create_engine(url)
-    with Session(engine) as session:
-        world = build(session)
-        accounts.create_user(session, *OWNER_A, "enterprise", display_name="红河化工安全员",
-                             enterprise_id=world.ids["a"])
-        accounts.create_user(session, *OWNER_F, "enterprise", display_name="五金店店长",
-                             enterprise_id=world.ids["f"])
-        session.commit()
-    engine.dispose()
-    with serve(url, tmp_path_factory.mktemp("screens") / "var") as base:
-        yield Live(base, url, world)
+def server(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with screens_server(make_database, tmp_path_factory.mktemp("screens") / "var") as live:
+        yield live
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def _context(chromium, viewport, **kw):  # type: ignore[no-untyped-def]
-    return chromium.new_context(viewport=viewport, locale="zh-CN", has_touch=viewport is PHONE,
-                                is_mobile=viewport is PHONE, **kw)
-
-
-def _watch(page) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
-    requests: list[str] = []
-    errors: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return requests, errors
-
-
-def _foreign(requests: list[str]) -> list[str]:
-    return [u for u in requests if not u.startswith(("data:", "blob:"))
-            and urlsplit(u).hostname not in ("127.0.0.1", "localhost")]
-
-
-def _login(page, base: str, user: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    assert "/login" not in page.url, "login failed"
-
-
-def _box(page, selector: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    box = page.locator(selector).first.bounding_box()
-    assert box is not None, f"{selector} is not displayed"
-    return box
-
-
-def test_phone_map_comes_first_and_takes_half_the_screen(screens_server, chromium, screenshot_dir: Path):  # type: ignore[no-untyped-def]
-    ctx = _context(chromium, PHONE)
+def test_phone_map_comes_first_and_takes_half_the_screen(server, browser, screenshot_dir: Path):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, PHONE)
     page = ctx.new_page()
     requests, errors = _watch(page)
-    _login(page, screens_server.url, BROWSER_USER, BROWSER_PASSWORD)
-    page.goto(screens_server.url + "/map?region=532500", wait_until="networkidle")
+    _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
+    page.goto(server.url + "/map?region=532500", wait_until="networkidle")
     size = page.evaluate("() => [RiskMap.state.map.getSize().x, RiskMap.state.map.getSize().y]")
     assert size[0] >= 380 and size[1] >= PHONE["height"] / 2, size
     # The map is on the first screen, above the fold, not under the filters.
@@ -137,11 +71,11 @@ def test_phone_map_comes_first_and_takes_half_the_screen(screens_server, chromiu
     ctx.close()
 
 
-def test_desktop_map_keeps_its_side_filters(screens_server, chromium):  # type: ignore[no-untyped-def]
-    ctx = _context(chromium, DESKTOP)
+def test_desktop_map_keeps_its_side_filters(server, browser):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, DESKTOP)
     page = ctx.new_page()
-    _login(page, screens_server.url, BROWSER_USER, BROWSER_PASSWORD)
-    page.goto(screens_server.url + "/map?region=532500", wait_until="networkidle")
+    _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
+    page.goto(server.url + "/map?region=532500", wait_until="networkidle")
     size = page.evaluate("() => [RiskMap.state.map.getSize().x, RiskMap.state.map.getSize().y]")
     assert size[0] >= 1000 and size[1] >= 800, size
     assert page.locator("select[name=industry]").is_visible()
@@ -150,11 +84,11 @@ def test_desktop_map_keeps_its_side_filters(screens_server, chromium):  # type: 
     ctx.close()
 
 
-def test_phone_ledger_rows_are_cards_with_their_state(screens_server, chromium, screenshot_dir: Path):  # type: ignore[no-untyped-def]
-    ctx = _context(chromium, PHONE)
+def test_phone_ledger_rows_are_cards_with_their_state(server, browser, screenshot_dir: Path):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, PHONE)
     page = ctx.new_page()
-    _login(page, screens_server.url, BROWSER_USER, BROWSER_PASSWORD)
-    page.goto(screens_server.url + "/hazards", wait_until="networkidle")
+    _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
+    page.goto(server.url + "/hazards", wait_until="networkidle")
     # Nothing scrolls sideways, the header row is hidden, each hazard is a card.
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
@@ -169,14 +103,14 @@ def test_phone_ledger_rows_are_cards_with_their_state(screens_server, chromium, 
     ctx.close()
 
 
-def test_enterprise_user_lands_on_his_enterprise(screens_server, chromium):  # type: ignore[no-untyped-def]
-    ctx = _context(chromium, PHONE)
+def test_enterprise_user_lands_on_his_enterprise(server, browser):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, PHONE)
     page = ctx.new_page()
-    _login(page, screens_server.url, *OWNER_A)
-    ent_id = screens_server.world.ids["a"]
+    _login(page, server.url, *OWNER_A)
+    ent_id = server.world.ids["a"]
     assert urlsplit(page.url).path == f"/enterprises/{ent_id}"
     # …and at / too.
-    page.goto(screens_server.url + "/", wait_until="networkidle")
+    page.goto(server.url + "/", wait_until="networkidle")
     assert urlsplit(page.url).path == f"/enterprises/{ent_id}"
     assert page.locator("h1").inner_text().strip() == ENTERPRISES["a"]["name"]
     first_action = page.locator(".page-head .actions a").first
@@ -191,13 +125,13 @@ def test_enterprise_user_lands_on_his_enterprise(screens_server, chromium):  # t
 
 
 def test_enterprise_user_reports_a_hazard_with_photo_and_phone_position(  # type: ignore[no-untyped-def]
-        screens_server, chromium, tmp_path: Path, screenshot_dir: Path):
+        server, browser, tmp_path: Path, screenshot_dir: Path):
     lng, lat = 103.80421, 23.50133  # where the phone is: beside 蒙自五金店 (103.80, 23.50)
-    ctx = _context(chromium, PHONE, geolocation={"latitude": lat, "longitude": lng}, permissions=["geolocation"])
+    ctx = _context(browser, PHONE, geolocation={"latitude": lat, "longitude": lng}, permissions=["geolocation"])
     page = ctx.new_page()
     requests, errors = _watch(page)
-    _login(page, screens_server.url, *OWNER_F)
-    ent_id = screens_server.world.ids["f"]
+    _login(page, server.url, *OWNER_F)
+    ent_id = server.world.ids["f"]
     assert urlsplit(page.url).path == f"/enterprises/{ent_id}"
     page.click("text=上报隐患")
     page.wait_for_load_state("networkidle")
@@ -219,7 +153,7 @@ def test_enterprise_user_reports_a_hazard_with_photo_and_phone_position(  # type
     assert "/hazards/" in page.url and "/new" not in page.url, page.url
     hazard_id = int(urlsplit(page.url).path.rsplit("/", 1)[1])
 
-    engine = create_engine(screens_server.database_url)
+    engine = create_engine(server.database_url)
     try:
         with Session(engine) as session:
             h = session.get(Hazard, hazard_id)

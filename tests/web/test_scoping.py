@@ -221,6 +221,8 @@ CASES: list[Case] = [
     ("map.districts", "GET", lambda w: "/map/districts.geojson?region=539900", "list", None),
     ("map.regions_geojson", "GET", lambda w: "/map/regions.geojson?region=539900", "list", None),
     ("map.heat", "GET", lambda w: "/map/heat.json?bbox=100,20,102,21&zoom=8", "heat", None),
+    ("map.search", "GET", lambda w: "/map/search.json?q=化工", "list", None),
+    ("map.search", "GET", lambda w: f"/map/search.json?q={w.theirs['credit']}", "list", None),
     # the ledgers
     ("ledger.hazard_ledger", "GET", lambda w: "/hazards", "list", None),
     ("ledger.overdue_list", "GET", lambda w: "/hazards/overdue?days=400", "list", None),

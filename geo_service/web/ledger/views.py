@@ -298,6 +298,7 @@ def hazard_ledger() -> str:
         "ledger/hazards.html", rows=rows, counts=counts, f=f, args=request.args, sort=sort,
         descending=descending, page=page, pages=pages, per_page=per_page, today=today,
         map_url="/map" + ("?" + map_qs if map_qs else ""), export_qs=export_qs,
+        locate_url=lambda enterprise_id: "/map?" + _query_string(MAP_FILTER_NAMES, focus=enterprise_id),
         due_soon_days=current_app.config["DUE_SOON_DAYS"], **_choices(),
     )
 

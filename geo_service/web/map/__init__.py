@@ -24,7 +24,8 @@ from ...db import get_session
 from ...errors import InvalidParameter
 from ...layers import Layer, class_of, layers_dir, load_layers
 from ...models import Region
-from ...queries.filters import parse_filters, parse_int
+from ...queries.enterprises import SUGGEST_MIN_CHARS, suggest
+from ...queries.filters import parse_filters, parse_int, parse_point
 from ...queries.heat import heat_points, metres_per_pixel, region_choices, region_shapes
 from ...queries.regions import get_region
 from ...queries.scope import region_visible
@@ -87,6 +88,16 @@ def _region(session: Any, *, required: bool = False) -> Region | None:
         if region is None:
             raise InvalidParameter("region", f"未知行政区划代码 {code}")
         return region
+    region = _default_region(session)
+    if region is None and required:
+        raise InvalidParameter("region", "系统中还没有行政区划")
+    return region
+
+
+def _default_region(session: Any) -> Region | None:
+    """The region a map opens on and 重置 returns to: the caller's own region, else the
+    configured default, else the top region the caller may see."""
+    scope = current_scope()
     region = None
     if scope.region is not None:
         region = get_region(session, scope.region, scope=scope)
@@ -97,9 +108,19 @@ def _region(session: Any, *, required: bool = False) -> Region | None:
             sa.select(Region).where(region_visible(scope, Region.code))
             .order_by(Region.parent_code.is_not(None), Region.code).limit(1)
         ).first()
-    if region is None and required:
-        raise InvalidParameter("region", "系统中还没有行政区划")
     return region
+
+
+def _view() -> tuple[float, float, int] | None:
+    """The page URL's view, ``center=lng,lat`` and ``zoom`` (WGS84), when both are given."""
+    center = (request.args.get("center") or "").strip()
+    if not center or not request.args.get("zoom"):
+        return None
+    parts = center.split(",")
+    if len(parts) != 2:
+        raise InvalidParameter("center", "应为 经度,纬度")
+    lng, lat = parse_point({"lng": parts[0], "lat": parts[1]}, "lng", "lat")
+    return lng, lat, _zoom()
 
 
 def _choropleth_layer() -> Layer:
@@ -125,6 +146,7 @@ def index() -> Any:
         return redirect(url_for("ledger.enterprise_page", enterprise_id=scope.enterprise_id))
     regions = [dict(r._mapping) for r in session.execute(region_choices(scope=scope))]
     selected = _region(session)
+    default = _default_region(session)
     bounds = None
     if selected is not None:
         r = next((x for x in regions if x["code"] == selected.code), None)
@@ -134,6 +156,7 @@ def index() -> Any:
     config = {
         "filters": list(FILTER_NAMES),
         "region": selected.code if selected is not None else None,
+        "default_region": default.code if default is not None else None,
         "regions": [
             {k: r[k] for k in ("code", "name", "level", "parent_code")}
             | {"bbox": [round(r[k], 5) for k in ("west", "south", "east", "north")]}
@@ -144,12 +167,13 @@ def index() -> Any:
         "hazard_levels": domain.HAZARD_LEVELS,
         "hazard_states": domain.HAZARD_STATES,
         "industries": {i.code: i.name for i in domain.INDUSTRIES},
-        "urls": {"enterprise_api": "/api/enterprises/", "enterprise_page": "/enterprises/"},
+        "urls": {"enterprise_api": "/api/enterprises/", "enterprise_page": "/enterprises/",
+                 "hazard_page": "/hazards/", "search": url_for("map.search")},
         "max_bbox_area": current_app.config["MAX_BBOX_AREA_DEG2"],
         "attribution": f"风险数据：风险一张图 · {current_app.config['MAP_FOOTER']}",
     }
     m = build_map(map_layers(), palette=palette, settings=current_app.config, config=config,
-                  bounds=bounds, static_url=lambda p: url_for("static", filename=p))
+                  bounds=bounds, static_url=lambda p: url_for("static", filename=p), view=_view())
     nonce = current_app.jinja_env.globals.get("csp_nonce")
     return render_template(
         "map.html", parts=render_parts(m, nonce() if callable(nonce) else None), regions=regions, selected=selected,
@@ -238,3 +262,19 @@ def heat() -> Any:
 
 def _geometry(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+@bp.get("/map/search.json")
+def search() -> Any:
+    """Up to 10 enterprises of the caller's jurisdiction whose name or credit code contains ``q``."""
+    term = (request.args.get("q") or "").strip()
+    if len(term) > 100:
+        raise InvalidParameter("q", "检索词过长（最多 100 字）")
+    if len(term) < SUGGEST_MIN_CHARS:
+        return jsonify({"results": []})
+    palette = _palette()
+    rows = get_session().execute(suggest(term, scope=current_scope(), limit=10)).all()
+    return jsonify({"results": [
+        {"id": r.id, "name": r.name, "credit_code": r.credit_code, "grade": r.grade,
+         "color": palette.get(r.grade) if r.grade else None, "region": r.region_code,
+         "lng": round(r.lng, 6), "lat": round(r.lat, 6)} for r in rows]})

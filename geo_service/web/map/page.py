@@ -104,18 +104,20 @@ def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
 
 def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settings: Mapping[str, Any],
               config: Mapping[str, Any], bounds: tuple[float, float, float, float] | None,
-              static_url: Any) -> folium.Map:
+              static_url: Any, view: tuple[float, float, int] | None = None) -> folium.Map:
     """The folium map with the base map, every layer, a layer control and the page wiring.
 
-    ``bounds`` is ``(west, south, east, north)`` in WGS84 to fit first;
+    ``view`` is ``(lng, lat, zoom)`` from the page URL (WGS84); without it
+    ``bounds``, ``(west, south, east, north)`` in WGS84, is fitted first;
     ``static_url(path)`` makes the URL of a file under ``static/``.
     """
-    m = folium.Map(location=[25.0, 103.0], zoom_start=7, tiles=None, control_scale=False,
+    lng, lat, zoom = view if view is not None else (103.0, 25.0, 7)
+    m = folium.Map(location=[lat, lng], zoom_start=zoom, tiles=None, control_scale=False,
                    prefer_canvas=True, max_zoom=19)
     # Offline: the vendored Leaflet instead of folium's CDN set.
     m.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js"))]
     m.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
-    if bounds is not None:
+    if bounds is not None and view is None:
         west, south, east, north = bounds
         m.fit_bounds([[south, west], [north, east]])
     _basemap(m, settings)

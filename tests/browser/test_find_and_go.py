@@ -1,0 +1,100 @@
+"""Find and go, in a real headless Chromium: the map's search box suggests
+enterprises of the caller's jurisdiction and locates the chosen one; the
+ledger's and the enterprise page's "在地图上定位" open the map on the
+enterprise with every filter kept; the side panel's hazards link to their
+pages.  Enterprise e (开远燃气公司) stands at 103.50 E, 23.60 N with one open
+重大隐患 (燃气管道腐蚀), see :mod:`map_world`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from browser.map_world import ENTERPRISES
+from browser.screens import DESKTOP, PHONE, Live, screens_server
+from browser.screens import context as _context
+from browser.screens import foreign as _foreign
+from browser.screens import login_as as _login
+from browser.screens import watch as _watch
+from live import BROWSER_PASSWORD, BROWSER_USER
+
+
+@pytest.fixture(scope="module")
+def server(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with screens_server(make_database, tmp_path_factory.mktemp("find") / "var") as live:
+        yield live
+
+
+def _centred_on(page, lnglat: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function(
+        """([lng, lat]) => { const c = RiskMap.state.map.getCenter();
+                             return Math.abs(c.lng - lng) < 1e-4 && Math.abs(c.lat - lat) < 1e-4
+                                    && RiskMap.state.map.getZoom() >= 16; }""",
+        arg=list(lnglat), timeout=10000)
+
+
+def _panel_shows(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.locator("#rm-panel").wait_for(state="visible", timeout=10000)
+    page.wait_for_function("(n) => (document.querySelector('#rm-panel-body h2') || {}).textContent === n",
+                           arg=name, timeout=10000)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_search_suggests_and_locates(server, browser, viewport):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, viewport)
+    page = ctx.new_page()
+    requests, errors = _watch(page)
+    _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
+    page.goto(server.url + "/map?region=532500", wait_until="networkidle")
+    page.fill("#rm-search-input", "开远")
+    options = page.locator("#rm-search-list [role=option]")
+    options.first.wait_for(timeout=10000)
+    names = sorted(options.all_inner_texts())
+    assert len(names) == 4 and all("开远" in n for n in names), names
+    page.fill("#rm-search-input", "开远燃气")
+    page.wait_for_function("() => document.querySelectorAll('#rm-search-list [role=option]').length === 1")
+    page.keyboard.press("Enter")
+    e = ENTERPRISES["e"]
+    _centred_on(page, e["lnglat"])
+    _panel_shows(page, e["name"])
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["focus"] == [str(server.world.ids["e"])] and query["region"] == ["532500"]
+    # The panel's hazard links to its page.
+    link = page.locator("#rm-panel a.rm-desc", has_text="燃气管道腐蚀")
+    assert link.get_attribute("href") == f"/hazards/{server.world.hazard_ids['e_major']}"
+    link.click()
+    page.wait_for_load_state("networkidle")
+    assert urlsplit(page.url).path == f"/hazards/{server.world.hazard_ids['e_major']}"
+    assert errors == [] and _foreign(requests) == []
+    ctx.close()
+
+
+def test_ledger_locate_keeps_every_filter(server, browser):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, DESKTOP)
+    page = ctx.new_page()
+    _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
+    page.goto(server.url + "/hazards?region=532502&hazard_level=major&industry=gas", wait_until="networkidle")
+    row = page.locator(f"tr[data-hazard='{server.world.hazard_ids['e_major']}']")
+    row.locator("a.locate").click()
+    page.wait_for_load_state("networkidle")
+    e = ENTERPRISES["e"]
+    _centred_on(page, e["lnglat"])
+    _panel_shows(page, e["name"])
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["region"] == ["532502"] and query["hazard_level"] == ["major"] and query["industry"] == ["gas"]
+    assert page.locator("select[name=hazard_level]").input_value() == "major"
+    assert page.locator("select[name=industry]").input_value() == "gas"
+    ctx.close()
+
+
+def test_enterprise_page_locates_on_the_map(server, browser):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, PHONE)
+    page = ctx.new_page()
+    _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
+    page.goto(f"{server.url}/enterprises/{server.world.ids['c']}", wait_until="networkidle")
+    page.click("#locate-on-map")
+    page.wait_for_load_state("networkidle")
+    _centred_on(page, ENTERPRISES["c"]["lnglat"])
+    _panel_shows(page, ENTERPRISES["c"]["name"])
+    ctx.close()
