@@ -334,6 +334,11 @@
         });
         l.bindTooltip(el('div', {}, [el('strong', { text: p.name || '' }), el('table', { className: 'rm-tip' }, rows)]),
                       { sticky: true });
+        // A click on a district (not on a point drawn over it) drills down to it.
+        l.on('click', function (ev) {
+          if (featureAt(ev.containerPoint)) { return; }
+          setRegion(p.code);
+        });
       },
     });
     var seq = 0;
@@ -440,12 +445,23 @@
 
   // --- the enterprise panel ------------------------------------------------
 
+  // The filters on hazards themselves: the panel lists the enterprise's hazards by these.
+  var HAZARD_FILTERS = ['hazard_level', 'hazard_state', 'overdue', 'month'];
+
   function showEnterprise(id) {
     var panel = document.getElementById('rm-panel');
     var body = document.getElementById('rm-panel-body');
     panel.hidden = false;
     body.replaceChildren(el('p', { className: 'rm-muted', text: '正在加载企业信息…' }));
-    getJSON(S.cfg.urls.enterprise_api + encodeURIComponent(id)).then(function (e) {
+    var hq = { enterprise_id: id };
+    HAZARD_FILTERS.forEach(function (k) { if (S.filters[k]) { hq[k] = S.filters[k]; } });
+    Promise.all([
+      getJSON(S.cfg.urls.enterprise_api + encodeURIComponent(id)),
+      getJSON(S.cfg.urls.panel_hazards + query(hq)),
+    ]).then(function (both) {
+      var e = both[0];
+      e.open_hazards = both[1].hazards;
+      e.hazards_filtered = HAZARD_FILTERS.some(function (k) { return !!S.filters[k]; });
       body.replaceChildren(enterpriseView(id, e));
     }).catch(function (err) {
       body.replaceChildren(el('p', { className: 'rm-error', text: '企业信息加载失败：' + err.message }));
@@ -495,9 +511,9 @@
       dl,
       el('h3', { text: '风险点（' + points.length + '）' }),
       points.length ? el('ul', { className: 'rm-list' }, points) : el('p', { className: 'rm-muted', text: '无' }),
-      el('h3', { text: '未销号隐患（' + hazards.length + '）' }),
+      el('h3', { text: (e.hazards_filtered ? '符合筛选的隐患（' : '未销号隐患（') + hazards.length + '）' }),
       hazards.length ? el('ul', { className: 'rm-list rm-hazards' }, hazards)
-        : el('p', { className: 'rm-muted', text: '无未销号隐患' }),
+        : el('p', { className: 'rm-muted', text: e.hazards_filtered ? '无符合筛选的隐患' : '无未销号隐患' }),
       el('p', {}, [el('a', { href: S.cfg.urls.enterprise_page + encodeURIComponent(id), text: '查看企业详情 →' })]),
     ]);
   }
@@ -633,7 +649,74 @@
       layer.refresh();
     });
     updateLegend();
+    updateIndicators();
+    updateCrumbs();
   }
+
+  // --- indicators, breadcrumb and drill-down --------------------------------
+
+  var indicatorSeq = 0;
+
+  function indicatorItem(label, value, className, swatchColor) {
+    return el('li', className ? { className: className } : {}, [
+      swatchColor ? el('span', { className: 'rm-swatch', style: 'background:' + swatchColor }) : null,
+      label, el('span', { className: 'rm-n', text: value === null || value === undefined ? '—' : String(value) }),
+    ]);
+  }
+
+  function updateIndicators() {
+    var box = document.getElementById('rm-indicators');
+    if (!box) { return; }
+    var mine = ++indicatorSeq;
+    getJSON(S.cfg.urls.indicators + query(S.filters)).then(function (d) {
+      if (mine !== indicatorSeq) { return; }
+      S.indicators = d;
+      var items = [indicatorItem('企业', d.enterprises, 'rm-ind-enterprises')];
+      S.cfg.grades.forEach(function (g) {
+        items.push(indicatorItem(g.colour_name, d.grades[String(g.value)], 'rm-ind-grade-' + g.value, g.color));
+      });
+      items.push(indicatorItem('未销号重大隐患', d.open_major, 'rm-ind-open-major' + (d.open_major ? ' rm-alert' : '')));
+      items.push(indicatorItem('逾期隐患', d.overdue, 'rm-ind-overdue' + (d.overdue ? ' rm-alert' : '')));
+      items.push(indicatorItem(d.year + '年整改率',
+                               d.rectification_rate === null ? null : d.rectification_rate + '%', 'rm-ind-rate'));
+      box.replaceChildren.apply(box, items);
+    }).catch(function (err) { status('指标加载失败：' + err.message, true); });
+  }
+
+  function regionByCode(code) {
+    return S.cfg.regions.filter(function (r) { return r.code === code; })[0] || null;
+  }
+
+  // The chain from the top region the caller may see down to the current one.
+  function updateCrumbs() {
+    var nav = document.getElementById('rm-crumbs');
+    if (!nav) { return; }
+    var chain = [], r = regionByCode(S.filters.region);
+    while (r) { chain.unshift(r); r = r.parent_code ? regionByCode(r.parent_code) : null; }
+    var items = [];
+    chain.forEach(function (x, i) {
+      if (i) { items.push(el('span', { className: 'rm-sep', text: '›' })); }
+      if (i === chain.length - 1) {
+        items.push(el('span', { className: 'rm-here', 'aria-current': 'page', text: x.name }));
+      } else {
+        var b = el('button', { type: 'button', 'data-region': x.code, text: x.name, title: '返回' + x.name });
+        b.addEventListener('click', function () { setRegion(x.code); });
+        items.push(b);
+      }
+    });
+    nav.replaceChildren.apply(nav, items);
+  }
+
+  function setRegion(code) {
+    if (!code || code === S.filters.region) { return; }
+    S.filters.region = code;
+    var select = document.getElementById('rm-region');
+    if (select) { select.value = code; }
+    zoomToRegion(code, false);
+    writeUrl();
+    refreshAll();
+  }
+  RM.setRegion = setRegion;
 
   // --- find and go ---------------------------------------------------------
 
@@ -817,8 +900,14 @@
       S.focus = null;
       writeUrl();
     });
+    // The strip above the map changes height with its contents: keep Leaflet's size right.
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () { map.invalidateSize({ pan: false }); }).observe(map.getContainer());
+    }
     drawers();
     searchBox();
+    updateIndicators();
+    updateCrumbs();
     focusFromUrl();
     map.on('moveend', writeUrl);
     updateLegend();

@@ -222,6 +222,10 @@ CASES: list[Case] = [
     ("map.regions_geojson", "GET", lambda w: "/map/regions.geojson?region=539900", "list", None),
     ("map.heat", "GET", lambda w: "/map/heat.json?bbox=100,20,102,21&zoom=8", "heat", None),
     ("map.search", "GET", lambda w: "/map/search.json?q=化工", "list", None),
+    ("map.indicators", "GET", lambda w: "/map/indicators.json", "list", None),
+    ("map.indicators", "GET", lambda w: "/map/indicators.json?region=539902", "bad", None),
+    ("map.panel_hazards", "GET", lambda w: f"/map/panel-hazards.json?enterprise_id={w.theirs['enterprise']}",
+     "list", None),
     ("map.search", "GET", lambda w: f"/map/search.json?q={w.theirs['credit']}", "list", None),
     # the ledgers
     ("ledger.hazard_ledger", "GET", lambda w: "/hazards", "list", None),

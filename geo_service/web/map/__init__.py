@@ -13,6 +13,7 @@ import datetime as dt
 import importlib
 import json
 import threading
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,8 +25,11 @@ from ...db import get_session
 from ...errors import InvalidParameter
 from ...layers import Layer, class_of, layers_dir, load_layers
 from ...models import Region
+from ...queries import indicators as iq
+from ...queries import metrics
 from ...queries.enterprises import SUGGEST_MIN_CHARS, suggest
-from ...queries.filters import parse_filters, parse_int, parse_point
+from ...queries.filters import open_unless_stated, parse_filters, parse_int, parse_point
+from ...queries.hazards import hazards_select
 from ...queries.heat import heat_points, metres_per_pixel, region_choices, region_shapes
 from ...queries.regions import get_region
 from ...queries.scope import region_visible
@@ -40,6 +44,8 @@ HEAT_CELL_PX = 6
 HEAT_MAX_POINTS = 20000
 # The query names a "show on map" link may carry (the ledger uses the same).
 FILTER_NAMES = ("region", "industry", "grade", "hazard_level", "hazard_state", "overdue", "month")
+# The filters on hazards themselves (the side panel lists an enterprise's hazards by these).
+HAZARD_FILTER_NAMES = ("hazard_level", "hazard_state", "hazard_source", "overdue", "month")
 
 
 @bp.record_once
@@ -168,7 +174,8 @@ def index() -> Any:
         "hazard_states": domain.HAZARD_STATES,
         "industries": {i.code: i.name for i in domain.INDUSTRIES},
         "urls": {"enterprise_api": "/api/enterprises/", "enterprise_page": "/enterprises/",
-                 "hazard_page": "/hazards/", "search": url_for("map.search")},
+                 "hazard_page": "/hazards/", "search": url_for("map.search"),
+                 "indicators": url_for("map.indicators"), "panel_hazards": url_for("map.panel_hazards")},
         "max_bbox_area": current_app.config["MAX_BBOX_AREA_DEG2"],
         "attribution": f"风险数据：风险一张图 · {current_app.config['MAP_FOOTER']}",
     }
@@ -253,7 +260,7 @@ def heat() -> Any:
     zoom = _zoom()
     cell_m = metres_per_pixel(zoom) * HEAT_CELL_PX
     rows = get_session().execute(heat_points(
-        filters, scope=current_scope(), cell_m=cell_m, as_of=_as_of(filters.month), limit=HEAT_MAX_POINTS,
+        open_unless_stated(filters), scope=current_scope(), cell_m=cell_m, as_of=_as_of(filters.month), limit=HEAT_MAX_POINTS,
     )).all()
     points = [[round(r.lat, 6), round(r.lng, 6), int(r.weight)] for r in rows]
     return jsonify({"points": points, "max": max((p[2] for p in points), default=0),
@@ -278,3 +285,47 @@ def search() -> Any:
         {"id": r.id, "name": r.name, "credit_code": r.credit_code, "grade": r.grade,
          "color": palette.get(r.grade) if r.grade else None, "region": r.region_code,
          "lng": round(r.lng, 6), "lat": round(r.lat, 6)} for r in rows]})
+
+
+@bp.get("/map/indicators.json")
+def indicators() -> Any:
+    """The indicator strip: enterprises by grade, open 重大隐患, overdue hazards and this
+    year's 整改率 for ``region`` (default: the caller's) and the map's filters."""
+    session = get_session()
+    scope = current_scope()
+    region = _region(session)
+    filters = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    if region is not None:
+        filters = replace(filters, region=region.code)
+    as_of = _as_of(filters.month)
+    ent = session.execute(iq.enterprise_counts(filters, scope=scope, as_of=as_of)).one()
+    hz = session.execute(iq.hazard_counts(filters, scope=scope, as_of=as_of)).one()
+    return jsonify({
+        "region": {"code": region.code, "name": region.name, "level": region.level} if region else None,
+        "as_of": as_of.isoformat(), "year": as_of.year,
+        "enterprises": ent.total, "ungraded": ent.ungraded,
+        "grades": {str(g.value): getattr(ent, f"grade_{g.value}") for g in domain.GRADES},
+        "open_major": hz.open_major, "overdue": hz.overdue,
+        "found_this_year": hz.found_this_year, "rectified_this_year": hz.rectified_this_year,
+        "rectification_rate": metrics.rate(hz.rectified_this_year, hz.found_this_year),
+    })
+
+
+@bp.get("/map/panel-hazards.json")
+def panel_hazards() -> Any:
+    """The side panel's hazards of ``enterprise_id``: those the hazard layer draws under the
+    map's hazard filters (its own parameters as defaults, like the layer's tiles)."""
+    layer = next(la for la in map_layers().values() if la.source == "hazard_tiles")
+    args: dict[str, str] = {k: str(v) for k, v in layer.params.items() if k in HAZARD_FILTER_NAMES}
+    args.update({k: v for k in HAZARD_FILTER_NAMES if (v := request.args.get(k, "").strip())})
+    enterprise_id = parse_int(request.args, "enterprise_id", 0, minimum=1)
+    filters = parse_filters(args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    filters = open_unless_stated(replace(filters, enterprise_id=enterprise_id))
+    as_of = _as_of(filters.month)
+    rows = get_session().execute(hazards_select(filters, scope=current_scope(), as_of=as_of)).mappings().all()
+    rows = sorted(rows, key=lambda h: (h["level"] != "major", h["deadline"] or dt.date.max, h["id"]))
+    return jsonify({"hazards": [
+        {"id": h["id"], "level": h["level"], "level_name": domain.HAZARD_LEVELS[h["level"]],
+         "state": h["state"], "state_name": domain.HAZARD_STATES[h["state"]], "description": h["description"],
+         "deadline": h["deadline"].isoformat() if h["deadline"] else None, "overdue_days": h["overdue_days"]}
+        for h in rows]})

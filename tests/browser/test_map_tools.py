@@ -98,3 +98,53 @@ def test_enterprise_page_locates_on_the_map(server, browser):  # type: ignore[no
     _centred_on(page, ENTERPRISES["c"]["lnglat"])
     _panel_shows(page, ENTERPRISES["c"]["name"])
     ctx.close()
+
+
+def _indicator(page, name: str) -> str:  # type: ignore[no-untyped-def]
+    return page.locator(f"#rm-indicators .rm-ind-{name} .rm-n").inner_text()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_indicators_follow_the_filters_and_a_district_click_drills_down(server, browser, viewport):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, viewport)
+    page = ctx.new_page()
+    requests, errors = _watch(page)
+    _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
+    page.goto(server.url + "/map?region=532500", wait_until="networkidle")
+    # 红河州: seven enterprises (红 a, e), two open 重大隐患, two overdue (map_world's table).
+    page.wait_for_function("() => RiskMap.state.indicators && RiskMap.state.indicators.region.code === '532500'")
+    assert _indicator(page, "enterprises") == "7" and _indicator(page, "grade-1") == "2"
+    assert _indicator(page, "open-major") == "2" and _indicator(page, "overdue") == "2"
+    assert page.locator("#rm-crumbs").inner_text().split() == ["云南省", "›", "红河州"]
+    # A filter changes them: only overdue hazards leaves a (红) and d (蓝).
+    if viewport is PHONE:
+        page.click("#rm-open-filters")
+    page.check("input[name=overdue]")
+    page.wait_for_function("() => document.querySelector('#rm-indicators .rm-ind-enterprises .rm-n').textContent === '2'")
+    assert _indicator(page, "grade-1") == "1" and _indicator(page, "grade-4") == "1"
+    assert _indicator(page, "open-major") == "1"
+    page.uncheck("input[name=overdue]")
+    page.wait_for_function("() => document.querySelector('#rm-indicators .rm-ind-enterprises .rm-n').textContent === '7'")
+    if viewport is PHONE:
+        page.click("#rm-filters-close")
+    # A click on 开远市 (103.3–103.6 E), away from its enterprises, drills down to it.
+    page.wait_for_function("() => RiskMap.state.choropleth && RiskMap.state.choropleth.features.length === 3")
+    x, y = page.evaluate(
+        """() => { const m = RiskMap.state.map, p = m.latLngToContainerPoint([23.9, 103.45]);
+                   const r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""")
+    page.mouse.click(x, y)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('region') === '532502'")
+    page.wait_for_function("() => RiskMap.state.indicators && RiskMap.state.indicators.region.code === '532502'")
+    assert _indicator(page, "enterprises") == "4"  # c, d, e, g
+    assert page.evaluate("() => document.getElementById('rm-region').value") == "532502"
+    # Fitted to the county (103.3–103.6 E, 23–24 N): centred on it, the whole of it in view.
+    centre = page.evaluate("() => { const c = RiskMap.state.map.getCenter(); return [c.lng, c.lat]; }")
+    assert centre[0] == pytest.approx(103.45, abs=0.01) and centre[1] == pytest.approx(23.5, abs=0.05), centre
+    assert page.evaluate("() => RiskMap.state.map.getBounds().contains([[23, 103.3], [24, 103.6]])")
+    assert page.locator("#rm-crumbs").inner_text().split() == ["云南省", "›", "红河州", "›", "开远市"]
+    # The breadcrumb goes back up.
+    page.click("#rm-crumbs button[data-region='532500']")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('region') === '532500'")
+    page.wait_for_function("() => document.querySelector('#rm-indicators .rm-ind-enterprises .rm-n').textContent === '7'")
+    assert errors == [] and _foreign(requests) == []
+    ctx.close()
