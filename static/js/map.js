@@ -615,7 +615,8 @@
     map.attributionControl.setPrefix('Leaflet');
     L.control.scale({ metric: true, imperial: false }).addTo(map);  // metres only
     map.attributionControl.addAttribution(cfg.attribution);
-    // The server has already fitted the map to the selected region.
+    // Fit the selected region at once (no animation: see page.py).
+    if (cfg.fit_bounds) { map.fitBounds(cfg.fit_bounds, { animate: false }); }
   };
 
   RM.layer = function (map, spec) {
@@ -902,7 +903,7 @@
     });
     // The strip above the map changes height with its contents: keep Leaflet's size right.
     if (window.ResizeObserver) {
-      new ResizeObserver(function () { map.invalidateSize({ pan: false }); }).observe(map.getContainer());
+      new ResizeObserver(function () { map.invalidateSize({ animate: false }); }).observe(map.getContainer());
     }
     drawers();
     searchBox();

@@ -27,6 +27,7 @@ def server(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFa
 
 
 def _centred_on(page, lnglat: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the map is centred on ``lnglat`` at a street zoom (16 or more)."""
     page.wait_for_function(
         """([lng, lat]) => { const c = RiskMap.state.map.getCenter();
                              return Math.abs(c.lng - lng) < 1e-4 && Math.abs(c.lat - lat) < 1e-4
@@ -127,6 +128,7 @@ def test_indicators_follow_the_filters_and_a_district_click_drills_down(server, 
     page.wait_for_function("() => document.querySelector('#rm-indicators .rm-ind-enterprises .rm-n').textContent === '7'")
     if viewport is PHONE:
         page.click("#rm-filters-close")
+        page.wait_for_function("() => document.getElementById('rm-filters').getBoundingClientRect().right <= 0")
     # A click on 开远市 (103.3–103.6 E), away from its enterprises, drills down to it.
     page.wait_for_function("() => RiskMap.state.choropleth && RiskMap.state.choropleth.features.length === 3")
     x, y = page.evaluate(

@@ -117,9 +117,12 @@ def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settin
     # Offline: the vendored Leaflet instead of folium's CDN set.
     m.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js"))]
     m.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
+    config = dict(config)
     if bounds is not None and view is None:
+        # Fitted by RiskMap.init without animation: a zoom animation still running
+        # would undo a view set right after (a link's "在地图上定位").
         west, south, east, north = bounds
-        m.fit_bounds([[south, west], [north, east]])
+        config["fit_bounds"] = [[south, west], [north, east]]
     _basemap(m, settings)
     RiskMapInit(config, static_url).add_to(m)
     for layer in layers.values():
