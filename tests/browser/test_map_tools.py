@@ -150,3 +150,37 @@ def test_indicators_follow_the_filters_and_a_district_click_drills_down(server, 
     page.wait_for_function("() => document.querySelector('#rm-indicators .rm-ind-enterprises .rm-n').textContent === '7'")
     assert errors == [] and _foreign(requests) == []
     ctx.close()
+
+
+def test_the_url_holds_the_view_and_reset_goes_back_to_the_default(server, browser):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, DESKTOP)
+    page = ctx.new_page()
+    _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
+    # The ledger's "在地图上查看" carries every filter.
+    page.goto(server.url + "/hazards?region=532502&industry=gas&hazard_level=major&overdue=false&grade=1",
+              wait_until="networkidle")
+    page.click("#show-on-map")
+    page.wait_for_load_state("networkidle")
+    query = parse_qs(urlsplit(page.url).query)
+    assert {k: query[k] for k in ("region", "industry", "hazard_level", "overdue", "grade")} == {
+        "region": ["532502"], "industry": ["gas"], "hazard_level": ["major"], "overdue": ["false"], "grade": ["1"]}
+    # Move the map: the URL follows; opening that URL again gives the same view.
+    page.evaluate("() => RiskMap.state.map.setView([23.61, 103.47], 13, {animate: false})")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('zoom') === '13'")
+    shared = page.url
+    assert parse_qs(urlsplit(shared).query)["center"] == ["103.47000,23.61000"]
+    page.goto(shared, wait_until="networkidle")
+    view = page.evaluate("() => { const c = RiskMap.state.map.getCenter(); return [c.lng, c.lat, RiskMap.state.map.getZoom()]; }")
+    assert view[2] == 13 and view[0] == pytest.approx(103.47, abs=1e-4) and view[1] == pytest.approx(23.61, abs=1e-4)
+    assert page.locator("select[name=industry]").input_value() == "gas"
+    # 重置: no filters, the default region, fitted.
+    default = page.evaluate("() => RiskMap.state.cfg.default_region")
+    page.click("#rm-reset")
+    page.wait_for_function("(d) => new URLSearchParams(location.search).get('region') === d", arg=default)
+    query = parse_qs(urlsplit(page.url).query)
+    assert not {"industry", "hazard_level", "overdue", "grade"} & set(query), query
+    assert page.locator("select[name=industry]").input_value() == ""
+    bbox = page.evaluate("(d) => RiskMap.state.cfg.regions.find(r => r.code === d).bbox", default)
+    assert page.evaluate("(b) => RiskMap.state.map.getBounds().contains([[b[1], b[0]], [b[3], b[2]]])", bbox)
+    assert page.evaluate("() => RiskMap.state.map.getZoom()") < 13
+    ctx.close()
