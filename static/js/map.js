@@ -43,6 +43,19 @@
     return isFinite(v) ? (Math.round(v * 10) / 10).toLocaleString('zh-CN') : String(n);
   }
 
+  // Legend labels of class breaks (upper bounds, ascending).  Integer breaks
+  // give integer ranges that never share a value: "≤ 5", "6 – 8", "9 – 12".
+  function classLabels(breaks) {
+    var integer = breaks.every(function (b) { return Number.isInteger(Number(b)); });
+    return breaks.map(function (b, i) {
+      if (i === 0) { return '≤ ' + fmt(b); }
+      var lo = Number(breaks[i - 1]);
+      if (integer) { return lo + 1 === Number(b) ? fmt(b) : fmt(lo + 1) + ' – ' + fmt(b); }
+      return '> ' + fmt(lo) + ' – ' + fmt(b);
+    });
+  }
+  RM.classLabels = classLabels;
+
   function truthy(v) { return v === true || v === 1 || v === 'true' || v === 't' || v === '1'; }
 
   function status(text, isError) {
@@ -299,6 +312,8 @@
     return null;
   }
 
+
+
   function onMapClick(e) {
     var hit = featureAt(e.containerPoint);
     if (!hit) { return; }
@@ -312,8 +327,51 @@
     if (id !== undefined && id !== null) { showEnterprise(id); }
   }
 
+  // One hover tooltip: over a point the enterprise (or hazard) under it, else
+  // the district's figures.
+  var hoverTip = null;
+
+  function showTip(latlng, content) {
+    if (!hoverTip) {
+      hoverTip = L.tooltip({ direction: 'top', offset: [0, -10], className: 'rm-hover-tip', opacity: 0.95 });
+    }
+    hoverTip.setLatLng(latlng).setContent(content);
+    if (!S.map.hasLayer(hoverTip)) { S.map.openTooltip(hoverTip); }
+  }
+
+  function hideTip() {
+    if (hoverTip && S.map.hasLayer(hoverTip)) { S.map.closeTooltip(hoverTip); }
+  }
+
+  function pointTip(hit) {
+    var p = hit.feature.properties || {}, n = Number(p.count) || 1;
+    var hazard = hit.layer.spec.source_layer === 'hazards';
+    if (n > 1) {
+      return el('div', { className: 'rm-tip-point' }, [
+        el('strong', { text: n + (hazard ? ' 条隐患' : ' 家企业') }), el('div', { className: 'rm-muted', text: '点击放大' })]);
+    }
+    if (hazard) {
+      return el('div', { className: 'rm-tip-point' }, [
+        el('strong', { text: p.enterprise_name || '' }),
+        el('div', { text: (S.cfg.hazard_levels[p.level] || '') + '：' + (p.description || '') }),
+        el('div', { className: 'rm-muted', text: (S.cfg.hazard_states[p.state] || '') +
+                    (Number(p.overdue_days) > 0 ? ' · 逾期 ' + p.overdue_days + ' 天' : '') }),
+      ]);
+    }
+    var g = gradeOf(p.grade);
+    return el('div', { className: 'rm-tip-point' }, [
+      el('strong', { text: p.name || '' }),
+      el('div', {}, [el('span', { className: 'rm-badge', style: 'background:' + (g ? g.color : '#999'),
+                                  text: g ? g.colour_name + '·' + g.name : '未定级' })]),
+    ]);
+  }
+
   function onMapMove(e) {
-    S.map.getContainer().style.cursor = featureAt(e.containerPoint) ? 'pointer' : '';
+    var hit = featureAt(e.containerPoint);
+    S.map.getContainer().style.cursor = hit ? 'pointer' : '';
+    if (hit) { showTip(e.latlng, pointTip(hit)); }
+    else if (S.hoverDistrict) { showTip(e.latlng, S.hoverDistrict); }
+    else { hideTip(); }
   }
 
   // --- GeoJSON layers: choropleth and outlines ------------------------------
@@ -332,8 +390,10 @@
           return el('tr', pair[0] === metric ? { className: 'rm-em' } : {},
                     [el('th', { text: pair[1] }), el('td', { text: fmt(p[pair[0]]) })]);
         });
-        l.bindTooltip(el('div', {}, [el('strong', { text: p.name || '' }), el('table', { className: 'rm-tip' }, rows)]),
-                      { sticky: true });
+        var tip = el('div', { className: 'rm-tip-district' },
+                     [el('strong', { text: p.name || '' }), el('table', { className: 'rm-tip' }, rows)]);
+        l.on('mouseover', function () { S.hoverDistrict = tip; });
+        l.on('mouseout', function () { if (S.hoverDistrict === tip) { S.hoverDistrict = null; hideTip(); } });
         // A click on a district (not on a point drawn over it) drills down to it.
         l.on('click', function (ev) {
           if (featureAt(ev.containerPoint)) { return; }
@@ -562,11 +622,8 @@
       } else if (spec.kind === 'choropleth' && S.choropleth) {
         var d = S.choropleth;
         items.push(el('div', { className: 'rm-legend-sub', text: spec.title + '：' + d.metric_title }));
-        var lo = 0;
-        d.breaks.forEach(function (b, i) {
-          var text = i === 0 ? '≤ ' + fmt(b) : fmt(lo) + ' – ' + fmt(b);
+        classLabels(d.breaks).forEach(function (text, i) {
           items.push(el('div', {}, [swatch(d.colors[i], 'fill'), text]));
-          lo = b;
         });
         if (!d.features.length) { items.push(el('div', { className: 'rm-muted', text: '无下级区划边界' })); }
       } else if (spec.kind === 'heat') {
@@ -831,8 +888,43 @@
     });
   }
 
+  // A layer greyed out in the layer control says from which zoom it shows.
+  function zoomNotes() {
+    var zoom = S.map.getZoom();
+    Array.prototype.forEach.call(document.querySelectorAll('.leaflet-control-layers-overlays label'), function (label) {
+      var title = label.querySelector('span > span') || label.querySelector('span');
+      if (!title) { return; }
+      var name = (title.getAttribute('data-title') || title.textContent).trim();
+      title.setAttribute('data-title', name);
+      var spec = Object.keys(S.layers).map(function (n) { return S.layers[n].spec; })
+        .filter(function (sp) { return sp.title === name; })[0];
+      var note = label.querySelector('.rm-zoom-note');
+      var hidden = spec && zoom < spec.min_zoom;
+      if (hidden && !note) {
+        note = el('span', { className: 'rm-zoom-note', text: '（放大到第 ' + spec.min_zoom + ' 级显示）' });
+        label.appendChild(note);
+      } else if (!hidden && note) {
+        note.remove();
+      }
+    });
+  }
+
+  // A region with no districts below it (a county) has nothing for the district
+  // layer to colour: the risk density heat is its default instead.
+  function leafDefaults(map) {
+    var region = S.filters.region;
+    var hasChildren = S.cfg.regions.some(function (r) { return r.parent_code === region; });
+    if (hasChildren || new URLSearchParams(window.location.search).has('layers')) { return; }
+    Object.keys(S.layers).forEach(function (name) {
+      var layer = S.layers[name];
+      if (layer.spec.kind === 'choropleth' && map.hasLayer(layer)) { map.removeLayer(layer); }
+      if (layer.spec.kind === 'heat' && !map.hasLayer(layer)) { map.addLayer(layer); }
+    });
+  }
+
   RM.ready = function (map, control) {
     S.control = control;
+    leafDefaults(map);
     // Remove grade layers the URL's grade filter excludes.
     Object.keys(S.layers).forEach(function (name) {
       var layer = S.layers[name];
@@ -848,7 +940,8 @@
     S.legend.addTo(map);
     map.on('overlayadd overlayremove', updateLegend);
     map.on('click', onMapClick);
-    map.on('mousemove', L.Util.throttle(onMapMove, 100));
+    map.on('mousemove', L.Util.throttle(onMapMove, 60));
+    map.on('mouseout', function () { S.hoverDistrict = null; hideTip(); });
     map.on('zoomend', function () {
       Object.keys(S.layers).forEach(function (name) {
         var kind = S.layers[name].spec.kind;
@@ -906,6 +999,8 @@
       new ResizeObserver(function () { map.invalidateSize({ animate: false }); }).observe(map.getContainer());
     }
     drawers();
+    zoomNotes();
+    map.on('zoomend overlayadd overlayremove', zoomNotes);
     searchBox();
     updateIndicators();
     updateCrumbs();

@@ -22,6 +22,8 @@ DESKTOP = {"width": 1440, "height": 900}
 # Enterprise accounts: one for enterprise a (two open hazards), one for f (none yet).
 OWNER_A = ("owner_a", "owner-a-2026-pass")
 OWNER_F = ("owner_f", "owner-f-2026-pass")
+# A county regulator of 开远市 (532502), which has no districts below it.
+COUNTY = ("kaiyuan", "kaiyuan-2026-pass")
 
 
 @dataclass
@@ -42,6 +44,7 @@ def screens_server(make_database: Callable[[], str], var_dir: Path) -> Iterator[
                              enterprise_id=world.ids["a"])
         accounts.create_user(session, *OWNER_F, "enterprise", display_name="五金店店长",
                              enterprise_id=world.ids["f"])
+        accounts.create_user(session, *COUNTY, "regulator", display_name="开远市应急局", region_code="532502")
         session.commit()
     engine.dispose()
     with serve(url, var_dir) as base:

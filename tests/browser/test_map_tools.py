@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from browser.map_world import ENTERPRISES
-from browser.screens import DESKTOP, PHONE, Live, screens_server
+from browser.screens import COUNTY, DESKTOP, PHONE, Live, screens_server
 from browser.screens import context as _context
 from browser.screens import foreign as _foreign
 from browser.screens import login_as as _login
@@ -183,4 +183,59 @@ def test_the_url_holds_the_view_and_reset_goes_back_to_the_default(server, brows
     bbox = page.evaluate("(d) => RiskMap.state.cfg.regions.find(r => r.code === d).bbox", default)
     assert page.evaluate("(b) => RiskMap.state.map.getBounds().contains([[b[1], b[0]], [b[3], b[2]]])", bbox)
     assert page.evaluate("() => RiskMap.state.map.getZoom()") < 13
+    ctx.close()
+
+
+def test_the_small_things(server, browser):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, DESKTOP)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
+    page.goto(server.url + "/map?region=532500", wait_until="networkidle")
+    # Integer class breaks do not overlap.
+    assert page.evaluate("() => RiskMap.classLabels([5, 8, 12])") == ["≤ 5", "6 – 8", "9 – 12"]
+    assert page.evaluate("() => RiskMap.classLabels([5, 6, 12])") == ["≤ 5", "6", "7 – 12"]
+    # Hovering an enterprise shows its name and grade, not the district's figures.
+    lng, lat = ENTERPRISES["a"]["lnglat"]
+    page.evaluate("([lat, lng]) => RiskMap.state.map.setView([lat, lng], 14, {animate: false})", [lat, lng])
+    page.wait_for_function("() => !RiskMap.state.layers.enterprises_red.isLoading()")
+    page.wait_for_timeout(400)
+    x, y = page.evaluate("""([lat, lng]) => { const m = RiskMap.state.map, p = m.latLngToContainerPoint([lat, lng]);
+        const r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""", [lat, lng])
+    page.mouse.move(x - 40, y - 40)
+    page.mouse.move(x, y, steps=4)
+    # (headless Chromium may hold the last move until its next frame: a little wiggle over the point)
+    page.mouse.move(x + 2, y + 1, steps=2)
+    tip = page.locator(".rm-hover-tip")
+    page.wait_for_function("(n) => (document.querySelector('.rm-hover-tip') || {}).textContent?.includes(n)",
+                           arg=ENTERPRISES["a"]["name"], timeout=5000)
+    text = tip.inner_text()
+    assert ENTERPRISES["a"]["name"] in text and "红·重大风险" in text and "企业数" not in text, text
+    # Away from the points, the district's figures.
+    page.mouse.move(x + 60, y + 120, steps=4)
+    page.mouse.move(x + 62, y + 121, steps=2)
+    page.wait_for_function("() => (document.querySelector('.rm-hover-tip') || {}).textContent?.includes('企业数')")
+    assert "个旧市" in tip.inner_text()
+    # The hazard layer, greyed out below zoom 9, says from which zoom it shows.
+    page.evaluate("() => RiskMap.state.map.setZoom(7, {animate: false})")
+    label = page.locator(".leaflet-control-layers-overlays label", has_text="隐患（未销号）")
+    page.wait_for_function("() => document.querySelector('.rm-zoom-note') !== null")
+    assert "放大到第 9 级显示" in label.inner_text()
+    page.evaluate("() => RiskMap.state.map.setZoom(10, {animate: false})")
+    page.wait_for_function("() => document.querySelector('.rm-zoom-note') === null")
+    assert errors == []
+    ctx.close()
+
+
+def test_a_county_user_gets_the_density_heat_by_default(server, browser):  # type: ignore[no-untyped-def]
+    ctx = _context(browser, DESKTOP)
+    page = ctx.new_page()
+    _login(page, server.url, *COUNTY)
+    page.goto(server.url + "/map", wait_until="networkidle")
+    on = page.evaluate("() => Object.keys(RiskMap.state.layers).filter(n => RiskMap.state.map.hasLayer(RiskMap.state.layers[n]))")
+    assert "risk_heat" in on and "district_heat" not in on, on
+    # …and the heat has points: 开远市's four graded enterprises.
+    page.wait_for_function("() => RiskMap.state.layers.risk_heat._latlngs.length > 0", timeout=10000)
+    assert page.locator("#rm-crumbs").inner_text().strip().endswith("开远市")
     ctx.close()
