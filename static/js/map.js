@@ -37,23 +37,9 @@
     return node;
   }
 
-  function fmt(n) {
-    if (n === null || n === undefined || n === '') { return '—'; }
-    var v = Number(n);
-    return isFinite(v) ? (Math.round(v * 10) / 10).toLocaleString('zh-CN') : String(n);
-  }
+  var Core = window.RiskMapCore;
+  var fmt = Core.fmt, query = Core.query, classLabels = Core.classLabels;
 
-  // Legend labels of class breaks (upper bounds, ascending).  Integer breaks
-  // give integer ranges that never share a value: "≤ 5", "6 – 8", "9 – 12".
-  function classLabels(breaks) {
-    var integer = breaks.every(function (b) { return Number.isInteger(Number(b)); });
-    return breaks.map(function (b, i) {
-      if (i === 0) { return '≤ ' + fmt(b); }
-      var lo = Number(breaks[i - 1]);
-      if (integer) { return lo + 1 === Number(b) ? fmt(b) : fmt(lo + 1) + ' – ' + fmt(b); }
-      return '> ' + fmt(lo) + ' – ' + fmt(b);
-    });
-  }
   RM.classLabels = classLabels;
 
   function truthy(v) { return v === true || v === 1 || v === 'true' || v === 't' || v === '1'; }
@@ -75,15 +61,6 @@
       });
   }
 
-  function query(obj) {
-    var q = new URLSearchParams();
-    Object.keys(obj).forEach(function (k) {
-      if (obj[k] !== null && obj[k] !== undefined && obj[k] !== '') { q.set(k, obj[k]); }
-    });
-    var s = q.toString();
-    return s ? '?' + s : '';
-  }
-
   function gradeOf(value) {
     var v = value && typeof value === 'object' ? value.value : value;
     return S.cfg.grades.filter(function (g) { return g.value === Number(v); })[0] || null;
@@ -92,30 +69,21 @@
   // --- the filters and the URL ---------------------------------------------
 
   function readUrl() {
-    var q = new URLSearchParams(window.location.search);
-    S.filters = {};
-    S.cfg.filters.forEach(function (name) {
-      var v = q.getAll(name).join(',');
-      if (v) { S.filters[name] = v; }
-    });
-    if (!S.filters.region && S.cfg.region) { S.filters.region = S.cfg.region; }
-    S.metric = q.get('metric') || null;
-    S.focus = q.get('focus') || null;
-    S.hasView = !!(q.get('center') && q.get('zoom'));
+    var st = Core.readState(window.location.search, S.cfg.filters, S.cfg.region);
+    S.filters = st.filters;
+    S.metric = st.metric;
+    S.focus = st.focus;
+    S.hasView = st.hasView;
   }
 
   // The view (centre and zoom) is written to the URL too, so a shared link opens where it was.
   function writeUrl() {
-    var obj = {};
-    Object.keys(S.filters).forEach(function (k) { obj[k] = S.filters[k]; });
-    obj.metric = S.metric;
-    if (S.map && S.map._loaded) {
+    var view = null;
+    if (S.map && mapLoaded(S.map)) {
       var c = S.map.getCenter();
-      obj.center = c.lng.toFixed(5) + ',' + c.lat.toFixed(5);
-      obj.zoom = S.map.getZoom();
+      view = { lng: c.lng, lat: c.lat, zoom: S.map.getZoom() };
     }
-    obj.focus = S.focus;
-    window.history.replaceState(null, '', window.location.pathname + query(obj));
+    window.history.replaceState(null, '', window.location.pathname + Core.stateQuery(S.filters, S.metric, view, S.focus));
   }
 
   function formToFilters(form) {
@@ -140,24 +108,17 @@
     });
   }
 
-  function layerParams(spec) {
-    // The layer's own parameters are defaults; a filter the user set wins,
-    // except a per-grade layer keeps its grade.
-    var p = {};
-    Object.keys(spec.params || {}).forEach(function (k) { p[k] = spec.params[k]; });
-    Object.keys(S.filters).forEach(function (k) {
-      if (k === 'grade' && spec.params && spec.params.grade !== undefined) { return; }
-      p[k] = S.filters[k];
-    });
-    return p;
-  }
+  function layerParams(spec) { return Core.layerParams(spec, S.filters); }
 
-  function gradeExcluded(spec) {
-    if (!spec.params || spec.params.grade === undefined || !S.filters.grade) { return false; }
-    return S.filters.grade.split(',').indexOf(String(spec.params.grade)) < 0;
-  }
+  function gradeExcluded(spec) { return Core.gradeExcluded(spec, S.filters); }
 
-  // --- rendering of points on canvas tiles ---------------------------------
+  // --- private members of the plugins: in this one place only ---------------
+  //
+  // Read from Leaflet 1.9.4, Leaflet.VectorGrid 1.3.0 and Leaflet.heat 0.2.0
+  // (the versions pinned in package.json and vendored in static/vendor).
+  // Everything below that starts with "_" belongs to them; re-check each use
+  // when upgrading.  The rest of this file uses only their public API and the
+  // names defined here.
 
   // A hazard triangle sits up and to the right of its point, like a badge,
   // so that the enterprise circle under it stays visible.
@@ -216,6 +177,43 @@
         });
     }
   });
+
+  // Leaflet.heat fades intensities by 2^(maxZoom - zoom); the server already
+  // sums weights per screen cell, so draw as if at the maximum zoom.  (Its
+  // options.maxZoom cannot be used: the layer control reads it as the
+  // layer's zoom range.)
+  var FlatHeat = L.HeatLayer.extend({
+    _redraw: function () {
+      if (!this._map) { return; }
+      var saved = this.options.maxZoom;
+      this.options.maxZoom = this._map.getZoom();
+      L.HeatLayer.prototype._redraw.call(this);
+      this.options.maxZoom = saved;
+    },
+    redraw: function () {
+      return this._map ? L.HeatLayer.prototype.redraw.call(this) : this;
+    },
+  });
+
+  // The drawn point features of a vector layer's tile at tile zoom, with their
+  // tile-pixel position and radius (VectorGrid keeps them per tile renderer).
+  function drawnPoints(layer, coords) {
+    var renderer = layer._vectorTiles && layer._vectorTiles[layer._tileCoordsToKey(coords)];
+    if (!renderer || !renderer._features) { return []; }
+    return Object.keys(renderer._features).map(function (id) {
+      var f = renderer._features[id].feature;
+      if (!f._point) { return null; }
+      var at = f.options && f.options.shape === 'triangle' ? f._point.add(BADGE) : f._point;
+      return { feature: f, at: at, radius: f._radius || 5 };
+    }).filter(Boolean);
+  }
+
+  // The zoom of a grid layer's current tiles (undefined before the first).
+  function tileZoom(layer) { return layer._tileZoom; }
+
+  function mapLoaded(map) { return !!map._loaded; }
+
+  // --- rendering of points on canvas tiles ---------------------------------
 
   function featureRank(spec) {
     var s = spec.style;
@@ -277,23 +275,18 @@
 
   // The feature of a vector layer drawn under a container point, or null.
   function hitTest(layer, containerPoint) {
-    var map = S.map, tz = layer._tileZoom;
-    if (tz === undefined || !layer._vectorTiles) { return null; }
+    var map = S.map, tz = tileZoom(layer);
+    if (tz === undefined) { return null; }
     var size = layer.getTileSize();
     var pixel = map.project(map.containerPointToLatLng(containerPoint), tz);
     var scale = map.getZoomScale(map.getZoom(), tz);
     var coords = L.point(Math.floor(pixel.x / size.x), Math.floor(pixel.y / size.y));
     coords.z = tz;
-    var renderer = layer._vectorTiles[layer._tileCoordsToKey(coords)];
-    if (!renderer || !renderer._features) { return null; }
     var local = pixel.subtract(coords.scaleBy(size));
     var best = null, bestDistance = Infinity;
-    Object.keys(renderer._features).forEach(function (id) {
-      var f = renderer._features[id].feature;
-      if (!f._point) { return; }
-      var at = f.options && f.options.shape === 'triangle' ? f._point.add(BADGE) : f._point;
-      var d = at.distanceTo(local) * scale;  // in screen pixels
-      if (d <= (f._radius || 5) + 3 && d < bestDistance) { best = f; bestDistance = d; }
+    drawnPoints(layer, coords).forEach(function (d) {
+      var distance = d.at.distanceTo(local) * scale;  // in screen pixels
+      if (distance <= d.radius + 3 && distance < bestDistance) { best = d.feature; bestDistance = distance; }
     });
     return best;
   }
@@ -453,23 +446,6 @@
   }
 
   // --- heat ----------------------------------------------------------------
-
-  // Leaflet.heat fades intensities by 2^(maxZoom - zoom); the server already
-  // sums weights per screen cell, so draw as if at the maximum zoom.  (Its
-  // options.maxZoom cannot be used: the layer control reads it as the
-  // layer's zoom range.)
-  var FlatHeat = L.HeatLayer.extend({
-    _redraw: function () {
-      if (!this._map) { return; }
-      var saved = this.options.maxZoom;
-      this.options.maxZoom = this._map.getZoom();
-      L.HeatLayer.prototype._redraw.call(this);
-      this.options.maxZoom = saved;
-    },
-    redraw: function () {
-      return this._map ? L.HeatLayer.prototype.redraw.call(this) : this;
-    },
-  });
 
   function heatLayer(map, spec) {
     var s = spec.style;

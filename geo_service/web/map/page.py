@@ -31,6 +31,7 @@ _VENDOR_JS = (
     "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
     "vendor/leaflet.heat/leaflet-heat.js",
     "vendor/html-to-image/html-to-image.js",
+    "js/map-core.js",
     "js/map.js",
 )
 _VENDOR_CSS = ("css/map.css",)
