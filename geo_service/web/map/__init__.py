@@ -178,6 +178,7 @@ def index() -> Any:
                  "indicators": url_for("map.indicators"), "panel_hazards": url_for("map.panel_hazards")},
         "max_bbox_area": current_app.config["MAX_BBOX_AREA_DEG2"],
         "attribution": f"风险数据：风险一张图 · {current_app.config['MAP_FOOTER']}",
+        "footer": current_app.config["MAP_FOOTER"],
     }
     m = build_map(map_layers(), palette=palette, settings=current_app.config, config=config,
                   bounds=bounds, static_url=lambda p: url_for("static", filename=p), view=_view())
