@@ -29,6 +29,7 @@ copy leaflet leaflet dist/leaflet.js dist/leaflet.js.map dist/leaflet.css dist/i
 copy leaflet.vectorgrid leaflet.vectorgrid dist/Leaflet.VectorGrid.bundled.min.js
 copy leaflet.heat leaflet.heat dist/leaflet-heat.js LICENSE
 copy html-to-image html-to-image dist/html-to-image.js LICENSE
+copy pmtiles pmtiles dist/pmtiles.js
 
 echo "vendored into $OUT:"
 cat "$OUT"/*/VERSION

@@ -746,6 +746,28 @@
 
   // --- the entry points ----------------------------------------------------
 
+  // A base map from a local file the server serves (BASEMAP=…/x.mbtiles or .pmtiles):
+  // raster tiles, vector MBTiles drawn by VectorGrid, or a PMTiles archive read
+  // with HTTP Range requests by the vendored pmtiles library.
+  function localBasemap(map, b) {
+    var layer;
+    var opts = { attribution: b.attribution || '', maxZoom: 19, maxNativeZoom: b.max_zoom || 18,
+                 minZoom: 0, pane: 'tilePane', zIndex: 0 };
+    if (b.kind === 'pmtiles') {
+      layer = window.pmtiles.leafletRasterLayer(new window.pmtiles.PMTiles(b.url), opts);
+    } else if (b.raster) {
+      layer = L.tileLayer(b.url, opts);
+    } else {
+      var style = { fill: true, fillColor: '#ece8df', fillOpacity: 1, color: '#b8b0a2', weight: 0.6 };
+      opts.vectorTileLayerStyles = new Proxy({}, { get: function () { return style; } });
+      opts.rendererFactory = L.canvas.tile;
+      opts.interactive = false;
+      layer = L.vectorGrid.protobuf(b.url, opts);
+    }
+    layer.addTo(map);
+    S.basemap = layer;
+  }
+
   RM.init = function (map, cfg) {
     S.map = map;
     S.cfg = cfg;
@@ -755,6 +777,7 @@
     map.attributionControl.setPrefix('Leaflet');
     L.control.scale({ metric: true, imperial: false }).addTo(map);  // metres only
     map.attributionControl.addAttribution(cfg.attribution);
+    if (cfg.basemap) { localBasemap(map, cfg.basemap); }
     // Fit the selected region at once (no animation: see page.py).
     if (cfg.fit_bounds) { map.fitBounds(cfg.fit_bounds, { animate: false }); }
   };

@@ -222,6 +222,9 @@ CASES: list[Case] = [
     ("map.regions_geojson", "GET", lambda w: "/map/regions.geojson?region=539900", "list", None),
     ("map.heat", "GET", lambda w: "/map/heat.json?bbox=100,20,102,21&zoom=8", "heat", None),
     ("map.search", "GET", lambda w: "/map/search.json?q=化工", "list", None),
+    # the local base map file (none configured here: 404 for a signed-in caller)
+    ("map.basemap_tile", "GET", lambda w: "/map/basemap/9/404/222.png", "bad", None),
+    ("map.basemap_pmtiles", "GET", lambda w: "/map/basemap.pmtiles", "bad", None),
     ("map.indicators", "GET", lambda w: "/map/indicators.json", "list", None),
     ("map.indicators", "GET", lambda w: "/map/indicators.json?region=539902", "bad", None),
     ("map.panel_hazards", "GET", lambda w: f"/map/panel-hazards.json?enterprise_id={w.theirs['enterprise']}",

@@ -17,12 +17,23 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.blueprints import BlueprintSetupState
 
 from ... import domain
 from ...db import get_session
-from ...errors import InvalidParameter
+from ...errors import InvalidParameter, NotFound
 from ...layers import Layer, class_of, layers_dir, load_layers
 from ...models import Region
 from ...queries import indicators as iq
@@ -34,6 +45,7 @@ from ...queries.heat import heat_points, metres_per_pixel, region_choices, regio
 from ...queries.regions import get_region
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
+from ...services.basemap import MBTiles, local_basemap
 from ..context import current_scope
 from .page import build_map, render_parts
 
@@ -179,6 +191,7 @@ def index() -> Any:
         "max_bbox_area": current_app.config["MAX_BBOX_AREA_DEG2"],
         "attribution": f"风险数据：风险一张图 · {current_app.config['MAP_FOOTER']}",
         "footer": current_app.config["MAP_FOOTER"],
+        "basemap": _local_basemap_config(),
     }
     m = build_map(map_layers(), palette=palette, settings=current_app.config, config=config,
                   bounds=bounds, static_url=lambda p: url_for("static", filename=p), view=_view())
@@ -330,3 +343,53 @@ def panel_hazards() -> Any:
          "state": h["state"], "state_name": domain.HAZARD_STATES[h["state"]], "description": h["description"],
          "deadline": h["deadline"].isoformat() if h["deadline"] else None, "overdue_days": h["overdue_days"]}
         for h in rows]})
+
+
+def _local_basemap_file() -> Any:
+    """The MBTiles reader or the PMTiles path of ``BASEMAP`` (opened once per app)."""
+    local = local_basemap(current_app.config.get("BASEMAP"))
+    if local is None:
+        raise NotFound("未配置本地底图文件")
+    cache = current_app.extensions.setdefault("local_basemap", {})
+    if local.path not in cache:
+        cache[local.path] = MBTiles(local.path) if local.kind == "mbtiles" else local.path
+    return cache[local.path]
+
+
+def _local_basemap_config() -> dict[str, Any] | None:
+    """How the page draws a local base map file (None: none configured)."""
+    if local_basemap(current_app.config.get("BASEMAP")) is None:
+        return None
+    source = _local_basemap_file()
+    attribution = current_app.config.get("BASEMAP_ATTRIBUTION") or ""
+    if isinstance(source, MBTiles):
+        return {"kind": "mbtiles", "raster": source.raster, "min_zoom": source.min_zoom,
+                "max_zoom": source.max_zoom, "attribution": attribution or source.attribution,
+                "url": url_for("map.basemap_tile", z=0, x=0, y=0, ext=source.extension)
+                .replace("/0/0/0.", "/{z}/{x}/{y}.")}
+    return {"kind": "pmtiles", "raster": True, "url": url_for("map.basemap_pmtiles"), "attribution": attribution}
+
+
+@bp.get("/map/basemap/<int:z>/<int:x>/<int:y>.<ext>")
+def basemap_tile(z: int, x: int, y: int, ext: str) -> Any:
+    """One tile of the local MBTiles base map (204 where the file has none)."""
+    mbtiles = _local_basemap_file()
+    if not isinstance(mbtiles, MBTiles):
+        raise NotFound("本地底图不是 MBTiles 文件")
+    data = mbtiles.tile(z, x, y)
+    headers = {"Cache-Control": "private, max-age=86400"}
+    if data is None:
+        return Response(status=204, headers=headers)
+    resp = Response(data, mimetype=mbtiles.mimetype, headers=headers)
+    if not mbtiles.raster and data[:2] == b"\x1f\x8b":
+        resp.headers["Content-Encoding"] = "gzip"  # vector MBTiles tiles are usually gzipped
+    return resp
+
+
+@bp.get("/map/basemap.pmtiles")
+def basemap_pmtiles() -> Any:
+    """The local PMTiles base map, whole, with HTTP Range requests (the browser reads parts)."""
+    path = _local_basemap_file()
+    if isinstance(path, MBTiles):
+        raise NotFound("本地底图不是 PMTiles 文件")
+    return send_file(path, mimetype="application/octet-stream", conditional=True, max_age=86400)

@@ -20,6 +20,7 @@ from folium.map import Layer as FoliumLayer
 from folium.template import Template
 
 from ...layers import Layer
+from ...services.basemap import local_basemap
 
 __all__ = ["build_map", "render_parts", "TIANDITU_URL"]
 
@@ -31,6 +32,7 @@ _VENDOR_JS = (
     "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
     "vendor/leaflet.heat/leaflet-heat.js",
     "vendor/html-to-image/html-to-image.js",
+    "vendor/pmtiles/pmtiles.js",
     "js/map-core.js",
     "js/map.js",
 )
@@ -89,8 +91,8 @@ def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
     """Add the configured base map: nothing, an XYZ template, or 天地图 vec + cva."""
     basemap = (settings.get("BASEMAP") or "none").strip()
     attribution = settings.get("BASEMAP_ATTRIBUTION") or ""
-    if basemap == "none":
-        return
+    if basemap == "none" or local_basemap(basemap) is not None:
+        return  # a local .mbtiles/.pmtiles file is drawn by RiskMap.init (config "basemap")
     if basemap == "tianditu":
         key = settings.get("TIANDITU_KEY") or ""
         for layer, name in (("vec", "天地图矢量"), ("cva", "天地图注记")):
