@@ -34,6 +34,7 @@ from ..domain import Actor
 from ..errors import Forbidden, NotFound, OutOfJurisdiction
 from ..models import Region, ReturnArchive
 from ..queries import metrics
+from ..queries.regions import region_refused
 from ..queries.scope import Scope, region_prefix
 from .accounts import audit
 from .maprender import KINDS, MapStyle, load_map_data, record_export, render_map
@@ -87,13 +88,13 @@ def check_scope(code: str, scope: Scope, *, write: bool = False) -> None:
     if scope.region is not None and not code.startswith(region_prefix(scope.region)):
         if write:
             raise OutOfJurisdiction()
-        raise NotFound(f"行政区划 {code} 不存在")
+        raise region_refused(code)
 
 
 def _regions(session: Session, code: str) -> list[tuple[str, str]]:
     region = session.get(Region, code)
     if region is None:
-        raise NotFound(f"行政区划 {code} 不存在")
+        raise region_refused(code)
     kids = session.execute(sa.select(Region.code, Region.name).where(Region.parent_code == code)
                            .order_by(Region.code)).all()
     return [(region.code, region.name)] + [(k.code, k.name) for k in kids]

@@ -372,6 +372,18 @@ def test_a_county_regulator_never_sees_or_changes_the_other_county(case, client,
             assert readable.endswith("features=0")
 
 
+def test_a_refused_page_says_no_right_to_see_in_chinese(client, world):
+    """A county regulator opening the prefecture's return, or the other county on the map."""
+    headers = {"Authorization": f"Bearer {world.token_ours}"}
+    resp = client.get("/returns/539900/2026-10", headers=headers)
+    assert resp.status_code == 404 and "无权查看行政区划 539900" in resp.get_data(as_text=True)
+    resp = client.get("/map?region=539902", headers=headers)
+    assert resp.status_code == 400 and "无权查看行政区划 539902" in resp.get_data(as_text=True)
+    # the same words for a code that exists nowhere: nothing is revealed
+    resp = client.get("/returns/539977/2026-10", headers=headers)
+    assert "无权查看行政区划 539977" in resp.get_data(as_text=True)
+
+
 def test_the_administrator_sees_both_counties(client, world):
     """The probes above can fail: with an unrestricted account 乙县 is there."""
     headers = {"Authorization": f"Bearer {world.token_admin}"}

@@ -42,7 +42,7 @@ from ...queries.enterprises import SUGGEST_MIN_CHARS, suggest
 from ...queries.filters import open_unless_stated, parse_filters, parse_int, parse_point
 from ...queries.hazards import hazards_select
 from ...queries.heat import heat_points, metres_per_pixel, region_choices, region_shapes
-from ...queries.regions import get_region
+from ...queries.regions import get_region, region_refused
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
 from ...services.basemap import MBTiles, local_basemap
@@ -104,7 +104,7 @@ def _region(session: Any, *, required: bool = False) -> Region | None:
         parse_filters({"region": code}, max_bbox_area_deg2=1)  # format check, names the parameter
         region = get_region(session, code, scope=scope)
         if region is None:
-            raise InvalidParameter("region", f"未知行政区划代码 {code}")
+            raise InvalidParameter("region", region_refused(code).user_msg)
         return region
     region = _default_region(session)
     if region is None and required:
