@@ -20,6 +20,7 @@ pkg_ok libpangoft2-1.0-0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  command -v node >/dev/null || missing+=(nodejs)  # the map's JavaScript unit tests (node --test)
   command -v ogrinfo >/dev/null || missing+=(gdal-bin)
   command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 fi

@@ -31,6 +31,7 @@ copy leaflet.heat leaflet.heat dist/leaflet-heat.js LICENSE
 copy html-to-image html-to-image dist/html-to-image.js LICENSE
 copy @geoman-io/leaflet-geoman-free leaflet-geoman dist/leaflet-geoman.js dist/leaflet-geoman.css LICENSE
 copy leaflet-imageoverlay-rotated leaflet-imageoverlay-rotated Leaflet.ImageOverlay.Rotated.js
+copy pmtiles pmtiles dist/pmtiles.js
 
 echo "vendored into $OUT:"
 cat "$OUT"/*/VERSION

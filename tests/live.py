@@ -33,15 +33,19 @@ def _as_app_role(engine) -> None:  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def serve(database_url: str, var_dir: Path) -> Iterator[str]:
+def serve(database_url: str, var_dir: Path, settings: dict | None = None) -> Iterator[str]:
     """The application on 127.0.0.1:<free port> over ``database_url``, with an
-    administrator account for the browser; yields the base URL."""
+    administrator account for the browser; yields the base URL.  ``settings``
+    override configuration keys (``BASEMAP`` …)."""
     engine = create_engine(database_url)
     with Session(engine) as session:
         accounts.create_user(session, BROWSER_USER, BROWSER_PASSWORD, "admin", display_name="测试管理员")
         session.commit()
     engine.dispose()
-    app = create_app(TestConfig(database_url, var_dir))
+    config = TestConfig(database_url, var_dir)
+    for key, value in (settings or {}).items():
+        setattr(config, key, value)
+    app = create_app(config)
     app.config["LOGIN_REQUIRED"] = True  # as in production
     _as_app_role(app.extensions["geo_engine"])  # and with the production role's grants
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -32,7 +32,12 @@ __all__ = [
     "enterprise_detail",
     "point_geometry",
     "count_of",
+    "suggest",
+    "SUGGEST_MIN_CHARS",
 ]
+
+# Fewer characters than this have no trigram to look up in the index (migration 0008).
+SUGGEST_MIN_CHARS = 2
 
 
 def point_geometry(lng: float, lat: float) -> sa.ColumnElement[Any]:
@@ -180,3 +185,27 @@ def enterprise_detail(session: Session, enterprise_id: int, *, scope: Scope, as_
         for h in hzs
     ]
     return out
+
+
+def suggest(term: str, *, scope: Scope, limit: int = 10) -> Select[Any]:
+    """Enterprises in ``scope`` whose name or credit code contains ``term``, for a search box.
+
+    Both ``ILIKE`` clauses are served by the trigram GIN indexes of migration
+    0008.  Exact credit codes come first, then names starting with the term,
+    then shorter names.  ``lng``/``lat`` are WGS84 degrees.
+    """
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{escaped}%"
+    starts = f"{escaped}%"
+    return (
+        sa.select(Enterprise.id, Enterprise.name, Enterprise.credit_code, Enterprise.grade,
+                  Enterprise.region_code, sa.func.ST_X(Enterprise.geom).label("lng"),
+                  sa.func.ST_Y(Enterprise.geom).label("lat"))
+        .where(sa.or_(Enterprise.name.ilike(like, escape="\\"),
+                      Enterprise.credit_code.ilike(like, escape="\\")),
+               enterprise_scope(scope))
+        .order_by(sa.desc(Enterprise.credit_code == term.upper()),
+                  sa.desc(Enterprise.name.ilike(starts, escape="\\")),
+                  sa.func.length(Enterprise.name), Enterprise.name, Enterprise.id)
+        .limit(limit)
+    )

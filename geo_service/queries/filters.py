@@ -45,6 +45,7 @@ __all__ = [
     "risk_point_clause",
     "hazard_clause",
     "hazard_filters_set",
+    "open_unless_stated",
     "hazard_location",
     "bbox_envelope",
     "polygon_geometry",
@@ -397,6 +398,26 @@ def hazard_filters_set(f: Filters) -> bool:
     """Whether any filter on hazards (level, state, source, overdue, dates) is set."""
     return bool(f.hazard_level or f.hazard_state or f.hazard_source or f.overdue is not None
                 or f.month or f.found_from or f.found_to)
+
+
+def open_unless_stated(f: Filters) -> Filters:
+    """The map's reading of the filters: 隐患状态 left unset is 全部未销号.
+
+    Whenever another hazard filter is set (level, overdue, source, dates) and
+    no state is chosen, only open hazards count, so "重大隐患" on the map means
+    an open 重大隐患, as its state box says.  With no hazard filter at all the
+    enterprises are not filtered by their hazards.  The map's enterprise
+    tiles, heat, side panel and indicator counts read their filters through
+    this one function.
+
+    >>> open_unless_stated(Filters(hazard_level="major")).hazard_state
+    ('rectified', 'rectifying', 'registered')
+    >>> open_unless_stated(Filters(grade=(1,))).hazard_state
+    ()
+    """
+    if f.hazard_state or not hazard_filters_set(f):
+        return f
+    return replace(f, hazard_state=tuple(sorted(domain.OPEN_STATES)))
 
 
 def _hazard_only(f: Filters, as_of: dt.date) -> list[ColumnElement[bool]]:

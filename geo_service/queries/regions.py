@@ -23,6 +23,7 @@ __all__ = [
     "regions_select",
     "get_region",
     "scoped_region",
+    "region_refused",
     "require_region",
     "children",
     "lookup",
@@ -80,8 +81,14 @@ def scoped_region(session: Session, code: str, *, scope: Scope) -> Region:
     for a region that exists outside it: another jurisdiction is not ours to show)."""
     region = get_region(session, code, scope=scope)
     if region is None:
-        raise NotFound(f"行政区划 {code} 不存在")
+        raise region_refused(code)
     return region
+
+
+def region_refused(code: str) -> NotFound:
+    """The refusal of a region the caller may not see: 无权查看, in the same words whether
+    it exists in another jurisdiction or not at all (nothing is revealed)."""
+    return NotFound(f"无权查看行政区划 {code}：不在本账号的管辖范围内，或不存在")
 
 
 def require_region(session: Session, code: str, parameter: str = "region") -> Region:

@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import shapely
@@ -241,6 +241,10 @@ class RenderedMap:
     seconds: float
     # west, south, east, north of the map frame in the map's projected metres
     extent: tuple[float, float, float, float] | None = None
+    # Pixel boxes (x0, y0, x1, y1, origin bottom-left) of every label drawn in the
+    # frame, the callout list's included; the labels moved to that list.
+    label_boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+    callouts: list[str] = field(default_factory=list)
 
 
 def map_title(name: str, kind: str, period: metrics.Period) -> str:
@@ -465,6 +469,107 @@ def finish_page(page: Page, kind: str, title: str) -> RenderedMap:
                        extent=(x0, y0, x1, y1))
 
 
+# Where a label may go around its point, in multiples of its own width and height.
+_LABEL_OFFSETS = ((0, 0), (0, 0.8), (0, -0.8), (0.65, 0), (-0.65, 0), (0.55, 0.7), (-0.55, 0.7),
+                  (0.55, -0.7), (-0.55, -0.7), (0, 1.6), (0, -1.6), (1.2, 0), (-1.2, 0))
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float], pad: float) -> bool:
+    return not (a[2] + pad <= b[0] or b[2] + pad <= a[0] or a[3] + pad <= b[1] or b[3] + pad <= a[1])
+
+
+def place_labels(fig: Any, ax: Any, labels: Sequence[tuple[str, tuple[float, float]]], *, font: Any,
+                 size: float) -> tuple[list[tuple[float, float, float, float]], list[str]]:
+    """Draw ``(text, (x, y))`` labels (data units) so that no two boxes intersect.
+
+    Each label tries its point, then positions around it (:data:`_LABEL_OFFSETS`);
+    one that fits nowhere inside the frame becomes a circled number at its
+    point and its text goes to a callout list in the frame's upper-left
+    corner.  Returns the pixel boxes of everything drawn (the list's
+    included) and the texts moved to the list.
+    """
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    bounds = (frame.x0, frame.y0, frame.x1, frame.y1)
+    effects = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    pad = 2.0  # pixels between two labels
+
+    def fits(box: tuple[float, float, float, float], taken: list[tuple[float, float, float, float]]) -> bool:
+        inside = box[0] >= bounds[0] and box[1] >= bounds[1] and box[2] <= bounds[2] and box[3] <= bounds[3]
+        return inside and not any(_overlaps(box, t, pad) for t in taken)
+
+    def attempt(reserved: list[tuple[float, float, float, float]]) -> tuple[list[Any], list[Any], list[int]]:
+        taken = list(reserved)
+        drawn, numbers, failed = [], [], []
+        for i, (text, (x, y)) in enumerate(labels):
+            artist = ax.text(x, y, text, ha="center", va="center", fontproperties=font, fontsize=size,
+                             color=_LABEL, zorder=9, linespacing=1.2, fontweight="bold", path_effects=effects)
+            ext = artist.get_window_extent(renderer)
+            w_pt, h_pt = ext.width * 72 / fig.dpi, ext.height * 72 / fig.dpi
+            for fx, fy in _LABEL_OFFSETS:
+                artist.set_transform(offset_copy(ax.transData, fig=fig, x=fx * w_pt, y=fy * h_pt, units="points"))
+                e = artist.get_window_extent(renderer)
+                box = (e.x0, e.y0, e.x1, e.y1)
+                if fits(box, taken):
+                    taken.append(box)
+                    drawn.append(artist)
+                    break
+            else:
+                artist.remove()
+                failed.append(i)
+        for n, i in enumerate(failed):
+            mark = _CIRCLED[n] if n < len(_CIRCLED) else f"({n + 1})"
+            x, y = labels[i][1]
+            artist = ax.text(x, y, mark, ha="center", va="center", fontproperties=font, fontsize=size,
+                             color=_LABEL, zorder=9, fontweight="bold", path_effects=effects)
+            for fx, fy in _LABEL_OFFSETS:
+                artist.set_transform(offset_copy(ax.transData, fig=fig, x=fx * size, y=fy * size, units="points"))
+                e = artist.get_window_extent(renderer)
+                box = (e.x0, e.y0, e.x1, e.y1)
+                if fits(box, taken):
+                    taken.append(box)
+                    numbers.append(artist)
+                    break
+            else:
+                artist.remove()
+        return drawn, numbers, failed
+
+    reserved: list[tuple[float, float, float, float]] = []
+    listing = None
+    for _ in range(4):
+        drawn, numbers, failed = attempt(reserved)
+        if not failed:
+            break
+        callouts = [(_CIRCLED[n] if n < len(_CIRCLED) else f"({n + 1})") + " " + labels[i][0].replace("\n", " ")
+                    for n, i in enumerate(failed)]
+        if listing is not None:
+            listing.remove()
+        listing = ax.text(0.01, 0.99, "\n".join(callouts), transform=ax.transAxes, ha="left", va="top",
+                          fontproperties=font, fontsize=size * 0.8, color=_LABEL, zorder=10, linespacing=1.3,
+                          bbox={"facecolor": "white", "edgecolor": "#888888", "linewidth": 0.5, "pad": 3})
+        e = listing.get_window_extent(renderer)
+        wanted = [(e.x0, e.y0, e.x1, e.y1)]
+        if wanted == reserved:
+            break
+        for artist in drawn + numbers:
+            artist.remove()
+        reserved = wanted
+    boxes = []
+    for artist in drawn + numbers:
+        e = artist.get_window_extent(renderer)
+        boxes.append((e.x0, e.y0, e.x1, e.y1))
+    if failed and listing is not None:
+        e = listing.get_window_extent(renderer)
+        boxes.append((e.x0, e.y0, e.x1, e.y1))
+        texts = [labels[i][0].replace("\n", " ") for i in failed]
+    else:
+        if listing is not None:
+            listing.remove()
+        texts = []
+    return boxes, texts
+
+
 def _legend_handles(data: MapData, kind: str, style: MapStyle) -> list[Any]:
     handles: list[Any] = []
     hz = style.major_hazard_colour
@@ -542,15 +647,15 @@ def render_map(data: MapData, kind: str, *, style: MapStyle, unit: str = "",
                        linestyle="--", zorder=2)
     draw_polygons(ax, data.parent, facecolor="none", edgecolor=_PARENT_EDGE, linewidth=1.4, zorder=3)
     label_size = 9 * scale if len(data.children) <= 20 else 6.5 * scale
-    for code, name, _, (lx, ly) in data.children:
+    labels = []
+    for code, name, _, point in data.children:
         text = name
         if kind == "changes":
             c = data.changes.get(code, {})
             text = (f"{name}\n新增重大风险{c.get('new_major_risks', 0)} 新发现隐患{c.get('opened', 0)}"
                     f"\n销号{c.get('closed', 0)} 新增逾期{c.get('went_overdue', 0)}")
-        ax.text(lx, ly, text, ha="center", va="center", fontproperties=font, fontsize=label_size,
-                color=_LABEL, zorder=9, linespacing=1.2, fontweight="bold",
-                path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
+        labels.append((text, point))
+    label_boxes, callouts = place_labels(fig, ax, labels, font=font, size=label_size)
 
     def shifted(dx_pt: float, dy_pt: float) -> Any:
         # a hazard sits at its enterprise: draw it beside the enterprise's dot, not on it
@@ -621,7 +726,7 @@ def render_map(data: MapData, kind: str, *, style: MapStyle, unit: str = "",
     draw_title(page, title, sub)
     draw_legend(page, _legend_handles(data, kind, style))
     draw_footer(page, style.footer, "坐标系：CGCS2000 / 横轴墨卡托（中央经线随辖区）　数据来源：风险一张图登记库")
-    rendered = finish_page(page, kind, title)
+    rendered = replace(finish_page(page, kind, title), label_boxes=label_boxes, callouts=callouts)
     LOGGER.info("rendered %s %s on %s %s in %.2f s", data.code, kind, paper, page.orientation, rendered.seconds)
     return rendered
 

@@ -38,6 +38,7 @@ from ..domain import Actor
 from ..errors import Forbidden, NotFound
 from ..models import Region, ReturnArchive
 from ..queries import metrics
+from ..queries.regions import region_refused
 from ..queries.scope import Scope, region_prefix
 from .accounts import audit
 from .maprender import KINDS, MapStyle, load_map_data, record_export, render_map
@@ -90,13 +91,13 @@ def check_scope(code: str, scope: Scope, *, write: bool = False) -> None:
     if scope.enterprise_id is not None:
         raise Forbidden("企业账号不能生成统计月报")
     if scope.region is not None and not code.startswith(region_prefix(scope.region)):
-        raise NotFound(f"行政区划 {code} 不存在")
+        raise region_refused(code)
 
 
 def _regions(session: Session, code: str) -> list[tuple[str, str]]:
     region = session.get(Region, code)
     if region is None:
-        raise NotFound(f"行政区划 {code} 不存在")
+        raise region_refused(code)
     kids = session.execute(sa.select(Region.code, Region.name).where(Region.parent_code == code)
                            .order_by(Region.code)).all()
     return [(region.code, region.name)] + [(k.code, k.name) for k in kids]

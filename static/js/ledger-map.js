@@ -93,6 +93,38 @@
     map.on("click", function (e) { place(e.latlng); write(e.latlng); });
     lngInput.addEventListener("change", read);
     latInput.addEventListener("change", read);
+    // The phone's position (the Geolocation API gives WGS84), or the enterprise's point.
+    var gps = document.getElementById("use-gps");
+    var own = document.getElementById("use-enterprise");
+    var note = document.getElementById("gps-status");
+    function say(text) { if (note) { note.textContent = text; } }
+    if (gps) {
+      gps.addEventListener("click", function () {
+        if (!navigator.geolocation) { say("此设备不支持定位，请在地图上点选"); return; }
+        say("正在定位…");
+        navigator.geolocation.getCurrentPosition(function (pos) {
+          var latlng = L.latLng(pos.coords.latitude, pos.coords.longitude);
+          var datum = document.getElementById("f-datum");
+          if (datum) { datum.value = "wgs84"; }
+          place(latlng);
+          write(latlng);
+          map.setView(latlng, Math.max(map.getZoom(), 16));
+          say("已定位（精度约 " + Math.round(pos.coords.accuracy) + " 米）");
+        }, function (err) {
+          say("定位失败：" + (err.code === 1 ? "未允许定位" : "无法取得位置") + "，可在地图上点选");
+        }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+      });
+    }
+    if (own) {
+      own.addEventListener("click", function () {
+        if (toggle) { toggle.checked = false; }
+        lngInput.value = "";
+        latInput.value = "";
+        if (marker) { map.removeLayer(marker); marker = null; }
+        if (start) { map.setView(start, Math.max(map.getZoom(), 16)); }
+        say("使用企业位置");
+      });
+    }
     if (toggle && start) {
       toggle.addEventListener("change", function () {
         if (toggle.checked && !lngInput.value && !latInput.value) {

@@ -39,11 +39,10 @@
     return node;
   }
 
-  function fmt(n) {
-    if (n === null || n === undefined || n === '') { return '—'; }
-    var v = Number(n);
-    return isFinite(v) ? (Math.round(v * 10) / 10).toLocaleString('zh-CN') : String(n);
-  }
+  var Core = window.RiskMapCore;
+  var fmt = Core.fmt, query = Core.query, classLabels = Core.classLabels;
+
+  RM.classLabels = classLabels;
 
   function truthy(v) { return v === true || v === 1 || v === 'true' || v === 't' || v === '1'; }
 
@@ -64,15 +63,6 @@
       });
   }
 
-  function query(obj) {
-    var q = new URLSearchParams();
-    Object.keys(obj).forEach(function (k) {
-      if (obj[k] !== null && obj[k] !== undefined && obj[k] !== '') { q.set(k, obj[k]); }
-    });
-    var s = q.toString();
-    return s ? '?' + s : '';
-  }
-
   function gradeOf(value) {
     var v = value && typeof value === 'object' ? value.value : value;
     return S.cfg.grades.filter(function (g) { return g.value === Number(v); })[0] || null;
@@ -81,21 +71,21 @@
   // --- the filters and the URL ---------------------------------------------
 
   function readUrl() {
-    var q = new URLSearchParams(window.location.search);
-    S.filters = {};
-    S.cfg.filters.forEach(function (name) {
-      var v = q.getAll(name).join(',');
-      if (v) { S.filters[name] = v; }
-    });
-    if (!S.filters.region && S.cfg.region) { S.filters.region = S.cfg.region; }
-    S.metric = q.get('metric') || null;
+    var st = Core.readState(window.location.search, S.cfg.filters, S.cfg.region);
+    S.filters = st.filters;
+    S.metric = st.metric;
+    S.focus = st.focus;
+    S.hasView = st.hasView;
   }
 
+  // The view (centre and zoom) is written to the URL too, so a shared link opens where it was.
   function writeUrl() {
-    var obj = {};
-    Object.keys(S.filters).forEach(function (k) { obj[k] = S.filters[k]; });
-    obj.metric = S.metric;
-    window.history.replaceState(null, '', window.location.pathname + query(obj));
+    var view = null;
+    if (S.map && mapLoaded(S.map)) {
+      var c = S.map.getCenter();
+      view = { lng: c.lng, lat: c.lat, zoom: S.map.getZoom() };
+    }
+    window.history.replaceState(null, '', window.location.pathname + Core.stateQuery(S.filters, S.metric, view, S.focus));
   }
 
   function formToFilters(form) {
@@ -120,24 +110,17 @@
     });
   }
 
-  function layerParams(spec) {
-    // The layer's own parameters are defaults; a filter the user set wins,
-    // except a per-grade layer keeps its grade.
-    var p = {};
-    Object.keys(spec.params || {}).forEach(function (k) { p[k] = spec.params[k]; });
-    Object.keys(S.filters).forEach(function (k) {
-      if (k === 'grade' && spec.params && spec.params.grade !== undefined) { return; }
-      p[k] = S.filters[k];
-    });
-    return p;
-  }
+  function layerParams(spec) { return Core.layerParams(spec, S.filters); }
 
-  function gradeExcluded(spec) {
-    if (!spec.params || spec.params.grade === undefined || !S.filters.grade) { return false; }
-    return S.filters.grade.split(',').indexOf(String(spec.params.grade)) < 0;
-  }
+  function gradeExcluded(spec) { return Core.gradeExcluded(spec, S.filters); }
 
-  // --- rendering of points on canvas tiles ---------------------------------
+  // --- private members of the plugins: in this one place only ---------------
+  //
+  // Read from Leaflet 1.9.4, Leaflet.VectorGrid 1.3.0 and Leaflet.heat 0.2.0
+  // (the versions pinned in package.json and vendored in static/vendor).
+  // Everything below that starts with "_" belongs to them; re-check each use
+  // when upgrading.  The rest of this file uses only their public API and the
+  // names defined here.
 
   // A hazard triangle sits up and to the right of its point, like a badge,
   // so that the enterprise circle under it stays visible.
@@ -196,6 +179,43 @@
         });
     }
   });
+
+  // Leaflet.heat fades intensities by 2^(maxZoom - zoom); the server already
+  // sums weights per screen cell, so draw as if at the maximum zoom.  (Its
+  // options.maxZoom cannot be used: the layer control reads it as the
+  // layer's zoom range.)
+  var FlatHeat = L.HeatLayer.extend({
+    _redraw: function () {
+      if (!this._map) { return; }
+      var saved = this.options.maxZoom;
+      this.options.maxZoom = this._map.getZoom();
+      L.HeatLayer.prototype._redraw.call(this);
+      this.options.maxZoom = saved;
+    },
+    redraw: function () {
+      return this._map ? L.HeatLayer.prototype.redraw.call(this) : this;
+    },
+  });
+
+  // The drawn point features of a vector layer's tile at tile zoom, with their
+  // tile-pixel position and radius (VectorGrid keeps them per tile renderer).
+  function drawnPoints(layer, coords) {
+    var renderer = layer._vectorTiles && layer._vectorTiles[layer._tileCoordsToKey(coords)];
+    if (!renderer || !renderer._features) { return []; }
+    return Object.keys(renderer._features).map(function (id) {
+      var f = renderer._features[id].feature;
+      if (!f._point) { return null; }
+      var at = f.options && f.options.shape === 'triangle' ? f._point.add(BADGE) : f._point;
+      return { feature: f, at: at, radius: f._radius || 5 };
+    }).filter(Boolean);
+  }
+
+  // The zoom of a grid layer's current tiles (undefined before the first).
+  function tileZoom(layer) { return layer._tileZoom; }
+
+  function mapLoaded(map) { return !!map._loaded; }
+
+  // --- rendering of points on canvas tiles ---------------------------------
 
   function featureRank(spec) {
     var s = spec.style;
@@ -257,23 +277,18 @@
 
   // The feature of a vector layer drawn under a container point, or null.
   function hitTest(layer, containerPoint) {
-    var map = S.map, tz = layer._tileZoom;
-    if (tz === undefined || !layer._vectorTiles) { return null; }
+    var map = S.map, tz = tileZoom(layer);
+    if (tz === undefined) { return null; }
     var size = layer.getTileSize();
     var pixel = map.project(map.containerPointToLatLng(containerPoint), tz);
     var scale = map.getZoomScale(map.getZoom(), tz);
     var coords = L.point(Math.floor(pixel.x / size.x), Math.floor(pixel.y / size.y));
     coords.z = tz;
-    var renderer = layer._vectorTiles[layer._tileCoordsToKey(coords)];
-    if (!renderer || !renderer._features) { return null; }
     var local = pixel.subtract(coords.scaleBy(size));
     var best = null, bestDistance = Infinity;
-    Object.keys(renderer._features).forEach(function (id) {
-      var f = renderer._features[id].feature;
-      if (!f._point) { return; }
-      var at = f.options && f.options.shape === 'triangle' ? f._point.add(BADGE) : f._point;
-      var d = at.distanceTo(local) * scale;  // in screen pixels
-      if (d <= (f._radius || 5) + 3 && d < bestDistance) { best = f; bestDistance = d; }
+    drawnPoints(layer, coords).forEach(function (d) {
+      var distance = d.at.distanceTo(local) * scale;  // in screen pixels
+      if (distance <= d.radius + 3 && distance < bestDistance) { best = d.feature; bestDistance = distance; }
     });
     return best;
   }
@@ -292,6 +307,8 @@
     return null;
   }
 
+
+
   function onMapClick(e) {
     var hit = featureAt(e.containerPoint);
     if (!hit) { return; }
@@ -305,8 +322,51 @@
     if (id !== undefined && id !== null) { showEnterprise(id); }
   }
 
+  // One hover tooltip: over a point the enterprise (or hazard) under it, else
+  // the district's figures.
+  var hoverTip = null;
+
+  function showTip(latlng, content) {
+    if (!hoverTip) {
+      hoverTip = L.tooltip({ direction: 'top', offset: [0, -10], className: 'rm-hover-tip', opacity: 0.95 });
+    }
+    hoverTip.setLatLng(latlng).setContent(content);
+    if (!S.map.hasLayer(hoverTip)) { S.map.openTooltip(hoverTip); }
+  }
+
+  function hideTip() {
+    if (hoverTip && S.map.hasLayer(hoverTip)) { S.map.closeTooltip(hoverTip); }
+  }
+
+  function pointTip(hit) {
+    var p = hit.feature.properties || {}, n = Number(p.count) || 1;
+    var hazard = hit.layer.spec.source_layer === 'hazards';
+    if (n > 1) {
+      return el('div', { className: 'rm-tip-point' }, [
+        el('strong', { text: n + (hazard ? ' 条隐患' : ' 家企业') }), el('div', { className: 'rm-muted', text: '点击放大' })]);
+    }
+    if (hazard) {
+      return el('div', { className: 'rm-tip-point' }, [
+        el('strong', { text: p.enterprise_name || '' }),
+        el('div', { text: (S.cfg.hazard_levels[p.level] || '') + '：' + (p.description || '') }),
+        el('div', { className: 'rm-muted', text: (S.cfg.hazard_states[p.state] || '') +
+                    (Number(p.overdue_days) > 0 ? ' · 逾期 ' + p.overdue_days + ' 天' : '') }),
+      ]);
+    }
+    var g = gradeOf(p.grade);
+    return el('div', { className: 'rm-tip-point' }, [
+      el('strong', { text: p.name || '' }),
+      el('div', {}, [el('span', { className: 'rm-badge', style: 'background:' + (g ? g.color : '#999'),
+                                  text: g ? g.colour_name + '·' + g.name : '未定级' })]),
+    ]);
+  }
+
   function onMapMove(e) {
-    S.map.getContainer().style.cursor = featureAt(e.containerPoint) ? 'pointer' : '';
+    var hit = featureAt(e.containerPoint);
+    S.map.getContainer().style.cursor = hit ? 'pointer' : '';
+    if (hit) { showTip(e.latlng, pointTip(hit)); }
+    else if (S.hoverDistrict) { showTip(e.latlng, S.hoverDistrict); }
+    else { hideTip(); }
   }
 
   // --- GeoJSON layers: choropleth and outlines ------------------------------
@@ -325,8 +385,15 @@
           return el('tr', pair[0] === metric ? { className: 'rm-em' } : {},
                     [el('th', { text: pair[1] }), el('td', { text: fmt(p[pair[0]]) })]);
         });
-        l.bindTooltip(el('div', {}, [el('strong', { text: p.name || '' }), el('table', { className: 'rm-tip' }, rows)]),
-                      { sticky: true });
+        var tip = el('div', { className: 'rm-tip-district' },
+                     [el('strong', { text: p.name || '' }), el('table', { className: 'rm-tip' }, rows)]);
+        l.on('mouseover', function () { S.hoverDistrict = tip; });
+        l.on('mouseout', function () { if (S.hoverDistrict === tip) { S.hoverDistrict = null; hideTip(); } });
+        // A click on a district (not on a point drawn over it) drills down to it.
+        l.on('click', function (ev) {
+          if (featureAt(ev.containerPoint)) { return; }
+          setRegion(p.code);
+        });
       },
     });
     var seq = 0;
@@ -382,23 +449,6 @@
 
   // --- heat ----------------------------------------------------------------
 
-  // Leaflet.heat fades intensities by 2^(maxZoom - zoom); the server already
-  // sums weights per screen cell, so draw as if at the maximum zoom.  (Its
-  // options.maxZoom cannot be used: the layer control reads it as the
-  // layer's zoom range.)
-  var FlatHeat = L.HeatLayer.extend({
-    _redraw: function () {
-      if (!this._map) { return; }
-      var saved = this.options.maxZoom;
-      this.options.maxZoom = this._map.getZoom();
-      L.HeatLayer.prototype._redraw.call(this);
-      this.options.maxZoom = saved;
-    },
-    redraw: function () {
-      return this._map ? L.HeatLayer.prototype.redraw.call(this) : this;
-    },
-  });
-
   function heatLayer(map, spec) {
     var s = spec.style;
     var layer = new FlatHeat([], {
@@ -433,14 +483,25 @@
 
   // --- the enterprise panel ------------------------------------------------
 
+  // The filters on hazards themselves: the panel lists the enterprise's hazards by these.
+  var HAZARD_FILTERS = ['hazard_level', 'hazard_state', 'overdue', 'month'];
+
   function showEnterprise(id) {
     var panel = document.getElementById('rm-panel');
     var body = document.getElementById('rm-panel-body');
     panel.hidden = false;
     body.replaceChildren(el('p', { className: 'rm-muted', text: '正在加载企业信息…' }));
     var mine = S.panelSeq = (S.panelSeq || 0) + 1;  // only the last click's answer is shown
-    return getJSON(S.cfg.urls.enterprise_api + encodeURIComponent(id)).then(function (e) {
+    var hq = { enterprise_id: id };
+    HAZARD_FILTERS.forEach(function (k) { if (S.filters[k]) { hq[k] = S.filters[k]; } });
+    return Promise.all([
+      getJSON(S.cfg.urls.enterprise_api + encodeURIComponent(id)),
+      getJSON(S.cfg.urls.panel_hazards + query(hq)),
+    ]).then(function (both) {
       if (mine !== S.panelSeq) { return null; }
+      var e = both[0];
+      e.open_hazards = both[1].hazards;
+      e.hazards_filtered = HAZARD_FILTERS.some(function (k) { return !!S.filters[k]; });
       body.replaceChildren(enterpriseView(id, e));
       return e;
     }).catch(function (err) {
@@ -474,7 +535,8 @@
       return el('li', { className: 'rm-hazard' + (major ? ' rm-major' : '') + (overdue ? ' rm-overdue' : '') }, [
         el('span', { className: 'rm-level', text: h.level_name || S.cfg.hazard_levels[h.level] || h.level }),
         ' ',
-        el('span', { className: 'rm-desc', text: h.description || '' }),
+        el('a', { className: 'rm-desc', href: S.cfg.urls.hazard_page + encodeURIComponent(h.id),
+                  text: h.description || '' }),
         el('div', { className: 'rm-muted' }, [
           '整改期限：' + (h.deadline || '未定') + ' · 状态：' + (h.state_name || S.cfg.hazard_states[h.state] || h.state),
           overdue ? el('strong', { className: 'rm-overdue-days', text: ' · 逾期 ' + h.overdue_days + ' 天' }) : null,
@@ -490,9 +552,9 @@
       dl,
       el('h3', { text: '风险点（' + points.length + '）' }),
       points.length ? el('ul', { className: 'rm-list' }, points) : el('p', { className: 'rm-muted', text: '无' }),
-      el('h3', { text: '未销号隐患（' + hazards.length + '）' }),
+      el('h3', { text: (e.hazards_filtered ? '符合筛选的隐患（' : '未销号隐患（') + hazards.length + '）' }),
       hazards.length ? el('ul', { className: 'rm-list rm-hazards' }, hazards)
-        : el('p', { className: 'rm-muted', text: '无未销号隐患' }),
+        : el('p', { className: 'rm-muted', text: e.hazards_filtered ? '无符合筛选的隐患' : '无未销号隐患' }),
       el('p', {}, [el('a', { href: S.cfg.urls.enterprise_page + encodeURIComponent(id), text: '查看企业详情 →' })]),
     ]);
   }
@@ -541,11 +603,8 @@
       } else if (spec.kind === 'choropleth' && S.choropleth) {
         var d = S.choropleth;
         items.push(el('div', { className: 'rm-legend-sub', text: spec.title + '：' + d.metric_title }));
-        var lo = 0;
-        d.breaks.forEach(function (b, i) {
-          var text = i === 0 ? '≤ ' + fmt(b) : fmt(lo) + ' – ' + fmt(b);
+        classLabels(d.breaks).forEach(function (text, i) {
           items.push(el('div', {}, [swatch(d.colors[i], 'fill'), text]));
-          lo = b;
         });
         if (!d.features.length) { items.push(el('div', { className: 'rm-muted', text: '无下级区划边界' })); }
       } else if (spec.kind === 'heat') {
@@ -563,18 +622,125 @@
 
   // --- export --------------------------------------------------------------
 
+  // "导出图片" makes a map sheet, not a screenshot: a title (region name, layers,
+  // date), the filters in words, the map, its legend, a scale bar, a north
+  // arrow and the footer line, drawn on one canvas.
+  function loadImage(src) {
+    return new Promise(function (resolve, reject) {
+      var img = new Image();
+      img.onload = function () { resolve(img); };
+      img.onerror = function () { reject(new Error('图片生成失败')); };
+      img.src = src;
+    });
+  }
+
+  function sheetTexts() {
+    var region = regionByCode(S.filters.region);
+    var layers = Object.keys(S.layers).map(function (n) { return S.layers[n]; })
+      .filter(function (l) { return S.map.hasLayer(l); })
+      .sort(function (x, y) { return x.spec.order - y.spec.order; })
+      .map(function (l) { return l.spec.title; });
+    var grades = {};
+    S.cfg.grades.forEach(function (g) { grades[g.value] = g.colour_name; });
+    var date = new Date();
+    var stamp = date.getFullYear() + '-' + String(date.getMonth() + 1).padStart(2, '0') + '-' +
+      String(date.getDate()).padStart(2, '0');
+    var name = region ? region.name : '全部区域';
+    return {
+      region: name,
+      title: name + '安全风险分布图',
+      subtitle: '图层：' + layers.join('、') + '　　制图日期：' + stamp,
+      filters: '筛选：' + Core.filtersInWords(S.filters, { industries: S.cfg.industries, grades: grades,
+                                                          hazard_levels: S.cfg.hazard_levels,
+                                                          hazard_states: S.cfg.hazard_states }),
+      footer: S.cfg.footer || '',
+      filename: '风险地图-' + name + '-' + stamp + '.png',
+    };
+  }
+
+  function drawNorthArrow(ctx, x, y) {
+    ctx.save();
+    ctx.fillStyle = '#1f2d3d';
+    ctx.strokeStyle = '#1f2d3d';
+    ctx.lineWidth = 1.5;
+    ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 11, y + 34); ctx.lineTo(x, y + 26); ctx.closePath(); ctx.fill();
+    ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x - 11, y + 34); ctx.lineTo(x, y + 26); ctx.closePath(); ctx.stroke();
+    ctx.font = 'bold 14px sans-serif';
+    ctx.textAlign = 'center';
+    ctx.fillText('北', x, y + 52);
+    ctx.restore();
+  }
+
+  function drawScaleBar(ctx, x, y) {
+    var size = S.map.getSize(), mid = size.y / 2;
+    var metresPerPixel = S.map.distance(S.map.containerPointToLatLng([0, mid]),
+                                        S.map.containerPointToLatLng([100, mid])) / 100;
+    var scale = Core.niceScale(metresPerPixel, 140);
+    ctx.save();
+    ctx.fillStyle = '#1f2d3d';
+    ctx.fillRect(x, y, scale.px / 2, 5);
+    ctx.strokeStyle = '#1f2d3d';
+    ctx.strokeRect(x, y, scale.px, 5);
+    ctx.font = '12px sans-serif';
+    ctx.textAlign = 'left';
+    ctx.fillText('0', x - 3, y + 20);
+    ctx.textAlign = 'center';
+    ctx.fillText(scale.label, x + scale.px, y + 20);
+    ctx.restore();
+    return scale;
+  }
+
   function exportPng() {
     var node = S.map.getContainer();
+    var legend = S.legend && S.legend.getContainer();
     status('正在生成图片…');
-    var stamp = new Date().toISOString().slice(0, 10);
-    window.htmlToImage.toPng(node, {
+    var texts = sheetTexts();
+    var skip = ['leaflet-control-zoom', 'leaflet-control-layers', 'rm-legend', 'leaflet-control-scale',
+                'leaflet-control-attribution'];
+    var mapImage = window.htmlToImage.toPng(node, {
       backgroundColor: '#eef1f4',
-      filter: function (n) {
-        return !(n.classList && (n.classList.contains('leaflet-control-zoom') ||
-                                 n.classList.contains('leaflet-control-layers')));
-      },
-    }).then(function (dataUrl) {
-      var a = el('a', { href: dataUrl, download: '风险地图-' + (S.filters.region || '') + '-' + stamp + '.png' });
+      filter: function (n) { return !(n.classList && skip.some(function (c) { return n.classList.contains(c); })); },
+    });
+    var legendImage = legend ? window.htmlToImage.toPng(legend, { backgroundColor: '#ffffff' }) : Promise.resolve(null);
+    Promise.all([mapImage, legendImage]).then(function (urls) {
+      return Promise.all([loadImage(urls[0]), urls[1] ? loadImage(urls[1]) : null]);
+    }).then(function (imgs) {
+      var map = imgs[0], leg = imgs[1];
+      var margin = 24, head = 92, foot = 40;
+      var canvas = document.createElement('canvas');
+      canvas.width = map.width + 2 * margin;
+      canvas.height = head + map.height + foot;
+      var ctx = canvas.getContext('2d');
+      ctx.fillStyle = '#ffffff';
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.fillStyle = '#1f2d3d';
+      ctx.textAlign = 'center';
+      ctx.font = 'bold 24px sans-serif';
+      ctx.fillText(texts.title, canvas.width / 2, 34);
+      ctx.font = '13px sans-serif';
+      ctx.fillText(texts.subtitle, canvas.width / 2, 58);
+      ctx.fillText(texts.filters, canvas.width / 2, 78);
+      ctx.drawImage(map, margin, head);
+      ctx.strokeStyle = '#34495e';
+      ctx.lineWidth = 1;
+      ctx.strokeRect(margin + 0.5, head + 0.5, map.width - 1, map.height - 1);
+      var legendBox = null;
+      if (leg) {
+        legendBox = [margin + map.width - leg.width - 10, head + map.height - leg.height - 10, leg.width, leg.height];
+        ctx.drawImage(leg, legendBox[0], legendBox[1]);
+        ctx.strokeRect(legendBox[0] + 0.5, legendBox[1] + 0.5, leg.width - 1, leg.height - 1);
+      }
+      drawNorthArrow(ctx, margin + 34, head + 16);
+      var scale = drawScaleBar(ctx, margin + 16, head + map.height - 34);
+      ctx.fillStyle = '#555';
+      ctx.font = '12px sans-serif';
+      ctx.textAlign = 'left';
+      ctx.fillText(texts.footer, margin, head + map.height + 26);
+      ctx.textAlign = 'right';
+      ctx.fillText('风险一张图', canvas.width - margin, head + map.height + 26);
+      S.lastSheet = { texts: texts, mapOffset: [margin, head], mapSize: [map.width, map.height],
+                      legendBox: legendBox, scale: scale, size: [canvas.width, canvas.height] };
+      var a = el('a', { href: canvas.toDataURL('image/png'), download: texts.filename });
       document.body.appendChild(a);
       a.click();
       a.remove();
@@ -585,6 +751,28 @@
 
   // --- the entry points ----------------------------------------------------
 
+  // A base map from a local file the server serves (BASEMAP=…/x.mbtiles or .pmtiles):
+  // raster tiles, vector MBTiles drawn by VectorGrid, or a PMTiles archive read
+  // with HTTP Range requests by the vendored pmtiles library.
+  function localBasemap(map, b) {
+    var layer;
+    var opts = { attribution: b.attribution || '', maxZoom: 19, maxNativeZoom: b.max_zoom || 18,
+                 minZoom: 0, pane: 'tilePane', zIndex: 0 };
+    if (b.kind === 'pmtiles') {
+      layer = window.pmtiles.leafletRasterLayer(new window.pmtiles.PMTiles(b.url), opts);
+    } else if (b.raster) {
+      layer = L.tileLayer(b.url, opts);
+    } else {
+      var style = { fill: true, fillColor: '#ece8df', fillOpacity: 1, color: '#b8b0a2', weight: 0.6 };
+      opts.vectorTileLayerStyles = new Proxy({}, { get: function () { return style; } });
+      opts.rendererFactory = L.canvas.tile;
+      opts.interactive = false;
+      layer = L.vectorGrid.protobuf(b.url, opts);
+    }
+    layer.addTo(map);
+    S.basemap = layer;
+  }
+
   RM.init = function (map, cfg) {
     S.map = map;
     S.cfg = cfg;
@@ -594,7 +782,9 @@
     map.attributionControl.setPrefix('Leaflet');
     L.control.scale({ metric: true, imperial: false }).addTo(map);  // metres only
     map.attributionControl.addAttribution(cfg.attribution);
-    // The server has already fitted the map to the selected region.
+    if (cfg.basemap) { localBasemap(map, cfg.basemap); }
+    // Fit the selected region at once (no animation: see page.py).
+    if (cfg.fit_bounds) { map.fitBounds(cfg.fit_bounds, { animate: false }); }
   };
 
   RM.layer = function (map, spec) {
@@ -628,10 +818,224 @@
       layer.refresh();
     });
     updateLegend();
+    updateIndicators();
+    updateCrumbs();
+  }
+
+  // --- indicators, breadcrumb and drill-down --------------------------------
+
+  var indicatorSeq = 0;
+
+  function indicatorItem(label, value, className, swatchColor) {
+    return el('li', className ? { className: className } : {}, [
+      swatchColor ? el('span', { className: 'rm-swatch', style: 'background:' + swatchColor }) : null,
+      label, el('span', { className: 'rm-n', text: value === null || value === undefined ? '—' : String(value) }),
+    ]);
+  }
+
+  function updateIndicators() {
+    var box = document.getElementById('rm-indicators');
+    if (!box) { return; }
+    var mine = ++indicatorSeq;
+    getJSON(S.cfg.urls.indicators + query(S.filters)).then(function (d) {
+      if (mine !== indicatorSeq) { return; }
+      S.indicators = d;
+      var items = [indicatorItem('企业', d.enterprises, 'rm-ind-enterprises')];
+      S.cfg.grades.forEach(function (g) {
+        items.push(indicatorItem(g.colour_name, d.grades[String(g.value)], 'rm-ind-grade-' + g.value, g.color));
+      });
+      items.push(indicatorItem('未销号重大隐患', d.open_major, 'rm-ind-open-major' + (d.open_major ? ' rm-alert' : '')));
+      items.push(indicatorItem('逾期隐患', d.overdue, 'rm-ind-overdue' + (d.overdue ? ' rm-alert' : '')));
+      items.push(indicatorItem(d.year + '年整改率',
+                               d.rectification_rate === null ? null : d.rectification_rate + '%', 'rm-ind-rate'));
+      box.replaceChildren.apply(box, items);
+    }).catch(function (err) { status('指标加载失败：' + err.message, true); });
+  }
+
+  function regionByCode(code) {
+    return S.cfg.regions.filter(function (r) { return r.code === code; })[0] || null;
+  }
+
+  // The chain from the top region the caller may see down to the current one.
+  function updateCrumbs() {
+    var nav = document.getElementById('rm-crumbs');
+    if (!nav) { return; }
+    var chain = [], r = regionByCode(S.filters.region);
+    while (r) { chain.unshift(r); r = r.parent_code ? regionByCode(r.parent_code) : null; }
+    var items = [];
+    chain.forEach(function (x, i) {
+      if (i) { items.push(el('span', { className: 'rm-sep', text: '›' })); }
+      if (i === chain.length - 1) {
+        items.push(el('span', { className: 'rm-here', 'aria-current': 'page', text: x.name }));
+      } else {
+        var b = el('button', { type: 'button', 'data-region': x.code, text: x.name, title: '返回' + x.name });
+        b.addEventListener('click', function () { setRegion(x.code); });
+        items.push(b);
+      }
+    });
+    nav.replaceChildren.apply(nav, items);
+  }
+
+  function setRegion(code) {
+    if (!code || code === S.filters.region) { return; }
+    S.filters.region = code;
+    var select = document.getElementById('rm-region');
+    if (select) { select.value = code; }
+    zoomToRegion(code, false);
+    writeUrl();
+    refreshAll();
+  }
+  RM.setRegion = setRegion;
+
+  // --- find and go ---------------------------------------------------------
+
+  var found = null;  // the marker of the enterprise last located
+
+  function locate(e, zoom) {
+    var latlng = L.latLng(e.lat, e.lng);
+    S.map.setView(latlng, Math.max(zoom || 16, S.map.getZoom()), { animate: false });
+    if (found) { S.map.removeLayer(found); }
+    found = L.circleMarker(latlng, { radius: 14, color: '#00B8D4', weight: 3, fill: false, interactive: false,
+                                     className: 'rm-found' }).addTo(S.map);
+    S.focus = String(e.id);
+    writeUrl();
+    showEnterprise(e.id);
+  }
+  RM.locate = locate;
+
+  function searchBox() {
+    var input = document.getElementById('rm-search-input');
+    var list = document.getElementById('rm-search-list');
+    if (!input || !list) { return; }
+    L.DomEvent.disableClickPropagation(document.getElementById('rm-search'));
+    var results = [], active = -1, seq = 0, timer = null;
+    function close() { list.hidden = true; input.setAttribute('aria-expanded', 'false'); active = -1; }
+    function choose(i) {
+      var r = results[i];
+      if (!r) { return; }
+      input.value = r.name;
+      close();
+      locate(r);
+    }
+    function mark() {
+      Array.prototype.forEach.call(list.children, function (li, i) {
+        li.setAttribute('aria-selected', String(i === active));
+      });
+    }
+    function render(data) {
+      results = data.results || [];
+      list.replaceChildren();
+      results.forEach(function (r, i) {
+        var li = el('li', { role: 'option', id: 'rm-search-' + i, 'aria-selected': 'false' }, [
+          el('span', { className: 'rm-swatch', style: 'background:' + (r.color || '#999') }),
+          el('span', { className: 'rm-search-name', text: r.name }),
+          el('span', { className: 'rm-muted', text: r.credit_code }),
+        ]);
+        li.addEventListener('mousedown', function (ev) { ev.preventDefault(); choose(i); });
+        list.appendChild(li);
+      });
+      if (!results.length) {
+        list.appendChild(el('li', { className: 'rm-muted', text: '管辖范围内没有匹配的企业' }));
+      }
+      list.hidden = false;
+      input.setAttribute('aria-expanded', 'true');
+      active = -1;
+    }
+    input.addEventListener('input', function () {
+      clearTimeout(timer);
+      var term = input.value.trim();
+      if (term.length < 2) { close(); return; }
+      timer = setTimeout(function () {
+        var mine = ++seq;
+        getJSON(S.cfg.urls.search + query({ q: term })).then(function (data) {
+          if (mine === seq) { render(data); }
+        }).catch(function (err) { status('搜索失败：' + err.message, true); });
+      }, 200);
+    });
+    input.addEventListener('keydown', function (ev) {
+      if (list.hidden) { return; }
+      if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+        ev.preventDefault();
+        var n = results.length;
+        if (!n) { return; }
+        active = ev.key === 'ArrowDown' ? (active + 1) % n : (active - 1 + n) % n;
+        mark();
+      } else if (ev.key === 'Enter') {
+        ev.preventDefault();
+        choose(active < 0 ? 0 : active);
+      } else if (ev.key === 'Escape') {
+        close();
+      }
+    });
+    input.addEventListener('blur', function () { setTimeout(close, 150); });
+  }
+
+  // A link with ?focus=<enterprise id> ("在地图上定位") opens on that enterprise.
+  function focusFromUrl() {
+    if (!S.focus) { return; }
+    if (S.hasView) { showEnterprise(S.focus); return; }
+    getJSON(S.cfg.urls.enterprise_api + encodeURIComponent(S.focus)).then(function (e) {
+      locate({ id: S.focus, lng: e.lng, lat: e.lat });
+    }).catch(function (err) { status('企业定位失败：' + err.message, true); });
+  }
+
+  // Narrow screens: the filters and the legend are drawers opened from the toolbar.
+  function drawers() {
+    var page = document.getElementById('rm-page');
+    var filters = document.getElementById('rm-filters');
+    var openFilters = document.getElementById('rm-open-filters');
+    var openLegend = document.getElementById('rm-open-legend');
+    if (!page || !filters || !openFilters || !openLegend) { return; }
+    function setFilters(open) {
+      filters.classList.toggle('rm-open', open);
+      openFilters.setAttribute('aria-expanded', String(open));
+    }
+    openFilters.addEventListener('click', function () { setFilters(!filters.classList.contains('rm-open')); });
+    document.getElementById('rm-filters-close').addEventListener('click', function () { setFilters(false); });
+    openLegend.addEventListener('click', function () {
+      var open = !page.classList.contains('rm-legend-open');
+      page.classList.toggle('rm-legend-open', open);
+      openLegend.setAttribute('aria-expanded', String(open));
+    });
+  }
+
+  // A layer greyed out in the layer control says from which zoom it shows.
+  function zoomNotes() {
+    var zoom = S.map.getZoom();
+    Array.prototype.forEach.call(document.querySelectorAll('.leaflet-control-layers-overlays label'), function (label) {
+      var title = label.querySelector('span > span') || label.querySelector('span');
+      if (!title) { return; }
+      var name = (title.getAttribute('data-title') || title.textContent).trim();
+      title.setAttribute('data-title', name);
+      var spec = Object.keys(S.layers).map(function (n) { return S.layers[n].spec; })
+        .filter(function (sp) { return sp.title === name; })[0];
+      var note = label.querySelector('.rm-zoom-note');
+      var hidden = spec && zoom < spec.min_zoom;
+      if (hidden && !note) {
+        note = el('span', { className: 'rm-zoom-note', text: '（放大到第 ' + spec.min_zoom + ' 级显示）' });
+        label.appendChild(note);
+      } else if (!hidden && note) {
+        note.remove();
+      }
+    });
+  }
+
+  // A region with no districts below it (a county) has nothing for the district
+  // layer to colour: the risk density heat is its default instead.
+  function leafDefaults(map) {
+    var region = S.filters.region;
+    var hasChildren = S.cfg.regions.some(function (r) { return r.parent_code === region; });
+    if (hasChildren || new URLSearchParams(window.location.search).has('layers')) { return; }
+    Object.keys(S.layers).forEach(function (name) {
+      var layer = S.layers[name];
+      if (layer.spec.kind === 'choropleth' && map.hasLayer(layer)) { map.removeLayer(layer); }
+      if (layer.spec.kind === 'heat' && !map.hasLayer(layer)) { map.addLayer(layer); }
+    });
   }
 
   RM.ready = function (map, control) {
     S.control = control;
+    leafDefaults(map);
     // Remove grade layers the URL's grade filter excludes.
     Object.keys(S.layers).forEach(function (name) {
       var layer = S.layers[name];
@@ -647,7 +1051,8 @@
     S.legend.addTo(map);
     map.on('overlayadd overlayremove', updateLegend);
     map.on('click', onMapClick);
-    map.on('mousemove', L.Util.throttle(onMapMove, 100));
+    map.on('mousemove', L.Util.throttle(onMapMove, 60));
+    map.on('mouseout', function () { S.hoverDistrict = null; hideTip(); });
     map.on('zoomend', function () {
       Object.keys(S.layers).forEach(function (name) {
         var kind = S.layers[name].spec.kind;
@@ -682,8 +1087,11 @@
       });
       form.addEventListener('submit', function (ev) { ev.preventDefault(); });
       document.getElementById('rm-reset').addEventListener('click', function () {
-        S.filters = { region: S.cfg.region };
+        S.filters = S.cfg.default_region ? { region: S.cfg.default_region } : {};
         S.metric = null;
+        S.focus = null;
+        if (found) { S.map.removeLayer(found); found = null; }
+        document.getElementById('rm-panel').hidden = true;
         filtersToForm(form);
         if (metricSelect && district) { metricSelect.value = district.spec.default_metric; }
         writeUrl();
@@ -694,7 +1102,21 @@
     }
     document.getElementById('rm-panel-close').addEventListener('click', function () {
       document.getElementById('rm-panel').hidden = true;
+      S.focus = null;
+      writeUrl();
     });
+    // The strip above the map changes height with its contents: keep Leaflet's size right.
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () { map.invalidateSize({ animate: false }); }).observe(map.getContainer());
+    }
+    drawers();
+    zoomNotes();
+    map.on('zoomend overlayadd overlayremove', zoomNotes);
+    searchBox();
+    updateIndicators();
+    updateCrumbs();
+    focusFromUrl();
+    map.on('moveend', writeUrl);
     updateLegend();
   };
 

@@ -111,27 +111,46 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
     with page.expect_download(timeout=30000) as info:
         # (export first, while only the red layer is on)
         page.click("#rm-export")
+    # A map sheet named after the region, not its code.
+    assert info.value.suggested_filename.startswith("风险地图-红河州-"), info.value.suggested_filename
     path = screenshot_dir / "export.png"
     info.value.save_as(str(path))
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    # The image is the map as shown: its size, and enterprise a (the one 红 hazchem
-    # enterprise left by the filters) drawn in the red of the palette.
+    sheet = page.evaluate("() => RiskMap.state.lastSheet")
+    assert sheet["texts"]["title"] == "红河州安全风险分布图"
+    assert "红色企业（重大风险）" in sheet["texts"]["subtitle"] and "制图日期" in sheet["texts"]["subtitle"]
+    assert "行业：危险化学品" in sheet["texts"]["filters"] and "风险等级：红" in sheet["texts"]["filters"]
+    assert sheet["texts"]["footer"] == "内部用图"
+    ox, oy = sheet["mapOffset"]
+    red = tuple(int(GRADE_RED[i:i + 2], 16) for i in (1, 3, 5))
+
+    def near(px, colour, tolerance=45):  # type: ignore[no-untyped-def]
+        return sum(abs(a - b) for a, b in zip(px, colour, strict=True)) < tolerance
+
     with Image.open(path) as img:
         rgb = img.convert("RGB")
         size = page.evaluate("() => [RiskMap.state.map.getSize().x, RiskMap.state.map.getSize().y]")
-        assert list(rgb.size) == size
-        red = tuple(int(GRADE_RED[i:i + 2], 16) for i in (1, 3, 5))
+        assert sheet["mapSize"] == size and list(rgb.size) == sheet["size"]
+        assert rgb.size[0] > size[0] and rgb.size[1] > size[1] + 80  # a title above, a footer below
+        # Enterprise a (the one 红 hazchem enterprise left by the filters) drawn in
+        # the red of the palette where it is on the map…
         lng, lat = ENTERPRISES["a"]["lnglat"]
         x, y = page.evaluate("([lat, lng]) => { const p = RiskMap.state.map.latLngToContainerPoint([lat, lng]);"
                              " return [Math.round(p.x), Math.round(p.y)]; }", [lat, lng])
-        around = [rgb.getpixel((x + dx, y + dy)) for dx in range(-2, 3) for dy in range(-2, 3)]
-        assert any(sum(abs(a - b) for a, b in zip(px, red, strict=True)) < 45 for px in around), around
+        around = [rgb.getpixel((ox + x + dx, oy + y + dy)) for dx in range(-2, 3) for dy in range(-2, 3)]
+        assert any(near(px, red) for px in around), around
         # …and not where no enterprise is (蒙自市, east of 103.6 E, has none drawn in red).
         x, y = page.evaluate("() => { const p = RiskMap.state.map.latLngToContainerPoint([23.5, 103.8]);"
                              " return [Math.round(p.x), Math.round(p.y)]; }")
-        px = rgb.getpixel((x, y))
-        assert sum(abs(a - b) for a, b in zip(px, red, strict=True)) > 100, px
+        assert not near(rgb.getpixel((ox + x, oy + y)), red, 100)
+        # The legend is on the sheet: its box holds the red swatch of the one grade layer on.
+        lx, ly, lw, lh = sheet["legendBox"]
+        legend_pixels = [rgb.getpixel((i, j)) for i in range(lx, lx + lw) for j in range(ly, ly + lh)]
+        assert sum(near(px, red) for px in legend_pixels) >= 20
+        # The title is drawn: dark text pixels in the band above the map.
+        title_band = [rgb.getpixel((i, j)) for i in range(rgb.size[0] // 3, 2 * rgb.size[0] // 3) for j in range(10, 40)]
+        assert sum(sum(px) < 200 for px in title_band) > 100
     assert _only_local(requests) == []
 
     # Clearing the grade filter brings the other three grade layers back, and the URL forgets it.

@@ -285,6 +285,15 @@ CASES: list[Case] = [
     ("map.districts", "GET", lambda w: "/map/districts.geojson?region=539900", "list", None),
     ("map.regions_geojson", "GET", lambda w: "/map/regions.geojson?region=539900", "list", None),
     ("map.heat", "GET", lambda w: "/map/heat.json?bbox=100,20,102,21&zoom=8", "heat", None),
+    ("map.search", "GET", lambda w: "/map/search.json?q=化工", "list", None),
+    # the local base map file (none configured here: 404 for a signed-in caller)
+    ("map.basemap_tile", "GET", lambda w: "/map/basemap/9/404/222.png", "bad", None),
+    ("map.basemap_pmtiles", "GET", lambda w: "/map/basemap.pmtiles", "bad", None),
+    ("map.indicators", "GET", lambda w: "/map/indicators.json", "list", None),
+    ("map.indicators", "GET", lambda w: "/map/indicators.json?region=539902", "bad", None),
+    ("map.panel_hazards", "GET", lambda w: f"/map/panel-hazards.json?enterprise_id={w.theirs['enterprise']}",
+     "list", None),
+    ("map.search", "GET", lambda w: f"/map/search.json?q={w.theirs['credit']}", "list", None),
     # the ledgers
     ("ledger.hazard_ledger", "GET", lambda w: "/hazards", "list", None),
     ("ledger.overdue_list", "GET", lambda w: "/hazards/overdue?days=400", "list", None),
@@ -484,6 +493,18 @@ def test_another_countys_id_answers_exactly_as_a_missing_one(case, client, world
            world.job_theirs, ghost.job_theirs, world.rejects_theirs, ghost.rejects_theirs]
     assert _normalised(theirs, ids) == _normalised(missing, ids)
     assert theirs.mimetype == missing.mimetype
+
+
+def test_a_refused_page_says_no_right_to_see_in_chinese(client, world):
+    """A county regulator opening the prefecture's return, or the other county on the map."""
+    headers = {"Authorization": f"Bearer {world.token_ours}"}
+    resp = client.get("/returns/539900/2026-10", headers=headers)
+    assert resp.status_code == 404 and "无权查看行政区划 539900" in resp.get_data(as_text=True)
+    resp = client.get("/map?region=539902", headers=headers)
+    assert resp.status_code == 400 and "无权查看行政区划 539902" in resp.get_data(as_text=True)
+    # the same words for a code that exists nowhere: nothing is revealed
+    resp = client.get("/returns/539977/2026-10", headers=headers)
+    assert "无权查看行政区划 539977" in resp.get_data(as_text=True)
 
 
 def test_the_administrator_sees_both_counties(client, world):

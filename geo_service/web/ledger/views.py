@@ -309,6 +309,7 @@ def hazard_ledger() -> str:
         "ledger/hazards.html", rows=rows, counts=counts, f=f, args=request.args, sort=sort,
         may_report=current_actor().may("report_hazard"), descending=descending, page=page, pages=pages, per_page=per_page, today=today,
         map_url="/map" + ("?" + map_qs if map_qs else ""), export_qs=export_qs,
+        locate_url=lambda enterprise_id: "/map?" + _query_string(MAP_FILTER_NAMES, focus=enterprise_id),
         due_soon_days=current_app.config["DUE_SOON_DAYS"], **_choices(),
     )
 
@@ -529,6 +530,22 @@ def hazard_evidence_upload(hazard_id: int) -> Any:
     return redirect(url_for("ledger.hazard_page", hazard_id=hazard_id) + "#evidence", 303)
 
 
+class _PhotoRefused(Exception):
+    def __init__(self, reason: str, status: int) -> None:
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+def _store_photo(session: Any, hazard_id: int, photo: Any) -> None:
+    """The photo taken on site, stored with the new hazard in the same post (整改前照片)."""
+    max_bytes = int(current_app.config.get("MAX_EVIDENCE_MB", 20)) * 1024 * 1024
+    try:
+        ev.store_evidence(session, hazard_id, photo.stream, photo.filename, "before", current_actor(),
+                          scope=current_scope(), upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=max_bytes)
+    except (InvalidParameter, ev.FileTooLarge) as err:
+        raise _PhotoRefused(err.extra.get("reason", err.user_msg), err.http_status) from err
+
+
 @bp.route("/hazards/new", methods=["GET", "POST"])
 def hazard_new() -> Any:
     """登记隐患（位置在小地图上选取，或取企业位置）。"""
@@ -558,17 +575,27 @@ def hazard_new() -> Any:
         if datum not in geo.DATUMS:
             raise InvalidParameter("datum", f"未知坐标系 {datum!r}")
         skip = () if own_location else ("lng", "lat")
+        photo = request.files.get("photo")
         try:
             hz = register.create_hazard(session, enterprise_id, state.raw(skip=skip), actor,
                                         scope=scope, datum=datum)
+            if photo is not None and photo.filename:
+                _store_photo(session, hz.id, photo)
         except RecordInvalid as err:
             session.rollback()
             record_errors(state, "hazards", err)
             status = 400
+        except _PhotoRefused as err:
+            session.rollback()
+            state.add("photo", err.reason)
+            status = err.status
         else:
             session.commit()
             flash("隐患已登记")
             return redirect(url_for("ledger.hazard_page", hazard_id=hz.id), 303)
+        finally:
+            if photo is not None:
+                photo.close()
     outline = session.execute(q.county_outline(enterprise_id, scope=scope)).first()
     map_data = _map_json(centre=[row.lng, row.lat], zoom=16,
                          outline=json.loads(outline.geojson) if outline else None,
@@ -577,7 +604,7 @@ def hazard_new() -> Any:
                          picker={"lng": "lng", "lat": "lat", "toggle": "own_location"})
     return render_template("ledger/hazard_form.html", row=row, form=state, own_location=own_location,
                            datum=datum, datums=geo.DATUMS, map_data=map_data, creatable=creatable,
-                           sources=sources), status
+                           sources=sources, actor=current_actor()), status
 
 
 def _form_value(value: Any) -> str:

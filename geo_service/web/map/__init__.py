@@ -13,22 +13,39 @@ import datetime as dt
 import importlib
 import json
 import threading
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.blueprints import BlueprintSetupState
 
 from ... import domain
 from ...db import get_session
-from ...errors import InvalidParameter
+from ...errors import InvalidParameter, NotFound
 from ...layers import Layer, class_of, layers_dir, load_layers
 from ...models import Region
-from ...queries.filters import parse_filters, parse_int
+from ...queries import indicators as iq
+from ...queries import metrics
+from ...queries.enterprises import SUGGEST_MIN_CHARS, suggest
+from ...queries.filters import open_unless_stated, parse_filters, parse_int, parse_point
+from ...queries.hazards import hazards_select
 from ...queries.heat import heat_points, metres_per_pixel, region_choices, region_shapes
-from ...queries.regions import get_region
+from ...queries.regions import get_region, region_refused
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
+from ...services.basemap import MBTiles, local_basemap
 from ..context import current_scope
 from .page import build_map, render_parts
 
@@ -39,6 +56,8 @@ HEAT_CELL_PX = 6
 HEAT_MAX_POINTS = 20000
 # The query names a "show on map" link may carry (the ledger uses the same).
 FILTER_NAMES = ("region", "industry", "grade", "hazard_level", "hazard_state", "overdue", "month")
+# The filters on hazards themselves (the side panel lists an enterprise's hazards by these).
+HAZARD_FILTER_NAMES = ("hazard_level", "hazard_state", "hazard_source", "overdue", "month")
 
 
 @bp.record_once
@@ -85,8 +104,18 @@ def _region(session: Any, *, required: bool = False) -> Region | None:
         parse_filters({"region": code}, max_bbox_area_deg2=1)  # format check, names the parameter
         region = get_region(session, code, scope=scope)
         if region is None:
-            raise InvalidParameter("region", f"未知行政区划代码 {code}")
+            raise InvalidParameter("region", region_refused(code).user_msg)
         return region
+    region = _default_region(session)
+    if region is None and required:
+        raise InvalidParameter("region", "系统中还没有行政区划")
+    return region
+
+
+def _default_region(session: Any) -> Region | None:
+    """The region a map opens on and 重置 returns to: the caller's own region, else the
+    configured default, else the top region the caller may see."""
+    scope = current_scope()
     region = None
     if scope.region is not None:
         region = get_region(session, scope.region, scope=scope)
@@ -97,9 +126,19 @@ def _region(session: Any, *, required: bool = False) -> Region | None:
             sa.select(Region).where(region_visible(scope, Region.code))
             .order_by(Region.parent_code.is_not(None), Region.code).limit(1)
         ).first()
-    if region is None and required:
-        raise InvalidParameter("region", "系统中还没有行政区划")
     return region
+
+
+def _view() -> tuple[float, float, int] | None:
+    """The page URL's view, ``center=lng,lat`` and ``zoom`` (WGS84), when both are given."""
+    center = (request.args.get("center") or "").strip()
+    if not center or not request.args.get("zoom"):
+        return None
+    parts = center.split(",")
+    if len(parts) != 2:
+        raise InvalidParameter("center", "应为 经度,纬度")
+    lng, lat = parse_point({"lng": parts[0], "lat": parts[1]}, "lng", "lat")
+    return lng, lat, _zoom()
 
 
 def _choropleth_layer() -> Layer:
@@ -115,14 +154,17 @@ def _ramp_colors(ramp: list[str], k: int, top: float) -> list[str]:
     return [ramp[round(i * (len(ramp) - 1) / (k - 1))] for i in range(k)]
 
 
-@bp.get("/")
 @bp.get("/map")
-def index() -> str:
-    """The layered risk map."""
+@bp.get("/")  # registered first: url_for("map.index") is "/", the home after login
+def index() -> Any:
+    """The layered risk map; an enterprise user's home (``/``) is his enterprise's page."""
     session = get_session()
     scope = current_scope()
+    if scope.enterprise_id is not None and request.path == "/":
+        return redirect(url_for("ledger.enterprise_page", enterprise_id=scope.enterprise_id))
     regions = [dict(r._mapping) for r in session.execute(region_choices(scope=scope))]
     selected = _region(session)
+    default = _default_region(session)
     bounds = None
     if selected is not None:
         r = next((x for x in regions if x["code"] == selected.code), None)
@@ -132,6 +174,7 @@ def index() -> str:
     config = {
         "filters": list(FILTER_NAMES),
         "region": selected.code if selected is not None else None,
+        "default_region": default.code if default is not None else None,
         "regions": [
             {k: r[k] for k in ("code", "name", "level", "parent_code")}
             | {"bbox": [round(r[k], 5) for k in ("west", "south", "east", "north")]}
@@ -142,12 +185,16 @@ def index() -> str:
         "hazard_levels": domain.HAZARD_LEVELS,
         "hazard_states": domain.HAZARD_STATES,
         "industries": {i.code: i.name for i in domain.INDUSTRIES},
-        "urls": {"enterprise_api": "/api/enterprises/", "enterprise_page": "/enterprises/"},
+        "urls": {"enterprise_api": "/api/enterprises/", "enterprise_page": "/enterprises/",
+                 "hazard_page": "/hazards/", "search": url_for("map.search"),
+                 "indicators": url_for("map.indicators"), "panel_hazards": url_for("map.panel_hazards")},
         "max_bbox_area": current_app.config["MAX_BBOX_AREA_DEG2"],
         "attribution": f"风险数据：风险一张图 · {current_app.config['MAP_FOOTER']}",
+        "footer": current_app.config["MAP_FOOTER"],
+        "basemap": _local_basemap_config(),
     }
     m = build_map(map_layers(), palette=palette, settings=current_app.config, config=config,
-                  bounds=bounds, static_url=lambda p: url_for("static", filename=p))
+                  bounds=bounds, static_url=lambda p: url_for("static", filename=p), view=_view())
     nonce = current_app.jinja_env.globals.get("csp_nonce")
     return render_template(
         "map.html", parts=render_parts(m, nonce() if callable(nonce) else None), regions=regions, selected=selected,
@@ -227,7 +274,7 @@ def heat() -> Any:
     zoom = _zoom()
     cell_m = metres_per_pixel(zoom) * HEAT_CELL_PX
     rows = get_session().execute(heat_points(
-        filters, scope=current_scope(), cell_m=cell_m, as_of=_as_of(filters.month), limit=HEAT_MAX_POINTS,
+        open_unless_stated(filters), scope=current_scope(), cell_m=cell_m, as_of=_as_of(filters.month), limit=HEAT_MAX_POINTS,
     )).all()
     points = [[round(r.lat, 6), round(r.lng, 6), int(r.weight)] for r in rows]
     return jsonify({"points": points, "max": max((p[2] for p in points), default=0),
@@ -236,3 +283,113 @@ def heat() -> Any:
 
 def _geometry(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+@bp.get("/map/search.json")
+def search() -> Any:
+    """Up to 10 enterprises of the caller's jurisdiction whose name or credit code contains ``q``."""
+    term = (request.args.get("q") or "").strip()
+    if len(term) > 100:
+        raise InvalidParameter("q", "检索词过长（最多 100 字）")
+    if len(term) < SUGGEST_MIN_CHARS:
+        return jsonify({"results": []})
+    palette = _palette()
+    rows = get_session().execute(suggest(term, scope=current_scope(), limit=10)).all()
+    return jsonify({"results": [
+        {"id": r.id, "name": r.name, "credit_code": r.credit_code, "grade": r.grade,
+         "color": palette.get(r.grade) if r.grade else None, "region": r.region_code,
+         "lng": round(r.lng, 6), "lat": round(r.lat, 6)} for r in rows]})
+
+
+@bp.get("/map/indicators.json")
+def indicators() -> Any:
+    """The indicator strip: enterprises by grade, open 重大隐患, overdue hazards and this
+    year's 整改率 for ``region`` (default: the caller's) and the map's filters."""
+    session = get_session()
+    scope = current_scope()
+    region = _region(session)
+    filters = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    if region is not None:
+        filters = replace(filters, region=region.code)
+    as_of = _as_of(filters.month)
+    ent = session.execute(iq.enterprise_counts(filters, scope=scope, as_of=as_of)).one()
+    hz = session.execute(iq.hazard_counts(filters, scope=scope, as_of=as_of)).one()
+    return jsonify({
+        "region": {"code": region.code, "name": region.name, "level": region.level} if region else None,
+        "as_of": as_of.isoformat(), "year": as_of.year,
+        "enterprises": ent.total, "ungraded": ent.ungraded,
+        "grades": {str(g.value): getattr(ent, f"grade_{g.value}") for g in domain.GRADES},
+        "open_major": hz.open_major, "overdue": hz.overdue,
+        "found_this_year": hz.found_this_year, "rectified_this_year": hz.rectified_this_year,
+        "rectification_rate": metrics.rate(hz.rectified_this_year, hz.found_this_year),
+    })
+
+
+@bp.get("/map/panel-hazards.json")
+def panel_hazards() -> Any:
+    """The side panel's hazards of ``enterprise_id``: those the hazard layer draws under the
+    map's hazard filters (its own parameters as defaults, like the layer's tiles)."""
+    layer = next(la for la in map_layers().values() if la.source == "hazard_tiles")
+    args: dict[str, str] = {k: str(v) for k, v in layer.params.items() if k in HAZARD_FILTER_NAMES}
+    args.update({k: v for k in HAZARD_FILTER_NAMES if (v := request.args.get(k, "").strip())})
+    enterprise_id = parse_int(request.args, "enterprise_id", 0, minimum=1)
+    filters = parse_filters(args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    filters = open_unless_stated(replace(filters, enterprise_id=enterprise_id))
+    as_of = _as_of(filters.month)
+    rows = get_session().execute(hazards_select(filters, scope=current_scope(), as_of=as_of)).mappings().all()
+    rows = sorted(rows, key=lambda h: (h["level"] != "major", h["deadline"] or dt.date.max, h["id"]))
+    return jsonify({"hazards": [
+        {"id": h["id"], "level": h["level"], "level_name": domain.HAZARD_LEVELS[h["level"]],
+         "state": h["state"], "state_name": domain.HAZARD_STATES[h["state"]], "description": h["description"],
+         "deadline": h["deadline"].isoformat() if h["deadline"] else None, "overdue_days": h["overdue_days"]}
+        for h in rows]})
+
+
+def _local_basemap_file() -> Any:
+    """The MBTiles reader or the PMTiles path of ``BASEMAP`` (opened once per app)."""
+    local = local_basemap(current_app.config.get("BASEMAP"))
+    if local is None:
+        raise NotFound("未配置本地底图文件")
+    cache = current_app.extensions.setdefault("local_basemap", {})
+    if local.path not in cache:
+        cache[local.path] = MBTiles(local.path) if local.kind == "mbtiles" else local.path
+    return cache[local.path]
+
+
+def _local_basemap_config() -> dict[str, Any] | None:
+    """How the page draws a local base map file (None: none configured)."""
+    if local_basemap(current_app.config.get("BASEMAP")) is None:
+        return None
+    source = _local_basemap_file()
+    attribution = current_app.config.get("BASEMAP_ATTRIBUTION") or ""
+    if isinstance(source, MBTiles):
+        return {"kind": "mbtiles", "raster": source.raster, "min_zoom": source.min_zoom,
+                "max_zoom": source.max_zoom, "attribution": attribution or source.attribution,
+                "url": url_for("map.basemap_tile", z=0, x=0, y=0, ext=source.extension)
+                .replace("/0/0/0.", "/{z}/{x}/{y}.")}
+    return {"kind": "pmtiles", "raster": True, "url": url_for("map.basemap_pmtiles"), "attribution": attribution}
+
+
+@bp.get("/map/basemap/<int:z>/<int:x>/<int:y>.<ext>")
+def basemap_tile(z: int, x: int, y: int, ext: str) -> Any:
+    """One tile of the local MBTiles base map (204 where the file has none)."""
+    mbtiles = _local_basemap_file()
+    if not isinstance(mbtiles, MBTiles):
+        raise NotFound("本地底图不是 MBTiles 文件")
+    data = mbtiles.tile(z, x, y)
+    headers = {"Cache-Control": "private, max-age=86400"}
+    if data is None:
+        return Response(status=204, headers=headers)
+    resp = Response(data, mimetype=mbtiles.mimetype, headers=headers)
+    if not mbtiles.raster and data[:2] == b"\x1f\x8b":
+        resp.headers["Content-Encoding"] = "gzip"  # vector MBTiles tiles are usually gzipped
+    return resp
+
+
+@bp.get("/map/basemap.pmtiles")
+def basemap_pmtiles() -> Any:
+    """The local PMTiles base map, whole, with HTTP Range requests (the browser reads parts)."""
+    path = _local_basemap_file()
+    if isinstance(path, MBTiles):
+        raise NotFound("本地底图不是 PMTiles 文件")
+    return send_file(path, mimetype="application/octet-stream", conditional=True, max_age=86400)

@@ -20,6 +20,7 @@ from folium.map import Layer as FoliumLayer
 from folium.template import Template
 
 from ...layers import Layer
+from ...services.basemap import local_basemap
 
 __all__ = ["build_map", "render_parts", "TIANDITU_URL"]
 
@@ -31,6 +32,8 @@ _VENDOR_JS = (
     "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
     "vendor/leaflet.heat/leaflet-heat.js",
     "vendor/html-to-image/html-to-image.js",
+    "vendor/pmtiles/pmtiles.js",
+    "js/map-core.js",
     "js/map.js",
     "js/map-zones.js",
 )
@@ -89,8 +92,8 @@ def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
     """Add the configured base map: nothing, an XYZ template, or 天地图 vec + cva."""
     basemap = (settings.get("BASEMAP") or "none").strip()
     attribution = settings.get("BASEMAP_ATTRIBUTION") or ""
-    if basemap == "none":
-        return
+    if basemap == "none" or local_basemap(basemap) is not None:
+        return  # a local .mbtiles/.pmtiles file is drawn by RiskMap.init (config "basemap")
     if basemap == "tianditu":
         key = settings.get("TIANDITU_KEY") or ""
         for layer, name in (("vec", "天地图矢量"), ("cva", "天地图注记")):
@@ -105,20 +108,25 @@ def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
 
 def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settings: Mapping[str, Any],
               config: Mapping[str, Any], bounds: tuple[float, float, float, float] | None,
-              static_url: Any) -> folium.Map:
+              static_url: Any, view: tuple[float, float, int] | None = None) -> folium.Map:
     """The folium map with the base map, every layer, a layer control and the page wiring.
 
-    ``bounds`` is ``(west, south, east, north)`` in WGS84 to fit first;
+    ``view`` is ``(lng, lat, zoom)`` from the page URL (WGS84); without it
+    ``bounds``, ``(west, south, east, north)`` in WGS84, is fitted first;
     ``static_url(path)`` makes the URL of a file under ``static/``.
     """
-    m = folium.Map(location=[25.0, 103.0], zoom_start=7, tiles=None, control_scale=False,
+    lng, lat, zoom = view if view is not None else (103.0, 25.0, 7)
+    m = folium.Map(location=[lat, lng], zoom_start=zoom, tiles=None, control_scale=False,
                    prefer_canvas=True, max_zoom=19)
     # Offline: the vendored Leaflet instead of folium's CDN set.
     m.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js"))]
     m.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
-    if bounds is not None:
+    config = dict(config)
+    if bounds is not None and view is None:
+        # Fitted by RiskMap.init without animation: a zoom animation still running
+        # would undo a view set right after (a link's "在地图上定位").
         west, south, east, north = bounds
-        m.fit_bounds([[south, west], [north, east]])
+        config["fit_bounds"] = [[south, west], [north, east]]
     _basemap(m, settings)
     RiskMapInit(config, static_url).add_to(m)
     for layer in layers.values():

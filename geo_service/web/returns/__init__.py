@@ -29,7 +29,7 @@ from flask import (
 from ...db import get_session
 from ...errors import Forbidden, InvalidParameter, NotFound
 from ...models import Region
-from ...queries.regions import regions_select
+from ...queries.regions import region_refused, regions_select
 from ...services import returns as returns_service
 from ...services.maprender import PAPERS, MapStyle, load_map_data, render_map
 from ...services.statistics import (
@@ -49,7 +49,7 @@ bp = Blueprint("returns", __name__)
 def _region(code: str, *, write: bool = False) -> Region:
     region = get_session().get(Region, code)
     if region is None:
-        raise NotFound(f"行政区划 {code} 不存在")
+        raise region_refused(code)
     returns_service.check_scope(code, current_scope(), write=write)
     return region
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
 from ...queries import tiles as tq
+from ...queries.filters import open_unless_stated
 from ...queries.regions import LEVEL_DEPTH
 from ..api.common import as_of_arg, reject_nul_args, request_filters
 from ..context import current_scope
@@ -150,7 +151,7 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     level = request.args.get("level")
     if level is not None and level not in LEVEL_DEPTH:
         raise InvalidParameter("level", f"可选：{', '.join(LEVEL_DEPTH)}")
-    f = request_filters()
+    f = open_unless_stated(request_filters())  # the map's tiles: 重大/逾期 mean open hazards
     scope, as_of = current_scope(), as_of_arg()
     cluster_below = int(current_app.config.get("TILE_CLUSTER_BELOW_ZOOM", 12))
     token = data_token()

@@ -1,0 +1,86 @@
+"""An offline base map from a local tile file: MBTiles (raster or vector) or PMTiles.
+
+``BASEMAP`` may name a local ``.mbtiles`` or ``.pmtiles`` file instead of a
+tile URL, so that an office without internet still has a base map.  The
+application serves it itself: an MBTiles file tile by tile (its SQLite
+``tiles`` table; SQLite is only the file format of the tile container here,
+never the application's database), a PMTiles file as a whole with HTTP Range
+requests, read in the browser by the vendored ``pmtiles`` library.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LocalBasemap", "local_basemap", "MBTiles", "TILE_TYPES"]
+
+# MBTiles ``format`` → (file extension, MIME type, raster?)
+TILE_TYPES: dict[str, tuple[str, str, bool]] = {
+    "png": ("png", "image/png", True),
+    "jpg": ("jpg", "image/jpeg", True),
+    "jpeg": ("jpg", "image/jpeg", True),
+    "webp": ("webp", "image/webp", True),
+    "pbf": ("pbf", "application/x-protobuf", False),
+    "mvt": ("pbf", "application/x-protobuf", False),
+}
+
+
+@dataclass(frozen=True)
+class LocalBasemap:
+    """A local tile file named by ``BASEMAP``: its kind (``mbtiles``/``pmtiles``) and path."""
+
+    kind: str
+    path: Path
+
+
+def local_basemap(setting: str | None) -> LocalBasemap | None:
+    """The local file ``BASEMAP`` names, or None for a URL, ``tianditu`` or ``none``.
+
+    >>> local_basemap("/srv/maps/yunnan.mbtiles").kind, local_basemap("none")
+    ('mbtiles', None)
+    """
+    value = (setting or "").strip()
+    for kind in ("mbtiles", "pmtiles"):
+        if value.lower().endswith("." + kind) and "://" not in value:
+            return LocalBasemap(kind, Path(value))
+    return None
+
+
+class MBTiles:
+    """Read-only access to an MBTiles file (tiles in the TMS row order of the spec)."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(f"底图文件不存在：{path}")
+        self.path = path
+        self._local = threading.local()
+        meta = dict(self._db().execute("SELECT name, value FROM metadata").fetchall())
+        fmt = (meta.get("format") or "png").lower()
+        if fmt not in TILE_TYPES:
+            raise ValueError(f"不支持的 MBTiles 瓦片格式 {fmt}")
+        self.format = fmt
+        self.extension, self.mimetype, self.raster = TILE_TYPES[fmt]
+        self.name = meta.get("name") or path.stem
+        self.attribution = meta.get("attribution") or ""
+        self.min_zoom = int(meta.get("minzoom") or 0)
+        self.max_zoom = int(meta.get("maxzoom") or 18)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._local.db = db
+        return db
+
+    def tile(self, z: int, x: int, y: int) -> bytes | None:
+        """The tile ``z/x/y`` (XYZ, as Leaflet asks), or None when the file has none."""
+        if not (0 <= z <= 30 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+            return None
+        row = self._db().execute(
+            "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (z, x, 2 ** z - 1 - y),
+        ).fetchone()
+        return bytes(row[0]) if row else None

@@ -1,0 +1,66 @@
+"""An offline base map in a real headless Chromium: the test builds a small
+MBTiles file of green PNG tiles around 红河州, the live server is configured
+with BASEMAP=<that file>, and the map draws it — west of the prefecture, where
+no other layer covers the ground, the map is the file's green — with no
+request leaving this machine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from basemap_files import make_mbtiles
+from browser.map_world import build
+from live import login, serve
+from PIL import Image
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+GREEN = (60, 179, 113)
+
+
+@pytest.fixture(scope="module")
+def basemap_server(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = make_database()
+    engine = create_engine(url)
+    with Session(engine) as session:
+        build(session)
+        session.commit()
+    engine.dispose()
+    files = tmp_path_factory.mktemp("basemap")
+    make_mbtiles(files / "honghe.mbtiles", GREEN, (101.5, 22.0, 105.5, 25.0), range(5, 12))
+    with serve(url, files / "var", {"BASEMAP": str(files / "honghe.mbtiles")}) as base:
+        yield base
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1440, "height": 900}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
+def test_a_local_mbtiles_base_map_is_drawn_offline(basemap_server, browser, viewport, tmp_path):  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport=viewport, locale="zh-CN")
+    page = ctx.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    login(page, basemap_server)
+    page.goto(basemap_server + "/map?region=532500", wait_until="networkidle")
+    page.wait_for_function("() => RiskMap.state.basemap && !RiskMap.state.basemap.isLoading()")
+    # Leaflet fades new tiles in: wait until none is still fading.
+    page.wait_for_function("() => !document.querySelector('.leaflet-tile:not(.leaflet-tile-loaded)')")
+    page.wait_for_timeout(800)
+    tiles = [u for u in requests if "/map/basemap/" in u]
+    assert tiles, "no base map tile was asked for"
+    # West of the prefecture's 103–104 E box, at the height of its centre, in view:
+    # nothing but the base map there, so the file's green.
+    x, y = page.evaluate("""() => { const m = RiskMap.state.map, b = m.getBounds(), c = m.getCenter();
+        const at = [c.lat, (b.getWest() + 103) / 2];
+        const p = m.latLngToContainerPoint(at), r = m.getContainer().getBoundingClientRect();
+        return [Math.round(p.x + r.left), Math.round(p.y + r.top)]; }""")
+    shot = tmp_path / "map.png"
+    page.screenshot(path=str(shot))
+    with Image.open(shot) as img:
+        px = img.convert("RGB").getpixel((x, y))
+    assert sum(abs(a - b) for a, b in zip(px, GREEN, strict=True)) < 20, px
+    foreign = [u for u in requests if not u.startswith(("data:", "blob:"))
+               and urlsplit(u).hostname not in ("127.0.0.1", "localhost")]
+    assert foreign == []
+    ctx.close()
