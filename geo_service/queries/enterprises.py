@@ -36,7 +36,7 @@ __all__ = [
     "SUGGEST_MIN_CHARS",
 ]
 
-# Fewer characters than this have no trigram to look up in the index (migration 0008).
+# Fewer characters than this have no trigram to look up in the index (migration 0012).
 SUGGEST_MIN_CHARS = 2
 
 

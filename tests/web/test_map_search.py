@@ -1,5 +1,5 @@
 """The map's search box: enterprises by name or credit code, within the
-caller's jurisdiction, through the trigram indexes of migration 0008.
+caller's jurisdiction, through the trigram indexes of migration 0012.
 
 The register is the hand-made one of ``browser/map_world.py``: four of its
 seven enterprises have 开远 in their name (c, d, e, g, all in 开远市 532502);

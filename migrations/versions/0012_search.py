@@ -5,14 +5,14 @@ so a suggestion list is found through the index rather than by reading a
 million enterprise rows (terms of three or more characters; shorter ones
 have no trigram to look up).
 
-Revision ID: 0008
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
-revision = "0008"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
