@@ -158,3 +158,16 @@ def test_the_administrator_reads_downloads_and_refusals(client, session, world):
     refusals = _audit_table(client, world, "forbidden")
     assert [(r[1], r[2], r[3]) for r in refusals] == [("甲县 王科员", "forbidden", "request")]
     assert json.loads(refusals[0][5])["path"] == "/admin/audit"
+
+
+def test_ogc_item_pages_of_register_data_are_recorded(client, session, world):
+    """A GIS client harvests a collection page by page: each page is a download of its rows."""
+    headers = world["headers"]["jia"]
+    first = client.get("/ogc/collections/enterprises/items?limit=2", headers=headers)
+    second = client.get("/ogc/collections/enterprises/items?limit=2&offset=2", headers=headers)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert client.get("/ogc/collections/regions/items", headers=headers).status_code == 200  # boundaries: not register data
+    rows = _rows(session, "download")
+    assert [(r.object_type, r.after["format"], r.after["rows"]) for r in rows] == [
+        ("enterprises", "ogc", 2), ("enterprises", "ogc", len(world["enterprises"]) - 2)]
+    assert rows[1].after["filter"] == {"limit": "2", "offset": "2"}
