@@ -151,8 +151,10 @@ def test_enterprise_form_offers_only_self_inspection(client, world, session):
     works = world.enterprises["works"]
     url = f"/hazards/new?enterprise={works.id}"
     doc = page(client, url)
-    assert [o.get("value") for o in doc.cssselect("#f-source option")] == ["self"]
-    assert doc.cssselect("#f-source option[selected]")[0].get("value") == "self"
+    # one source only, so nothing to choose: the form names it and sends it
+    assert doc.cssselect("select[name=source]") == []
+    assert [i.get("value") for i in doc.cssselect("#hazard-form input[name=source]")] == ["self"]
+    assert doc.cssselect("#f-source-fixed")[0].text_content() == "企业自查"
     for name in ("deadline", "criterion", "supervision_doc_no"):
         assert doc.cssselect(f"#hazard-form [name={name}]") == [], name
     token = doc.cssselect("#hazard-form input[name=csrf_token]")[0].get("value")
