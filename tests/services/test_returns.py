@@ -163,7 +163,7 @@ def test_archives_are_listed_latest_first_and_scoped(session, style):
     assert [a.id for a in returns.archives(session, "532501", OCT, scope=ALL)] == [a2.id, a1.id]
     with pytest.raises(NotFound):  # reading another county's archives: not there for you
         returns.archives(session, "532501", OCT, scope=Scope(region="532502"))
-    with pytest.raises(NotFound, match="行政区划 532500 不存在"):  # producing one: the same answer
+    with pytest.raises(NotFound, match="无权查看行政区划 532500"):  # producing one: the same answer
         returns.build_bundle(session, "532500", OCT, scope=Scope(region="532501"), style=style)
 
 
