@@ -47,6 +47,7 @@ def test_user_commands(make_database, monkeypatch, tmp_path):
         conn.execute(text("DELETE FROM app_user"))
     restored = _run(["restore", str(dump), "--replace", "--yes"], url, monkeypatch)
     assert restored.exit_code == 0, restored.output
+    engine.dispose()  # replacing the database ended every connection to it
     with engine.connect() as conn:
         assert conn.execute(text("SELECT display_name FROM app_user")).scalar_one() == "李科员"
     engine.dispose()

@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import tarfile
@@ -275,11 +276,51 @@ def _safe_upload_name(name: str) -> PurePosixPath | None:
     return rest if rest.parts else None
 
 
+def _pg_restore(url: str, dump: Path) -> None:
+    """``pg_restore`` of ``dump`` into the empty database at ``url``, in one transaction."""
+    args, env = libpq_args(url)
+    proc = subprocess.run(
+        [_tool("pg_restore"), "--no-owner", "--single-transaction", "--exit-on-error", *args, str(dump)],
+        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False,
+    )
+    if proc.returncode != 0:
+        raise BackupFailed(f"恢复数据库 {_where(url)} 失败，数据库未改动：{_last_line(proc.stderr)}",
+                           detail=proc.stderr.strip())
+
+
+def _replace_database(url: str, dump: Path) -> None:
+    """Replace the database at ``url`` by ``dump``: restored first into a new database
+    beside it, which then takes its name (``pg_restore --clean`` cannot drop the
+    constraints of partitioned tables, and a failure here leaves the old database as it was)."""
+    u = make_url(url)
+    name = u.database or "postgres"
+    staging = f"{name[:40]}_restore_{secrets.token_hex(4)}"
+    staging_url = u.set(database=staging).render_as_string(hide_password=False)
+    _create_database(staging_url)
+    admin = _engine(u.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    try:
+        try:
+            _pg_restore(staging_url, dump)
+        except BackupFailed:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{staging}" WITH (FORCE)'))
+            raise
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            conn.execute(text(f'ALTER DATABASE "{staging}" RENAME TO "{name}"'))
+    except DBAPIError as err:
+        raise BackupFailed(f"替换数据库 {_where(url)} 失败：{str(err.orig).strip()}", detail=str(err.orig).strip()) from err
+    finally:
+        admin.dispose()
+    LOGGER.info("replaced database %s with the restored copy", name)
+
+
 def restore(url: str, archive: Path, upload_dir: Path | None = None, *, replace: bool = False) -> BackupInfo:
     """Restore ``archive`` into the database at ``url`` and its files into ``upload_dir``.
 
     The database must be empty or absent (it is then created) unless
-    ``replace``; the roles the dump grants to are created when missing; the
+    ``replace`` (restored beside it, then swapped in: its connections are
+    ended and its clients reconnect); the roles the dump grants to are created when missing; the
     dump is restored in one transaction (a failure leaves the database as it
     was), and only then are the files copied (existing files of the same name
     are kept: evidence is stored by its SHA-256).
@@ -289,16 +330,10 @@ def restore(url: str, archive: Path, upload_dir: Path | None = None, *, replace:
     info["roles_created"] = _ensure_roles(url, list(info.get("roles") or []))
     with tempfile.TemporaryDirectory(prefix="geo-restore-") as tmp, tarfile.open(archive, "r") as tar:
         tar.extract(DUMP, tmp, filter="data")
-        args, env = libpq_args(url)
-        clean = ["--clean", "--if-exists"] if replace else []
-        proc = subprocess.run(
-            [_tool("pg_restore"), *clean, "--no-owner", "--single-transaction", "--exit-on-error", *args,
-             str(Path(tmp) / DUMP)],
-            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False,
-        )
-        if proc.returncode != 0:
-            raise BackupFailed(f"恢复数据库 {_where(url)} 失败，数据库未改动：{_last_line(proc.stderr)}",
-                               detail=proc.stderr.strip())
+        if replace:
+            _replace_database(url, Path(tmp) / DUMP)
+        else:
+            _pg_restore(url, Path(tmp) / DUMP)
         copied = 0
         if upload_dir is not None:
             for member in tar.getmembers():
