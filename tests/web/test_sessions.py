@@ -250,7 +250,7 @@ def test_passwords_have_a_minimum_length_and_are_never_a_demo_password(session):
 def test_login_next_refuses_anything_but_a_path_on_this_site(secure_app, client, users, target):
     resp = _login(client, next_=target)
     assert resp.status_code == 302
-    assert resp.headers["Location"] == "/map"
+    assert resp.headers["Location"] == "/"  # the home page (the map), never the given target
 
 
 def test_login_next_keeps_a_path_on_this_site(secure_app, client, users):
