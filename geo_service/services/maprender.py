@@ -118,10 +118,10 @@ class MapStyle:
     @classmethod
     def from_config(cls, config: Any, layers: Mapping[str, Layer] | None = None) -> MapStyle:
         """From a :class:`~geo_service.config.Config` (or ``app.config``-like mapping)."""
-        get = config.get if isinstance(config, Mapping) else lambda k, d=None: getattr(config, k, d)
-        directory = get("LAYERS_DIR") or layers_dir()
-        return cls(palette=dict(get("GRADE_COLORS")), layers=layers or load_layers(directory),
-                   footer=get("MAP_FOOTER", "内部用图") or "")
+        settings = config if isinstance(config, Mapping) else config.as_flask()
+        directory = settings["LAYERS_DIR"] or layers_dir()
+        return cls(palette=dict(settings["GRADE_COLORS"]), layers=layers or load_layers(directory),
+                   footer=settings["MAP_FOOTER"] or "")
 
     def grade_layer(self, grade: int) -> Layer:
         for layer in self.layers.values():
