@@ -64,10 +64,6 @@ def _path(raw: str) -> Path:
     return Path(raw)
 
 
-def _optional_path(raw: str) -> Path | None:
-    return Path(raw) if raw else None
-
-
 def _int(raw: str) -> int:
     """A non-negative whole number."""
     try:
@@ -190,6 +186,12 @@ def _min_password_length() -> int:
     return MIN_PASSWORD_LENGTH
 
 
+def _layers_dir() -> Path:
+    from .layers import layers_dir
+
+    return layers_dir()
+
+
 def _secret_key(var_dir: Path) -> str:
     """A stable secret key kept in ``var/secret_key`` (made once, mode 0600)."""
     path = var_dir / "secret_key"
@@ -258,8 +260,8 @@ class Config:
     UPLOAD_DIR: Setting[Path] = Setting(parse=_path, derived=lambda c: c.VAR_DIR / "uploads")
     # Read from MAX_UPLOAD_MB (whole MB): Flask's request size limit, in bytes.
     MAX_CONTENT_LENGTH: Setting[int] = Setting(50 * 1024 * 1024, _megabytes, env="MAX_UPLOAD_MB")
-    # The operational layers (``layers/*.toml``); None → the checkout's ``layers/``.
-    LAYERS_DIR: Setting[Path | None] = Setting(None, _optional_path)
+    # The operational layers (``layers/*.toml``); the checkout's ``layers/`` by default.
+    LAYERS_DIR: Setting[Path] = Setting(parse=_path, derived=lambda c: _layers_dir())
 
     # --- The map
     # The one grade palette (红/橙/黄/蓝); GRADE_COLORS='{"1":"#…"}' overrides.

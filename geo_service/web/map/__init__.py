@@ -34,7 +34,7 @@ from flask.blueprints import BlueprintSetupState
 from ... import domain
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
-from ...layers import Layer, class_of, layers_dir, load_layers
+from ...layers import Layer, class_of, load_layers
 from ...models import Region
 from ...queries import indicators as iq
 from ...queries import metrics
@@ -63,9 +63,7 @@ HAZARD_FILTER_NAMES = ("hazard_level", "hazard_state", "hazard_source", "overdue
 @bp.record_once
 def _load_layers(state: BlueprintSetupState) -> None:
     """Read and validate ``layers/`` when the app is built: a bad file stops start-up."""
-    state.app.extensions["map_layers"] = load_layers(
-        state.app.config["LAYERS_DIR"] or layers_dir()
-    )
+    state.app.extensions["map_layers"] = load_layers(state.app.config["LAYERS_DIR"])
     if not state.app.testing:
         # mapclassify pulls in scipy (several seconds): import it now, in the
         # background, rather than on the first district request.
