@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import click
 from sqlalchemy.orm import Session
 
-from ..config import Config
+from ..config import Config, SettingsError
 
 __all__ = ["main", "database", "session_scope"]
 
@@ -75,6 +75,10 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        Config()  # a bad setting stops every command here, with its variable named
+    except SettingsError as err:
+        raise click.ClickException(str(err)) from err
 
 
 for _name in _COMMAND_MODULES:

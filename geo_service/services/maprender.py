@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from ..domain import GRADES
 from ..errors import GeoServiceError, NotFound
-from ..layers import Layer, layers_dir, load_layers, resolve_color
+from ..layers import Layer, load_layers, resolve_color
 from ..models import MapExport
 from ..queries import metrics
 from ..queries import returns as q
@@ -118,10 +118,9 @@ class MapStyle:
     @classmethod
     def from_config(cls, config: Any, layers: Mapping[str, Layer] | None = None) -> MapStyle:
         """From a :class:`~geo_service.config.Config` (or ``app.config``-like mapping)."""
-        get = config.get if isinstance(config, Mapping) else lambda k, d=None: getattr(config, k, d)
-        directory = get("LAYERS_DIR") or layers_dir()
-        return cls(palette=dict(get("GRADE_COLORS")), layers=layers or load_layers(directory),
-                   footer=get("MAP_FOOTER", "内部用图") or "")
+        settings = config if isinstance(config, Mapping) else config.as_flask()
+        return cls(palette=dict(settings["GRADE_COLORS"]), layers=layers or load_layers(settings["LAYERS_DIR"]),
+                   footer=settings["MAP_FOOTER"] or "")
 
     def grade_layer(self, grade: int) -> Layer:
         for layer in self.layers.values():

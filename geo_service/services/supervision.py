@@ -70,11 +70,11 @@ class ClockSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ClockSettings:
         """The clocks from the application settings (keys ``SUPERVISION_*``, ``PUBLIC_HOLIDAYS``)."""
-        return cls(int(config.get("SUPERVISION_PUBLISH_WORKDAYS", 5)),
-                   int(config.get("SUPERVISION_RECTIFY_MAX_MONTHS", 12)),
-                   int(config.get("SUPERVISION_EXTENSION_WORKDAYS", 20)),
-                   int(config.get("SUPERVISION_DELIST_WORKDAYS", 5)),
-                   tuple(dt.date.fromisoformat(str(d)) for d in config.get("PUBLIC_HOLIDAYS", ())))
+        return cls(int(config["SUPERVISION_PUBLISH_WORKDAYS"]),
+                   int(config["SUPERVISION_RECTIFY_MAX_MONTHS"]),
+                   int(config["SUPERVISION_EXTENSION_WORKDAYS"]),
+                   int(config["SUPERVISION_DELIST_WORKDAYS"]),
+                   tuple(dt.date.fromisoformat(str(d)) for d in config["PUBLIC_HOLIDAYS"]))
 
 
 def add_workdays(day: dt.date, n: int, holidays: Sequence[dt.date] = ()) -> dt.date:

@@ -40,9 +40,9 @@ def _json(schema: dict[str, Any], media: str = "application/json") -> dict[str, 
 
 def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
     """The document; limits come from the running configuration."""
-    max_page = int(config.get("MAX_PAGE_SIZE", 1000))
-    max_radius = float(config.get("MAX_RADIUS_M", 100_000))
-    max_bbox = float(config.get("MAX_BBOX_AREA_DEG2", 400))
+    max_page = int(config["MAX_PAGE_SIZE"])
+    max_radius = float(config["MAX_RADIUS_M"])
+    max_bbox = float(config["MAX_BBOX_AREA_DEG2"])
 
     grade_word = "(" + "|".join(["[1-4]"] + [w for g in domain.GRADES for w in (g.key, g.colour_name)]) + ")"
     state_word = "(" + "|".join(domain.HAZARD_STATES) + ")"

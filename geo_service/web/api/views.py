@@ -63,7 +63,7 @@ def _respond_list(kind: str, stmt: Any, *, paged: bool = True, total: int | None
     download_all = fmt in FILE_FORMATS or request.args.get("download") in ("1", "true")
     page = request_page()  # checked even when a download ignores it: a bad value is never silently dropped
     if download_all and "limit" not in request.args:
-        cap = int(current_app.config.get("MAX_EXPORT_ROWS", 100_000))
+        cap = int(current_app.config["MAX_EXPORT_ROWS"])
         page = Page(cap, 0)
     if paged:
         if total is None:
@@ -401,7 +401,7 @@ def hazard_evidence_upload(hazard_id: int):  # type: ignore[no-untyped-def]
     if upload is None:
         raise InvalidParameter("file", "缺少上传文件（multipart 字段 file）")
     session = get_session()
-    max_bytes = int(current_app.config.get("MAX_EVIDENCE_MB", 20)) * 1024 * 1024
+    max_bytes = int(current_app.config["MAX_EVIDENCE_MB"]) * 1024 * 1024
     try:
         row = ev.store_evidence(session, hazard_id, upload.stream, upload.filename or "",
                                 request.form.get("kind", "other"), current_actor(), scope=current_scope(),

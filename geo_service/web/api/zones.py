@@ -26,7 +26,7 @@ MB = 1024 * 1024
 
 
 def _max_m() -> float:
-    return float(current_app.config.get("ZONE_MAX_DISTANCE_M", 2000.0))
+    return float(current_app.config["ZONE_MAX_DISTANCE_M"])
 
 
 def _zone_response(zone_id: int, status: int = 200, warnings: list[dict[str, Any]] | None = None) -> Response:
@@ -107,7 +107,7 @@ def zones_import(enterprise_id: int):  # type: ignore[no-untyped-def]
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidParameter("file", "缺少上传文件（multipart 字段 file）")
-    limits = uploads.UploadLimits.from_mb(float(current_app.config.get("MAX_IMPORT_MB", 20)))
+    limits = uploads.UploadLimits.from_mb(float(current_app.config["MAX_IMPORT_MB"]))
     flag = lambda name: request.form.get(name) in ("1", "true", "on")  # noqa: E731
     session = get_session()
     with tempfile.TemporaryDirectory(prefix="geo-zones-") as tmp:
@@ -166,7 +166,7 @@ def layout_upload(enterprise_id: int):  # type: ignore[no-untyped-def]
         raise InvalidParameter("file", "缺少上传文件（multipart 字段 file）")
     version = form_version()
     session = get_session()
-    max_bytes = int(float(current_app.config.get("MAX_LAYOUT_MB", 20)) * MB)
+    max_bytes = int(float(current_app.config["MAX_LAYOUT_MB"]) * MB)
     try:
         row = svc.upload_layout(session, enterprise_id, upload.stream, upload.filename or "", current_actor(),
                                 scope=current_scope(), upload_dir=current_app.config["UPLOAD_DIR"],

@@ -100,7 +100,7 @@ def _wants_json() -> bool:
 
 def _gate() -> Response | None:
     """Resolve the caller and refuse what it may not do."""
-    if not current_app.config.get("LOGIN_REQUIRED", True):
+    if not current_app.config["LOGIN_REQUIRED"]:
         return None
     endpoint = request.endpoint or ""
     user: User | None = None
@@ -115,7 +115,7 @@ def _gate() -> Response | None:
         user = current_user.user
     if user is None:
         if endpoint in PUBLIC_ENDPOINTS or (
-            current_app.config.get("PUBLIC_HEAT") and endpoint in PUBLIC_HEAT_ENDPOINTS
+            current_app.config["PUBLIC_HEAT"] and endpoint in PUBLIC_HEAT_ENDPOINTS
         ):
             if request.method not in ("GET", "HEAD") and endpoint != "auth.login":
                 abort(403)
@@ -140,7 +140,7 @@ def _gate() -> Response | None:
 
 
 def _csrf_check() -> None:
-    if current_app.config.get("WTF_CSRF_ENABLED", True) and request.method not in (
+    if current_app.config["WTF_CSRF_ENABLED"] and request.method not in (
         "GET", "HEAD", "OPTIONS",
     ):
         csrf.protect()
@@ -185,7 +185,7 @@ def _security_headers(resp: Response) -> Response:
     nonce = g.get("csp_nonce")
     script_src = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
     img_src = "'self' data: blob:"
-    basemap = current_app.config.get("BASEMAP", "none")
+    basemap = current_app.config["BASEMAP"]
     if basemap not in ("none", ""):
         host = "https://*.tianditu.gov.cn" if basemap == "tianditu" else _origin(basemap)
         if host:
@@ -220,8 +220,6 @@ def csp_nonce() -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("LOGIN_REQUIRED", True)
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in the gate (tokens are exempt)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
@@ -305,7 +303,7 @@ def logout():  # type: ignore[no-untyped-def]
 def password():  # type: ignore[no-untyped-def]
     """修改本人密码（原密码 + 两次新密码）；其他会话随之失效。"""
     user = g.user
-    min_length = int(current_app.config.get("MIN_PASSWORD_LENGTH", accounts.MIN_PASSWORD_LENGTH))
+    min_length = int(current_app.config["MIN_PASSWORD_LENGTH"])
     error = None
     status = 200
     if request.method == "POST":

@@ -115,7 +115,7 @@ def record(task_id: int) -> Any:
     upload = request.files.get("photo")
     has_photo = upload is not None and bool(upload.filename)
     result = request.form.get("result") or ("abnormal" if has_photo else "")
-    max_bytes = int(current_app.config.get("MAX_EVIDENCE_MB", 20)) * 1024 * 1024
+    max_bytes = int(current_app.config["MAX_EVIDENCE_MB"]) * 1024 * 1024
     try:
         rec, hazard_id = inspections.record_inspection(
             session, task_id, result, current_actor(), scope=scope, note=request.form.get("note"),
@@ -154,7 +154,7 @@ def enterprise_panel(enterprise_id: int) -> dict[str, Any]:
     share = session.execute(q.self_found_share(scope, found_from=month, found_to=now.date(),
                                                enterprise_id=enterprise_id)).one()
     review = session.execute(q.review_queue(scope, enterprise_id=enterprise_id)).mappings().first()
-    rule = current_app.config.get("GRADE_REVIEW_RULE", "mark")
+    rule = current_app.config["GRADE_REVIEW_RULE"]
     return {"review": review, "review_rule": rule,
             "shown_grade": q.displayed_grade(review["grade"], True, rule) if review else None,
             "month": month, "due": total["due"], "done": total["done"], "abnormal": total["abnormal"],
@@ -189,7 +189,7 @@ def overview() -> str:
     if parent is not None:
         by_region = [dict(r, rate=_rate(r["done"], r["due"])) for r in session.execute(q.completion_by_region(
             scope, parent=parent, first_month=first, last_month=last, as_of=now)).mappings()]
-    rule = current_app.config.get("GRADE_REVIEW_RULE", "mark")
+    rule = current_app.config["GRADE_REVIEW_RULE"]
     review = [dict(r, shown=q.displayed_grade(r["grade"], True, rule))
               for r in session.execute(q.review_queue(scope, region=region)).mappings()]
     return render_template(
@@ -243,7 +243,7 @@ def _notice() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dt.date, str]
     today = _now().date()
     month = _month_arg("month", today.replace(day=1))
     overdue, closed = supervision.notice_rows(get_session(), month, scope=current_scope(), region=_region_arg())
-    return overdue, closed, month, current_app.config.get("ISSUING_UNIT", "")
+    return overdue, closed, month, current_app.config["ISSUING_UNIT"]
 
 
 @bp.get("/major-hazards/notice.docx")

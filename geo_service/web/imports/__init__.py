@@ -36,7 +36,7 @@ def _require_editor() -> None:
 
 
 def _limits() -> uploads.UploadLimits:
-    return uploads.UploadLimits.from_mb(float(current_app.config.get("MAX_IMPORT_MB", 20)))
+    return uploads.UploadLimits.from_mb(float(current_app.config["MAX_IMPORT_MB"]))
 
 
 def _rejects_root() -> Path:
@@ -62,7 +62,7 @@ def _render(values: dict[str, Any], *, error: str | None = None, result: Any = N
     return render_template(
         "imports/index.html", values=values, kinds=KIND_TITLES, datums=geo.DATUMS, error=error,
         result=result, rejects_token=rejects_token, filename=filename,
-        max_mb=f"{float(current_app.config.get('MAX_IMPORT_MB', 20)):g}", max_shown=MAX_SHOWN_ERRORS,
+        max_mb=f"{float(current_app.config['MAX_IMPORT_MB']):g}", max_shown=MAX_SHOWN_ERRORS,
     ), status
 
 

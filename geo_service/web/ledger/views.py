@@ -107,17 +107,17 @@ def _template_helpers() -> dict[str, Any]:
 def _basemap() -> dict[str, Any] | None:
     """The configured base map for the small maps (None: outlines only, nothing external)."""
     cfg = current_app.config
-    basemap = cfg.get("BASEMAP", "none")
+    basemap = cfg["BASEMAP"]
     if basemap in ("none", "", None):
         return None
     if basemap == "tianditu":
-        key = cfg.get("TIANDITU_KEY", "")
+        key = cfg["TIANDITU_KEY"]
         tpl = ("https://t{s}.tianditu.gov.cn/%s_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
                "&LAYER=%s&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
                "&TILECOL={x}&tk=" + key)
         return {"urls": [tpl % ("vec", "vec"), tpl % ("cva", "cva")],
                 "subdomains": "01234567", "attribution": "天地图"}
-    return {"urls": [basemap], "subdomains": "abc", "attribution": cfg.get("BASEMAP_ATTRIBUTION", "")}
+    return {"urls": [basemap], "subdomains": "abc", "attribution": cfg["BASEMAP_ATTRIBUTION"]}
 
 
 def _map_json(**data: Any) -> str:
@@ -209,7 +209,7 @@ def enterprise_new() -> Any:
             flash(f"已登记企业：{ent.name}")
             return redirect(url_for("ledger.enterprise_page", enterprise_id=ent.id), 303)
     scope = current_scope()
-    region_code = scope.region or current_app.config.get("DEFAULT_REGION") or ""
+    region_code = scope.region or current_app.config["DEFAULT_REGION"] or ""
     outline = get_session().execute(q.region_outline(region_code, scope=scope)).first()
     map_data = _map_json(centre=None, zoom=9, points=[],
                          outline=json.loads(outline.geojson) if outline else None,
@@ -320,7 +320,7 @@ def _export_meta(f: Filters) -> tuple[str, str]:
     if f.region is not None:
         region = get_session().get(Region, f.region)
         region_name = region.name if region is not None else ""
-    unit = current_app.config.get("ISSUING_UNIT") or region_name
+    unit = current_app.config["ISSUING_UNIT"] or region_name
     return unit, region_name
 
 
@@ -513,7 +513,7 @@ def hazard_evidence_upload(hazard_id: int) -> Any:
         state.add("file", "请选择要上传的文件")
         return _render_hazard(hazard_id, upload=state, status=400)
     session = get_session()
-    max_bytes = int(current_app.config.get("MAX_EVIDENCE_MB", 20)) * 1024 * 1024
+    max_bytes = int(current_app.config["MAX_EVIDENCE_MB"]) * 1024 * 1024
     try:
         row = ev.store_evidence(session, hazard_id, upload.stream, upload.filename, state.values["kind"],
                                 current_actor(), scope=current_scope(),
@@ -538,7 +538,7 @@ class _PhotoRefused(Exception):
 
 def _store_photo(session: Any, hazard_id: int, photo: Any) -> None:
     """The photo taken on site, stored with the new hazard in the same post (整改前照片)."""
-    max_bytes = int(current_app.config.get("MAX_EVIDENCE_MB", 20)) * 1024 * 1024
+    max_bytes = int(current_app.config["MAX_EVIDENCE_MB"]) * 1024 * 1024
     try:
         ev.store_evidence(session, hazard_id, photo.stream, photo.filename, "before", current_actor(),
                           scope=current_scope(), upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=max_bytes)
@@ -668,7 +668,7 @@ def major_record_pdf(hazard_id: int) -> Response:
     """附件6 重大事故隐患整改台账（PDF，A4 一页）。"""
     today = _today()
     record = ledgers.major_record(get_session(), hazard_id, scope=current_scope(), as_of=today)
-    data = ledgers.major_record_pdf(record, unit=current_app.config.get("ISSUING_UNIT", ""), filled_on=today)
+    data = ledgers.major_record_pdf(record, unit=current_app.config["ISSUING_UNIT"], filled_on=today)
     record_download("major_record", "pdf", 1, object_id=hazard_id)
     return _download(data, "application/pdf", f"{ledgers.MAJOR_TITLE}_{hazard_id}.pdf", attachment=False)
 
@@ -678,6 +678,6 @@ def major_record_docx(hazard_id: int) -> Response:
     """附件6 重大事故隐患整改台账（DOCX）。"""
     today = _today()
     record = ledgers.major_record(get_session(), hazard_id, scope=current_scope(), as_of=today)
-    data = ledgers.major_record_docx(record, unit=current_app.config.get("ISSUING_UNIT", ""), filled_on=today)
+    data = ledgers.major_record_docx(record, unit=current_app.config["ISSUING_UNIT"], filled_on=today)
     record_download("major_record", "docx", 1, object_id=hazard_id)
     return _download(data, DOCX, f"{ledgers.MAJOR_TITLE}_{hazard_id}.docx")

@@ -34,7 +34,7 @@ from flask.blueprints import BlueprintSetupState
 from ... import domain
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
-from ...layers import Layer, class_of, layers_dir, load_layers
+from ...layers import Layer, class_of, load_layers
 from ...models import Region
 from ...queries import indicators as iq
 from ...queries import metrics
@@ -63,9 +63,7 @@ HAZARD_FILTER_NAMES = ("hazard_level", "hazard_state", "hazard_source", "overdue
 @bp.record_once
 def _load_layers(state: BlueprintSetupState) -> None:
     """Read and validate ``layers/`` when the app is built: a bad file stops start-up."""
-    state.app.extensions["map_layers"] = load_layers(
-        state.app.config.get("LAYERS_DIR") or layers_dir()
-    )
+    state.app.extensions["map_layers"] = load_layers(state.app.config["LAYERS_DIR"])
     if not state.app.testing:
         # mapclassify pulls in scipy (several seconds): import it now, in the
         # background, rather than on the first district request.
@@ -347,7 +345,7 @@ def panel_hazards() -> Any:
 
 def _local_basemap_file() -> Any:
     """The MBTiles reader or the PMTiles path of ``BASEMAP`` (opened once per app)."""
-    local = local_basemap(current_app.config.get("BASEMAP"))
+    local = local_basemap(current_app.config["BASEMAP"])
     if local is None:
         raise NotFound("未配置本地底图文件")
     cache = current_app.extensions.setdefault("local_basemap", {})
@@ -358,10 +356,10 @@ def _local_basemap_file() -> Any:
 
 def _local_basemap_config() -> dict[str, Any] | None:
     """How the page draws a local base map file (None: none configured)."""
-    if local_basemap(current_app.config.get("BASEMAP")) is None:
+    if local_basemap(current_app.config["BASEMAP"]) is None:
         return None
     source = _local_basemap_file()
-    attribution = current_app.config.get("BASEMAP_ATTRIBUTION") or ""
+    attribution = current_app.config["BASEMAP_ATTRIBUTION"] or ""
     if isinstance(source, MBTiles):
         return {"kind": "mbtiles", "raster": source.raster, "min_zoom": source.min_zoom,
                 "max_zoom": source.max_zoom, "attribution": attribution or source.attribution,

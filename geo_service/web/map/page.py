@@ -90,12 +90,12 @@ class RiskMapReady(MacroElement):
 
 def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
     """Add the configured base map: nothing, an XYZ template, or 天地图 vec + cva."""
-    basemap = (settings.get("BASEMAP") or "none").strip()
-    attribution = settings.get("BASEMAP_ATTRIBUTION") or ""
+    basemap = (settings["BASEMAP"] or "none").strip()
+    attribution = settings["BASEMAP_ATTRIBUTION"]
     if basemap == "none" or local_basemap(basemap) is not None:
         return  # a local .mbtiles/.pmtiles file is drawn by RiskMap.init (config "basemap")
     if basemap == "tianditu":
-        key = settings.get("TIANDITU_KEY") or ""
+        key = settings["TIANDITU_KEY"]
         for layer, name in (("vec", "天地图矢量"), ("cva", "天地图注记")):
             folium.TileLayer(
                 tiles=TIANDITU_URL.format(layer=layer, key=key), attr=attribution or "天地图",

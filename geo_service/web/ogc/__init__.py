@@ -191,7 +191,7 @@ def items(cid: str):  # type: ignore[no-untyped-def]
     # the first request after any write reads the database again.
     key = "|".join(map(str, (cid, sorted(request.args.items(multi=True)), current_scope(), dt.date.today(),
                              limit, offset, cap, data_token())))
-    cache = response_cache(current_app, "ogc_cache", int(current_app.config.get("FEATURE_CACHE_MB", 8)))
+    cache = response_cache(current_app, "ogc_cache", current_app.config["FEATURE_CACHE_MB"])
     page = cache.get(key)
     if page is None:
         if cid == "regions":

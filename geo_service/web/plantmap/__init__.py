@@ -87,7 +87,7 @@ def _cards_response(cards: list[cs.Card], name: str) -> Response:
 def cards_pdf(enterprise_id: int) -> Response:
     """企业全部风险告知卡（较大及以上的区域和风险点），一个 PDF（?paper=A4|A5）。"""
     cards = cs.enterprise_cards(get_session(), enterprise_id, scope=current_scope(),
-                                hotline=current_app.config.get("SAFETY_HOTLINE", ""), url=notice_url(enterprise_id))
+                                hotline=current_app.config["SAFETY_HOTLINE"], url=notice_url(enterprise_id))
     name = f"{cards[0].enterprise_name}风险告知卡.pdf" if cards else "风险告知卡.pdf"
     return _cards_response(cards, name)
 
@@ -96,7 +96,7 @@ def cards_pdf(enterprise_id: int) -> Response:
 def zone_card(zone_id: int) -> Response:
     """一个风险区域的风险告知卡。"""
     card = cs.zone_card(get_session(), zone_id, scope=current_scope(),
-                        hotline=current_app.config.get("SAFETY_HOTLINE", ""), url_for_enterprise=notice_url)
+                        hotline=current_app.config["SAFETY_HOTLINE"], url_for_enterprise=notice_url)
     return _cards_response([card], f"{card.name}风险告知卡.pdf")
 
 
@@ -104,7 +104,7 @@ def zone_card(zone_id: int) -> Response:
 def risk_point_card(risk_point_id: int) -> Response:
     """一个风险点的风险告知卡。"""
     card = cs.risk_point_card(get_session(), risk_point_id, scope=current_scope(),
-                              hotline=current_app.config.get("SAFETY_HOTLINE", ""), url_for_enterprise=notice_url)
+                              hotline=current_app.config["SAFETY_HOTLINE"], url_for_enterprise=notice_url)
     return _cards_response([card], f"{card.name}风险告知卡.pdf")
 
 

@@ -28,7 +28,7 @@ bp = Blueprint("public", __name__)
 @bp.get("/notice/<token>")
 def notice(token: str) -> str:
     """企业安全风险公告（公开，无需登录）。"""
-    if not current_app.config.get("PUBLIC_NOTICE", True):
+    if not current_app.config["PUBLIC_NOTICE"]:
         raise NotFound("页面不存在")
     enterprise_id = notice_enterprise_id(current_app.config["SECRET_KEY"], token)
     session = get_session()
@@ -38,5 +38,5 @@ def notice(token: str) -> str:
     rows = session.execute(zq.public_notice_points(ent.id)).mappings().all()
     palette = {int(k): v for k, v in current_app.config["GRADE_COLORS"].items()}
     return render_template("public/notice.html", name=ent.name, complaint_phone=ent.complaint_phone,
-                           hotline=current_app.config.get("SAFETY_HOTLINE", ""), rows=rows, palette=palette,
+                           hotline=current_app.config["SAFETY_HOTLINE"], rows=rows, palette=palette,
                            grades=domain.GRADE_BY_VALUE)

@@ -63,7 +63,7 @@ def _unit() -> str:
     """填报单位: as typed on the page, else the signed-in account's unit, else ``ISSUING_UNIT``."""
     user = g.get("user")
     return (request.values.get("unit") or getattr(user, "unit", None)
-            or current_app.config.get("ISSUING_UNIT") or "").strip()[:100]
+            or current_app.config["ISSUING_UNIT"] or "").strip()[:100]
 
 
 def parse_month(text: str) -> Any:
@@ -88,7 +88,7 @@ def index() -> Any:
         regions_select(scope=scope).where(Region.level.in_(("province", "prefecture", "county")))
     ).all()
     last_month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
-    default = current_app.config.get("DEFAULT_REGION")
+    default = current_app.config["DEFAULT_REGION"]
     return render_template("returns/index.html", regions=regions, month=_month_of(last_month),
                            default_region=default)
 

@@ -125,7 +125,7 @@ def get_job(app: Flask, job_id: str) -> Job | None:
         return None
     known = {f.name for f in dataclasses.fields(Job)}
     job = Job(**{k: v for k, v in data.items() if k in known})
-    stale_after = float(app.config.get("RETURN_JOB_STALE_SECONDS", 60))
+    stale_after = float(app.config["RETURN_JOB_STALE_SECONDS"])
     if job.state == "running" and time.time() - (job.heartbeat or job.started) > stale_after:
         job.state, job.error = "error", STALE_ERROR
     return job
@@ -182,7 +182,7 @@ def start_job(app: Flask, region: str, month: str, scope: Scope, work: Work,
               scope_region=scope.region, scope_enterprise=scope.enterprise_id,
               heartbeat=time.time(), submit=submit, paper=paper, by=by)
     _save(app, job)
-    if app.config.get("RETURN_JOBS_INLINE") or app.testing:
+    if app.config["RETURN_JOBS_INLINE"] or app.testing:
         _run(app, job, request_session, work)
         return job
 

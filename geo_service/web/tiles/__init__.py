@@ -153,7 +153,7 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
         raise InvalidParameter("level", f"可选：{', '.join(LEVEL_DEPTH)}")
     f = open_unless_stated(request_filters())  # the map's tiles: 重大/逾期 mean open hazards
     scope, as_of = current_scope(), as_of_arg()
-    cluster_below = int(current_app.config.get("TILE_CLUSTER_BELOW_ZOOM", 12))
+    cluster_below = int(current_app.config["TILE_CLUSTER_BELOW_ZOOM"])
     token = data_token()
     # Everything the tile's bytes depend on: the data (token), the request and who asks.
     key = "|".join(map(str, (layer, z, x, y, sorted(request.args.items(multi=True)), scope, as_of,
@@ -164,7 +164,7 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
         resp = Response(status=304, headers=headers)
         resp.set_etag(etag)
         return resp
-    cache = response_cache(current_app, "tile_cache", int(current_app.config.get("TILE_CACHE_MB", 24)))
+    cache = response_cache(current_app, "tile_cache", int(current_app.config["TILE_CACHE_MB"]))
     data = cache.get(key)
     if data is None:
         stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
