@@ -848,6 +848,11 @@
       items.push(indicatorItem('逾期隐患', d.overdue, 'rm-ind-overdue' + (d.overdue ? ' rm-alert' : '')));
       items.push(indicatorItem(d.year + '年整改率',
                                d.rectification_rate === null ? null : d.rectification_rate + '%', 'rm-ind-rate'));
+      if (d.task_completion) {
+        var tc = d.task_completion;
+        items.push(indicatorItem(Number(tc.month.slice(5)) + '月任务完成率',
+                                 tc.rate === null ? null : tc.rate + '%', 'rm-ind-task-rate'));
+      }
       box.replaceChildren.apply(box, items);
     }).catch(function (err) { status('指标加载失败：' + err.message, true); });
   }
