@@ -47,6 +47,7 @@ from ...queries.regions import get_region, region_refused
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
 from ...services.basemap import MBTiles, local_basemap
+from ..api.common import grades_at_arg
 from ..context import current_scope
 from .page import build_map, render_parts
 
@@ -56,7 +57,8 @@ bp = Blueprint("map", __name__)
 HEAT_CELL_PX = 6
 HEAT_MAX_POINTS = 20000
 # The query names a "show on map" link may carry (the ledger uses the same).
-FILTER_NAMES = ("region", "industry", "grade", "hazard_level", "hazard_state", "overdue", "month")
+# ``as_of=YYYY-MM``: the map as of that month's end (grades from the grade history).
+FILTER_NAMES = ("region", "industry", "grade", "hazard_level", "hazard_state", "overdue", "month", "as_of")
 # A district without a value (任务完成率 where no record was due) is drawn in this grey.
 NO_DATA_COLOR = "#D9D9D9"
 # The filters on hazards themselves (the side panel lists an enterprise's hazards by these).
@@ -339,7 +341,8 @@ def indicators() -> Any:
     if region is not None:
         filters = replace(filters, region=region.code)
     as_of = _as_of(filters.month)
-    ent = session.execute(iq.enterprise_counts(filters, scope=scope, as_of=as_of)).one()
+    ent = session.execute(iq.enterprise_counts(replace(filters, grades_at=grades_at_arg()), scope=scope,
+                                               as_of=as_of)).one()
     hz = session.execute(iq.hazard_counts(filters, scope=scope, as_of=as_of)).one()
     task_month = _task_month(filters.month)
     tasks = session.execute(dp.completion_total(
