@@ -48,6 +48,7 @@ __all__ = [
     "review_queue",
     "grades_as_of",
     "grade_at",
+    "month_end",
     "grade_changes",
     "enterprise_chain",
     "enterprise_name",
@@ -399,6 +400,16 @@ def grades_as_of(scope: Scope, *, at: dt.datetime, region: str | None = None) ->
         .where(_scoped_enterprises(scope, region, None))
         .order_by(Enterprise.id)
     )
+
+
+def month_end(month: dt.date) -> dt.datetime:
+    """The instant a map "as of" ``month`` shows: the first instant of the next month, China
+    Standard Time.
+
+    >>> month_end(dt.date(2026, 12, 1)).isoformat()
+    '2027-01-01T00:00:00+08:00'
+    """
+    return month_bounds(month, month)[1].replace(tzinfo=CST)
 
 
 def grade_at(at: dt.datetime, enterprise_id: Any = None) -> sa.ScalarSelect[Any]:

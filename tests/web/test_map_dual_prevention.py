@@ -72,6 +72,10 @@ def _last_month(today: dt.date) -> dt.date:
 
 @pytest.fixture
 def regraded(session, world):  # type: ignore[no-untyped-def]
+    return regrade(session)
+
+
+def regrade(session) -> int:  # type: ignore[no-untyped-def]
     """丁厂, registered on the 10th of last month as 黄 (3), raised to 红 (1) today; 甲厂 of
     the world (橙 from its unit) was registered today.  Both lie in one zoom-14 tile."""
     then = dt.datetime.combine(_last_month(dt.date.today()).replace(day=10), dt.time(12), tzinfo=CST)

@@ -16,7 +16,7 @@ from flask import Response, current_app, request
 from ... import registry
 from ...errors import InvalidParameter
 from ...geojson import feature, feature_collection, jsonable
-from ...queries.dual_prevention import CST, month_bounds
+from ...queries.dual_prevention import month_bounds, month_end
 from ...queries.filters import MAX_INTEGER, Filters, Page, parse_filters, parse_page, parse_polygon
 from ...services import exports
 
@@ -108,7 +108,7 @@ def grades_at_arg() -> dt.datetime | None:
     month = _as_of_month()
     if month is None:
         return None
-    return month_bounds(month, month)[1].replace(tzinfo=CST)
+    return month_end(month)
 
 
 def _url(**overrides: Any) -> str:
