@@ -381,7 +381,10 @@
       onEachFeature: function (f, l) {
         var p = f.properties;
         var metric = S.metric || spec.default_metric;
-        var rows = spec.popup_fields.filter(function (pair) { return pair[0] !== 'name'; }).map(function (pair) {
+        // (a field the endpoint computes only for its own metric is absent otherwise)
+        var rows = spec.popup_fields.filter(function (pair) {
+          return pair[0] !== 'name' && p[pair[0]] !== undefined;
+        }).map(function (pair) {
           return el('tr', pair[0] === metric ? { className: 'rm-em' } : {},
                     [el('th', { text: pair[1] }), el('td', { text: fmt(p[pair[0]]) })]);
         });

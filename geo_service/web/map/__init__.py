@@ -59,6 +59,8 @@ HEAT_MAX_POINTS = 20000
 # The query names a "show on map" link may carry (the ledger uses the same).
 # ``as_of=YYYY-MM``: the map as of that month's end (grades from the grade history).
 FILTER_NAMES = ("region", "industry", "grade", "hazard_level", "hazard_state", "overdue", "month", "as_of")
+# District metrics of the 双重预防 tasks (queries/dual_prevention.completion_by_region).
+TASK_METRICS = ("task_completion_rate",)
 # A district without a value (任务完成率 where no record was due) is drawn in this grey.
 NO_DATA_COLOR = "#D9D9D9"
 # The filters on hazards themselves (the side panel lists an enterprise's hazards by these).
@@ -244,11 +246,13 @@ def districts() -> Any:
         return jsonify(body)
     body["region"] = {"code": region.code, "name": region.name, "level": region.level}
     numbers = {s["code"]: s for s in child_summaries(session, region.code, scope=scope, as_of=as_of)}
-    task_month = _task_month(filters.month)
-    body["task_month"] = task_month.strftime("%Y-%m")
-    for code, tasks in _completion_by_region(session, region.code, task_month).items():
-        if code in numbers:
-            numbers[code].update(tasks)
+    if metric in TASK_METRICS:
+        # read per enterprise (task mix and tallies): only when the map colours by it
+        task_month = _task_month(filters.month)
+        body["task_month"] = task_month.strftime("%Y-%m")
+        for code, tasks in _completion_by_region(session, region.code, task_month).items():
+            if code in numbers:
+                numbers[code].update(tasks)
     shapes = session.execute(
         region_shapes(parent=region.code, scope=scope, tolerance_m=metres_per_pixel(zoom))
     ).all()
