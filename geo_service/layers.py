@@ -103,7 +103,8 @@ SOURCES: dict[str, Source] = {
     "district_heat": Source(
         "choropleth", "/map/districts.geojson",
         ("code", "name", "enterprises", "weighted_risk", "major_risk_enterprises",
-         "open_major_hazards", "overdue_hazards", "value", "class"),
+         "open_major_hazards", "overdue_hazards", "task_completion_rate", "tasks_due", "tasks_done",
+         "value", "class"),
         title="下级区划统计",
     ),
     "risk_heat": Source("heat", "/map/heat.json", ("weight", "count"), title="按等级加权的企业点"),

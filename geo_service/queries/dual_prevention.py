@@ -47,6 +47,8 @@ __all__ = [
     "self_found_share",
     "review_queue",
     "grades_as_of",
+    "grade_at",
+    "month_end",
     "grade_changes",
     "enterprise_chain",
     "enterprise_name",
@@ -397,6 +399,38 @@ def grades_as_of(scope: Scope, *, at: dt.datetime, region: str | None = None) ->
         .join(then, then.c.enterprise_id == Enterprise.id, isouter=True)
         .where(_scoped_enterprises(scope, region, None))
         .order_by(Enterprise.id)
+    )
+
+
+def month_end(month: dt.date) -> dt.datetime:
+    """The instant a map "as of" ``month`` shows: the first instant of the next month, China
+    Standard Time.
+
+    >>> month_end(dt.date(2026, 12, 1)).isoformat()
+    '2027-01-01T00:00:00+08:00'
+    """
+    return month_bounds(month, month)[1].replace(tzinfo=CST)
+
+
+def grade_at(at: dt.datetime, enterprise_id: Any = None) -> sa.ScalarSelect[Any]:
+    """The effective grade of the enterprise ``enterprise_id`` (a column, default
+    ``enterprise.id``) at instant ``at``: the last ``enterprise`` grade event at or
+    before it (NULL: ungraded or not yet registered then).
+
+    The same rule as the SQL function ``enterprise_grade_as_of`` (migration
+    0011) for one enterprise at a time, so a tile reads one index entry per
+    enterprise (``ix_grade_event_enterprise_at``) instead of the whole history.
+    """
+    g = sa.table("grade_event", sa.column("id"), sa.column("at"), sa.column("enterprise_id"),
+                 sa.column("kind"), sa.column("to_grade", sa.SmallInteger))
+    eid = Enterprise.id if enterprise_id is None else enterprise_id
+    return (
+        sa.select(g.c.to_grade)
+        .where(g.c.enterprise_id == eid, g.c.kind == "enterprise",
+               g.c.at <= sa.literal(at, sa.DateTime(timezone=True)))
+        .order_by(g.c.at.desc(), g.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
 
 

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,10 +26,12 @@ from .. import domain
 from ..errors import InvalidBBox, InvalidParameter
 from ..models import SRID, Enterprise, Hazard, RiskPoint
 from . import metrics
+from .dual_prevention import grade_at
 from .scope import region_clause
 
 __all__ = [
     "Filters",
+    "enterprise_grade",
     "Page",
     "parse_filters",
     "parse_page",
@@ -88,6 +90,9 @@ class Filters:
     q: str | None = None  # free text on enterprise name / hazard description
     polygon: str | None = None  # WKT (EPSG:4326) of a posted, validated (Multi)Polygon
     enterprise_id: int | None = None  # one enterprise (its risk points, its hazards)
+    # the map "as of" a month: enterprise grades from the grade history at this instant
+    # (set by the tile endpoint from ``as_of=YYYY-MM``; None: the grades of now)
+    grades_at: dt.datetime | None = None
 
     def without_grade(self) -> Filters:
         return replace(self, grade=())
@@ -375,6 +380,13 @@ def _industry_clause(code: str) -> ColumnElement[bool]:
     return sa.or_(Enterprise.industry_code == code, Enterprise.industry_code.like(code + ".%"))
 
 
+def enterprise_grade(f: Filters) -> Any:
+    """The enterprise's grade the filters read: now, or from the grade history at ``f.grades_at``."""
+    if f.grades_at is None:
+        return Enterprise.grade
+    return grade_at(f.grades_at)
+
+
 def _enterprise_only(f: Filters, *, with_bbox: bool = True, with_q: bool = True) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     if f.enterprise_id is not None:
@@ -384,7 +396,7 @@ def _enterprise_only(f: Filters, *, with_bbox: bool = True, with_q: bool = True)
     if f.industry is not None:
         clauses.append(_industry_clause(f.industry))
     if f.grade:
-        clauses.append(Enterprise.grade.in_(f.grade))
+        clauses.append(enterprise_grade(f).in_(f.grade))
     if with_bbox and f.bbox is not None:
         clauses.append(sa.func.ST_Intersects(Enterprise.geom, bbox_envelope(f.bbox)))
     if with_q and f.q is not None:

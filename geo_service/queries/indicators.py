@@ -19,7 +19,7 @@ from sqlalchemy.sql import Select
 from ..domain import GRADES
 from ..models import Enterprise, Hazard
 from . import metrics
-from .filters import Filters, enterprise_clause, hazard_clause, open_unless_stated
+from .filters import Filters, enterprise_clause, enterprise_grade, hazard_clause, open_unless_stated
 from .scope import Scope, enterprise_scope
 
 __all__ = ["enterprise_counts", "hazard_counts"]
@@ -27,13 +27,18 @@ __all__ = ["enterprise_counts", "hazard_counts"]
 
 def enterprise_counts(f: Filters, *, scope: Scope, as_of: dt.date) -> Select[Any]:
     """One row: ``total``, ``ungraded`` and ``grade_1`` … ``grade_4``, the enterprises the
-    map's enterprise layers draw for ``f`` in ``scope``."""
+    map's enterprise layers draw for ``f`` in ``scope`` (with ``f.grades_at``: the
+    enterprises registered by then, by their grade then, as the tiles draw them)."""
     n = sa.func.count()
-    return (
-        sa.select(n.label("total"), n.filter(Enterprise.grade.is_(None)).label("ungraded"),
-                  *(n.filter(Enterprise.grade == g.value).label(f"grade_{g.value}") for g in GRADES))
+    grade = enterprise_grade(f)
+    stmt = (
+        sa.select(n.label("total"), n.filter(grade.is_(None)).label("ungraded"),
+                  *(n.filter(grade == g.value).label(f"grade_{g.value}") for g in GRADES))
         .where(enterprise_clause(open_unless_stated(f), as_of), enterprise_scope(scope))
     )
+    if f.grades_at is not None:
+        stmt = stmt.where(Enterprise.created_at <= f.grades_at)
+    return stmt
 
 
 def hazard_counts(f: Filters, *, scope: Scope, as_of: dt.date) -> Select[Any]:

@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Enterprise, Hazard, Industry, Region, RiskPoint
 from . import metrics
+from .dual_prevention import grade_at
 from .filters import hazard_location
 from .scope import Scope, enterprise_scope, region_clause, region_prefix
 
@@ -301,19 +302,27 @@ def region_outlines(code: str, *, crs: str, tolerance_m: float) -> Select[Any]:
     )
 
 
-def enterprise_points(code: str, *, scope: Scope) -> Select[Any]:
+def enterprise_points(code: str, *, scope: Scope, grades_at: dt.datetime | None = None) -> Select[Any]:
     """Enterprises in region ``code``: ``id, name, grade, lng, lat`` (EPSG:4326).
+
+    ``grades_at``: the map "as of" that instant — each enterprise's grade then, from the
+    grade history (:func:`~geo_service.queries.dual_prevention.grade_at`), and only the
+    enterprises registered by then; None: the grades of now.
 
     Points are projected by the renderer (pyproj): PostGIS would rebuild the
     transformation of a PROJ string for every row.
     """
     pt = Enterprise.geom
-    return (
-        sa.select(Enterprise.id, Enterprise.name, Enterprise.grade,
+    grade = Enterprise.grade if grades_at is None else grade_at(grades_at)
+    stmt = (
+        sa.select(Enterprise.id, Enterprise.name, grade.label("grade"),
                   sa.func.ST_X(pt).label("lng"), sa.func.ST_Y(pt).label("lat"))
         .where(region_clause(Enterprise.region_code, code), enterprise_scope(scope))
         .order_by(Enterprise.id)
     )
+    if grades_at is not None:
+        stmt = stmt.where(Enterprise.created_at <= grades_at)
+    return stmt
 
 
 def major_hazard_points(code: str, *, scope: Scope, period: metrics.Period) -> Select[Any]:

@@ -11,7 +11,9 @@ Properties
 ----------
 enterprises
     ``id``, ``name``, ``grade``, ``industry`` (= ``industry_code``), ``count``
-    (1).  From tile zoom ``ZONES_FROM_ZOOM`` − 1 an enterprise with risk zones
+    (1).  With ``Filters.grades_at`` (the map "as of" a month) ``grade`` is the
+    enterprise's grade then, from the grade history, and enterprises registered
+    after that instant are left out.  From tile zoom ``ZONES_FROM_ZOOM`` − 1 an enterprise with risk zones
     is left out (the map draws its zones).  Below ``cluster_below`` the enterprises of each grid cell
     (``CLUSTER_CELLS`` × ``CLUSTER_CELLS`` per tile, aligned to tile edges so a
     cell never straddles two tiles) become one point at their centroid with
@@ -39,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
 from ..models import Enterprise, Hazard, Region, RiskZone
-from .filters import Filters, enterprise_clause, hazard_clause, hazard_filters_set
+from .filters import Filters, enterprise_clause, enterprise_grade, hazard_clause, hazard_filters_set
 from .scope import Scope, enterprise_scope, region_clause
 from .zones import ZONES_FROM_ZOOM
 
@@ -128,6 +130,10 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
                  cluster_below: int) -> Select[Any]:
     bounds = _bounds(z, x, y)
     where = [enterprise_clause(f, as_of), enterprise_scope(scope)]
+    grade = enterprise_grade(f).label("grade")
+    if f.grades_at is not None:
+        # the map as of a past month: enterprises registered since are not on it yet
+        where.append(Enterprise.created_at <= f.grades_at)
     if z >= ZONES_FROM_ZOOM - 1:
         # An enterprise with a drawn 四色图 shows its zones there instead (layers/risk_zones.toml);
         # the web map draws 512-px tiles, each the z−1 tile, so the tile zoom is one less.
@@ -136,7 +142,7 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
         rows = (
             sa.select(
                 _mvt_geom(sa.func.ST_Transform(Enterprise.geom, 3857), bounds).label("geom"),
-                Enterprise.id, Enterprise.name, Enterprise.grade,
+                Enterprise.id, Enterprise.name, grade,
                 Enterprise.industry_code.label("industry"), Enterprise.industry_code,
                 sa.literal(1).label("count"),
             )
@@ -152,7 +158,7 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
     cell = tile_size_m(z) / CLUSTER_CELLS
     mx, my = _mercator(Enterprise.geom)
     pts = (
-        sa.select(mx.label("mx"), my.label("my"), Enterprise.id, Enterprise.name, Enterprise.grade,
+        sa.select(mx.label("mx"), my.label("my"), Enterprise.id, Enterprise.name, grade,
                   Enterprise.industry_code)
         .select_from(Enterprise).join(bounds, sa.true())
         .where(Enterprise.geom.op("&&")(bounds.c.exact4326),
@@ -180,9 +186,9 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
 
 
 def _aggregates_serve(f: Filters, scope: Scope) -> bool:
-    """Whether ``enterprise_cell`` can answer: only region, industry and grade filter it."""
+    """Whether ``enterprise_cell`` can answer: only region, industry and today's grade filter it."""
     return (scope.enterprise_id is None and f.enterprise_id is None and f.bbox is None and f.q is None
-            and f.polygon is None and not hazard_filters_set(f))
+            and f.polygon is None and f.grades_at is None and not hazard_filters_set(f))
 
 
 def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Select[Any]:

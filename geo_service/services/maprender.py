@@ -49,6 +49,7 @@ from ..layers import Layer, load_layers, resolve_color
 from ..models import MapExport
 from ..queries import metrics
 from ..queries import returns as q
+from ..queries.dual_prevention import month_end
 from ..queries.scope import Scope
 
 __all__ = [
@@ -181,8 +182,13 @@ class MapData:
 
 
 def load_map_data(session: Session, code: str, period: metrics.Period, *, scope: Scope,
-                  changes: Mapping[str, Mapping[str, int]] | None = None) -> MapData:
+                  changes: Mapping[str, Mapping[str, int]] | None = None,
+                  as_of_month: bool = False) -> MapData:
     """Read what the maps of region ``code`` for ``period`` show (one query per layer).
+
+    ``as_of_month``: the enterprises drawn with their grades at the end of the
+    period's month, from the grade history (so October's 四色图 stays October's),
+    instead of today's.
 
     ``changes`` (child code → month counts, from the return's numbers) labels
     the child regions of the ``changes`` map.
@@ -207,7 +213,8 @@ def load_map_data(session: Session, code: str, period: metrics.Period, *, scope:
         else:
             children.append((r.code, r.name, geom, (r.label_x, r.label_y)))
     to_local = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    rows = session.execute(q.enterprise_points(code, scope=scope)).all()
+    grades_at = month_end(period.month_start) if as_of_month else None
+    rows = session.execute(q.enterprise_points(code, scope=scope, grades_at=grades_at)).all()
     xs, ys = to_local.transform([r.lng for r in rows], [r.lat for r in rows])
     enterprises = [(r.id, r.name, r.grade, float(x), float(y)) for r, x, y in zip(rows, xs, ys, strict=True)]
     hazards = []

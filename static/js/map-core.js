@@ -106,6 +106,7 @@
     }
     if (filters.overdue === 'true') { parts.push('只看逾期隐患'); }
     if (filters.month) { parts.push('月份：' + filters.month); }
+    if (filters.as_of) { parts.push('风险等级截至：' + filters.as_of + ' 月末'); }
     return parts.length ? parts.join('；') : '无筛选条件（全部企业）';
   }
 

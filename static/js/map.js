@@ -381,7 +381,10 @@
       onEachFeature: function (f, l) {
         var p = f.properties;
         var metric = S.metric || spec.default_metric;
-        var rows = spec.popup_fields.filter(function (pair) { return pair[0] !== 'name'; }).map(function (pair) {
+        // (a field the endpoint computes only for its own metric is absent otherwise)
+        var rows = spec.popup_fields.filter(function (pair) {
+          return pair[0] !== 'name' && p[pair[0]] !== undefined;
+        }).map(function (pair) {
           return el('tr', pair[0] === metric ? { className: 'rm-em' } : {},
                     [el('th', { text: pair[1] }), el('td', { text: fmt(p[pair[0]]) })]);
         });
@@ -848,6 +851,11 @@
       items.push(indicatorItem('逾期隐患', d.overdue, 'rm-ind-overdue' + (d.overdue ? ' rm-alert' : '')));
       items.push(indicatorItem(d.year + '年整改率',
                                d.rectification_rate === null ? null : d.rectification_rate + '%', 'rm-ind-rate'));
+      if (d.task_completion) {
+        var tc = d.task_completion;
+        items.push(indicatorItem(Number(tc.month.slice(5)) + '月任务完成率',
+                                 tc.rate === null ? null : tc.rate + '%', 'rm-ind-task-rate'));
+      }
       box.replaceChildren.apply(box, items);
     }).catch(function (err) { status('指标加载失败：' + err.message, true); });
   }

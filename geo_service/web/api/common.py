@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 from ... import registry
 from ...errors import InvalidParameter
 from ...geojson import feature, feature_collection, jsonable
+from ...queries.dual_prevention import month_bounds, month_end
 from ...queries.filters import MAX_INTEGER, Filters, Page, parse_filters, parse_page, parse_polygon
 from ...services import exports
 
@@ -38,6 +39,7 @@ __all__ = [
     "download",
     "FILE_FORMATS",
     "as_of_arg",
+    "grades_at_arg",
 ]
 
 FILE_FORMATS = ("csv", "xlsx", "gpkg", "shp")
@@ -71,14 +73,42 @@ def request_page(default_limit: int = 100) -> Page:
                       default_limit=default_limit)
 
 
+_AS_OF_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def _as_of_month() -> dt.date | None:
+    """The first day of the month of ``as_of=YYYY-MM`` (None for a day or nothing)."""
+    raw = (request.args.get("as_of") or "").strip()
+    m = _AS_OF_MONTH.fullmatch(raw)
+    if m is None:
+        return None
+    if not 1 <= int(m.group(2)) <= 12:
+        raise InvalidParameter("as_of", "月份应为 01–12")
+    return dt.date(int(m.group(1)), int(m.group(2)), 1)
+
+
 def as_of_arg() -> dt.date:
-    raw = request.args.get("as_of")
+    """``as_of``: a day (``YYYY-MM-DD``), or a month (``YYYY-MM``: its last day, today at
+    most); default today.  Counts, overdue and deadlines are as of this day."""
+    raw = (request.args.get("as_of") or "").strip()
     if not raw:
         return dt.date.today()
+    month = _as_of_month()
+    if month is not None:
+        return min(month_bounds(month, month)[1].date() - dt.timedelta(days=1), dt.date.today())
     try:
         return dt.date.fromisoformat(raw)
     except ValueError as err:
-        raise InvalidParameter("as_of", "日期格式应为 YYYY-MM-DD") from err
+        raise InvalidParameter("as_of", "日期格式应为 YYYY-MM-DD（或月份 YYYY-MM）") from err
+
+
+def grades_at_arg() -> dt.datetime | None:
+    """The instant whose grades a map "as of" ``as_of=YYYY-MM`` draws: the end of that month
+    (the first instant of the next, China Standard Time); None without a month (grades of now)."""
+    month = _as_of_month()
+    if month is None:
+        return None
+    return month_end(month)
 
 
 def _url(**overrides: Any) -> str:

@@ -36,6 +36,7 @@ from ...db import get_session
 from ...errors import InvalidParameter, NotFound
 from ...layers import Layer, class_of, load_layers
 from ...models import Region
+from ...queries import dual_prevention as dp
 from ...queries import indicators as iq
 from ...queries import metrics
 from ...queries.enterprises import SUGGEST_MIN_CHARS, suggest
@@ -46,6 +47,7 @@ from ...queries.regions import get_region, region_refused
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
 from ...services.basemap import MBTiles, local_basemap
+from ..api.common import grades_at_arg
 from ..context import current_scope
 from .page import build_map, render_parts
 
@@ -55,7 +57,12 @@ bp = Blueprint("map", __name__)
 HEAT_CELL_PX = 6
 HEAT_MAX_POINTS = 20000
 # The query names a "show on map" link may carry (the ledger uses the same).
-FILTER_NAMES = ("region", "industry", "grade", "hazard_level", "hazard_state", "overdue", "month")
+# ``as_of=YYYY-MM``: the map as of that month's end (grades from the grade history).
+FILTER_NAMES = ("region", "industry", "grade", "hazard_level", "hazard_state", "overdue", "month", "as_of")
+# District metrics of the 双重预防 tasks (queries/dual_prevention.completion_by_region).
+TASK_METRICS = ("task_completion_rate",)
+# A district without a value (任务完成率 where no record was due) is drawn in this grey.
+NO_DATA_COLOR = "#D9D9D9"
 # The filters on hazards themselves (the side panel lists an enterprise's hazards by these).
 HAZARD_FILTER_NAMES = ("hazard_level", "hazard_state", "hazard_source", "overdue", "month")
 
@@ -87,6 +94,20 @@ def _as_of(month: dt.date | None) -> dt.date:
         return today
     last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
     return min(last, today)
+
+
+def _task_month(month: dt.date | None) -> dt.date:
+    """The month whose 任务完成率 the map shows: the ``month`` filter, else the current one."""
+    return month or dt.date.today().replace(day=1)
+
+
+def _completion_by_region(session: Any, parent: str, month: dt.date) -> dict[str, dict[str, Any]]:
+    """任务完成率 of ``month`` per child region of ``parent`` (tasks due so far, records done)."""
+    rows = session.execute(dp.completion_by_region(
+        current_scope(), parent=parent, first_month=month, last_month=month,
+        as_of=dt.datetime.now(dt.UTC))).mappings().all()
+    return {r["code"]: {"tasks_due": r["due"], "tasks_done": r["done"],
+                        "task_completion_rate": metrics.rate(r["done"], r["due"])} for r in rows}
 
 
 def _zoom() -> int:
@@ -223,19 +244,29 @@ def districts() -> Any:
         return jsonify(body)
     body["region"] = {"code": region.code, "name": region.name, "level": region.level}
     numbers = {s["code"]: s for s in child_summaries(session, region.code, scope=scope, as_of=as_of)}
+    if metric in TASK_METRICS:
+        # read per enterprise (task mix and tallies): only when the map colours by it
+        task_month = _task_month(filters.month)
+        body["task_month"] = task_month.strftime("%Y-%m")
+        for code, tasks in _completion_by_region(session, region.code, task_month).items():
+            if code in numbers:
+                numbers[code].update(tasks)
     shapes = session.execute(
         region_shapes(parent=region.code, scope=scope, tolerance_m=metres_per_pixel(zoom))
     ).all()
     shapes = [s for s in shapes if s.code in numbers]
-    values = [float(numbers[s.code][metric]) for s in shapes]
-    breaks = layer.classify(values)
-    colors = _ramp_colors(list(layer.colors(_palette())["ramp"]), len(breaks), max(values, default=0))
+    raw = [numbers[s.code].get(metric) for s in shapes]
+    values = [None if v is None else float(v) for v in raw]
+    known = [v for v in values if v is not None]
+    breaks = layer.classify(known)
+    colors = _ramp_colors(list(layer.colors(_palette())["ramp"]), len(breaks), max(known, default=0))
     for shape, value in zip(shapes, values, strict=True):
         n = numbers[shape.code]
-        cls = class_of(value, breaks)
+        cls = None if value is None else class_of(value, breaks)
         props = {key: n[key] for key in layer.source_def.fields if key in n}
         props.update({"code": shape.code, "name": shape.name, "value": value, "class": cls,
-                      "color": colors[cls], "label": [shape.label_lng, shape.label_lat]})
+                      "color": NO_DATA_COLOR if cls is None else colors[cls],
+                      "label": [shape.label_lng, shape.label_lat]})
         body["features"].append({"type": "Feature", "id": shape.code, "properties": props,
                                  "geometry": _geometry(shape.geometry)})
     body["breaks"] = breaks
@@ -302,7 +333,9 @@ def search() -> Any:
 @bp.get("/map/indicators.json")
 def indicators() -> Any:
     """The indicator strip: enterprises by grade, open 重大隐患, overdue hazards and this
-    year's 整改率 for ``region`` (default: the caller's) and the map's filters."""
+    year's 整改率 for ``region`` (default: the caller's) and the map's filters, and the
+    任务完成率 of the ``month`` filter's month (else the current one) for the region (the
+    enterprise and hazard filters do not apply to it)."""
     session = get_session()
     scope = current_scope()
     region = _region(session)
@@ -310,8 +343,13 @@ def indicators() -> Any:
     if region is not None:
         filters = replace(filters, region=region.code)
     as_of = _as_of(filters.month)
-    ent = session.execute(iq.enterprise_counts(filters, scope=scope, as_of=as_of)).one()
+    ent = session.execute(iq.enterprise_counts(replace(filters, grades_at=grades_at_arg()), scope=scope,
+                                               as_of=as_of)).one()
     hz = session.execute(iq.hazard_counts(filters, scope=scope, as_of=as_of)).one()
+    task_month = _task_month(filters.month)
+    tasks = session.execute(dp.completion_total(
+        scope, first_month=task_month, last_month=task_month, as_of=dt.datetime.now(dt.UTC),
+        region=region.code if region is not None else None)).mappings().one()
     return jsonify({
         "region": {"code": region.code, "name": region.name, "level": region.level} if region else None,
         "as_of": as_of.isoformat(), "year": as_of.year,
@@ -320,6 +358,8 @@ def indicators() -> Any:
         "open_major": hz.open_major, "overdue": hz.overdue,
         "found_this_year": hz.found_this_year, "rectified_this_year": hz.rectified_this_year,
         "rectification_rate": metrics.rate(hz.rectified_this_year, hz.found_this_year),
+        "task_completion": {"month": task_month.strftime("%Y-%m"), "due": tasks["due"], "done": tasks["done"],
+                            "rate": metrics.rate(tasks["done"], tasks["due"])},
     })
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from ...errors import InvalidParameter, NotFound
 from ...queries import tiles as tq
 from ...queries.filters import open_unless_stated
 from ...queries.regions import LEVEL_DEPTH
-from ..api.common import as_of_arg, reject_nul_args, request_filters
+from ..api.common import as_of_arg, grades_at_arg, reject_nul_args, request_filters
 from ..context import current_scope
 
 __all__ = ["ResponseCache", "bp", "data_token", "response_cache"]
@@ -152,6 +153,8 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     if level is not None and level not in LEVEL_DEPTH:
         raise InvalidParameter("level", f"可选：{', '.join(LEVEL_DEPTH)}")
     f = open_unless_stated(request_filters())  # the map's tiles: 重大/逾期 mean open hazards
+    # as_of=YYYY-MM: the map as of the month's end, with each enterprise's grade then
+    f = replace(f, grades_at=grades_at_arg())
     scope, as_of = current_scope(), as_of_arg()
     cluster_below = int(current_app.config["TILE_CLUSTER_BELOW_ZOOM"])
     token = data_token()
