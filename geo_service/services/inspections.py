@@ -14,9 +14,6 @@ the grants refuse UPDATE/DELETE); the tallies follow them by trigger.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -40,7 +37,7 @@ from ..models import (
     User,
 )
 from ..queries.scope import Scope, enterprise_scope
-from .evidence import FileTooLarge, evidence_path, sniff
+from .evidence import FileTooLarge, evidence_path, sniff, store_content
 from .register import audit, create_hazard, load_enterprise, load_risk_point, snapshot
 
 __all__ = [
@@ -212,21 +209,7 @@ def _store_photo(stream: BinaryIO, upload_dir: Path, max_bytes: int) -> tuple[st
     content_type = sniff(data)
     if content_type not in IMAGE_TYPES:
         raise InvalidParameter("photo", "照片只接受 JPEG 或 PNG（按文件内容判断）")
-    digest = hashlib.sha256(data).hexdigest()
-    target = evidence_path(upload_dir, digest)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return digest, content_type, len(data)
+    return store_content(upload_dir, data), content_type, len(data)
 
 
 def _position(lng: float | None, lat: float | None) -> str | None:
