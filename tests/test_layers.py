@@ -58,7 +58,7 @@ def test_project_layers_load_and_cover_the_issue() -> None:
     assert kinds.count("vector_tiles") == 5 and {"choropleth", "heat", "outlines"} <= set(kinds)
     district = next(la for la in layers.values() if la.kind == "choropleth")
     assert set(district.metrics) == {"weighted_risk", "major_risk_enterprises", "open_major_hazards",
-                                     "overdue_hazards"}
+                                     "overdue_hazards", "task_completion_rate"}
     hazards = layers["hazards"]
     assert set(hazards.style.colors) == {"major", "general"}
     assert hazards.style.colors["major"] != hazards.style.colors["general"]
