@@ -114,8 +114,15 @@ def test_upload_place_draw_and_save_a_zone(plant_server, browser, screenshot_dir
         assert (before.width_px, before.height_px, before.version) == (600, 300, 1)
         tr_before = before.control_points[1]["lnglat"]
 
-    # Place it: drag the top-right corner 80 px to the right and save.
+    # Place it: drag the top-right corner 80 px to the right and save (once the map has
+    # finished fitting the layout: a handle read mid-animation would be missed by the drag).
     handle = page.locator(".plant-corner-1").bounding_box()
+    for _ in range(40):
+        page.wait_for_timeout(150)
+        settled = page.locator(".plant-corner-1").bounding_box()
+        if settled == handle:
+            break
+        handle = settled
     x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
