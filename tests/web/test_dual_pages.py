@@ -72,3 +72,18 @@ def test_overview_by_child_region(client, world):  # noqa: F811
     # under 测试州 in October: 甲县 22 / 66 (33.3 %), 乙县 31 / 31
     page = _flat(client.get("/dual-prevention?region=539900&from=2026-10&to=2026-10").get_data(as_text=True))
     assert "甲县 2 66 22 33.3% 0" in page and "乙县 1 31 31 100.0% 0" in page
+
+
+def test_a_long_list_shows_its_worst_first_and_the_rest_on_request(client, world, monkeypatch):  # noqa: F811
+    """A province has thousands of enterprises: the overview lists the worst ones and says how many there are."""
+    from geo_service.web.dual import views
+
+    monkeypatch.setattr(views, "LIST_LIMIT", 1)
+    url = "/dual-prevention?region=539901&from=2026-10&to=2026-10"
+    page = client.get(url).get_data(as_text=True)
+    table = page.split('id="enterprises"')[1].split("</section>")[0]
+    # 乙厂 (0.0 %) is worse than 甲厂 (62.9 %): only 乙厂, and the count of both
+    assert "乙厂" in table and "甲厂" not in table
+    assert "仅列出前 1 家（共 2 家）" in _flat(table)
+    full = client.get(url + "&all=1").get_data(as_text=True).split('id="enterprises"')[1].split("</section>")[0]
+    assert "乙厂" in full and "甲厂" in full and "仅列出前" not in full

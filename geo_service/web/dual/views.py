@@ -162,6 +162,9 @@ def enterprise_panel(enterprise_id: int) -> dict[str, Any]:
             "overdue": overdue.overdue if overdue else 0, "chain": chain, "share": share}
 
 
+LIST_LIMIT = 50  # rows of each list on the overview before "显示全部"
+
+
 @bp.get("/dual-prevention")
 def overview() -> str:
     """双重预防运行效果：任务完成率、逾期任务、本月无记录企业、自查隐患占比、待复核等级。"""
@@ -197,7 +200,10 @@ def overview() -> str:
         overdue_total=sum(overdue.values()), silent=silent, share=share, review=review,
         self_rate=metrics.rate(share.self_found, share.total), by_region=by_region,
         review_rule=rule, first=first, last=last,
-        region=region or "", this_month=this_month, now=now)
+        region=region or "", this_month=this_month, now=now,
+        # a province has thousands of enterprises: the worst LIST_LIMIT of each list, the rest on request
+        limit=LIST_LIMIT, show_all=request.args.get("all") == "1",
+        all_url=url_for("dual.overview", **{**request.args.to_dict(), "all": "1"}))
 
 
 # --------------------------------------------------------------------------- 一单四制
