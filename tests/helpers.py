@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from geo_service.geo import CREDIT_CHARSET, credit_check_char
 
 
@@ -14,3 +16,14 @@ def credit_code(n: int, region: str = "532501") -> str:
 def box(w: float, s: float, e: float, n: float) -> str:
     """An EWKT MultiPolygon for the lng/lat box west, south, east, north."""
     return f"SRID=4326;MULTIPOLYGON((({w} {s},{e} {s},{e} {n},{w} {n},{w} {s})))"
+
+
+PASSWORD = "correct-horse-9"  # the test accounts' password (long enough for MIN_PASSWORD_LENGTH)
+
+
+def csrf(client, path: str = "/login") -> str:  # type: ignore[no-untyped-def]
+    """The CSRF token of the form at ``path``."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, f"{path} has no CSRF token"
+    return match.group(1)

@@ -2,53 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from helpers import PASSWORD
+from helpers import csrf as _csrf
 from sqlalchemy import text
 
 from geo_service.services import accounts
-
-PASSWORD = "correct-horse-9"
-
-
-@pytest.fixture
-def secure_app(app):  # type: ignore[no-untyped-def]
-    app.config["LOGIN_REQUIRED"] = True
-    return app
-
-
-@pytest.fixture
-def users(session):  # type: ignore[no-untyped-def]
-    """One account of each role; the regulator and the read-only user hold region 539901."""
-    session.execute(
-        text(
-            "INSERT INTO region (code, name, level, geom) VALUES ('539901', '测试县', 'county',"
-            " ST_Multi(ST_MakeEnvelope(100, 20, 101, 21, 4326)))"
-        )
-    )
-    eid = session.execute(
-        text(
-            "INSERT INTO enterprise (credit_code, name, industry_code, geom)"
-            " VALUES ('91539901MA00000002', '测试化工有限公司', 'hazchem',"
-            " ST_SetSRID(ST_MakePoint(100.5, 20.5), 4326)) RETURNING id"
-        )
-    ).scalar_one()
-    made = {
-        "admin": accounts.create_user(session, "a", PASSWORD, "admin"),
-        "regulator": accounts.create_user(session, "r", PASSWORD, "regulator", region_code="539901"),
-        "readonly": accounts.create_user(session, "v", PASSWORD, "readonly", region_code="539901"),
-        "enterprise": accounts.create_user(session, "e", PASSWORD, "enterprise", enterprise_id=eid),
-    }
-    session.commit()
-    return made
-
-
-def _csrf(client, path: str = "/login") -> str:  # type: ignore[no-untyped-def]
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "form has no CSRF token"
-    return match.group(1)
 
 
 def _login(client, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]

@@ -8,10 +8,10 @@ after the account's sessions were ended.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from click.testing import CliRunner
+from helpers import PASSWORD
+from helpers import csrf as _csrf
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -22,40 +22,7 @@ from geo_service.errors import InvalidParameter
 from geo_service.models import User
 from geo_service.services import accounts
 
-PASSWORD = "correct-horse-9"
 NEW_PASSWORD = "battery-staple-42"
-
-
-@pytest.fixture
-def secure_app(app):  # type: ignore[no-untyped-def]
-    app.config["LOGIN_REQUIRED"] = True
-    return app
-
-
-@pytest.fixture
-def users(session):  # type: ignore[no-untyped-def]
-    session.execute(text(
-        "INSERT INTO region (code, name, level, geom) VALUES ('539901', '测试县', 'county',"
-        " ST_Multi(ST_MakeEnvelope(100, 20, 101, 21, 4326)))"))
-    eid = session.execute(text(
-        "INSERT INTO enterprise (credit_code, name, industry_code, geom)"
-        " VALUES ('91539901MA00000002', '测试化工有限公司', 'hazchem',"
-        " ST_SetSRID(ST_MakePoint(100.5, 20.5), 4326)) RETURNING id")).scalar_one()
-    made = {
-        "admin": accounts.create_user(session, "a", PASSWORD, "admin"),
-        "regulator": accounts.create_user(session, "r", PASSWORD, "regulator", region_code="539901"),
-        "readonly": accounts.create_user(session, "v", PASSWORD, "readonly", region_code="539901"),
-        "enterprise": accounts.create_user(session, "e", PASSWORD, "enterprise", enterprise_id=eid),
-    }
-    session.commit()
-    return made
-
-
-def _csrf(client, path: str = "/login") -> str:  # type: ignore[no-untyped-def]
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, f"{path} has no CSRF token"
-    return match.group(1)
 
 
 def _login(client, username: str = "r", password: str = PASSWORD, next_: str | None = None):  # type: ignore[no-untyped-def]
