@@ -481,6 +481,11 @@ _LABEL_OFFSETS = ((0, 0), (0, 0.8), (0, -0.8), (0.65, 0), (-0.65, 0), (0.55, 0.7
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 
+def _mark(n: int) -> str:
+    """The callout mark of the ``n``-th label moved to the list (from 0): ①…⑳, then (21)…"""
+    return _CIRCLED[n] if n < len(_CIRCLED) else f"({n + 1})"
+
+
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float], pad: float) -> bool:
     return not (a[2] + pad <= b[0] or b[2] + pad <= a[0] or a[3] + pad <= b[1] or b[3] + pad <= a[1])
 
@@ -505,6 +510,19 @@ def place_labels(fig: Any, ax: Any, labels: Sequence[tuple[str, tuple[float, flo
         inside = box[0] >= bounds[0] and box[1] >= bounds[1] and box[2] <= bounds[2] and box[3] <= bounds[3]
         return inside and not any(_overlaps(box, t, pad) for t in taken)
 
+    def settle(artist: Any, w_pt: float, h_pt: float, taken: list[tuple[float, float, float, float]]) -> bool:
+        """Move ``artist`` to the first offset (in multiples of ``w_pt`` × ``h_pt``) where it
+        fits, taking its box; remove it when none does."""
+        for fx, fy in _LABEL_OFFSETS:
+            artist.set_transform(offset_copy(ax.transData, fig=fig, x=fx * w_pt, y=fy * h_pt, units="points"))
+            e = artist.get_window_extent(renderer)
+            box = (e.x0, e.y0, e.x1, e.y1)
+            if fits(box, taken):
+                taken.append(box)
+                return True
+        artist.remove()
+        return False
+
     def attempt(reserved: list[tuple[float, float, float, float]]) -> tuple[list[Any], list[Any], list[int]]:
         taken = list(reserved)
         drawn, numbers, failed = [], [], []
@@ -513,32 +531,16 @@ def place_labels(fig: Any, ax: Any, labels: Sequence[tuple[str, tuple[float, flo
                              color=_LABEL, zorder=9, linespacing=1.2, fontweight="bold", path_effects=effects)
             ext = artist.get_window_extent(renderer)
             w_pt, h_pt = ext.width * 72 / fig.dpi, ext.height * 72 / fig.dpi
-            for fx, fy in _LABEL_OFFSETS:
-                artist.set_transform(offset_copy(ax.transData, fig=fig, x=fx * w_pt, y=fy * h_pt, units="points"))
-                e = artist.get_window_extent(renderer)
-                box = (e.x0, e.y0, e.x1, e.y1)
-                if fits(box, taken):
-                    taken.append(box)
-                    drawn.append(artist)
-                    break
+            if settle(artist, w_pt, h_pt, taken):
+                drawn.append(artist)
             else:
-                artist.remove()
                 failed.append(i)
         for n, i in enumerate(failed):
-            mark = _CIRCLED[n] if n < len(_CIRCLED) else f"({n + 1})"
             x, y = labels[i][1]
-            artist = ax.text(x, y, mark, ha="center", va="center", fontproperties=font, fontsize=size,
+            artist = ax.text(x, y, _mark(n), ha="center", va="center", fontproperties=font, fontsize=size,
                              color=_LABEL, zorder=9, fontweight="bold", path_effects=effects)
-            for fx, fy in _LABEL_OFFSETS:
-                artist.set_transform(offset_copy(ax.transData, fig=fig, x=fx * size, y=fy * size, units="points"))
-                e = artist.get_window_extent(renderer)
-                box = (e.x0, e.y0, e.x1, e.y1)
-                if fits(box, taken):
-                    taken.append(box)
-                    numbers.append(artist)
-                    break
-            else:
-                artist.remove()
+            if settle(artist, size, size, taken):
+                numbers.append(artist)
         return drawn, numbers, failed
 
     reserved: list[tuple[float, float, float, float]] = []
@@ -547,7 +549,7 @@ def place_labels(fig: Any, ax: Any, labels: Sequence[tuple[str, tuple[float, flo
         drawn, numbers, failed = attempt(reserved)
         if not failed:
             break
-        callouts = [(_CIRCLED[n] if n < len(_CIRCLED) else f"({n + 1})") + " " + labels[i][0].replace("\n", " ")
+        callouts = [_mark(n) + " " + labels[i][0].replace("\n", " ")
                     for n, i in enumerate(failed)]
         if listing is not None:
             listing.remove()
