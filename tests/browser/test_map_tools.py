@@ -193,9 +193,10 @@ def test_the_small_things(server, browser):  # type: ignore[no-untyped-def]
     page.on("pageerror", lambda e: errors.append(str(e)))
     _login(page, server.url, BROWSER_USER, BROWSER_PASSWORD)
     page.goto(server.url + "/map?region=532500", wait_until="networkidle")
-    # Integer class breaks do not overlap.
-    assert page.evaluate("() => RiskMap.classLabels([5, 8, 12])") == ["≤ 5", "6 – 8", "9 – 12"]
-    assert page.evaluate("() => RiskMap.classLabels([5, 6, 12])") == ["≤ 5", "6", "7 – 12"]
+    # Integer class breaks do not overlap (the page's own module, as the legend uses it).
+    labels = "async (b) => (await import('/static/js/map-core.js')).classLabels(b)"
+    assert page.evaluate(labels, [5, 8, 12]) == ["≤ 5", "6 – 8", "9 – 12"]
+    assert page.evaluate(labels, [5, 6, 12]) == ["≤ 5", "6", "7 – 12"]
     # Hovering an enterprise shows its name and grade, not the district's figures.
     lng, lat = ENTERPRISES["a"]["lnglat"]
     page.evaluate("([lat, lng]) => RiskMap.state.map.setView([lat, lng], 14, {animate: false})", [lat, lng])
@@ -238,6 +239,7 @@ def test_a_county_user_gets_the_density_heat_by_default(server, browser):  # typ
     on = page.evaluate("() => Object.keys(RiskMap.state.layers).filter(n => RiskMap.state.map.hasLayer(RiskMap.state.layers[n]))")
     assert "risk_heat" in on and "district_heat" not in on, on
     # …and the heat has points: 开远市's four graded enterprises.
-    page.wait_for_function("() => RiskMap.state.layers.risk_heat._latlngs.length > 0", timeout=10000)
+    page.wait_for_function("""async () => (await import('/static/js/map/leaflet-private.js'))
+        .heatPoints(RiskMap.state.layers.risk_heat).length > 0""", timeout=10000)
     assert page.locator("#rm-crumbs").inner_text().strip().endswith("开远市")
     ctx.close()

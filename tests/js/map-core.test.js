@@ -1,10 +1,8 @@
 // Unit tests of the map's pure functions (static/js/map-core.js), run by
 // Node's built-in test runner: `node --test tests/js/` (part of `make test`).
-'use strict';
-
-const test = require('node:test');
-const assert = require('node:assert/strict');
-const core = require('../../static/js/map-core.js');
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as core from '../../static/js/map-core.js';
 
 const FILTERS = ['region', 'industry', 'grade', 'hazard_level', 'hazard_state', 'overdue', 'month'];
 

@@ -7,6 +7,7 @@ under test.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from browser.map_world import ENTERPRISES, EXPECTED, build
 from geo_service.config import project_root
 from geo_service.layers import layers_dir, load_layers
 
-JSON = {"Accept": "application/json"}  # what map.js sends; errors then answer JSON
+JSON = {"Accept": "application/json"}  # what the map sends; errors then answer JSON
 URL_RE = re.compile(r"https?://[^\s\"'<>)]+")
 STATIC = project_root() / "static"
 
@@ -30,6 +31,17 @@ def _page(client, query: str = "") -> str:  # type: ignore[no-untyped-def]
     resp = client.get("/map" + query)
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     return _unescape(resp.get_data(as_text=True))
+
+
+def _join(base: str, rel: str) -> str:
+    """A module's import ``rel`` ("./x.js", "../y.js") resolved against its folder URL ``base``."""
+    parts = base.split("/")
+    for step in rel.split("/"):
+        if step == "..":
+            parts.pop()
+        elif step != ".":
+            parts.append(step)
+    return "/".join(parts)
 
 
 def _unescape(html: str) -> str:
@@ -50,14 +62,18 @@ def test_page_lists_every_layer_in_chinese_and_stays_small(client, world):  # ty
     # No enterprise is embedded in the page: their names come only from the API on click.
     for spec in ENTERPRISES.values():
         assert spec["name"] not in html
-    # The home page is the map.
-    assert client.get("/").get_data(as_text=True).count("RiskMap.layer(") == len(load_layers(layers_dir()))
+    # The home page is the map; it hands every layer's spec, in the control's order, to the modules.
+    home = client.get("/").get_data(as_text=True)
+    config = json.loads(re.search(r"window\.RiskMap = \{map: \w+, config: (\{.*\})\};", home).group(1))
+    assert [spec["name"] for spec in config["layers"]] == list(load_layers(layers_dir()))
 
 
 def test_page_and_own_assets_load_nothing_external(client, world):  # type: ignore[no-untyped-def]
     html = _page(client)
     assert URL_RE.findall(html) == []
-    for path in (STATIC / "js" / "map.js", STATIC / "css" / "map.css"):
+    own = [STATIC / "css" / "map.css", STATIC / "js" / "map-core.js", STATIC / "js" / "map-zones.js",
+           *sorted((STATIC / "js" / "map").glob("*.js"))]
+    for path in own:
         urls = set(URL_RE.findall(path.read_text(encoding="utf-8")))
         # The SVG namespace is an identifier for createElementNS, never requested.
         assert urls - {"http://www.w3.org/2000/svg"} == set(), path
@@ -68,6 +84,23 @@ def test_page_and_own_assets_load_nothing_external(client, world):  # type: igno
     for ref in refs:
         with client.get(ref) as resp:
             assert resp.status_code == 200, ref
+    # The map's ES modules are loaded as modules, and every module they import is served too.
+    modules = re.findall(r'<script type="module" src="(/static/[^"]+)"></script>', html)
+    assert modules == ["/static/js/map-zones.js", "/static/js/map/main.js"]
+    seen: set[str] = set()
+    while modules:
+        ref = modules.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        with client.get(ref) as resp:
+            assert resp.status_code == 200, ref
+            text = resp.get_data(as_text=True)
+        base = ref.rsplit("/", 1)[0]
+        for rel in re.findall(r"^import .*? from '(\.{1,2}/[^']+)';", text, flags=re.M) + \
+                re.findall(r"^import '(\.{1,2}/[^']+)';", text, flags=re.M):
+            modules.append(_join(base, rel))
+    assert "/static/js/map/leaflet-private.js" in seen and "/static/js/map-core.js" in seen
 
 
 def test_basemap_setting_is_the_only_external_url(app, client, world):  # type: ignore[no-untyped-def]

@@ -1,11 +1,13 @@
-"""The folium map of the page: local assets only, one folium layer per layer file.
+"""The folium map of the page: local assets only, the layers built by the map's modules.
 
-folium has no class for vector tiles, choropleths served by bbox or heat
-points fetched per viewport, so each :class:`~geo_service.layers.Layer`
-becomes a :class:`RiskLayer` (a folium ``Layer`` whose script asks
-``static/js/map.js`` to build it); folium's own ``LayerControl`` then lists
-them under their Chinese titles.  folium's CDN defaults (jQuery, Bootstrap,
-Font Awesome, awesome-markers) are replaced by the vendored Leaflet alone.
+folium draws the page shell: the Leaflet map (vendored Leaflet instead of its
+CDN set) and a plain XYZ or 天地图 base map.  folium has no class for vector
+tiles, choropleths served by bbox or heat points fetched per viewport, so the
+layers of ``layers/*.toml`` are handed to the browser as specs
+(:meth:`~geo_service.layers.Layer.client_spec`) in the page's one global,
+``window.RiskMap = {map, config}``; the ES modules under ``static/js/map/``
+(deferred, so they run after folium's inline script) build every layer, the
+layer control, the legend and the tools from it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import folium
-from branca.element import MacroElement
 from folium.elements import JSCSSMixin
-from folium.map import Layer as FoliumLayer
 from folium.template import Template
 
 from ...layers import Layer
@@ -28,25 +28,30 @@ TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQU
                 "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
                 "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
 
+# Classic scripts (Leaflet plugins, globals), loaded after Leaflet.
 _VENDOR_JS = (
     "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
     "vendor/leaflet.heat/leaflet-heat.js",
     "vendor/html-to-image/html-to-image.js",
     "vendor/pmtiles/pmtiles.js",
-    "js/map-core.js",
-    "js/map.js",
-    "js/map-zones.js",
 )
+# ES modules, run in this order after the page is parsed: extra layer kinds
+# register before the entry module builds the layers.
+_MODULES = ("js/map-zones.js", "js/map/main.js")
 _VENDOR_CSS = ("css/map.css",)
 
 
 class RiskMapInit(JSCSSMixin):
-    """Loads the plugins and ``map.js`` (after Leaflet) and hands the page
-    configuration to ``RiskMap.init`` before any layer is built."""
+    """Loads the plugins and the map's modules, and hands the map and the page
+    configuration (with every layer's spec) to them in ``window.RiskMap``."""
 
     _template = Template("""
+        {% macro header(this, kwargs) %}
+        {% for src in this.modules %}<script type="module" src="{{ src }}"></script>
+        {% endfor %}
+        {% endmacro %}
         {% macro script(this, kwargs) %}
-        RiskMap.init({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        window.RiskMap = {map: {{ this._parent.get_name() }}, config: {{ this.config|tojson }}};
         {% endmacro %}
     """)
 
@@ -54,38 +59,9 @@ class RiskMapInit(JSCSSMixin):
         super().__init__()
         self._name = "RiskMapInit"
         self.config = dict(config)
+        self.modules = [static_url(p) for p in _MODULES]
         self.default_js = [(f"risk_js_{i}", static_url(p)) for i, p in enumerate(_VENDOR_JS)]
         self.default_css = [(f"risk_css_{i}", static_url(p)) for i, p in enumerate(_VENDOR_CSS)]
-
-
-class RiskLayer(FoliumLayer):
-    """One layer file drawn by ``RiskMap.layer`` (vector tiles, choropleth, heat or outlines)."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = RiskMap.layer({{ this._parent.get_name() }}, {{ this.spec|tojson }});
-        {% endmacro %}
-    """)
-
-    def __init__(self, layer: Layer, palette: Mapping[int, str]):
-        super().__init__(name=layer.title, overlay=True, control=True, show=layer.visible)
-        self._name = "RiskLayer"
-        self.spec = layer.client_spec(palette)
-
-
-class RiskMapReady(MacroElement):
-    """Wires the filters, legend, panel and export once the layer control exists."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        RiskMap.ready({{ this._parent.get_name() }}, {{ this.control.get_name() }});
-        {% endmacro %}
-    """)
-
-    def __init__(self, control: folium.LayerControl):
-        super().__init__()
-        self._name = "RiskMapReady"
-        self.control = control
 
 
 def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
@@ -93,7 +69,7 @@ def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
     basemap = (settings["BASEMAP"] or "none").strip()
     attribution = settings["BASEMAP_ATTRIBUTION"]
     if basemap == "none" or local_basemap(basemap) is not None:
-        return  # a local .mbtiles/.pmtiles file is drawn by RiskMap.init (config "basemap")
+        return  # a local .mbtiles/.pmtiles file is drawn by the map's modules (config "basemap")
     if basemap == "tianditu":
         key = settings["TIANDITU_KEY"]
         for layer, name in (("vec", "天地图矢量"), ("cva", "天地图注记")):
@@ -109,7 +85,7 @@ def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
 def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settings: Mapping[str, Any],
               config: Mapping[str, Any], bounds: tuple[float, float, float, float] | None,
               static_url: Any, view: tuple[float, float, int] | None = None) -> folium.Map:
-    """The folium map with the base map, every layer, a layer control and the page wiring.
+    """The folium map with the base map and the configuration the map's modules build the layers from.
 
     ``view`` is ``(lng, lat, zoom)`` from the page URL (WGS84); without it
     ``bounds``, ``(west, south, east, north)`` in WGS84, is fitted first;
@@ -123,17 +99,14 @@ def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settin
     m.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
     config = dict(config)
     if bounds is not None and view is None:
-        # Fitted by RiskMap.init without animation: a zoom animation still running
+        # Fitted by the map's modules without animation: a zoom animation still running
         # would undo a view set right after (a link's "在地图上定位").
         west, south, east, north = bounds
         config["fit_bounds"] = [[south, west], [north, east]]
+    # In the order of the layer control (load_layers sorts by ``order``).
+    config["layers"] = [layer.client_spec(palette) for layer in layers.values()]
     _basemap(m, settings)
     RiskMapInit(config, static_url).add_to(m)
-    for layer in layers.values():
-        RiskLayer(layer, palette).add_to(m)
-    control = folium.LayerControl(position="topright", collapsed=False, autoZIndex=False)
-    control.add_to(m)
-    RiskMapReady(control).add_to(m)
     return m
 
 
