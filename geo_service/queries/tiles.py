@@ -17,8 +17,11 @@ enterprises
     is left out (the map draws its zones).  Below ``cluster_below`` the enterprises of each grid cell
     (``CLUSTER_CELLS`` × ``CLUSTER_CELLS`` per tile, aligned to tile edges so a
     cell never straddles two tiles) become one point at their centroid with
-    ``count`` = n and ``grade`` = the highest grade (lowest value) in the
-    cell; ``id``, ``name`` and ``industry`` only when n = 1.
+    ``count`` = n, ``grade`` = the highest grade (lowest value) in the
+    cell and ``count_1`` … ``count_4`` the enterprises of each grade (so a
+    map that switches grades off client-side can recount and recolour the
+    cell without a new request; unrated enterprises count in ``count`` only);
+    ``id``, ``name`` and ``industry`` only when n = 1.
 hazards
     ``id``, ``enterprise_id``, ``enterprise_name``, ``level``, ``state``,
     ``overdue`` (bool), ``overdue_days``, ``deadline`` (ISO date text),
@@ -40,6 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
+from ..domain import GRADES
 from ..models import Enterprise, Hazard, Region, RiskZone
 from .filters import Filters, enterprise_clause, enterprise_grade, hazard_clause, hazard_filters_set
 from .scope import Scope, enterprise_scope, region_clause
@@ -177,6 +181,7 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
             sa.case((one, sa.func.min(pts.c.industry_code))).label("industry"),
             sa.case((one, sa.func.min(pts.c.industry_code))).label("industry_code"),
             n.label("count"),
+            *(sa.func.count().filter(pts.c.grade == g.value).label(f"count_{g.value}") for g in GRADES),
         )
         .select_from(pts).join(bounds, sa.true())
         .group_by(sa.func.floor(pts.c.mx / cell), sa.func.floor(pts.c.my / cell), bounds.c.env)
@@ -214,6 +219,8 @@ def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Selec
             (sa.func.sum(c.sum_mx) / n).label("mx"),
             (sa.func.sum(c.sum_my) / n).label("my"),
             sa.func.min(sa.func.nullif(c.grade, 0)).label("grade"),
+            *(sa.func.coalesce(sa.func.sum(c.n).filter(c.grade == g.value), 0).label(f"n{g.value}")
+              for g in GRADES),
             # the id of a cell's only enterprise (a sum of many ids would overflow an integer)
             sa.case((n == 1, sa.cast(sa.func.sum(c.sum_id), sa.Integer))).label("sid"),
         )
@@ -233,6 +240,7 @@ def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Selec
             sa.case((one, Enterprise.industry_code)).label("industry"),
             sa.case((one, Enterprise.industry_code)).label("industry_code"),
             cells.c.n.label("count"),
+            *(cells.c[f"n{g.value}"].label(f"count_{g.value}") for g in GRADES),
         )
         .select_from(cells)
         .outerjoin(Enterprise, sa.and_(one, Enterprise.id == cells.c.sid))

@@ -83,9 +83,12 @@ def test_low_zoom_aggregates_into_cells(client, world):
     big = max(feats, key=lambda f: f["properties"]["count"])
     # the four enterprises around the plant share a cell; the mill (~46 km east) has its own
     assert big["properties"]["count"] == 4 and big["properties"]["grade"] == 1
+    # by grade: the plant 红, the school 蓝, the market 黄; the shop is unrated (in ``count`` only)
+    assert [big["properties"][f"count_{g}"] for g in (1, 2, 3, 4)] == [1, 0, 1, 1]
     assert "id" not in big["properties"] and "name" not in big["properties"]
     single = min(feats, key=lambda f: f["properties"]["count"])
     assert single["properties"]["count"] == 1 and single["properties"]["id"] == world.mill.id
+    assert [single["properties"][f"count_{g}"] for g in (1, 2, 3, 4)] == [0, 1, 0, 0]  # the mill is 橙
     # only red enterprises: one cell with count 1
     feats = decode(client.get(f"/tiles/enterprises/{z}/{x}/{y}.pbf?grade=红").data)["enterprises"]["features"]
     assert [(f["properties"]["count"], f["properties"]["grade"]) for f in feats] == [(1, 1)]

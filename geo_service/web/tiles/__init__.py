@@ -113,7 +113,8 @@ def data_token() -> int:
 # What the features of each MVT layer carry (TileJSON ``vector_layers``).
 TILE_FIELDS: dict[str, dict[str, str]] = {
     "enterprises": {"id": "Number", "name": "String", "grade": "Number", "industry": "String",
-                    "industry_code": "String", "count": "Number（低缩放级别下网格聚合的企业数）"},
+                    "industry_code": "String", "count": "Number（低缩放级别下网格聚合的企业数）",
+                    **{f"count_{g}": f"Number（聚合网格内风险等级为 {g} 的企业数）" for g in (1, 2, 3, 4)}},
     "hazards": {},
     "regions": {},
 }
