@@ -11,22 +11,22 @@ The same definitions drive the web map (:meth:`Layer.client_spec`), its legend
 and the printed maps of the monthly return (:func:`resolve_color`,
 :meth:`Layer.classify`).
 
-Example layer file::
+Example layer file (one layer coloured by a field, with a legend entry per value)::
 
-    name = "enterprises_red"
-    title = "红色企业（重大风险）"
+    name = "enterprises"
+    title = "企业（按风险等级）"
     source = "enterprise_tiles"
     id_field = "id"
     geom_field = "geom"
     order = 10
-    [params]
-    grade = 1
     [style]
-    color = "grade:1"
+    color_by = "grade"
+    colors = { "1" = "grade:1", "2" = "grade:2" }
     [popup_fields]
     name = "企业名称"
     [legend]
-    label = "重大风险"
+    label = "企业风险等级"
+    labels = { "1" = "重大风险（红）", "2" = "较大风险（橙）" }
 """
 
 from __future__ import annotations
@@ -200,6 +200,8 @@ class Legend:
     label: str
     symbol: str = "circle"  # circle | triangle | line | fill | ramp | gradient
     note: str = ""
+    # A layer coloured by a field (``style.color_by``): the entry of each value of ``style.colors``.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -274,7 +276,9 @@ class Layer:
             "popup_fields": [[k, v] for k, v in self.popup_fields.items()],
             "metrics": [[k, v] for k, v in self.metrics.items()],
             "default_metric": self.default_metric,
-            "legend": {"label": self.legend.label, "symbol": self.legend.symbol, "note": self.legend.note},
+            "legend": {"label": self.legend.label, "symbol": self.legend.symbol, "note": self.legend.note,
+                       # pairs in the order of the file (see popup_fields)
+                       "labels": [[k, v] for k, v in self.legend.labels.items()]},
             "style": {
                 "weight": s.weight, "opacity": s.opacity, "fill_opacity": s.fill_opacity,
                 "radius": s.radius, "color_by": s.color_by, "highlight_by": s.highlight_by,
@@ -426,10 +430,17 @@ def load_layer(path: Path) -> Layer:
     legend_raw = data.get("legend")
     if not isinstance(legend_raw, dict):
         raise _fail(path, "legend", "缺少图例（[legend] label = …）")
+    labels = legend_raw.get("labels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, str) and v for v in labels.values()):
+        raise _fail(path, "legend.labels", "应为 取值 → 中文图例 的表")
+    for value in labels:
+        if value not in style.colors:
+            raise _fail(path, f"legend.labels.{value}", "应为 style.colors 中的一项")
     legend = Legend(
         label=_str(path, legend_raw, "label") or "",
         symbol=_str(path, legend_raw, "symbol", required=False) or "circle",
         note=_str(path, legend_raw, "note", required=False) or "",
+        labels={str(k): v for k, v in labels.items()},
     )
 
     params = data.get("params", {})

@@ -46,16 +46,18 @@ def write(tmp_path: Path, text: str, name: str = "layer.toml") -> Path:
 
 def test_project_layers_load_and_cover_the_issue() -> None:
     layers = load_layers(layers_dir())
-    # One layer per grade, in the grade's palette colour (a reference, not a hex).
-    per_grade = {la.grade: la for la in layers.values() if la.grade is not None}
-    assert sorted(per_grade) == [1, 2, 3, 4]
+    # ONE enterprise layer (one set of tiles), coloured by grade from the palette
+    # (a reference, not a hex), with a legend entry per grade naming its colour.
+    enterprise = [la for la in layers.values() if la.source == "enterprise_tiles"]
+    assert len(enterprise) == 1 and enterprise[0].grade is None
+    layer = enterprise[0]
+    assert layer.style.color_by == "grade"
     for grade in GRADES:
-        layer = per_grade[grade.value]
-        assert layer.style.color == f"grade:{grade.value}"
-        assert grade.colour_name in layer.title
-        assert layer.source == "enterprise_tiles"
+        assert layer.style.colors[str(grade.value)] == f"grade:{grade.value}"
+        label = layer.legend.labels[str(grade.value)]
+        assert grade.name in label and grade.colour_name in label
     kinds = sorted(la.kind for la in layers.values())
-    assert kinds.count("vector_tiles") == 5 and {"choropleth", "heat", "outlines"} <= set(kinds)
+    assert kinds.count("vector_tiles") == 2 and {"choropleth", "heat", "outlines"} <= set(kinds)
     district = next(la for la in layers.values() if la.kind == "choropleth")
     assert set(district.metrics) == {"weighted_risk", "major_risk_enterprises", "open_major_hazards",
                                      "overdue_hazards", "task_completion_rate"}
@@ -68,8 +70,9 @@ def test_project_layers_load_and_cover_the_issue() -> None:
 def test_palette_setting_recolours_every_layer() -> None:
     layers = load_layers(layers_dir())
     palette = {1: "#110000", 2: "#220000", 3: "#330000", 4: "#440000"}
-    red = layers["enterprises_red"].client_spec(palette)
-    assert red["style"]["color"] == "#110000"
+    enterprises = layers["enterprises"].client_spec(palette)
+    assert enterprises["style"]["colors"] == {"1": "#110000", "2": "#220000", "3": "#330000", "4": "#440000"}
+    assert enterprises["legend"]["labels"][0] == ["1", "重大风险（红）"]
     heat = layers["risk_heat"].client_spec(palette)
     # The heat gradient runs from 蓝 to 红 in the configured palette.
     stops = sorted(heat["style"]["gradient"].items(), key=lambda kv: float(kv[0]))
@@ -99,6 +102,8 @@ def test_good_file_loads(tmp_path: Path) -> None:
         (("title = \"红色企业（重大风险）\"", "title = \"\""), "title 无效"),
         (("geom_field = \"geom\"", "geom_field = \"the_geom\""), "geom_field 无效"),
         (("name = \"enterprises_red\"", "name = \"Red Layer\""), "name 无效"),
+        # a legend entry per value only for a value the layer colours
+        (("label = \"重大风险\"", "label = \"重大风险\"\nlabels = { \"1\" = \"红\" }"), "legend.labels.1 无效"),
     ],
 )
 def test_bad_file_is_rejected_with_a_clear_error(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -107,6 +112,17 @@ def test_bad_file_is_rejected_with_a_clear_error(tmp_path: Path, change: tuple[s
     path = write(tmp_path, GOOD.replace(old, new, 1))
     with pytest.raises(LayerError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_layer(path)
+
+
+def test_legend_labels_follow_the_colours(tmp_path: Path) -> None:
+    text = GOOD.replace('color = "grade:1"', 'color_by = "grade"\ncolors = { "1" = "grade:1", "2" = "grade:2" }')
+    layer = load_layer(write(tmp_path, text.replace('label = "重大风险"',
+                                                     'label = "等级"\nlabels = { "2" = "较大", "1" = "重大" }')))
+    assert layer.legend.labels == {"2": "较大", "1": "重大"}
+    assert layer.client_spec({1: "#110000", 2: "#220000"})["legend"]["labels"] == [["2", "较大"], ["1", "重大"]]
+    bad = text.replace('label = "重大风险"', 'label = "等级"\nlabels = { "3" = "一般" }')
+    with pytest.raises(LayerError, match="legend.labels.3 无效：应为 style.colors 中的一项"):
+        load_layer(write(tmp_path, bad, "bad.toml"))
 
 
 def test_not_toml(tmp_path: Path) -> None:

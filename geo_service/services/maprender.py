@@ -43,7 +43,7 @@ from matplotlib.transforms import offset_copy
 from pyproj import Geod, Transformer
 from sqlalchemy.orm import Session
 
-from ..domain import GRADES
+from ..domain import GRADE_BY_VALUE, GRADES
 from ..errors import GeoServiceError, NotFound
 from ..layers import Layer, load_layers, resolve_color
 from ..models import MapExport
@@ -123,11 +123,10 @@ class MapStyle:
         return cls(palette=dict(settings["GRADE_COLORS"]), layers=layers or load_layers(settings["LAYERS_DIR"]),
                    footer=settings["MAP_FOOTER"] or "")
 
-    def grade_layer(self, grade: int) -> Layer:
-        for layer in self.layers.values():
-            if layer.source == "enterprise_tiles" and layer.grade == grade:
-                return layer
-        raise MapRenderError(detail=f"no enterprise layer for grade {grade} in the layer registry")
+    @property
+    def enterprise_layer(self) -> Layer:
+        """The enterprise layer, coloured by grade (``layers/enterprises.toml``)."""
+        return self._layer_of("enterprise_tiles")
 
     def _layer_of(self, source: str) -> Layer:
         for layer in self.layers.values():
@@ -144,8 +143,12 @@ class MapStyle:
         return self._layer_of("region_outlines")
 
     def grade_colour(self, grade: int) -> str:
-        layer = self.grade_layer(grade)
-        return resolve_color(layer.style.color or f"grade:{grade}", self.palette)
+        return resolve_color(self.enterprise_layer.style.colors.get(str(grade), f"grade:{grade}"), self.palette)
+
+    def grade_label(self, grade: int) -> str:
+        """The enterprise layer's legend entry of ``grade`` ("重大风险（红）")."""
+        g = GRADE_BY_VALUE[grade]
+        return self.enterprise_layer.legend.labels.get(str(grade)) or f"{g.name}（{g.colour_name}）"
 
     @property
     def major_hazard_colour(self) -> str:
@@ -586,7 +589,7 @@ def _legend_handles(data: MapData, kind: str, style: MapStyle) -> list[Any]:
             for g in GRADES:
                 n = sum(1 for e in data.enterprises if e[2] == g.value)
                 handles.append(Line2D([], [], ls="", marker="o", ms=8, mfc=style.grade_colour(g.value),
-                                      mec="white", label=f"{style.grade_layer(g.value).legend.label}  {n} 家"))
+                                      mec="white", label=f"{style.grade_label(g.value)}  {n} 家"))
             n0 = sum(1 for e in data.enterprises if e[2] is None)
             handles.append(Line2D([], [], ls="", marker="o", ms=5, mfc="white", mec=_UNGRADED,
                                   label=f"未评级企业  {n0} 家"))
@@ -680,7 +683,7 @@ def render_map(data: MapData, kind: str, *, style: MapStyle, unit: str = "",
         for g in sorted(GRADES, key=lambda g: -g.value):
             pts = [e for e in data.enterprises if e[2] == g.value]
             if pts:
-                layer = style.grade_layer(g.value)
+                layer = style.enterprise_layer
                 ax.plot([e[3] for e in pts], [e[4] for e in pts], ls="", marker="o", ms=ms,
                         mfc=style.grade_colour(g.value), mec=layer.style.stroke_color or "white",
                         mew=0.4, zorder=5 + (4 - g.value) * 0.1)

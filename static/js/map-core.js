@@ -54,21 +54,65 @@ export function stateQuery(filters, metric, view, focus) {
 }
 
 // A layer's request parameters: its own parameters are defaults and a filter
-// the user set wins, except that a per-grade layer keeps its grade.
+// the user set wins, except the filter on the field the layer is coloured by
+// (the enterprises' grade): the layer shows and hides those classes itself,
+// so its tiles do not change with it.
 export function layerParams(spec, filters) {
-  var p = {};
+  const p = {};
+  const colorBy = spec.style && spec.style.color_by;
   Object.keys(spec.params || {}).forEach(function (k) { p[k] = spec.params[k]; });
   Object.keys(filters).forEach(function (k) {
-    if (k === 'grade' && spec.params && spec.params.grade !== undefined) { return; }
-    p[k] = filters[k];
+    if (k !== colorBy) { p[k] = filters[k]; }
   });
   return p;
 }
 
-// Whether the grade filter leaves a per-grade layer out.
-export function gradeExcluded(spec, filters) {
-  if (!spec.params || spec.params.grade === undefined || !filters.grade) { return false; }
-  return String(filters.grade).split(',').indexOf(String(spec.params.grade)) < 0;
+// A coloured layer's classes (values of its colour field) in order of
+// precedence: its legend entries' order, else its colours'.  The first class
+// of a cell that holds several is the one drawn (红 before 蓝).
+export function classOrder(spec) {
+  const labels = (spec.legend && spec.legend.labels) || [];
+  return labels.length ? labels.map(function (pair) { return pair[0]; }) : Object.keys(spec.style.colors || {});
+}
+
+// The classes the filters let a coloured layer show: the filter on its colour
+// field when set, else all of them.
+export function shownClasses(spec, filters) {
+  const all = classOrder(spec);
+  const value = filters[spec.style.color_by];
+  if (!value) { return all; }
+  const chosen = String(value).split(',');
+  return all.filter(function (c) { return chosen.indexOf(c) >= 0; });
+}
+
+// What a point of a coloured layer draws with the ``shown`` classes: its class
+// and how many it stands for, or null when none of it is shown.  An
+// aggregated cell carries ``count_<class>`` for each class; a single point
+// (or a layer without them) has its class in the colour field and ``count``.
+export function visibleClass(props, spec, shown) {
+  const order = classOrder(spec);
+  const perClass = order.some(function (c) { return props['count_' + c] !== undefined; });
+  if (!perClass) {
+    const value = String(props[spec.style.color_by]);
+    return shown.indexOf(value) >= 0 ? { value: value, count: Number(props.count) || 1 } : null;
+  }
+  let first = null, count = 0;
+  order.forEach(function (c) {
+    const n = Number(props['count_' + c]) || 0;
+    if (n > 0 && shown.indexOf(c) >= 0) {
+      count += n;
+      if (first === null) { first = c; }
+    }
+  });
+  return first === null ? null : { value: first, count: count };
+}
+
+// The filter value that shows ``shown`` of a coloured layer's classes: none
+// (the filter unset) when all are shown.
+export function classFilter(spec, shown) {
+  const order = classOrder(spec);
+  const kept = order.filter(function (c) { return shown.indexOf(c) >= 0; });
+  return kept.length === order.length ? null : kept.join(',');
 }
 
 // Legend labels of class breaks (upper bounds, ascending).  Integer breaks

@@ -1,8 +1,9 @@
 """The map in a real headless Chromium against a live server.
 
-A person opens /map, sees the four grade layers and the district layer in the
-layer control, clicks an enterprise and reads its open hazards in the side
-panel; the page loads nothing from outside this machine.
+A person opens /map, sees the enterprise layer (coloured by grade) and the
+district layer in the layer control, clicks an enterprise and reads its open
+hazards in the side panel; switches grades off and on in the legend without
+a new tile request; the page loads nothing from outside this machine.
 """
 
 from __future__ import annotations
@@ -17,12 +18,31 @@ from geo_service.domain import GRADE_BY_VALUE
 
 GRADE_RED = GRADE_BY_VALUE[1].default_hex
 
-GRADE_LAYERS = ["红色企业（重大风险）", "橙色企业（较大风险）", "黄色企业（一般风险）", "蓝色企业（低风险）"]
+ENTERPRISE_LAYER = "企业（按风险等级）"
+GRADE_ENTRIES = ["重大风险（红）", "较大风险（橙）", "一般风险（黄）", "低风险（蓝）"]
 
 
 def _only_local(requests: list[str]) -> list[str]:
     return [u for u in requests
             if not u.startswith(("data:", "blob:")) and urlsplit(u).hostname not in ("127.0.0.1", "localhost")]
+
+
+def _pressed(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The legend's grade toggles: label → aria-pressed."""
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.rm-legend-toggle')]
+        .map(b => [b.textContent.trim(), b.getAttribute('aria-pressed')]))""")
+
+
+def _drawn(page) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The enterprise points drawn in the loaded tiles: grade, fill colour, count, hidden."""
+    return page.evaluate("""async () => {
+        const P = await import('/static/js/map/leaflet-private.js');
+        return P.loadedFeatures(RiskMap.state.layers.enterprises).map(f => ({
+            grade: f.properties.grade === undefined ? null : f.properties.grade,
+            id: f.properties.id === undefined ? null : f.properties.id,
+            fill: f.options.hidden ? null : f.options.fillColor, count: f.options.count || null,
+            hidden: !!f.options.hidden }));
+    }""")
 
 
 def _wait_tiles(page, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -43,10 +63,10 @@ def test_map_layers_click_enterprise_shows_open_hazards(live_server, page, scree
     login(page, live_server.url)
     page.goto(live_server.url + "/map?region=532500", wait_until="networkidle")
 
-    # The layer control lists the four grade layers and the district layer.
+    # The layer control lists the one enterprise layer and the district layer.
     labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     labels = [t.strip() for t in labels]
-    for title in GRADE_LAYERS + ["区域风险热度", "隐患（未销号）", "行政区划"]:
+    for title in [ENTERPRISE_LAYER, "区域风险热度", "隐患（未销号）", "行政区划"]:
         assert title in labels, labels
 
     # The choropleth has drawn the three counties, and the legend shows its classes.
@@ -63,7 +83,7 @@ def test_map_layers_click_enterprise_shows_open_hazards(live_server, page, scree
     a = ENTERPRISES["a"]
     lng, lat = a["lnglat"]
     page.evaluate("([lat, lng]) => RiskMap.state.map.setView([lat, lng], 14, {animate: false})", [lat, lng])
-    _wait_tiles(page, "enterprises_red")
+    _wait_tiles(page, "enterprises")
     _wait_tiles(page, "hazards")
     x, y = page.evaluate(
         """([lat, lng]) => { const m = RiskMap.state.map;
@@ -95,10 +115,11 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
     page.on("request", lambda r: requests.append(r.url))
     login(page, live_server.url)
     page.goto(live_server.url + "/map?region=532500&grade=1&metric=overdue_hazards", wait_until="networkidle")
-    # grade=1 leaves only the red layer on; the metric select follows the URL.
-    on = page.evaluate("""Object.keys(RiskMap.state.layers).filter(
-        n => n.startsWith('enterprises_') && RiskMap.state.map.hasLayer(RiskMap.state.layers[n]))""")
-    assert on == ["enterprises_red"]
+    # grade=1 leaves only 红 switched on in the legend and the form; the metric select follows the URL.
+    assert _pressed(page) == {"重大风险（红）": "true", "较大风险（橙）": "false", "一般风险（黄）": "false",
+                              "低风险（蓝）": "false"}
+    assert page.locator("input[name=grade][value='1']").is_checked()
+    assert not page.locator("input[name=grade][value='2']").is_checked()
     assert page.locator("#rm-metric").input_value() == "overdue_hazards"
     page.wait_for_function("() => RiskMap.state.choropleth && RiskMap.state.choropleth.metric === 'overdue_hazards'")
 
@@ -109,7 +130,7 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
     assert any("/tiles/enterprises/" in u and "industry=hazchem" in u and "region=532500" in u for u in requests)
 
     with page.expect_download(timeout=30000) as info:
-        # (export first, while only the red layer is on)
+        # (export first, while only 红 is shown)
         page.click("#rm-export")
     # A map sheet named after the region, not its code.
     assert info.value.suggested_filename.startswith("风险地图-红河州-"), info.value.suggested_filename
@@ -119,7 +140,7 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     sheet = page.evaluate("() => RiskMap.state.lastSheet")
     assert sheet["texts"]["title"] == "红河州安全风险分布图"
-    assert "红色企业（重大风险）" in sheet["texts"]["subtitle"] and "制图日期" in sheet["texts"]["subtitle"]
+    assert ENTERPRISE_LAYER in sheet["texts"]["subtitle"] and "制图日期" in sheet["texts"]["subtitle"]
     assert "行业：危险化学品" in sheet["texts"]["filters"] and "风险等级：红" in sheet["texts"]["filters"]
     assert sheet["texts"]["footer"] == "内部用图"
     ox, oy = sheet["mapOffset"]
@@ -144,7 +165,7 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
         x, y = page.evaluate("() => { const p = RiskMap.state.map.latLngToContainerPoint([23.5, 103.8]);"
                              " return [Math.round(p.x), Math.round(p.y)]; }")
         assert not near(rgb.getpixel((ox + x, oy + y)), red, 100)
-        # The legend is on the sheet: its box holds the red swatch of the one grade layer on.
+        # The legend is on the sheet: its box holds the red swatch of the one grade shown.
         lx, ly, lw, lh = sheet["legendBox"]
         legend_pixels = [rgb.getpixel((i, j)) for i in range(lx, lx + lw) for j in range(ly, ly + lh)]
         assert sum(near(px, red) for px in legend_pixels) >= 20
@@ -153,9 +174,109 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
         assert sum(sum(px) < 200 for px in title_band) > 100
     assert _only_local(requests) == []
 
-    # Clearing the grade filter brings the other three grade layers back, and the URL forgets it.
+    # Clearing the grade filter shows the other three grades again, from the tiles already
+    # loaded (no new enterprise tile request), and the URL forgets it.
+    before = len([u for u in requests if "/tiles/enterprises/" in u])
     page.uncheck("input[name=grade][value='1']")
     page.wait_for_function("() => !new URLSearchParams(location.search).has('grade')")
-    on = page.evaluate("""Object.keys(RiskMap.state.layers).filter(
-        n => n.startsWith('enterprises_') && RiskMap.state.map.hasLayer(RiskMap.state.layers[n]))""")
-    assert sorted(on) == ["enterprises_blue", "enterprises_orange", "enterprises_red", "enterprises_yellow"]
+    assert set(_pressed(page).values()) == {"true"}
+    page.wait_for_timeout(500)
+    assert len([u for u in requests if "/tiles/enterprises/" in u]) == before
+
+
+def test_one_enterprise_layer_coloured_by_grade_with_legend_toggles(live_server, page):  # type: ignore[no-untyped-def]
+    """Issue 16: the first view asks ONE set of enterprise tiles (not one per grade), each
+    enterprise drawn in its grade's colour; the legend's grades hide and show without a request."""
+    tiles: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: tiles.append(r.url) if "/tiles/enterprises/" in r.url else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    login(page, live_server.url)  # (which lands on the map at its default view)
+    page.wait_for_load_state("networkidle")
+    tiles.clear()
+    # zoom 11 over the enterprises of 个旧市 and 开远市
+    page.goto(live_server.url + "/map?region=532500&center=103.3,23.45&zoom=11", wait_until="networkidle")
+    _wait_tiles(page, "enterprises")
+    first = list(tiles)
+    # One layer: each tile of the view asked once, with one parameter set, and no grade in it.
+    paths = [urlsplit(u).path for u in first]
+    assert first and len(paths) == len(set(paths)), first
+    assert len({urlsplit(u).query for u in first}) == 1 and "grade" not in first[0]
+    # …no more than the 512-px tiles the view covers (four per-grade layers asked four times as many).
+    covered = page.evaluate("""() => { const m = RiskMap.state.map, b = m.getPixelBounds();
+        return (Math.ceil(b.max.x / 512) - Math.floor(b.min.x / 512)) * (Math.ceil(b.max.y / 512) - Math.floor(b.min.y / 512)); }""")
+    assert len(first) <= covered, (first, covered)
+    assert page.evaluate("() => Object.keys(RiskMap.state.layers).filter(n => n.startsWith('enterprises'))") \
+        == ["enterprises"]
+
+    # Every rated enterprise in view is drawn in its grade's colour of the palette; the unrated none.
+    palette = {g: GRADE_BY_VALUE[g].default_hex.upper() for g in (1, 2, 3, 4)}
+    drawn = {d["id"]: d for d in _drawn(page) if d["id"] is not None}
+    ids = live_server.world.ids
+    bounds = page.evaluate("() => { const b = RiskMap.state.map.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }")
+    in_view = {k: e for k, e in ENTERPRISES.items() if e["grade"] is not None
+               and bounds[0] < e["lnglat"][0] < bounds[2] and bounds[1] < e["lnglat"][1] < bounds[3]}
+    assert {"a", "b", "d", "e"} <= set(in_view)
+    for key, e in in_view.items():
+        d = drawn[ids[key]]
+        assert d["grade"] == e["grade"] and d["fill"].upper() == palette[e["grade"]] and not d["hidden"], (key, d)
+    assert {d["grade"] for d in drawn.values()} == {1, 2, 3, 4}
+
+    # …and on screen: the pixel at enterprise a is 红, at enterprise d 蓝.
+    def pixel_at(key: str) -> tuple[int, int, int]:
+        lng, lat = ENTERPRISES[key]["lnglat"]
+        x, y = page.evaluate("""([lat, lng]) => { const m = RiskMap.state.map, p = m.latLngToContainerPoint([lat, lng]);
+            const r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""", [lat, lng])
+        return page.evaluate("""async ([x, y]) => {
+            const c = [...document.querySelectorAll('.leaflet-rm-points-pane canvas')]
+                .find(c => { const b = c.getBoundingClientRect();
+                             return x >= b.left && x < b.right && y >= b.top && y < b.bottom; });
+            const b = c.getBoundingClientRect(), k = c.width / b.width;
+            return [...c.getContext('2d').getImageData(Math.round((x - b.left) * k), Math.round((y - b.top) * k), 1, 1).data]
+                .slice(0, 3); }""", [x, y])
+
+    def rgb(hex_: str) -> tuple[int, int, int]:
+        return tuple(int(hex_[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+    def near(px, colour) -> bool:  # type: ignore[no-untyped-def]
+        return sum(abs(a - b) for a, b in zip(px, colour, strict=True)) < 45
+
+    assert near(pixel_at("a"), rgb(palette[1])), pixel_at("a")
+    assert near(pixel_at("d"), rgb(palette[4])), pixel_at("d")
+
+    # The legend's 红 toggle hides the red enterprises: no new tile, the URL and the form follow.
+    page.locator(".rm-legend-toggle", has_text="重大风险（红）").click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('grade') === '2,3,4'")
+    assert _pressed(page)["重大风险（红）"] == "false"
+    assert not page.locator("input[name=grade][value='1']").is_checked()
+    assert page.locator("input[name=grade][value='4']").is_checked()
+    page.wait_for_timeout(300)
+    drawn = {d["id"]: d for d in _drawn(page) if d["id"] is not None}
+    assert drawn[ids["a"]]["hidden"] and drawn[ids["e"]]["hidden"]          # the two 红
+    assert not drawn[ids["b"]]["hidden"] and not drawn[ids["d"]]["hidden"]  # 橙 and 蓝 stay
+    assert not near(pixel_at("a"), rgb(palette[1]))
+    assert near(pixel_at("d"), rgb(palette[4]))
+    # …and back on.
+    page.locator(".rm-legend-toggle", has_text="重大风险（红）").click()
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('grade')")
+    page.wait_for_timeout(300)
+    assert near(pixel_at("a"), rgb(palette[1]))
+    assert tiles == first  # hiding and showing asked no tile again
+    assert errors == []
+
+
+def test_cells_recount_when_a_grade_is_hidden(live_server, page):  # type: ignore[no-untyped-def]
+    """At prefecture scale the enterprises are cells; hiding a grade recounts and recolours them."""
+    login(page, live_server.url)
+    page.goto(live_server.url + "/map?region=532500&center=103.3,23.45&zoom=6", wait_until="networkidle")
+    _wait_tiles(page, "enterprises")
+    rated = [e for e in ENTERPRISES.values() if e["grade"] is not None]
+    drawn = [d for d in _drawn(page) if not d["hidden"]]
+    assert sum(d["count"] or 1 for d in drawn) == len(rated)
+    page.goto(live_server.url + "/map?region=532500&center=103.3,23.45&zoom=6&grade=3,4", wait_until="networkidle")
+    _wait_tiles(page, "enterprises")
+    drawn = [d for d in _drawn(page) if not d["hidden"]]
+    assert sum(d["count"] or 1 for d in drawn) == len([e for e in rated if e["grade"] in (3, 4)])
+    yellow = GRADE_BY_VALUE[3].default_hex.upper()
+    blue = GRADE_BY_VALUE[4].default_hex.upper()
+    assert {d["fill"].upper() for d in drawn} <= {yellow, blue}

@@ -200,7 +200,7 @@ def test_the_small_things(server, browser):  # type: ignore[no-untyped-def]
     # Hovering an enterprise shows its name and grade, not the district's figures.
     lng, lat = ENTERPRISES["a"]["lnglat"]
     page.evaluate("([lat, lng]) => RiskMap.state.map.setView([lat, lng], 14, {animate: false})", [lat, lng])
-    page.wait_for_function("() => !RiskMap.state.layers.enterprises_red.isLoading()")
+    page.wait_for_function("() => !RiskMap.state.layers.enterprises.isLoading()")
     page.wait_for_timeout(400)
     x, y = page.evaluate("""([lat, lng]) => { const m = RiskMap.state.map, p = m.latLngToContainerPoint([lat, lng]);
         const r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""", [lat, lng])

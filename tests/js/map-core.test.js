@@ -38,22 +38,46 @@ test('the URL state round-trips through the query string', () => {
   assert.equal(core.stateQuery({}, null, null, null), '');
 });
 
-test('filter to layer query: the user wins, a per-grade layer keeps its grade', () => {
-  const red = { params: { grade: 1 } };
-  const hazards = { params: { hazard_state: 'registered,rectifying,rectified' } };
-  assert.deepEqual(core.layerParams(red, { region: '532500', grade: '1,3' }), { grade: 1, region: '532500' });
-  assert.deepEqual(core.layerParams(hazards, { hazard_level: 'major' }),
-                   { hazard_state: 'registered,rectifying,rectified', hazard_level: 'major' });
+const ENTERPRISES = {
+  params: {},
+  style: { color_by: 'grade', colors: { 1: '#e60012', 2: '#ff8c00', 3: '#ffd700', 4: '#1e6fd9' } },
+  legend: { labels: [['1', '重大风险（红）'], ['2', '较大风险（橙）'], ['3', '一般风险（黄）'], ['4', '低风险（蓝）']] },
+};
+
+test('a layer\'s parameters: the filters win, except the field the layer colours by', () => {
+  const hazards = { params: { hazard_state: 'registered,rectifying,rectified' }, style: { color_by: 'level' } };
+  assert.deepEqual(core.layerParams(hazards, { hazard_level: 'major', grade: '1' }),
+                   { hazard_state: 'registered,rectifying,rectified', hazard_level: 'major', grade: '1' });
   assert.deepEqual(core.layerParams(hazards, { hazard_state: 'closed' }), { hazard_state: 'closed' });
-  assert.equal(core.query(core.layerParams(red, { region: '532500', industry: '' })), '?grade=1&region=532500');
+  // The enterprises' tiles are the same whatever grades are shown: one URL, no new request.
+  assert.deepEqual(core.layerParams(ENTERPRISES, { region: '532500', grade: '1,3', as_of: '2026-01' }),
+                   { region: '532500', as_of: '2026-01' });
+  assert.equal(core.query(core.layerParams(ENTERPRISES, { region: '532500', industry: '', grade: '2' })),
+               '?region=532500');
 });
 
-test('the grade filter leaves other grades\' layers out', () => {
-  const red = { params: { grade: 1 } }, blue = { params: { grade: 4 } }, heat = { params: {} };
-  assert.equal(core.gradeExcluded(red, { grade: '1,2' }), false);
-  assert.equal(core.gradeExcluded(blue, { grade: '1,2' }), true);
-  assert.equal(core.gradeExcluded(blue, {}), false);
-  assert.equal(core.gradeExcluded(heat, { grade: '1' }), false);
+test('the grade filter chooses the classes shown, in the legend\'s order', () => {
+  assert.deepEqual(core.classOrder(ENTERPRISES), ['1', '2', '3', '4']);
+  assert.deepEqual(core.shownClasses(ENTERPRISES, {}), ['1', '2', '3', '4']);
+  assert.deepEqual(core.shownClasses(ENTERPRISES, { grade: '3,1' }), ['1', '3']);
+  assert.equal(core.classFilter(ENTERPRISES, ['3', '1']), '1,3');
+  assert.equal(core.classFilter(ENTERPRISES, ['4', '3', '2', '1']), null);
+  // without legend entries, the colours' order
+  assert.deepEqual(core.classOrder({ style: { colors: { major: '#7b1fa2', general: '#00897b' } } }), ['major', 'general']);
+});
+
+test('a point or a cell shows what the shown classes leave of it', () => {
+  const all = ['1', '2', '3', '4'];
+  // one enterprise: its grade, or nothing when its grade is off
+  assert.deepEqual(core.visibleClass({ grade: 2, count: 1 }, ENTERPRISES, all), { value: '2', count: 1 });
+  assert.equal(core.visibleClass({ grade: 2, count: 1 }, ENTERPRISES, ['1', '3']), null);
+  // a cell of 7 (1 红, 0 橙, 2 黄, 3 蓝 and 1 unrated): coloured by its first shown grade, counted by the shown
+  const cell = { grade: 1, count: 7, count_1: 1, count_2: 0, count_3: 2, count_4: 3 };
+  assert.deepEqual(core.visibleClass(cell, ENTERPRISES, all), { value: '1', count: 6 });
+  assert.deepEqual(core.visibleClass(cell, ENTERPRISES, ['2', '4']), { value: '4', count: 3 });
+  assert.equal(core.visibleClass(cell, ENTERPRISES, ['2']), null);
+  // an unrated enterprise is not drawn
+  assert.equal(core.visibleClass({ grade: undefined, count: 1 }, ENTERPRISES, all), null);
 });
 
 const NAMES = {

@@ -57,7 +57,8 @@ def test_page_lists_every_layer_in_chinese_and_stays_small(client, world):  # ty
     assert len(resp.data) < 500 * 1024
     for layer in load_layers(layers_dir()).values():
         assert layer.title in html
-    for word in ("红色企业", "橙色企业", "黄色企业", "蓝色企业", "区域风险热度", "行政区划", "导出图片"):
+    for word in ("企业（按风险等级）", "重大风险（红）", "较大风险（橙）", "一般风险（黄）", "低风险（蓝）", "区域风险热度",
+                 "行政区划", "导出图片"):
         assert word in html
     # No enterprise is embedded in the page: their names come only from the API on click.
     for spec in ENTERPRISES.values():

@@ -105,7 +105,7 @@ def test_the_map_as_of_last_month_differs_from_now_after_a_grade_change(client, 
     then = _features(client, 14, f"as_of={last}")
     assert then["丁厂"]["grade"] == 3
     assert "甲厂" not in then  # not yet registered at the end of last month
-    # the per-grade layers (enterprises_red: grade=1, enterprises_yellow: grade=3) follow
+    # the tiles' grade filter (for other clients: the web map colours and hides grades itself) follows
     assert "丁厂" in _features(client, 14, "grade=1") and "丁厂" not in _features(client, 14, "grade=3")
     assert "丁厂" not in _features(client, 14, f"grade=1&as_of={last}")
     assert "丁厂" in _features(client, 14, f"grade=3&as_of={last}")

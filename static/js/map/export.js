@@ -83,7 +83,11 @@ export function exportSheet() {
     backgroundColor: '#eef1f4',
     filter: function (n) { return !(n.classList && skip.some(function (c) { return n.classList.contains(c); })); },
   });
-  const legendImage = legend ? window.htmlToImage.toPng(legend, { backgroundColor: '#ffffff' }) : Promise.resolve(null);
+  // The sheet's legend shows what is drawn: not the classes switched off.
+  const legendImage = legend ? window.htmlToImage.toPng(legend, {
+    backgroundColor: '#ffffff',
+    filter: function (n) { return !(n.classList && n.classList.contains('rm-legend-off')); },
+  }) : Promise.resolve(null);
   Promise.all([mapImage, legendImage]).then(function (urls) {
     return Promise.all([loadImage(urls[0]), urls[1] ? loadImage(urls[1]) : null]);
   }).then(function (imgs) {

@@ -51,34 +51,24 @@ export function filtersToForm(form) {
 // A layer's request parameters under the current filters.
 export function layerParams(spec) { return Core.layerParams(spec, S.filters); }
 
-export function gradeExcluded(spec) { return Core.gradeExcluded(spec, S.filters); }
-
-// Layers the grade filter took off the map (put back when it lets them in again).
-const filteredOut = new Set();
-
-// Take the layers the grade filter excludes off the map.
-export function applyGradeFilter() {
-  layerList().forEach(function (layer) {
-    if (gradeExcluded(layer.spec) && S.map.hasLayer(layer)) { S.map.removeLayer(layer); filteredOut.add(layer); }
-  });
-}
-
 export function refreshAll() {
   status('');
-  layerList().forEach(function (layer) {
-    if (gradeExcluded(layer.spec)) {
-      if (S.map.hasLayer(layer)) { S.map.removeLayer(layer); filteredOut.add(layer); }
-    } else if (filteredOut.has(layer) || (S.filters.grade && layer.spec.params &&
-                                          layer.spec.params.grade !== undefined)) {
-      // Back on when the grade filter lets it in again (or names it).
-      filteredOut.delete(layer);
-      if (!S.map.hasLayer(layer)) { S.map.addLayer(layer); }
-    }
-    layer.refresh();
-  });
+  layerList().forEach(function (layer) { layer.refresh(); });
   updateLegend();
   updateIndicators();
   updateCrumbs();
+}
+
+// The legend's toggles: show ``shown`` of a coloured layer's classes (the
+// enterprises' grades), kept as the filter on its colour field, in the form
+// and the URL like any filter.
+export function showClasses(spec, shown) {
+  const value = Core.classFilter(spec, shown);
+  if (value) { S.filters[spec.style.color_by] = value; } else { delete S.filters[spec.style.color_by]; }
+  const form = document.getElementById('rm-filter-form');
+  if (form) { filtersToForm(form); }
+  writeUrl();
+  refreshAll();
 }
 
 export function zoomToRegion(code, animate) {

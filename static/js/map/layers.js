@@ -2,10 +2,10 @@
  * the district choropleth, region outlines, the risk heat, a local base map;
  * and what the pointer finds on them (hover tips, clicks). */
 
-import { fmt, query } from '../map-core.js';
+import { classOrder, fmt, query, shownClasses, visibleClass } from '../map-core.js';
 import { S, el, getJSON, gradeOf, kinds, layerList, status, truthy } from './state.js';
-import { drawnPoints, flatHeat, pointTile, rankedProtobuf, tileZoom } from './leaflet-private.js';
-import { gradeExcluded, layerParams, setRegion } from './filters.js';
+import { drawnPoints, flatHeat, hiddenStyle, pointTile, rankedProtobuf, restyle, tileZoom } from './leaflet-private.js';
+import { layerParams, setRegion } from './filters.js';
 import { showEnterprise } from './panel.js';
 import { updateLegend } from './legend.js';
 
@@ -13,32 +13,48 @@ const L = window.L;
 
 // --- points on canvas tiles ------------------------------------------------
 
+// Features drawn in rank order, the most urgent last (on top): the first
+// class of the layer's colours (红 before 蓝, see classOrder), 重大 hazards,
+// then the highlighted (overdue).
 function featureRank(spec) {
-  const s = spec.style;
+  const s = spec.style, order = s.color_by ? classOrder(spec) : [];
   return function (props) {
     let r = 0;
-    if (s.color_by && s.colors) { r += Object.keys(s.colors).indexOf(String(props[s.color_by])) < 0 ? 0 : 1; }
+    if (s.color_by) {
+      const shown = visibleClass(props, spec, order);
+      if (shown) { r += order.length - order.indexOf(shown.value); }
+    }
     if (s.color_by === 'level' && props.level === 'major') { r += 2; }
-    if (s.highlight_by && truthy(props[s.highlight_by])) { r += 4; }
+    if (s.highlight_by && truthy(props[s.highlight_by])) { r += 10; }
     return r;
   };
 }
 
 function countLabel(n) { return n > 1 ? (n >= 10000 ? Math.round(n / 1000) + '千' : String(n)) : ''; }
 
+function radiusOf(s, count) { return count > 1 ? Math.min(26, s.radius + 8 * Math.log10(count)) : s.radius; }
+
+// A point's style: a layer coloured by a field draws each point in its
+// class's colour, with the count its shown classes leave (a class the
+// filters switch off is kept undrawn, so showing it again needs no request).
 function pointStyle(spec) {
   const s = spec.style;
   const shape = spec.legend.symbol === 'triangle' ? 'triangle' : 'circle';
   return function (props) {
-    const count = Number(props.count) || 1;
+    let count = Number(props.count) || 1;
     let fill = s.color;
-    if (s.color_by) { fill = s.colors[props[s.color_by]] || fill || '#777777'; }
+    if (s.color_by) {
+      const shown = visibleClass(props, spec, shownClasses(spec, S.filters));
+      if (!shown) { return hiddenStyle(radiusOf(s, count)); }
+      fill = s.colors[shown.value];
+      count = shown.count;
+    }
     const highlighted = s.highlight_by && truthy(props[s.highlight_by]);
-    const radius = count > 1 ? Math.min(26, s.radius + 8 * Math.log10(count)) : s.radius;
     return {
-      radius: radius, shape: shape, fill: true, fillColor: fill, fillOpacity: s.fill_opacity,
+      radius: radiusOf(s, count), shape: shape, fill: true, fillColor: fill, fillOpacity: s.fill_opacity,
       stroke: true, color: highlighted ? s.highlight_color : (s.stroke_color || fill),
       weight: highlighted ? 3 : s.weight, opacity: s.opacity, label: countLabel(count),
+      count: count,
     };
   };
 }
@@ -48,8 +64,8 @@ function vectorLayer(map, spec) {
   // Any MVT layer name inside the tile is drawn with this layer's style.
   const styles = new Proxy({}, { get: function () { return style; } });
   const url = function () { return spec.url + query(layerParams(spec)); };
-  let seq = 0;
-  const layer = rankedProtobuf(url(), {
+  let seq = 0, current = url();
+  const layer = rankedProtobuf(current, {
     rendererFactory: pointTile,
     featureRank: featureRank(spec),
     // Clicks are hit-tested by the map (see onMapClick): a canvas tile that
@@ -66,9 +82,16 @@ function vectorLayer(map, spec) {
     // Region outlines and district numbers first, then the points.
     fetchOptions: { credentials: 'same-origin', priority: 'low' },
   });
+  // New tiles when the filters change what they hold; else (the grades shown)
+  // the tiles already loaded are drawn again.
   layer.refresh = function () {
-    layer.setUrl(url());
-    if (gradeExcluded(spec) && map.hasLayer(layer)) { map.removeLayer(layer); }
+    const next = url();
+    if (next !== current) {
+      current = next;
+      layer.setUrl(next);
+    } else {
+      restyle(layer, style);
+    }
   };
   return layer;
 }
@@ -106,11 +129,16 @@ export function featureAt(containerPoint) {
   return null;
 }
 
+// How many a drawn point stands for (of a cell: what the shown classes leave).
+function drawnCount(feature) {
+  return Number(feature.options.count) || Number((feature.properties || {}).count) || 1;
+}
+
 function onMapClick(e) {
   const hit = featureAt(e.containerPoint);
   if (!hit) { return; }
   const spec = hit.layer.spec, props = hit.feature.properties || {};
-  if (Number(props.count) > 1) {
+  if (drawnCount(hit.feature) > 1) {
     S.map.setView(e.latlng, Math.min(S.map.getZoom() + 2, S.map.getMaxZoom()));
     return;
   }
@@ -136,7 +164,7 @@ function hideTip() {
 }
 
 function pointTip(hit) {
-  const p = hit.feature.properties || {}, n = Number(p.count) || 1;
+  const p = hit.feature.properties || {}, n = drawnCount(hit.feature);
   const hazard = hit.layer.spec.source_layer === 'hazards';
   if (n > 1) {
     return el('div', { className: 'rm-tip-point' }, [

@@ -140,15 +140,26 @@ export function loadedFeatures(layer) {
   return out;
 }
 
-// Apply a vector layer's style function again to the features already loaded,
-// without requesting the tiles again (VectorGrid's own setFeatureStyle does
-// this for one id; _updateStyles is the step it uses).
+// Apply a vector layer's style function again to the features already loaded
+// and redraw each tile whole, without requesting the tiles again.  (Like
+// VectorGrid's setFeatureStyle, which sets a symbolizer's options, but for
+// every feature; a whole-tile redraw (L.Canvas's _redraw with no
+// _redrawBounds) also clears a circle that shrank or was hidden.)
 export function restyle(layer, style) {
   const all = renderers(layer);
   Object.keys(all).forEach(function (key) {
-    tileFeatures(all[key]).forEach(function (data) {
-      layer._updateStyles(data.feature, all[key], style);
+    const renderer = all[key], z = renderer.getCoord().z;
+    tileFeatures(renderer).forEach(function (data) {
+      const f = data.feature;
+      f.options = L.extend({}, L.Path.prototype.options, style(f.properties, z));
+      f._radius = f.options.radius || f._radius;
+      f._updateBounds();
     });
+    if (renderer._map) {
+      if (renderer._redrawRequest) { L.Util.cancelAnimFrame(renderer._redrawRequest); }
+      renderer._redrawBounds = null;
+      renderer._redraw();
+    }
   });
 }
 

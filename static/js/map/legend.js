@@ -1,8 +1,9 @@
 /* The legend of what is drawn, and the notes in the layer control on layers
  * that show only from a zoom on. */
 
-import { classLabels } from '../map-core.js';
+import { classLabels, shownClasses } from '../map-core.js';
 import { S, el, layerList } from './state.js';
+import { showClasses } from './filters.js';
 
 const L = window.L;
 const SVG = 'http://www.w3.org/2000/svg';  // the SVG namespace name, never fetched
@@ -47,7 +48,10 @@ export function updateLegend() {
   layerList().forEach(function (layer) {
     const spec = layer.spec, st = spec.style;
     if (!S.map.hasLayer(layer)) { return; }
-    if (spec.kind === 'vector_tiles' && st.color) {
+    if (spec.kind === 'vector_tiles' && spec.legend.labels.length) {
+      items.push(el('div', { className: 'rm-legend-sub', text: spec.legend.label }));
+      classToggles(spec).forEach(function (b) { items.push(b); });
+    } else if (spec.kind === 'vector_tiles' && st.color) {
       items.push(el('div', {}, [swatch(st.color, 'circle'), spec.legend.label]));
     } else if (spec.kind === 'vector_tiles') {
       Object.keys(st.colors).forEach(function (k) {
@@ -74,6 +78,26 @@ export function updateLegend() {
     }
   });
   box.replaceChildren.apply(box, items);
+}
+
+// A coloured layer's legend entries (the enterprises' grades) are toggles: a
+// click hides or shows that class on the map without a new request (it is
+// the grade filter, so the form, the URL and the other layers follow).  The
+// last class shown cannot be switched off.
+function classToggles(spec) {
+  const shown = shownClasses(spec, S.filters);
+  return spec.legend.labels.map(function (pair) {
+    const value = pair[0], on = shown.indexOf(value) >= 0;
+    const button = el('button', {
+      type: 'button', className: 'rm-legend-toggle' + (on ? '' : ' rm-legend-off'),
+      'aria-pressed': String(on), 'data-value': value, title: (on ? '隐藏' : '显示') + pair[1],
+    }, [swatch(spec.style.colors[value], spec.legend.symbol), pair[1]]);
+    button.addEventListener('click', function () {
+      const next = on ? shown.filter(function (c) { return c !== value; }) : shown.concat([value]);
+      if (next.length) { showClasses(spec, next); }
+    });
+    return button;
+  });
 }
 
 // A layer greyed out in the layer control says from which zoom it shows.

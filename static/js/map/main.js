@@ -25,7 +25,7 @@
  */
 
 import { S, layerList } from './state.js';
-import { applyGradeFilter, readUrl, wireFilters, writeUrl } from './filters.js';
+import { readUrl, wireFilters, writeUrl } from './filters.js';
 import { buildLayer, localBasemap, wirePointer } from './layers.js';
 import { addLegend, updateLegend, zoomNotes } from './legend.js';
 import { hidePanel } from './panel.js';
@@ -84,7 +84,7 @@ function addLayers(map, specs) {
   const overlays = {};
   specs.forEach(function (spec) {
     const layer = buildLayer(map, spec);
-    if (spec.visible) { layer.addTo(map); }  // (applyGradeFilter then takes off what the URL excludes)
+    if (spec.visible) { layer.addTo(map); }
     overlays[spec.title] = layer;
   });
   S.control = L.control.layers({}, overlays, { position: 'topright', collapsed: false, autoZIndex: false });
@@ -99,7 +99,6 @@ function start(page) {
   setUp(map, S.cfg);
   addLayers(map, S.cfg.layers);
   leafDefaults(map);
-  applyGradeFilter();
   addLegend(map);
   wirePointer(map);
   map.on('zoomend', function () {
