@@ -54,12 +54,12 @@ export function stateQuery(filters, metric, view, focus) {
 }
 
 // A layer's request parameters: its own parameters are defaults and a filter
-// the user set wins, except the filter on the field the layer is coloured by
-// (the enterprises' grade): the layer shows and hides those classes itself,
-// so its tiles do not change with it.
+// the user set wins, except, for vector tiles, the filter on the field the
+// layer is coloured by (the enterprises' grade): the layer shows and hides
+// those classes itself (see visibleClass), so its tiles do not change with it.
 export function layerParams(spec, filters) {
   const p = {};
-  const colorBy = spec.style && spec.style.color_by;
+  const colorBy = spec.kind === 'vector_tiles' && spec.style ? spec.style.color_by : null;
   Object.keys(spec.params || {}).forEach(function (k) { p[k] = spec.params[k]; });
   Object.keys(filters).forEach(function (k) {
     if (k !== colorBy) { p[k] = filters[k]; }

@@ -5,15 +5,16 @@
  * applied) and filled in their grade colours; the enterprise tiles leave out
  * an enterprise with zones there.  Clicking a zone opens the enterprise panel
  * with the zone and its risk points on top. */
+import { query } from './map-core.js';
 import { S, el, gradeOf, registerKind } from './map/state.js';
 import { showEnterprise } from './map/panel.js';
 
 const L = window.L;
 
 function zoneBlock(p) {
-  var g = gradeOf(p.grade);
-  var items = (p.risk_points || []).map(function (rp) {
-    var rg = gradeOf(rp.grade);
+  const g = gradeOf(p.grade);
+  const items = (p.risk_points || []).map(function (rp) {
+    const rg = gradeOf(rp.grade);
     return el('li', {}, [el('span', { className: 'rm-badge', style: 'background:' + (rg ? rg.color : '#999'),
                                       text: rg ? rg.colour_name : '—' }), ' ' + rp.name]);
   });
@@ -29,17 +30,17 @@ function zoneBlock(p) {
 function openZone(p) {
   showEnterprise(p.enterprise_id).then(function (e) {
     if (!e) { return; }
-    var body = document.getElementById('rm-panel-body');
-    var view = body.firstChild;
+    const body = document.getElementById('rm-panel-body');
+    const view = body.firstChild;
     if (view && view.firstChild) { view.insertBefore(zoneBlock(p), view.firstChild.nextSibling); }
   });
 }
 
 // Whether a ring ([LatLng]) holds the point (ray casting in lng/lat: zones are small).
 function inRing(ring, p) {
-  var inside = false;
-  for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    var a = ring[i], b = ring[j];
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const a = ring[i], b = ring[j];
     if ((a.lat > p.lat) !== (b.lat > p.lat) &&
         p.lng < (b.lng - a.lng) * (p.lat - a.lat) / (b.lat - a.lat) + a.lng) { inside = !inside; }
   }
@@ -56,14 +57,14 @@ function inPolygon(latlngs, p) {
 }
 
 registerKind('zones', function (map, spec) {
-  var s = spec.style;
-  var layer = L.geoJSON(null, {
+  const s = spec.style;
+  const layer = L.geoJSON(null, {
     style: function (f) {
       return { color: s.stroke_color || '#333333', weight: s.weight, opacity: s.opacity,
                fillColor: s.colors[String(f.properties.grade)] || '#9E9E9E', fillOpacity: s.fill_opacity };
     },
     onEachFeature: function (f, l) {
-      var g = gradeOf(f.properties.grade);
+      const g = gradeOf(f.properties.grade);
       l.bindTooltip(f.properties.enterprise_name + ' · ' + f.properties.name + '（' + (g ? g.colour_name + '·' + g.name : '未评级') + '）',
                     { sticky: true });
     },
@@ -72,22 +73,23 @@ registerKind('zones', function (map, spec) {
   // above it), after the points' own handler (layers.js): showEnterprise shows the last call's answer.
   map.on('click', function (e) {
     if (!map.hasLayer(layer)) { return; }
-    var hit = layer.getLayers().filter(function (l) {
+    const hit = layer.getLayers().filter(function (l) {
       return l.getBounds().contains(e.latlng) && inPolygon(l.getLatLngs(), e.latlng);
     }).pop();  // the last drawn: the highest grade
     if (hit) { window.setTimeout(function () { openZone(hit.feature.properties); }, 0); }
   });
-  var seq = 0;
+  let seq = 0;
   layer.refresh = function () {
     if (!map.hasLayer(layer)) { return; }
-    var mine = ++seq;
+    const mine = ++seq;
     if (map.getZoom() < spec.min_zoom) { layer.clearLayers(); return; }
-    var b = map.getBounds();
-    var q = new URLSearchParams();
-    Object.keys(S.filters).forEach(function (k) { if (S.filters[k]) { q.set(k, S.filters[k]); } });
-    q.set('bbox', [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(','));
-    q.set('zoom', String(Math.round(map.getZoom())));
-    fetch(spec.url + '?' + q.toString(), { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+    const b = map.getBounds();
+    // Every filter as it is (the grade filter here is the enterprises' grade, not the zones' colour).
+    const params = Object.assign({}, S.filters, {
+      bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(','),
+      zoom: String(Math.round(map.getZoom())),
+    });
+    fetch(spec.url + query(params), { credentials: 'same-origin', headers: { Accept: 'application/json' } })
       .then(function (r) { return r.ok ? r.json() : { features: [] }; })
       .then(function (data) {
         if (mine !== seq) { return; }

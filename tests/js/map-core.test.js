@@ -39,13 +39,15 @@ test('the URL state round-trips through the query string', () => {
 });
 
 const ENTERPRISES = {
+  kind: 'vector_tiles',
   params: {},
   style: { color_by: 'grade', colors: { 1: '#e60012', 2: '#ff8c00', 3: '#ffd700', 4: '#1e6fd9' } },
   legend: { labels: [['1', '重大风险（红）'], ['2', '较大风险（橙）'], ['3', '一般风险（黄）'], ['4', '低风险（蓝）']] },
 };
 
 test('a layer\'s parameters: the filters win, except the field the layer colours by', () => {
-  const hazards = { params: { hazard_state: 'registered,rectifying,rectified' }, style: { color_by: 'level' } };
+  const hazards = { kind: 'vector_tiles', params: { hazard_state: 'registered,rectifying,rectified' },
+                    style: { color_by: 'level' } };
   assert.deepEqual(core.layerParams(hazards, { hazard_level: 'major', grade: '1' }),
                    { hazard_state: 'registered,rectifying,rectified', hazard_level: 'major', grade: '1' });
   assert.deepEqual(core.layerParams(hazards, { hazard_state: 'closed' }), { hazard_state: 'closed' });
@@ -54,6 +56,8 @@ test('a layer\'s parameters: the filters win, except the field the layer colours
                    { region: '532500', as_of: '2026-01' });
   assert.equal(core.query(core.layerParams(ENTERPRISES, { region: '532500', industry: '', grade: '2' })),
                '?region=532500');
+  // Another kind of layer coloured by grade (the risk zones) keeps the filter: it is the enterprises' grade.
+  assert.deepEqual(core.layerParams({ kind: 'zones', style: { color_by: 'grade' } }, { grade: '1' }), { grade: '1' });
 });
 
 test('the grade filter chooses the classes shown, in the legend\'s order', () => {
