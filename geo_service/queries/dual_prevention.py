@@ -48,6 +48,7 @@ __all__ = [
     "review_queue",
     "grades_as_of",
     "grade_at",
+    "risk_point_grade_at",
     "month_end",
     "grade_changes",
     "enterprise_chain",
@@ -432,6 +433,35 @@ def grade_at(at: dt.datetime, enterprise_id: Any = None) -> sa.ScalarSelect[Any]
         .limit(1)
         .scalar_subquery()
     )
+
+
+def risk_point_grade_at(at: dt.datetime) -> sa.ColumnElement[Any]:
+    """The grade ``risk_point`` had at instant ``at``, as a return counts it.
+
+    Read backwards from now: the unit's first ``risk_point`` grade event after
+    ``at`` holds the grade it had before (``from_grade``); when that event is
+    the unit's creation (recorded after ``at``, e.g. imported later with an
+    earlier assessment date) the grade it was recorded with (``to_grade``);
+    with no event after ``at``, its grade of now.  This also holds for units
+    recorded before the grade history began (migration 0011 kept no baseline
+    for them), and reads only the events after ``at`` of the unit's
+    enterprise (``ix_grade_event_enterprise_at``).  Whether a unit belongs to
+    a period at all is its assessment date's business
+    (:func:`~geo_service.queries.metrics.risk_assessed`).
+    """
+    g = sa.table("grade_event", sa.column("id"), sa.column("at"), sa.column("enterprise_id"),
+                 sa.column("risk_point_id"), sa.column("kind"), sa.column("from_grade", sa.SmallInteger),
+                 sa.column("to_grade", sa.SmallInteger))
+    later = (
+        sa.select(sa.func.coalesce(g.c.from_grade, g.c.to_grade))
+        .where(g.c.enterprise_id == RiskPoint.enterprise_id, g.c.risk_point_id == RiskPoint.id,
+               g.c.kind == "risk_point", g.c.at > sa.literal(at, sa.DateTime(timezone=True)))
+        .order_by(g.c.at, g.c.id)
+        .limit(1)
+        .correlate(RiskPoint)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(later, RiskPoint.grade)
 
 
 def grade_changes(scope: Scope, *, month: dt.date, region: str | None = None) -> Select[Any]:

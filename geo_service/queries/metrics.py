@@ -246,9 +246,10 @@ def is_supervised() -> ColumnElement[bool]:
     return from_source(SUPERVISED_SOURCE)
 
 
-def major_risk() -> ColumnElement[bool]:
-    """重大风险: a red risk point."""
-    return RiskPoint.grade == MAJOR_RISK_GRADE
+def major_risk(grade: Any = None) -> ColumnElement[bool]:
+    """重大风险: a red risk point; ``grade`` is another grade column (default
+    ``risk_point.grade``, e.g. its grade at a month's end)."""
+    return (RiskPoint.grade if grade is None else grade) == MAJOR_RISK_GRADE
 
 
 def controls_in_place() -> ColumnElement[bool]:
