@@ -30,6 +30,7 @@ from ..models import (
     InspectionTask,
     RiskEvent,
     RiskPoint,
+    RiskZone,
 )
 from .scope import Scope, enterprise_scope, region_clause, region_prefix
 
@@ -49,6 +50,7 @@ __all__ = [
     "grades_as_of",
     "grade_at",
     "risk_point_grade_at",
+    "zone_grade_at",
     "month_end",
     "grade_changes",
     "enterprise_chain",
@@ -462,6 +464,23 @@ def risk_point_grade_at(at: dt.datetime) -> sa.ColumnElement[Any]:
         .scalar_subquery()
     )
     return sa.func.coalesce(later, RiskPoint.grade)
+
+
+def zone_grade_at(at: dt.datetime, zone_id: Any = None) -> sa.ScalarSelect[Any]:
+    """The grade of the risk zone ``zone_id`` (a column, default ``risk_zone.id``) at instant
+    ``at``: the last ``zone`` grade event at or before it (NULL: ungraded or not drawn yet
+    then).  The same rule as the SQL function ``risk_zone_grade_as_of`` (migration 0017),
+    one zone at a time (``ix_grade_event_zone_at``)."""
+    g = sa.table("grade_event", sa.column("id"), sa.column("at"), sa.column("zone_id"),
+                 sa.column("kind"), sa.column("to_grade", sa.SmallInteger))
+    zid = RiskZone.id if zone_id is None else zone_id
+    return (
+        sa.select(g.c.to_grade)
+        .where(g.c.zone_id == zid, g.c.kind == "zone", g.c.at <= sa.literal(at, sa.DateTime(timezone=True)))
+        .order_by(g.c.at.desc(), g.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def grade_changes(scope: Scope, *, month: dt.date, region: str | None = None) -> Select[Any]:

@@ -89,6 +89,7 @@ __all__ = [
     "is_supervised",
     "from_source",
     "major_risk",
+    "open_on",
     "controls_in_place",
     "five_measures",
     "rate",
@@ -214,6 +215,12 @@ def open_clause(state: Any = None) -> ColumnElement[bool]:
 def rectified_by(end: dt.date) -> ColumnElement[bool]:
     """The forms' 已整改: verified and signed off on or before ``end``."""
     return sa.and_(is_closed(), Hazard.verified_on <= end)
+
+
+def open_on(day: dt.date) -> ColumnElement[bool]:
+    """Hazards open on ``day`` as they stood then: found by then and not signed off by then
+    (a hazard closed since still counts; one found since does not)."""
+    return sa.and_(Hazard.found_on <= day, sa.not_(rectified_by(day)))
 
 
 def signed_off_in(start: dt.date, end: dt.date) -> ColumnElement[bool]:
