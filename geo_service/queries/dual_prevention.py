@@ -40,6 +40,8 @@ __all__ = [
     "month_bounds",
     "task_windows",
     "today_tasks",
+    "unit_tasks",
+    "unit_name",
     "overdue_task_counts",
     "completion_by_enterprise",
     "completion_total",
@@ -151,6 +153,37 @@ def today_tasks(scope: Scope, *, as_of: dt.datetime, enterprise_id: int | None =
                sa.or_(sub.c.overdue, sub.c.w_start >= sa.cast(sub.c.starts_on, sa.DateTime)),
                sa.cast(sub.c.starts_on, sa.DateTime) <= now)
         .order_by(sub.c.overdue.desc(), sub.c.w_end, sub.c.id)
+    )
+
+
+def unit_tasks(scope: Scope, *, as_of: dt.datetime, unit_id: int | None = None,
+               zone_id: int | None = None) -> Select[Any]:
+    """The active tasks of one 风险分析单元 (risk point ``unit_id``) or of the units in the risk
+    zone ``zone_id`` (what a 风险告知卡's QR code names), with their current window
+    (:func:`task_windows`): those behind first, then those still due, then those
+    already recorded in this window; tasks that have not started yet are left out."""
+    sub = task_windows(scope, as_of=as_of).subquery()
+    if zone_id is not None:
+        units = sa.select(RiskPoint.id).where(RiskPoint.zone_id == zone_id)
+        pick = sub.c.unit_id.in_(units)
+    else:
+        pick = sub.c.unit_id == unit_id
+    return (
+        sa.select(sub)
+        .where(pick, sa.cast(sub.c.starts_on, sa.DateTime) <= local(as_of))
+        .order_by(sub.c.overdue.desc(), sub.c.done_now, sub.c.w_end, sub.c.id)
+    )
+
+
+def unit_name(scope: Scope, *, unit_id: int | None = None, zone_id: int | None = None) -> Select[Any]:
+    """``name`` and ``enterprise_id`` of the risk point ``unit_id`` or the risk zone ``zone_id``
+    when its enterprise lies in ``scope`` (no row otherwise)."""
+    table: Any = RiskZone if zone_id is not None else RiskPoint
+    key = zone_id if zone_id is not None else unit_id
+    return (
+        sa.select(table.name, table.enterprise_id)
+        .join(Enterprise, Enterprise.id == table.enterprise_id)
+        .where(table.id == key, enterprise_scope(scope))
     )
 
 

@@ -90,9 +90,51 @@ def _render_today(enterprise_id: int, *, error: str | None = None, status: int =
                            may_record=current_actor().may("report_hazard")), status
 
 
+def _id_arg(values: Any, name: str) -> int | None:
+    """An optional positive id ``name`` of ``values`` (query string or form)."""
+    value = (values.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 2**31:
+        raise InvalidParameter(name, "应为正整数编号")
+    return int(value)
+
+
+def unit_args(values: Any) -> tuple[int | None, int | None]:
+    """``unit`` (a risk point) or ``zone`` (a risk zone) named by a 风险告知卡's QR code."""
+    unit, zone = _id_arg(values, "unit"), _id_arg(values, "zone")
+    if unit is not None and zone is not None:
+        raise InvalidParameter("zone", "unit 与 zone 只能给出一个")
+    return unit, zone
+
+
+def unit_task_rows(unit: int | None, zone: int | None) -> tuple[Any, list[Any]]:
+    """The unit's (or zone's) name row and its tasks, in the caller's scope (name row None: not found)."""
+    session, scope = get_session(), current_scope()
+    row = session.execute(q.unit_name(scope, unit_id=unit, zone_id=zone)).first()
+    if row is None:
+        return None, []
+    return row, session.execute(q.unit_tasks(scope, as_of=_now(), unit_id=unit, zone_id=zone)).mappings().all()
+
+
+def _render_unit(unit: int | None, zone: int | None, *, error: str | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    row, tasks = unit_task_rows(unit, zone)
+    if row is None:
+        raise NotFound("该风险单元不存在或不在管辖范围内")
+    name = get_session().execute(q.enterprise_name(row.enterprise_id, scope=current_scope())).one().name
+    return render_template("dual/today.html", tasks=tasks, enterprise_id=row.enterprise_id, enterprise_name=name,
+                           unit_label=("风险区域 " if zone else "") + row.name, back_unit=unit, back_zone=zone,
+                           now=_now(), error=error, may_record=current_actor().may("report_hazard")), status
+
+
 @bp.get("/inspections/today")
 def today() -> tuple[str, int]:
-    """今日排查：今天到期和已逾期的排查任务（手机上两下完成一项）。"""
+    """今日排查：今天到期和已逾期的排查任务（手机上两下完成一项）；``unit``/``zone``：风险告知卡
+    二维码所指单元的全部排查任务。"""
+    unit, zone = unit_args(request.args)
+    if unit is not None or zone is not None:
+        return _render_unit(unit, zone)
     return _render_today(_task_enterprise(current_scope()))
 
 
@@ -112,6 +154,7 @@ def record(task_id: int) -> Any:
     session, scope = get_session(), current_scope()
     task = inspections.load_task(session, task_id, scope=scope, write=True)
     enterprise_id = task.enterprise_id
+    unit, zone = unit_args(request.form)  # recorded from a unit's list: back to it
     upload = request.files.get("photo")
     has_photo = upload is not None and bool(upload.filename)
     result = request.form.get("result") or ("abnormal" if has_photo else "")
@@ -125,7 +168,10 @@ def record(task_id: int) -> Any:
             upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=max_bytes)
     except (InvalidParameter, FileTooLarge) as err:
         session.rollback()
-        return _render_today(enterprise_id, error=err.extra.get("reason", err.user_msg), status=err.http_status)
+        reason = err.extra.get("reason", err.user_msg)
+        if unit is not None or zone is not None:
+            return _render_unit(unit, zone, error=reason, status=err.http_status)
+        return _render_today(enterprise_id, error=reason, status=err.http_status)
     finally:
         if upload is not None:
             upload.close()
@@ -134,9 +180,12 @@ def record(task_id: int) -> Any:
         flash(f"已记录异常，已生成隐患 #{hazard_id}", "hazard:" + url_for("ledger.hazard_page", hazard_id=hazard_id))
     else:
         flash("已记录：正常")
-    target = url_for("dual.today")
-    if current_scope().enterprise_id is None:
-        target += f"?enterprise={enterprise_id}"
+    if unit is not None or zone is not None:
+        target = url_for("dual.today", unit=unit, zone=zone)
+    else:
+        target = url_for("dual.today")
+        if current_scope().enterprise_id is None:
+            target += f"?enterprise={enterprise_id}"
     return redirect(target, 303)
 
 
