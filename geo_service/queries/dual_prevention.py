@@ -43,6 +43,7 @@ __all__ = [
     "unit_tasks",
     "unit_name",
     "overdue_task_counts",
+    "overdue_enterprises",
     "completion_by_enterprise",
     "completion_total",
     "completion_by_region",
@@ -195,6 +196,20 @@ def overdue_task_counts(scope: Scope, *, as_of: dt.datetime, region: str | None 
         sa.select(sub.c.enterprise_id, sa.func.count().label("tasks"),
                   sa.func.count().filter(sub.c.overdue).label("overdue"))
         .group_by(sub.c.enterprise_id)
+    )
+
+
+def overdue_enterprises(scope: Scope, *, as_of: dt.datetime, region: str | None = None) -> Select[Any]:
+    """The enterprises in ``scope`` (and ``region``) with tasks overdue at ``as_of``
+    (:func:`overdue_task_counts`), worst first: ``enterprise_id``, ``name``,
+    ``region_code``, ``tasks`` (active), ``overdue``."""
+    counts = overdue_task_counts(scope, as_of=as_of, region=region).subquery()
+    return (
+        sa.select(Enterprise.id.label("enterprise_id"), Enterprise.name, Enterprise.region_code,
+                  counts.c.tasks, counts.c.overdue)
+        .join(counts, counts.c.enterprise_id == Enterprise.id)
+        .where(counts.c.overdue > 0, enterprise_scope(scope))
+        .order_by(counts.c.overdue.desc(), Enterprise.name, Enterprise.id)
     )
 
 

@@ -20,6 +20,7 @@ from ...services.evidence import FileTooLarge
 from ..context import current_actor, current_scope
 from . import bp
 
+LIST_LIMIT = 50  # rows of each long list (overview, overdue enterprises) before "显示全部"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -67,13 +68,33 @@ def _ledger_helpers() -> dict[str, Any]:
 # --------------------------------------------------------------------------- 今日排查
 
 
-def _task_enterprise(scope: Scope) -> int:
+def _task_enterprise(scope: Scope) -> int | None:
+    """The enterprise whose 今日排查 is asked for: the account's own, else ``enterprise``
+    (None: a regulator's overview of his jurisdiction)."""
     if scope.enterprise_id is not None:
         return scope.enterprise_id
-    arg = request.args.get("enterprise", "")
-    if not arg.isdigit():
-        raise InvalidParameter("enterprise", "请从企业页进入该企业的今日排查")
+    arg = (request.args.get("enterprise") or "").strip()
+    if not arg:
+        return None
+    if not arg.isdigit() or not 0 < int(arg) < 2**31:
+        raise InvalidParameter("enterprise", "应为企业编号")
     return int(arg)
+
+
+def _may_record() -> bool:
+    """排查记录 are the enterprise's own: recorded by its accounts; anyone else sees the list read-only."""
+    return current_scope().enterprise_id is not None and current_actor().may("report_hazard")
+
+
+def _render_overdue() -> tuple[str, int]:
+    """A regulator's 今日排查: the enterprises of his jurisdiction with overdue tasks, worst first."""
+    session, scope, now = get_session(), current_scope(), _now()
+    region = _region_arg()
+    rows = session.execute(q.overdue_enterprises(scope, as_of=now, region=region)).mappings().all()
+    return render_template(
+        "dual/today_overdue.html", rows=rows, now=now, region=region or "", limit=LIST_LIMIT,
+        show_all=request.args.get("all") == "1",
+        all_url=url_for("dual.today", **{**request.args.to_dict(), "all": "1"})), 200
 
 
 def _render_today(enterprise_id: int, *, error: str | None = None, status: int = 200) -> tuple[str, int]:
@@ -86,8 +107,7 @@ def _render_today(enterprise_id: int, *, error: str | None = None, status: int =
             raise NotFound(f"企业 {enterprise_id} 不存在或不在管辖范围内")
         name = row.name
     return render_template("dual/today.html", tasks=tasks, enterprise_id=enterprise_id, enterprise_name=name,
-                           now=now, error=error,
-                           may_record=current_actor().may("report_hazard")), status
+                           now=now, error=error, may_record=_may_record()), status
 
 
 def _id_arg(values: Any, name: str) -> int | None:
@@ -125,17 +145,20 @@ def _render_unit(unit: int | None, zone: int | None, *, error: str | None = None
     name = get_session().execute(q.enterprise_name(row.enterprise_id, scope=current_scope())).one().name
     return render_template("dual/today.html", tasks=tasks, enterprise_id=row.enterprise_id, enterprise_name=name,
                            unit_label=("风险区域 " if zone else "") + row.name, back_unit=unit, back_zone=zone,
-                           now=_now(), error=error, may_record=current_actor().may("report_hazard")), status
+                           now=_now(), error=error, may_record=_may_record()), status
 
 
 @bp.get("/inspections/today")
 def today() -> tuple[str, int]:
     """今日排查：今天到期和已逾期的排查任务（手机上两下完成一项）；``unit``/``zone``：风险告知卡
-    二维码所指单元的全部排查任务。"""
+    二维码所指单元的全部排查任务；没有企业的账号：辖区内有逾期任务的企业（只读）。"""
     unit, zone = unit_args(request.args)
     if unit is not None or zone is not None:
         return _render_unit(unit, zone)
-    return _render_today(_task_enterprise(current_scope()))
+    enterprise_id = _task_enterprise(current_scope())
+    if enterprise_id is None:
+        return _render_overdue()
+    return _render_today(enterprise_id)
 
 
 def _coordinate(name: str) -> float | None:
@@ -209,9 +232,6 @@ def enterprise_panel(enterprise_id: int) -> dict[str, Any]:
             "month": month, "due": total["due"], "done": total["done"], "abnormal": total["abnormal"],
             "rate": _rate(total["done"], total["due"]), "tasks": overdue.tasks if overdue else 0,
             "overdue": overdue.overdue if overdue else 0, "chain": chain, "share": share}
-
-
-LIST_LIMIT = 50  # rows of each list on the overview before "显示全部"
 
 
 @bp.get("/dual-prevention")
