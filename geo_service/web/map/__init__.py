@@ -240,7 +240,7 @@ def districts() -> Any:
     body["region"] = {"code": region.code, "name": region.name, "level": region.level}
     numbers = {s["code"]: s for s in child_summaries(session, region.code, scope=scope, as_of=as_of)}
     if metric in TASK_METRICS:
-        # read per enterprise (task mix and tallies): only when the map colours by it
+        # read from the tallies and the task mix by region: only when the map colours by it
         task_month = _task_month(filters.month)
         body["task_month"] = task_month.strftime("%Y-%m")
         for code, tasks in _completion_by_region(session, region.code, task_month).items():
