@@ -558,8 +558,9 @@ def risk_point_grade_at(at: dt.datetime) -> sa.ColumnElement[Any]:
     earlier assessment date) the grade it was recorded with (``to_grade``);
     with no event after ``at``, its grade of now.  This also holds for units
     recorded before the grade history began (migration 0011 kept no baseline
-    for them), and reads only the events after ``at`` of the unit's
-    enterprise (``ix_grade_event_enterprise_at``).  Whether a unit belongs to
+    for them), and reads only the events after ``at``: the units changed since
+    once (``ix_grade_event_at``), then each of those units' own
+    (``ix_grade_event_enterprise_at``).  Whether a unit belongs to
     a period at all is its assessment date's business
     (:func:`~geo_service.queries.metrics.risk_assessed`).
     """
@@ -575,7 +576,11 @@ def risk_point_grade_at(at: dt.datetime) -> sa.ColumnElement[Any]:
         .correlate(RiskPoint)
         .scalar_subquery()
     )
-    return sa.func.coalesce(later, RiskPoint.grade)
+    # the units changed since: one hashed list (ix_grade_event_at), so the per-unit lookup runs
+    # only for them and a return of the current month reads no history at all
+    changed = sa.select(g.c.risk_point_id).where(g.c.kind == "risk_point",
+                                                 g.c.at > sa.literal(at, sa.DateTime(timezone=True)))
+    return sa.case((RiskPoint.id.in_(changed), sa.func.coalesce(later, RiskPoint.grade)), else_=RiskPoint.grade)
 
 
 def zone_grade_at(at: dt.datetime, zone_id: Any = None) -> sa.ScalarSelect[Any]:
