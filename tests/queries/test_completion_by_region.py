@@ -14,13 +14,13 @@ from collections import defaultdict
 
 import pytest
 from helpers import credit_code
+from services.test_dual_prevention import at, build
 from sqlalchemy import text
 
 from geo_service.domain import Actor
 from geo_service.queries import dual_prevention as dp
 from geo_service.queries.scope import ALL, Scope
 from geo_service.services import inspections
-from services.test_dual_prevention import at, build
 
 SYSTEM = Actor("测试导入")
 OCT, NOV = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
