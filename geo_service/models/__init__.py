@@ -520,13 +520,14 @@ class TaskTally(Base):
 
 
 class GradeEvent(Base):
-    """One grade change (risk point, enterprise computed / override / effective), written by triggers."""
+    """One grade change (risk point, enterprise computed / override / effective, risk zone), written by triggers."""
 
     __tablename__ = "grade_event"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     enterprise_id: Mapped[int] = mapped_column(Integer)
     risk_point_id: Mapped[int | None] = mapped_column(Integer)
+    zone_id: Mapped[int | None] = mapped_column(Integer)  # kind "zone" (migration 0017)
     kind: Mapped[str] = mapped_column(String(20))
     from_grade: Mapped[int | None] = mapped_column(SmallInteger)
     to_grade: Mapped[int | None] = mapped_column(SmallInteger)

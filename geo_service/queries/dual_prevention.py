@@ -30,6 +30,7 @@ from ..models import (
     InspectionTask,
     RiskEvent,
     RiskPoint,
+    RiskZone,
 )
 from .scope import Scope, enterprise_scope, region_clause, region_prefix
 
@@ -39,7 +40,10 @@ __all__ = [
     "month_bounds",
     "task_windows",
     "today_tasks",
+    "unit_tasks",
+    "unit_name",
     "overdue_task_counts",
+    "overdue_enterprises",
     "completion_by_enterprise",
     "completion_total",
     "completion_by_region",
@@ -48,6 +52,8 @@ __all__ = [
     "review_queue",
     "grades_as_of",
     "grade_at",
+    "risk_point_grade_at",
+    "zone_grade_at",
     "month_end",
     "grade_changes",
     "enterprise_chain",
@@ -151,6 +157,37 @@ def today_tasks(scope: Scope, *, as_of: dt.datetime, enterprise_id: int | None =
     )
 
 
+def unit_tasks(scope: Scope, *, as_of: dt.datetime, unit_id: int | None = None,
+               zone_id: int | None = None) -> Select[Any]:
+    """The active tasks of one 风险分析单元 (risk point ``unit_id``) or of the units in the risk
+    zone ``zone_id`` (what a 风险告知卡's QR code names), with their current window
+    (:func:`task_windows`): those behind first, then those still due, then those
+    already recorded in this window; tasks that have not started yet are left out."""
+    sub = task_windows(scope, as_of=as_of).subquery()
+    if zone_id is not None:
+        units = sa.select(RiskPoint.id).where(RiskPoint.zone_id == zone_id)
+        pick = sub.c.unit_id.in_(units)
+    else:
+        pick = sub.c.unit_id == unit_id
+    return (
+        sa.select(sub)
+        .where(pick, sa.cast(sub.c.starts_on, sa.DateTime) <= local(as_of))
+        .order_by(sub.c.overdue.desc(), sub.c.done_now, sub.c.w_end, sub.c.id)
+    )
+
+
+def unit_name(scope: Scope, *, unit_id: int | None = None, zone_id: int | None = None) -> Select[Any]:
+    """``name`` and ``enterprise_id`` of the risk point ``unit_id`` or the risk zone ``zone_id``
+    when its enterprise lies in ``scope`` (no row otherwise)."""
+    table: Any = RiskZone if zone_id is not None else RiskPoint
+    key = zone_id if zone_id is not None else unit_id
+    return (
+        sa.select(table.name, table.enterprise_id)
+        .join(Enterprise, Enterprise.id == table.enterprise_id)
+        .where(table.id == key, enterprise_scope(scope))
+    )
+
+
 def overdue_task_counts(scope: Scope, *, as_of: dt.datetime, region: str | None = None,
                         enterprise_id: int | None = None) -> Select[Any]:
     """Per enterprise: active tasks and those overdue at ``as_of`` (previous window missed)."""
@@ -159,6 +196,20 @@ def overdue_task_counts(scope: Scope, *, as_of: dt.datetime, region: str | None 
         sa.select(sub.c.enterprise_id, sa.func.count().label("tasks"),
                   sa.func.count().filter(sub.c.overdue).label("overdue"))
         .group_by(sub.c.enterprise_id)
+    )
+
+
+def overdue_enterprises(scope: Scope, *, as_of: dt.datetime, region: str | None = None) -> Select[Any]:
+    """The enterprises in ``scope`` (and ``region``) with tasks overdue at ``as_of``
+    (:func:`overdue_task_counts`), worst first: ``enterprise_id``, ``name``,
+    ``region_code``, ``tasks`` (active), ``overdue``."""
+    counts = overdue_task_counts(scope, as_of=as_of, region=region).subquery()
+    return (
+        sa.select(Enterprise.id.label("enterprise_id"), Enterprise.name, Enterprise.region_code,
+                  counts.c.tasks, counts.c.overdue)
+        .join(counts, counts.c.enterprise_id == Enterprise.id)
+        .where(counts.c.overdue > 0, enterprise_scope(scope))
+        .order_by(counts.c.overdue.desc(), Enterprise.name, Enterprise.id)
     )
 
 
@@ -290,15 +341,82 @@ def completion_total(scope: Scope, *, first_month: dt.date, last_month: dt.date,
     return sa.text(sql).bindparams(**params)
 
 
+_BY_REGION_SQL = """
+WITH months AS (
+    SELECT m::timestamp AS m_start, (m + interval '1 month')::timestamp AS m_next
+      FROM generate_series(CAST(:first AS timestamp), CAST(:last AS timestamp), interval '1 month') m
+), children AS (
+    SELECT r.code, r.name, {prefix} AS p FROM region r WHERE r.parent_code = :parent AND {visible}
+), mix AS (
+    -- tasks alike owe alike: group the parent's tasks by county and cycle, then by child region
+    SELECT ch.code, g.cycle_n, g.cycle_unit, g.starts_on, g.ended_on, sum(g.n)::bigint AS n
+      FROM (SELECT x.region_code, x.cycle_n, x.cycle_unit, x.starts_on, x.ended_on, sum(x.n)::bigint AS n
+              FROM task_mix x WHERE {where_x} GROUP BY 1, 2, 3, 4, 5) g
+      JOIN children ch ON g.region_code LIKE ch.p || '%'
+     GROUP BY 1, 2, 3, 4, 5
+), due AS (
+    SELECT mix.code, sum(mix.n * inspection_due(mix.cycle_n, mix.cycle_unit, mix.starts_on,
+                                                nullif(mix.ended_on, 'infinity'), m.m_start, m.m_next,
+                                                CAST(:as_of AS timestamp)))::bigint AS due
+      FROM mix CROSS JOIN months m
+     GROUP BY 1
+), done AS (
+    SELECT ch.code, sum(t.done)::bigint AS done, sum(t.abnormal)::bigint AS abnormal
+      FROM (SELECT t.region_code, sum(t.done) AS done, sum(t.abnormal) AS abnormal
+              FROM task_tally t
+             WHERE {where_t} AND t.month >= CAST(:first AS date) AND t.month <= CAST(:last AS date)
+             GROUP BY 1) t
+      JOIN children ch ON t.region_code LIKE ch.p || '%'
+     GROUP BY 1
+), early AS (
+    -- only for a period not yet over: windows still open, ending in the period, already done
+    SELECT ch.code, sum(k.early)::bigint AS early
+      FROM (SELECT e.region_code, count(*) AS early
+              FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id,
+                   LATERAL inspection_window(k.cycle_n, k.cycle_unit, CAST(:as_of AS timestamp)) w
+             WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp) AND {where_e}
+               AND k.active AND w.w_end > CAST(:as_of AS timestamp)
+               AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
+               AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start
+             GROUP BY 1) k
+      JOIN children ch ON k.region_code LIKE ch.p || '%'
+     GROUP BY 1
+), counted AS (
+    -- an enterprise with records has tasks (a task with records cannot be deleted); each
+    -- enterprise has one region_code, so the counties' counts add up
+    SELECT ch.code, sum(c.enterprises)::bigint AS enterprises
+      FROM (SELECT x.region_code, count(DISTINCT x.enterprise_id) AS enterprises
+              FROM task_mix x WHERE {where_x} GROUP BY 1) c
+      JOIN children ch ON c.region_code LIKE ch.p || '%'
+     GROUP BY 1
+)
+SELECT ch.code, ch.name, coalesce(counted.enterprises, 0)::bigint AS enterprises,
+       (coalesce(due.due, 0) + coalesce(early.early, 0))::bigint AS due,
+       coalesce(done.done, 0)::bigint AS done, coalesce(done.abnormal, 0)::bigint AS abnormal
+  FROM children ch
+  LEFT JOIN counted ON counted.code = ch.code
+  LEFT JOIN due ON due.code = ch.code
+  LEFT JOIN done ON done.code = ch.code
+  LEFT JOIN early ON early.code = ch.code
+ ORDER BY ch.code
+"""
+
+
 def completion_by_region(scope: Scope, *, parent: str, first_month: dt.date, last_month: dt.date,
                          as_of: dt.datetime) -> sa.TextClause:
     """任务完成率 per child region of ``parent`` (a region and everything below it), from the tallies.
 
     Columns ``code``, ``name``, ``enterprises`` (with tasks or records),
     ``due``, ``done``, ``abnormal``.  This is the district metric for the map's
-    heat layer and indicator strip.
+    heat layer and indicator strip.  One grouped statement over the tallies and
+    the task mix, which carry the enterprise's ``region_code``: the parent's
+    tasks are grouped by county and cycle before their windows are counted (as
+    :func:`completion_total` does for one region), never one enterprise at a
+    time; the figures are those of summing :func:`completion_by_enterprise`.
     """
-    where, params = _text_scope(scope, parent, None)
+    where_e, params = _text_scope(scope, parent, None)
+    where_x, _ = _text_scope(scope, parent, None, alias="x", id_column="enterprise_id")
+    where_t, _ = _text_scope(scope, parent, None, alias="t", id_column="enterprise_id")
     first, period_end = month_bounds(first_month, last_month)
     params.update(first=first, last=dt.datetime(last_month.year, last_month.month, 1),
                   period_end=period_end, as_of=local(as_of), parent=parent)
@@ -314,11 +432,8 @@ def completion_by_region(scope: Scope, *, parent: str, first_month: dt.date, las
         visible = (f"EXISTS (SELECT 1 FROM enterprise e WHERE e.id = :scope_eid"
                    f" AND e.region_code LIKE {prefix} || '%')")
         params.update(scope_eid=scope.enterprise_id)
-    sql = (f"SELECT r.code, r.name, count(c.enterprise_id) AS enterprises, coalesce(sum(c.due), 0)::bigint AS due,"
-           f" coalesce(sum(c.done), 0)::bigint AS done, coalesce(sum(c.abnormal), 0)::bigint AS abnormal"
-           f" FROM region r LEFT JOIN ({_COMPLETION_SQL.format(where=where)}) c"
-           f" ON c.region_code LIKE {prefix} || '%'"
-           f" WHERE r.parent_code = :parent AND {visible} GROUP BY r.code, r.name ORDER BY r.code")
+    sql = _BY_REGION_SQL.format(prefix=prefix, visible=visible, where_e=where_e, where_x=where_x,
+                                where_t=where_t)
     return sa.text(sql).bindparams(**params)
 
 
@@ -428,6 +543,57 @@ def grade_at(at: dt.datetime, enterprise_id: Any = None) -> sa.ScalarSelect[Any]
         sa.select(g.c.to_grade)
         .where(g.c.enterprise_id == eid, g.c.kind == "enterprise",
                g.c.at <= sa.literal(at, sa.DateTime(timezone=True)))
+        .order_by(g.c.at.desc(), g.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def risk_point_grade_at(at: dt.datetime) -> sa.ColumnElement[Any]:
+    """The grade ``risk_point`` had at instant ``at``, as a return counts it.
+
+    Read backwards from now: the unit's first ``risk_point`` grade event after
+    ``at`` holds the grade it had before (``from_grade``); when that event is
+    the unit's creation (recorded after ``at``, e.g. imported later with an
+    earlier assessment date) the grade it was recorded with (``to_grade``);
+    with no event after ``at``, its grade of now.  This also holds for units
+    recorded before the grade history began (migration 0011 kept no baseline
+    for them), and reads only the events after ``at``: the units changed since
+    once (``ix_grade_event_at``), then each of those units' own
+    (``ix_grade_event_enterprise_at``).  Whether a unit belongs to
+    a period at all is its assessment date's business
+    (:func:`~geo_service.queries.metrics.risk_assessed`).
+    """
+    g = sa.table("grade_event", sa.column("id"), sa.column("at"), sa.column("enterprise_id"),
+                 sa.column("risk_point_id"), sa.column("kind"), sa.column("from_grade", sa.SmallInteger),
+                 sa.column("to_grade", sa.SmallInteger))
+    later = (
+        sa.select(sa.func.coalesce(g.c.from_grade, g.c.to_grade))
+        .where(g.c.enterprise_id == RiskPoint.enterprise_id, g.c.risk_point_id == RiskPoint.id,
+               g.c.kind == "risk_point", g.c.at > sa.literal(at, sa.DateTime(timezone=True)))
+        .order_by(g.c.at, g.c.id)
+        .limit(1)
+        .correlate(RiskPoint)
+        .scalar_subquery()
+    )
+    # the units changed since: one hashed list (ix_grade_event_at), so the per-unit lookup runs
+    # only for them and a return of the current month reads no history at all
+    changed = sa.select(g.c.risk_point_id).where(g.c.kind == "risk_point",
+                                                 g.c.at > sa.literal(at, sa.DateTime(timezone=True)))
+    return sa.case((RiskPoint.id.in_(changed), sa.func.coalesce(later, RiskPoint.grade)), else_=RiskPoint.grade)
+
+
+def zone_grade_at(at: dt.datetime, zone_id: Any = None) -> sa.ScalarSelect[Any]:
+    """The grade of the risk zone ``zone_id`` (a column, default ``risk_zone.id``) at instant
+    ``at``: the last ``zone`` grade event at or before it (NULL: ungraded or not drawn yet
+    then).  The same rule as the SQL function ``risk_zone_grade_as_of`` (migration 0017),
+    one zone at a time (``ix_grade_event_zone_at``)."""
+    g = sa.table("grade_event", sa.column("id"), sa.column("at"), sa.column("zone_id"),
+                 sa.column("kind"), sa.column("to_grade", sa.SmallInteger))
+    zid = RiskZone.id if zone_id is None else zone_id
+    return (
+        sa.select(g.c.to_grade)
+        .where(g.c.zone_id == zid, g.c.kind == "zone", g.c.at <= sa.literal(at, sa.DateTime(timezone=True)))
         .order_by(g.c.at.desc(), g.c.id.desc())
         .limit(1)
         .scalar_subquery()

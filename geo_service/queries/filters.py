@@ -436,7 +436,13 @@ def _hazard_only(f: Filters, as_of: dt.date) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     if f.hazard_level is not None:
         clauses.append(Hazard.level == f.hazard_level)
-    if f.hazard_state:
+    if f.grades_at is not None:
+        # the map as of a past month: the hazards as they stood on ``as_of`` (found by then;
+        # "open" is not yet signed off then — the register keeps no older state than that)
+        clauses.append(Hazard.found_on <= as_of)
+    if f.grades_at is not None and set(f.hazard_state) == set(domain.OPEN_STATES):
+        clauses.append(metrics.open_on(as_of))
+    elif f.hazard_state:
         clauses.append(Hazard.state.in_(f.hazard_state))
     if f.hazard_source is not None:
         clauses.append(Hazard.source == f.hazard_source)

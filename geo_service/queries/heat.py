@@ -18,7 +18,7 @@ from sqlalchemy.sql import Select
 
 from ..models import SRID, Enterprise, Region
 from . import metrics
-from .filters import Filters, enterprise_clause
+from .filters import Filters, enterprise_clause, enterprise_grade
 from .scope import Scope, enterprise_scope, region_clause
 
 __all__ = [
@@ -50,22 +50,29 @@ def heat_points(filters: Filters, *, scope: Scope, cell_m: float, as_of: dt.date
     Rows: ``lng``, ``lat`` (WGS84 mean position of the cell's enterprises),
     ``weight`` (sum of grade weights, 红=4 … 蓝=1, :func:`metrics.grade_weight`)
     and ``count``.  ``cell_m`` is the cell side in EPSG:3857 metres.  At most
-    ``limit`` cells, the heaviest first.
+    ``limit`` cells, the heaviest first.  With ``filters.grades_at`` (the map
+    "as of" a month) the enterprises registered by then, weighted by their grade
+    then, and hazard filters read the hazards as they stood on ``as_of``, as the
+    enterprise tiles draw them.
     """
     cell = sa.func.ST_SnapToGrid(sa.func.ST_Transform(Enterprise.geom, WEB_MERCATOR), cell_m)
-    weight = sa.func.sum(metrics.grade_weight())
-    return (
+    grade = enterprise_grade(filters)
+    weight = sa.func.sum(metrics.grade_weight(grade))
+    stmt = (
         sa.select(
             sa.func.avg(sa.func.ST_X(Enterprise.geom)).label("lng"),
             sa.func.avg(sa.func.ST_Y(Enterprise.geom)).label("lat"),
             weight.label("weight"),
             sa.func.count().label("count"),
         )
-        .where(enterprise_scope(scope), enterprise_clause(filters, as_of), Enterprise.grade.is_not(None))
+        .where(enterprise_scope(scope), enterprise_clause(filters, as_of), grade.is_not(None))
         .group_by(cell)
         .order_by(weight.desc())
         .limit(limit)
     )
+    if filters.grades_at is not None:
+        stmt = stmt.where(Enterprise.created_at <= filters.grades_at)
+    return stmt
 
 
 def _simplified(tolerance_m: float) -> sa.ColumnElement[Any]:

@@ -89,6 +89,7 @@ __all__ = [
     "is_supervised",
     "from_source",
     "major_risk",
+    "open_on",
     "controls_in_place",
     "five_measures",
     "rate",
@@ -216,6 +217,12 @@ def rectified_by(end: dt.date) -> ColumnElement[bool]:
     return sa.and_(is_closed(), Hazard.verified_on <= end)
 
 
+def open_on(day: dt.date) -> ColumnElement[bool]:
+    """Hazards open on ``day`` as they stood then: found by then and not signed off by then
+    (a hazard closed since still counts; one found since does not)."""
+    return sa.and_(Hazard.found_on <= day, sa.not_(rectified_by(day)))
+
+
 def signed_off_in(start: dt.date, end: dt.date) -> ColumnElement[bool]:
     """Verified and signed off between ``start`` and ``end`` inclusive."""
     return sa.and_(is_closed(), Hazard.verified_on.between(start, end))
@@ -246,9 +253,10 @@ def is_supervised() -> ColumnElement[bool]:
     return from_source(SUPERVISED_SOURCE)
 
 
-def major_risk() -> ColumnElement[bool]:
-    """重大风险: a red risk point."""
-    return RiskPoint.grade == MAJOR_RISK_GRADE
+def major_risk(grade: Any = None) -> ColumnElement[bool]:
+    """重大风险: a red risk point; ``grade`` is another grade column (default
+    ``risk_point.grade``, e.g. its grade at a month's end)."""
+    return (RiskPoint.grade if grade is None else grade) == MAJOR_RISK_GRADE
 
 
 def controls_in_place() -> ColumnElement[bool]:

@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Enterprise, Hazard, Industry, Region, RiskPoint
 from . import metrics
-from .dual_prevention import grade_at
+from .dual_prevention import grade_at, month_end, risk_point_grade_at
 from .filters import hazard_location
 from .scope import Scope, enterprise_scope, region_clause, region_prefix
 
@@ -110,17 +110,23 @@ def _roll_up(codes: Sequence[str], per_county: Select[Any], keys: Sequence[str] 
     )
 
 
+def _major_then(period: metrics.Period) -> ColumnElement[bool]:
+    """重大风险 as graded at the end of ``period``'s month (so a later re-grade does not
+    rewrite a past month's return)."""
+    return metrics.major_risk(risk_point_grade_at(month_end(period.month_start)))
+
+
 def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
     """Risk identification this year (reading A) per region and top-level industry.
 
     Columns: ``code, industry, stat_group, enterprises`` (with any risk point
     assessed between 1 January and the month's end), ``major`` (重大风险 so
-    assessed), ``major_controlled`` (of those, controls in place),
+    assessed, graded 红 at the month's end), ``major_controlled`` (of those, controls in place),
     ``major_month`` and ``major_controlled_month`` (the month's part).
     Risk points without an assessment date are not counted.
     """
     span = period.year
-    red = metrics.major_risk()
+    red = _major_then(period)
     controlled = metrics.controls_in_place()
     per_county = (
         _base(codes, scope)
@@ -215,12 +221,12 @@ def drawable_units(codes: Sequence[str], *, scope: Scope) -> Select[Any]:
 
 
 def risk_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
-    """New 重大风险 of the month per region: ``code, new_major_risks``."""
+    """New 重大风险 of the month per region (graded 红 at the month's end): ``code, new_major_risks``."""
     return _roll_up(
         codes,
         _per_county(codes, scope)
         .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
-        .where(metrics.major_risk(), metrics.risk_assessed(period.year, True))
+        .where(_major_then(period), metrics.risk_assessed(period.year, True))
         .add_columns(sa.func.count(RiskPoint.id).label("new_major_risks")),
     )
 
@@ -374,7 +380,7 @@ def change_points(code: str, *, scope: Scope, period: metrics.Period) -> sa.Comp
                        sa.func.ST_Y(ent_pt).label("lat"))
              .select_from(RiskPoint)
              .join(Enterprise, Enterprise.id == RiskPoint.enterprise_id)
-             .where(in_region, metrics.major_risk(), metrics.risk_assessed(period.year, True)))
+             .where(in_region, _major_then(period), metrics.risk_assessed(period.year, True)))
     return sa.union_all(
         risks,
         hazards("opened", metrics.found_in(period.month_start, period.end)),

@@ -141,7 +141,8 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
     if z >= ZONES_FROM_ZOOM - 1:
         # An enterprise with a drawn 四色图 shows its zones there instead (layers/risk_zones.toml);
         # the web map draws 512-px tiles, each the z−1 tile, so the tile zoom is one less.
-        where.append(~sa.exists().where(RiskZone.enterprise_id == Enterprise.id))
+        drawn = sa.true() if f.grades_at is None else RiskZone.created_at <= f.grades_at  # drawn by then
+        where.append(~sa.exists().where(RiskZone.enterprise_id == Enterprise.id, drawn))
     if z >= cluster_below:
         rows = (
             sa.select(

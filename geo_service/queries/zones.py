@@ -8,6 +8,7 @@ caller's :class:`~geo_service.queries.scope.Scope` and ANDs it into SQL.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from ..models import Enterprise, EnterpriseLayout, RiskPoint, RiskZone
 from . import metrics
+from .dual_prevention import risk_point_grade_at, zone_grade_at
 from .returns import _per_county, _roll_up, regions_values
 from .scope import Scope, enterprise_scope
 
@@ -130,32 +132,44 @@ def zones_select(*, scope: Scope, enterprise_id: int | None = None, zone_id: int
 
 
 def zones_in_bbox(bbox: tuple[float, float, float, float], *, scope: Scope,
-                  enterprises: ColumnElement[bool] | None = None, tolerance_deg: float = 0.0) -> Select[Any]:
+                  enterprises: ColumnElement[bool] | None = None, tolerance_deg: float = 0.0,
+                  grades_at: dt.datetime | None = None) -> Select[Any]:
     """Zones intersecting ``bbox`` (west, south, east, north; WGS84) for the regional map,
     of the enterprises matching ``enterprises`` (a clause on :class:`Enterprise`) in the scope.
 
     Columns: ``id``, ``enterprise_id``, ``enterprise_name``, ``name``, ``floor``,
     ``grade``, ``risk_points`` (JSON list of ``name, grade``), ``geometry``
     (GeoJSON, simplified by ``tolerance_deg``).  The 红 zones come last (drawn on top).
+
+    ``grades_at``: the map "as of" that instant — only the zones drawn by then (of
+    enterprises registered by then), each
+    with its grade then (:func:`~geo_service.queries.dual_prevention.zone_grade_at`),
+    and their risk points recorded by then with their grades then; None: now.
     """
     env = sa.func.ST_MakeEnvelope(*bbox, 4326)
+    zone_grade = RiskZone.grade if grades_at is None else zone_grade_at(grades_at)
+    point_grade = RiskPoint.grade if grades_at is None else risk_point_grade_at(grades_at)
     points = (
         sa.select(sa.func.coalesce(sa.func.json_agg(aggregate_order_by(
-            sa.func.json_build_object("name", RiskPoint.name, "grade", RiskPoint.grade), RiskPoint.grade)),
+            sa.func.json_build_object("name", RiskPoint.name, "grade", point_grade), point_grade)),
             sa.text("'[]'::json")))
-        .where(RiskPoint.zone_id == RiskZone.id)
+        .where(RiskPoint.zone_id == RiskZone.id,
+               sa.true() if grades_at is None else RiskPoint.created_at <= grades_at)
         .scalar_subquery()
     )
     geom = sa.func.ST_SimplifyPreserveTopology(RiskZone.geom, tolerance_deg) if tolerance_deg else RiskZone.geom
-    return (
+    stmt = (
         sa.select(RiskZone.id, RiskZone.enterprise_id, Enterprise.name.label("enterprise_name"), RiskZone.name,
-                  RiskZone.floor, RiskZone.grade, points.label("risk_points"),
+                  RiskZone.floor, zone_grade.label("grade"), points.label("risk_points"),
                   sa.func.ST_AsGeoJSON(geom, 7).label("geometry"))
         .join(Enterprise, Enterprise.id == RiskZone.enterprise_id)
         .where(RiskZone.geom.op("&&")(env), sa.func.ST_Intersects(RiskZone.geom, env), enterprise_scope(scope),
                enterprises if enterprises is not None else sa.true())
-        .order_by(RiskZone.grade.desc().nulls_first(), RiskZone.id)
     )
+    if grades_at is not None:
+        stmt = stmt.where(RiskZone.created_at <= grades_at, Enterprise.created_at <= grades_at)
+    sub = stmt.subquery()
+    return sa.select(sub).order_by(sub.c.grade.desc().nulls_first(), sub.c.id)
 
 
 def zones_local(enterprise_id: int, crs: str, *, scope: Scope) -> Select[Any]:

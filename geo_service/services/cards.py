@@ -4,7 +4,8 @@ A card (A4 or A5, portrait) carries the name under a band in the grade's
 colour, the risk points, the likely accident types, the control measures,
 the emergency handling, the responsible person, the 举报电话 (the
 enterprise's complaint phone and the ``SAFETY_HOTLINE``) and a QR code (made
-with ``segno``) that opens the enterprise's public risk notice.  The notice's
+with ``segno``) that opens the enterprise's public risk notice, naming the card's unit (:func:`unit_url`): the
+enterprise's own signed-in user finds that unit's inspection tasks there.  The notice's
 address carries a token signed with the application's secret
 (:func:`notice_token`), so the public pages cannot be enumerated by id.
 
@@ -30,7 +31,7 @@ from ..queries.scope import Scope
 from .register import load_enterprise, load_risk_point
 from .zones import load_zone
 
-__all__ = ["Card", "PAPERS", "CARD_MAX_GRADE", "notice_token", "notice_enterprise_id", "enterprise_cards",
+__all__ = ["Card", "PAPERS", "CARD_MAX_GRADE", "notice_token", "notice_enterprise_id", "unit_url", "enterprise_cards",
            "zone_card", "risk_point_card", "cards_html", "cards_pdf"]
 
 PAPERS = ("A4", "A5")
@@ -99,6 +100,19 @@ def _phones(ent: Any, hotline: str) -> list[str]:
     return phones
 
 
+def unit_url(url: str, kind: str, key: int) -> str:
+    """The notice address ``url`` naming the card's own unit: ``?zone=`` for a zone's card,
+    ``?unit=`` for a risk point's.  The public notice is the same for everyone; the
+    enterprise's own signed-in user also finds that unit's inspection tasks there.
+
+    >>> unit_url("https://x/notice/t", "zone", 7), unit_url("", "risk_point", 3)
+    ('https://x/notice/t?zone=7', '')
+    """
+    if not url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{'zone' if kind == 'zone' else 'unit'}={int(key)}"
+
+
 def _zone_card(ent: Any, zone: Mapping[str, Any], points: Sequence[Mapping[str, Any]], hotline: str,
                url: str) -> Card:
     own = [p for p in points if p["zone_id"] == zone["id"]]
@@ -109,7 +123,7 @@ def _zone_card(ent: Any, zone: Mapping[str, Any], points: Sequence[Mapping[str, 
         control_measures=_join([zone.get("control_measures")] + [p["control_measures"] for p in own], "\n"),
         emergency_measures=zone.get("emergency_measures") or "",
         responsible_person=zone.get("responsible_person") or _join([p["responsible_person"] for p in own]),
-        phones=_phones(ent, hotline), notice_url=url,
+        phones=_phones(ent, hotline), notice_url=unit_url(url, "zone", zone["id"]),
     )
 
 
@@ -120,7 +134,8 @@ def _point_card(ent: Any, point: Mapping[str, Any], zone: Mapping[str, Any] | No
         risk_points=[point["name"] + (f"（{point['location_desc']}）" if point.get("location_desc") else "")],
         accident_types=point.get("accident_type") or "", control_measures=point.get("control_measures") or "",
         emergency_measures=(zone or {}).get("emergency_measures") or "",
-        responsible_person=point.get("responsible_person") or "", phones=_phones(ent, hotline), notice_url=url,
+        responsible_person=point.get("responsible_person") or "", phones=_phones(ent, hotline),
+        notice_url=unit_url(url, "risk_point", point["id"]),
     )
 
 
@@ -188,7 +203,7 @@ def _card_html(card: Card, palette: Mapping[int, str]) -> str:
 </div>
 <table>{body}<tr><th>举报电话</th><td>{phones}</td></tr></table>
 <div class="foot">
-  <div class="ent">{_e(card.enterprise_name)}<br><span class="small">扫描二维码查看本企业安全风险公告</span></div>
+  <div class="ent">{_e(card.enterprise_name)}<br><span class="small">扫描二维码查看本企业安全风险公告（本企业人员登录后可排查本单元）</span></div>
   {f'<img class="qr" src="{qr}" alt="二维码">' if qr else ''}
 </div>
 </section>"""

@@ -62,6 +62,7 @@ __all__ = [
     "RenderedMap",
     "cjk_font",
     "load_map_data",
+    "grade_counts",
     "render_map",
     "record_export",
     "map_title",
@@ -233,6 +234,16 @@ def load_map_data(session: Session, code: str, period: metrics.Period, *, scope:
     return MapData(code=code, name=name, period=period, crs=crs, parent=parent, children=children,
                    enterprises=enterprises, hazards=hazards,
                    changes={k: dict(v) for k, v in (changes or {}).items()}, change_points=points)
+
+
+def grade_counts(data: MapData) -> dict[int | None, int]:
+    """Enterprises per grade that the 四色图 of ``data`` draws (and its legend counts);
+    ``None``: ungraded.  Every grade is a key, with 0 when none."""
+    counts: dict[int | None, int] = {g.value: 0 for g in GRADES}
+    counts[None] = 0
+    for e in data.enterprises:
+        counts[e[2]] = counts.get(e[2], 0) + 1
+    return counts
 
 
 @dataclass(frozen=True)
@@ -586,13 +597,13 @@ def _legend_handles(data: MapData, kind: str, style: MapStyle) -> list[Any]:
     hz = style.major_hazard_colour
     if kind in ("risk", "hazard"):
         if kind == "risk":
+            counts = grade_counts(data)
             for g in GRADES:
-                n = sum(1 for e in data.enterprises if e[2] == g.value)
+                n = counts[g.value]
                 handles.append(Line2D([], [], ls="", marker="o", ms=8, mfc=style.grade_colour(g.value),
                                       mec="white", label=f"{style.grade_label(g.value)}  {n} 家"))
-            n0 = sum(1 for e in data.enterprises if e[2] is None)
             handles.append(Line2D([], [], ls="", marker="o", ms=5, mfc="white", mec=_UNGRADED,
-                                  label=f"未评级企业  {n0} 家"))
+                                  label=f"未评级企业  {counts[None]} 家"))
             open_ = [h for h in data.hazards if not h["rectified"]]
             handles.append(Line2D([], [], ls="", marker="^", ms=8, mfc=hz, mec="white",
                                   label=f"重大隐患（未销号）  {len(open_)} 处"))

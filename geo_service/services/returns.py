@@ -41,7 +41,7 @@ from ..queries import metrics
 from ..queries.regions import region_refused
 from ..queries.scope import Scope, region_prefix
 from .accounts import audit
-from .maprender import KINDS, MapStyle, load_map_data, record_export, render_map
+from .maprender import KINDS, MapStyle, grade_counts, load_map_data, record_export, render_map
 from .statistics import CHANGE_ITEMS, DISPATCH_ITEMS, TABLE_COLUMNS, compute_return
 from .workbook import build_workbook, cn_date, cn_datetime, dispatch_heading
 
@@ -77,6 +77,8 @@ class Bundle:
     members: list[str]
     filename: str
     timings: dict[str, float] = field(default_factory=dict)
+    # region code → enterprises per grade drawn on its 四色图 (None: ungraded)
+    map_grades: dict[str, dict[int | None, int]] = field(default_factory=dict)
 
     @property
     def sha256(self) -> str:
@@ -132,6 +134,7 @@ def build_bundle(session: Session, code: str, period: metrics.Period, *, scope: 
     month = _month(period)
     made_on = made_on or dt.date.today()
     timings: dict[str, float] = {}
+    map_grades: dict[str, dict[int | None, int]] = {}
     files: list[tuple[str, bytes]] = []
 
     def step(message: str) -> None:
@@ -142,7 +145,8 @@ def build_bundle(session: Session, code: str, period: metrics.Period, *, scope: 
     progress(0, total, "开始生成")
     for rcode, rname in regions:
         t0 = time.perf_counter()
-        data = load_map_data(session, rcode, period, scope=scope)
+        data = load_map_data(session, rcode, period, scope=scope, as_of_month=True)
+        map_grades[rcode] = grade_counts(data)
         for kind in ("risk", "hazard"):
             m = render_map(data, kind, style=style, unit=unit, made_on=made_on, paper=paper)
             base = f"地图/{rcode}_{rname}_{KINDS[kind]}_{month}"
@@ -158,7 +162,7 @@ def build_bundle(session: Session, code: str, period: metrics.Period, *, scope: 
 
     t0 = time.perf_counter()
     changes = {r["code"]: r["changes"] for r in numbers["regions"][1:]}
-    data = load_map_data(session, code, period, scope=scope, changes=changes)
+    data = load_map_data(session, code, period, scope=scope, changes=changes, as_of_month=True)
     m = render_map(data, "changes", style=style, unit=unit, made_on=made_on, paper=paper,
                    data_as_of=cn_datetime(numbers["data_as_of"]))
     base = f"地图/{code}_{regions[0][1]}_{KINDS['changes']}_{month}"
@@ -184,7 +188,8 @@ def build_bundle(session: Session, code: str, period: metrics.Period, *, scope: 
     progress(total, total, "完成")
     LOGGER.info("return %s %s: %d files, %d bytes, timings %s", code, month, len(files), out.tell(), timings)
     return Bundle(zip_bytes=out.getvalue(), numbers=numbers, members=[n for n, _ in files],
-                  filename=f"{code}_{regions[0][1]}_{month}_统计月报.zip", timings=timings)
+                  filename=f"{code}_{regions[0][1]}_{month}_统计月报.zip", timings=timings,
+                  map_grades=map_grades)
 
 
 def _readme(numbers: dict[str, Any], regions: list[tuple[str, str]]) -> str:

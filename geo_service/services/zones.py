@@ -50,7 +50,7 @@ from ..models import Enterprise, EnterpriseLayout, RiskPoint, RiskZone
 from ..queries import zones as q
 from ..queries.scope import Scope, enterprise_scope
 from .evidence import FileTooLarge, evidence_path, read_limited, sniff, store_content
-from .register import _check_version, _load, _versioned_update, audit, load_enterprise, snapshot
+from .register import _check_version, _load, _versioned_update, audit, load_enterprise, note_actor, snapshot
 from .validation import FieldError, RecordInvalid
 
 __all__ = [
@@ -313,6 +313,7 @@ def create_zone(session: Session, enterprise_id: int, raw: Mapping[str, Any], ac
                 max_distance_m: float) -> ZoneWrite:
     """Draw a new risk zone on an enterprise's plant (see the module docstring for the refusals)."""
     _require(actor)
+    note_actor(session, actor)  # the zone grade history names who (migration 0017)
     ent = load_enterprise(session, enterprise_id, scope=scope, write=True)
     values, errors = _clean(raw, creating=True)
     if errors:
@@ -334,6 +335,7 @@ def update_zone(session: Session, zone_id: int, raw: Mapping[str, Any], actor: A
                 expected_version: int, max_distance_m: float) -> ZoneWrite:
     """Change a zone (a PATCH: absent keys keep their value); a stale version is 409."""
     _require(actor)
+    note_actor(session, actor)  # the zone grade history names who (migration 0017)
     zone = load_zone(session, zone_id, scope=scope, write=True)
     _check_version(zone, expected_version)
     before = _zone_snapshot(session, zone)
@@ -357,6 +359,7 @@ def update_zone(session: Session, zone_id: int, raw: Mapping[str, Any], actor: A
 def delete_zone(session: Session, zone_id: int, actor: Actor, *, scope: Scope, expected_version: int) -> None:
     """Delete a zone (its risk points stay, outside any zone); a stale version is 409."""
     _require(actor)
+    note_actor(session, actor)  # the zone grade history names who (migration 0017)
     zone = load_zone(session, zone_id, scope=scope, write=True)
     _check_version(zone, expected_version)
     before = _zone_snapshot(session, zone)
@@ -755,6 +758,7 @@ def import_zones(session: Session, enterprise_id: int, path: Path | str, actor: 
     ``skip_bad`` the good ones are.  ``dry_run`` rolls everything back.
     """
     _require(actor)
+    note_actor(session, actor)  # the zone grade history names who (migration 0017)
     ent = load_enterprise(session, enterprise_id, scope=scope, write=True)
     path = Path(path)
     _check_zone_file(path)

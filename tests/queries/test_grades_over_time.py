@@ -7,6 +7,7 @@ import datetime as dt
 import io
 
 from helpers import credit_code
+from sqlalchemy import select as sa_select
 from sqlalchemy import text
 
 from geo_service.domain import Actor
@@ -110,3 +111,32 @@ def test_grade_changes_month_over_month(session):  # type: ignore[no-untyped-def
     assert rows[changed] == (None, 3) and rows[steady] == (None, 4)
     # October: nothing changed
     assert not {changed, steady} & {r.id for r in session.execute(dp.grade_changes(ALL, month=dt.date(2026, 10, 1)))}
+
+
+def test_every_zone_grade_change_is_an_event(session):  # type: ignore[no-untyped-def]
+    """Migration 0017: a zone's creation, the grade its risk points give it, an explicit grade
+    and its deletion are events of kind ``zone`` with their actor; ``zone_grade_at`` reads them."""
+    from geo_service.services import zones
+
+    eid = _enterprise(session, 28, "丑化工")
+    rp = register.create_risk_point(session, eid, {"name": "液氨储罐", "grade": 3}, ASSESSOR, scope=ALL)
+    square = {"type": "Polygon", "coordinates": [[[100.5, 20.5], [100.501, 20.5], [100.501, 20.501],
+                                                  [100.5, 20.501], [100.5, 20.5]]]}
+    w = zones.create_zone(session, eid, {"name": "氨区", "geometry": square, "risk_point_ids": [rp.id]}, ASSESSOR,
+                          scope=ALL, max_distance_m=2000)
+    zones.update_zone(session, w.zone.id, {"grade": "红"}, REVIEWER, scope=ALL, expected_version=1,
+                      max_distance_m=2000)
+    rows = session.execute(text(
+        "SELECT from_grade, to_grade, actor FROM grade_event WHERE kind = 'zone' AND zone_id = :z ORDER BY id"),
+        {"z": w.zone.id}).all()
+    # drawn ungraded, 黄 from its risk point, then set 红 by the reviewer
+    assert [tuple(r) for r in rows] == [(None, None, "评估员甲"), (None, 3, "评估员甲"), (3, 1, "复核员乙")]
+    before_override = session.execute(text(
+        "SELECT at FROM grade_event WHERE kind = 'zone' AND zone_id = :z AND to_grade = 1"), {"z": w.zone.id}
+    ).scalar_one() - dt.timedelta(microseconds=1)
+    at_then = session.execute(sa_select(dp.zone_grade_at(before_override, w.zone.id))).scalar_one()
+    assert at_then == 3
+    zones.delete_zone(session, w.zone.id, REVIEWER, scope=ALL, expected_version=2)
+    last = session.execute(text(
+        "SELECT from_grade, to_grade FROM grade_event WHERE kind = 'zone' ORDER BY id DESC LIMIT 1")).one()
+    assert tuple(last) == (1, None)

@@ -244,6 +244,7 @@ CASES: list[Case] = [
     ("plantmap.zone_card", "GET", lambda w: f"/zones/{w.theirs['zone']}/card.pdf", "read", None),
     ("plantmap.risk_point_card", "GET", lambda w: f"/risk-points/{w.theirs['risk_point']}/card.pdf", "read", None),
     ("public.notice", "GET", lambda w: f"/notice/{w.notice_theirs}", "public", None),
+    ("public.notice", "GET", lambda w: f"/notice/{w.notice_theirs}?unit={w.theirs['risk_point']}", "public", None),
     ("plantmap.zones_geojson", "GET", lambda w: "/map/zones.geojson?bbox=100,20,102,21&zoom=17", "list", None),
     ("api.regions", "GET", lambda w: "/api/regions", "list", None),
     ("api.region", "GET", lambda w: f"/api/regions/{w.theirs['code']}", "read", None),
@@ -323,6 +324,10 @@ CASES: list[Case] = [
     ("ledger.major_record_docx", "GET", lambda w: f"/hazards/{w.theirs['hazard']}/ledger.docx", "read", None),
     # 双重预防 and 一单四制
     ("dual.today", "GET", lambda w: f"/inspections/today?enterprise={w.theirs['enterprise']}", "read", None),
+    # a 风险告知卡's QR code names a unit or a zone; without an enterprise: the overdue list
+    ("dual.today", "GET", lambda w: f"/inspections/today?unit={w.theirs['risk_point']}", "read", None),
+    ("dual.today", "GET", lambda w: f"/inspections/today?zone={w.theirs['zone']}", "read", None),
+    ("dual.today", "GET", lambda w: "/inspections/today", "list", None),
     ("dual.record", "POST", lambda w: f"/inspections/tasks/{w.theirs['task']}/record", "write",
      lambda w: {"result": "normal"}),
     ("dual.overview", "GET", lambda w: "/dual-prevention?from=2026-10&to=2026-12", "list", None),

@@ -40,6 +40,8 @@ __all__ = [
     "FILE_FORMATS",
     "as_of_arg",
     "grades_at_arg",
+    "month_day",
+    "state_day",
 ]
 
 FILE_FORMATS = ("csv", "xlsx", "gpkg", "shp")
@@ -109,6 +111,21 @@ def grades_at_arg() -> dt.datetime | None:
     if month is None:
         return None
     return month_end(month)
+
+
+def month_day(month: dt.date | None) -> dt.date:
+    """The day a month's counts are as of: its last day, today while it runs (None: today)."""
+    today = dt.date.today()
+    if month is None:
+        return today
+    return min(month_bounds(month, month)[1].date() - dt.timedelta(days=1), today)
+
+
+def state_day(month: dt.date | None) -> dt.date:
+    """The day whose hazard states and overdue a map layer reads: the ``as_of=YYYY-MM``
+    month's last day (today at most) when the map is drawn as of a month, else
+    :func:`month_day` of the ``month`` filter."""
+    return as_of_arg() if _as_of_month() is not None else month_day(month)
 
 
 def _url(**overrides: Any) -> str:

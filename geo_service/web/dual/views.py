@@ -20,6 +20,7 @@ from ...services.evidence import FileTooLarge
 from ..context import current_actor, current_scope
 from . import bp
 
+LIST_LIMIT = 50  # rows of each long list (overview, overdue enterprises) before "显示全部"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -67,13 +68,33 @@ def _ledger_helpers() -> dict[str, Any]:
 # --------------------------------------------------------------------------- 今日排查
 
 
-def _task_enterprise(scope: Scope) -> int:
+def _task_enterprise(scope: Scope) -> int | None:
+    """The enterprise whose 今日排查 is asked for: the account's own, else ``enterprise``
+    (None: a regulator's overview of his jurisdiction)."""
     if scope.enterprise_id is not None:
         return scope.enterprise_id
-    arg = request.args.get("enterprise", "")
-    if not arg.isdigit():
-        raise InvalidParameter("enterprise", "请从企业页进入该企业的今日排查")
+    arg = (request.args.get("enterprise") or "").strip()
+    if not arg:
+        return None
+    if not arg.isdigit() or not 0 < int(arg) < 2**31:
+        raise InvalidParameter("enterprise", "应为企业编号")
     return int(arg)
+
+
+def _may_record() -> bool:
+    """排查记录 are the enterprise's own: recorded by its accounts; anyone else sees the list read-only."""
+    return current_scope().enterprise_id is not None and current_actor().may("report_hazard")
+
+
+def _render_overdue() -> tuple[str, int]:
+    """A regulator's 今日排查: the enterprises of his jurisdiction with overdue tasks, worst first."""
+    session, scope, now = get_session(), current_scope(), _now()
+    region = _region_arg()
+    rows = session.execute(q.overdue_enterprises(scope, as_of=now, region=region)).mappings().all()
+    return render_template(
+        "dual/today_overdue.html", rows=rows, now=now, region=region or "", limit=LIST_LIMIT,
+        show_all=request.args.get("all") == "1",
+        all_url=url_for("dual.today", **{**request.args.to_dict(), "all": "1"})), 200
 
 
 def _render_today(enterprise_id: int, *, error: str | None = None, status: int = 200) -> tuple[str, int]:
@@ -86,14 +107,58 @@ def _render_today(enterprise_id: int, *, error: str | None = None, status: int =
             raise NotFound(f"企业 {enterprise_id} 不存在或不在管辖范围内")
         name = row.name
     return render_template("dual/today.html", tasks=tasks, enterprise_id=enterprise_id, enterprise_name=name,
-                           now=now, error=error,
-                           may_record=current_actor().may("report_hazard")), status
+                           now=now, error=error, may_record=_may_record()), status
+
+
+def _id_arg(values: Any, name: str) -> int | None:
+    """An optional positive id ``name`` of ``values`` (query string or form)."""
+    value = (values.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 2**31:
+        raise InvalidParameter(name, "应为正整数编号")
+    return int(value)
+
+
+def unit_args(values: Any) -> tuple[int | None, int | None]:
+    """``unit`` (a risk point) or ``zone`` (a risk zone) named by a 风险告知卡's QR code."""
+    unit, zone = _id_arg(values, "unit"), _id_arg(values, "zone")
+    if unit is not None and zone is not None:
+        raise InvalidParameter("zone", "unit 与 zone 只能给出一个")
+    return unit, zone
+
+
+def unit_task_rows(unit: int | None, zone: int | None) -> tuple[Any, list[Any]]:
+    """The unit's (or zone's) name row and its tasks, in the caller's scope (name row None: not found)."""
+    session, scope = get_session(), current_scope()
+    row = session.execute(q.unit_name(scope, unit_id=unit, zone_id=zone)).first()
+    if row is None:
+        return None, []
+    return row, session.execute(q.unit_tasks(scope, as_of=_now(), unit_id=unit, zone_id=zone)).mappings().all()
+
+
+def _render_unit(unit: int | None, zone: int | None, *, error: str | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    row, tasks = unit_task_rows(unit, zone)
+    if row is None:
+        raise NotFound("该风险单元不存在或不在管辖范围内")
+    name = get_session().execute(q.enterprise_name(row.enterprise_id, scope=current_scope())).one().name
+    return render_template("dual/today.html", tasks=tasks, enterprise_id=row.enterprise_id, enterprise_name=name,
+                           unit_label=("风险区域 " if zone else "") + row.name, back_unit=unit, back_zone=zone,
+                           now=_now(), error=error, may_record=_may_record()), status
 
 
 @bp.get("/inspections/today")
 def today() -> tuple[str, int]:
-    """今日排查：今天到期和已逾期的排查任务（手机上两下完成一项）。"""
-    return _render_today(_task_enterprise(current_scope()))
+    """今日排查：今天到期和已逾期的排查任务（手机上两下完成一项）；``unit``/``zone``：风险告知卡
+    二维码所指单元的全部排查任务；没有企业的账号：辖区内有逾期任务的企业（只读）。"""
+    unit, zone = unit_args(request.args)
+    if unit is not None or zone is not None:
+        return _render_unit(unit, zone)
+    enterprise_id = _task_enterprise(current_scope())
+    if enterprise_id is None:
+        return _render_overdue()
+    return _render_today(enterprise_id)
 
 
 def _coordinate(name: str) -> float | None:
@@ -112,6 +177,7 @@ def record(task_id: int) -> Any:
     session, scope = get_session(), current_scope()
     task = inspections.load_task(session, task_id, scope=scope, write=True)
     enterprise_id = task.enterprise_id
+    unit, zone = unit_args(request.form)  # recorded from a unit's list: back to it
     upload = request.files.get("photo")
     has_photo = upload is not None and bool(upload.filename)
     result = request.form.get("result") or ("abnormal" if has_photo else "")
@@ -125,7 +191,10 @@ def record(task_id: int) -> Any:
             upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=max_bytes)
     except (InvalidParameter, FileTooLarge) as err:
         session.rollback()
-        return _render_today(enterprise_id, error=err.extra.get("reason", err.user_msg), status=err.http_status)
+        reason = err.extra.get("reason", err.user_msg)
+        if unit is not None or zone is not None:
+            return _render_unit(unit, zone, error=reason, status=err.http_status)
+        return _render_today(enterprise_id, error=reason, status=err.http_status)
     finally:
         if upload is not None:
             upload.close()
@@ -134,9 +203,12 @@ def record(task_id: int) -> Any:
         flash(f"已记录异常，已生成隐患 #{hazard_id}", "hazard:" + url_for("ledger.hazard_page", hazard_id=hazard_id))
     else:
         flash("已记录：正常")
-    target = url_for("dual.today")
-    if current_scope().enterprise_id is None:
-        target += f"?enterprise={enterprise_id}"
+    if unit is not None or zone is not None:
+        target = url_for("dual.today", unit=unit, zone=zone)
+    else:
+        target = url_for("dual.today")
+        if current_scope().enterprise_id is None:
+            target += f"?enterprise={enterprise_id}"
     return redirect(target, 303)
 
 
@@ -160,9 +232,6 @@ def enterprise_panel(enterprise_id: int) -> dict[str, Any]:
             "month": month, "due": total["due"], "done": total["done"], "abnormal": total["abnormal"],
             "rate": _rate(total["done"], total["due"]), "tasks": overdue.tasks if overdue else 0,
             "overdue": overdue.overdue if overdue else 0, "chain": chain, "share": share}
-
-
-LIST_LIMIT = 50  # rows of each list on the overview before "显示全部"
 
 
 @bp.get("/dual-prevention")

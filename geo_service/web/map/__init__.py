@@ -8,7 +8,6 @@ each limited to one region or one bbox.  Nothing is embedded in the page.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import importlib
 import json
@@ -47,7 +46,7 @@ from ...queries.regions import get_region, region_refused
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
 from ...services.basemap import MBTiles, local_basemap
-from ..api.common import grades_at_arg
+from ..api.common import grades_at_arg, month_day, state_day
 from ..context import current_scope
 from .page import build_map, render_parts
 
@@ -89,11 +88,7 @@ def _palette() -> dict[int, str]:
 
 def _as_of(month: dt.date | None) -> dt.date:
     """Counts for a month are as of its last day (today while it is running)."""
-    today = dt.date.today()
-    if month is None:
-        return today
-    last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
-    return min(last, today)
+    return month_day(month)
 
 
 def _task_month(month: dt.date | None) -> dt.date:
@@ -245,7 +240,7 @@ def districts() -> Any:
     body["region"] = {"code": region.code, "name": region.name, "level": region.level}
     numbers = {s["code"]: s for s in child_summaries(session, region.code, scope=scope, as_of=as_of)}
     if metric in TASK_METRICS:
-        # read per enterprise (task mix and tallies): only when the map colours by it
+        # read from the tallies and the task mix by region: only when the map colours by it
         task_month = _task_month(filters.month)
         body["task_month"] = task_month.strftime("%Y-%m")
         for code, tasks in _completion_by_region(session, region.code, task_month).items():
@@ -296,14 +291,17 @@ def regions_geojson() -> Any:
 
 @bp.get("/map/heat.json")
 def heat() -> Any:
-    """Grade-weighted enterprise points in ``bbox`` aggregated per screen cell for ``zoom``."""
+    """Grade-weighted enterprise points in ``bbox`` aggregated per screen cell for ``zoom``
+    (``as_of=YYYY-MM``: as of that month's end)."""
     filters = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
     if filters.bbox is None:
         raise InvalidParameter("bbox", "缺少该参数（west,south,east,north）")
     zoom = _zoom()
     cell_m = metres_per_pixel(zoom) * HEAT_CELL_PX
+    # as_of=YYYY-MM: the enterprises and their grades at that month's end, hazards as they stood then
+    filters = replace(open_unless_stated(filters), grades_at=grades_at_arg())
     rows = get_session().execute(heat_points(
-        open_unless_stated(filters), scope=current_scope(), cell_m=cell_m, as_of=_as_of(filters.month), limit=HEAT_MAX_POINTS,
+        filters, scope=current_scope(), cell_m=cell_m, as_of=state_day(filters.month), limit=HEAT_MAX_POINTS,
     )).all()
     points = [[round(r.lat, 6), round(r.lng, 6), int(r.weight)] for r in rows]
     return jsonify({"points": points, "max": max((p[2] for p in points), default=0),

@@ -134,7 +134,7 @@ def changes_map(region: str, month: str) -> Response:
     scope = current_scope()
     numbers = compute_return(session, region, period, scope=scope)
     changes = {r["code"]: r["changes"] for r in numbers["regions"][1:]}
-    data = load_map_data(session, region, period, scope=scope, changes=changes)
+    data = load_map_data(session, region, period, scope=scope, changes=changes, as_of_month=True)
     rendered = render_map(data, "changes", style=_style(), unit=_unit(), paper="A4")
     resp = Response(rendered.png, mimetype="image/png")
     resp.headers["Cache-Control"] = "private, max-age=60"
