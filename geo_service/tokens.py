@@ -149,6 +149,7 @@ class RegionTokens:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._conn: Any = None
+        self._wake_r, self._wake_w = os.pipe()  # stop() wakes the thread out of select()
         self.notifications = 0  # notifications applied (tests, logs)
 
     # ------------------------------------------------------------------ reading
@@ -172,8 +173,8 @@ class RegionTokens:
 
     def ensure_started(self) -> None:
         """Start the listener in this process (again after a fork: threads do not survive one)."""
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
+        if self._pid == os.getpid():
+            return  # started in this process (the thread reconnects by itself; stop() is final)
         self._pid = os.getpid()
         self._state = None
         self._stop.clear()
@@ -181,9 +182,10 @@ class RegionTokens:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening (requests fall back to reading the database)."""
+        """Stop listening for good in this process (requests fall back to reading the database)."""
         self._stop.set()
         self._state = None
+        os.write(self._wake_w, b"x")
         thread = self._thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)
@@ -192,6 +194,8 @@ class RegionTokens:
     def dispose(self) -> None:
         self.stop()
         self._engine.dispose()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
 
     def _run(self) -> None:
         backoff = 0.5
@@ -199,7 +203,7 @@ class RegionTokens:
             try:
                 self._listen()
                 backoff = 0.5
-            except (sa.exc.SQLAlchemyError, OSError, _DBAPIError) as err:
+            except (sa.exc.SQLAlchemyError, OSError, _DBAPIError) as err:  # reconnect, never die
                 LOGGER.warning("change-token listener on %r lost (%s); requests read the tokens meanwhile",
                                self._engine.url, err)
             finally:
@@ -227,7 +231,9 @@ class RegionTokens:
         LOGGER.info("change-token listener on %r: %d keys, %d region boxes", self._engine.url,
                     len(self._state.tokens), len(self._state.boxes.boxes))
         while not self._stop.is_set():
-            ready, _, _ = select.select([conn], [], [], KEEPALIVE_S)
+            ready, _, _ = select.select([conn, self._wake_r], [], [], KEEPALIVE_S)
+            if self._stop.is_set():
+                return
             if not ready:
                 cur.execute("SELECT 1")  # a dead connection fails here rather than waiting forever
                 continue
@@ -257,7 +263,8 @@ class RegionTokens:
             cur.execute(*_compiled(tokens_select(tuple(sorted(keys)))))
             fresh = {str(code): int(token) for code, token in cur.fetchall()}
             state = self._state
-            assert state is not None
+            if state is None:  # stopping
+                return
             tokens = dict(state.tokens)
             for k, v in fresh.items():
                 tokens[k] = max(v, tokens.get(k, 0))  # tokens only grow
