@@ -23,7 +23,8 @@ Keys
     server keys a tile by the counties whose boxes meet it, plus ``''``.  Any
     change to ``region`` (outlines, names) and any TRUNCATE change the key
     ``'*'``, which every response's key contains: boundary edits are rare and
-    invalidate everything.
+    invalidate everything.  So does rebuilding the aggregates after a bulk load
+    with triggers off (``tile_agg_rebuild``/``summary_agg_rebuild`` truncate them).
 
 ``NOTIFY region_change``
     Each statement also sends the changed keys, comma-separated, on channel
@@ -161,6 +162,13 @@ BEGIN
 END $$;
 CREATE TRIGGER region_region_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON region
     FOR EACH STATEMENT EXECUTE FUNCTION region_region_change();
+-- A bulk load runs with triggers off and then rebuilds the aggregates
+-- (tile_agg_rebuild, summary_agg_rebuild of 0003), which truncate them first:
+-- that too changes everything.
+CREATE TRIGGER aggregates_rebuilt_region_change AFTER TRUNCATE ON enterprise_cell
+    FOR EACH STATEMENT EXECUTE FUNCTION region_region_change();
+CREATE TRIGGER tallies_rebuilt_region_change AFTER TRUNCATE ON risk_tally
+    FOR EACH STATEMENT EXECUTE FUNCTION region_region_change();
 """
 
 # (table, trigger function, its argument)
@@ -220,6 +228,8 @@ def downgrade() -> None:
         for event in ("insert", "update", "delete", "truncate"):
             op.execute(f"DROP TRIGGER {table}_rc_{event} ON {table}")
     op.execute("DROP TRIGGER region_region_change ON region")
+    op.execute("DROP TRIGGER aggregates_rebuilt_region_change ON enterprise_cell")
+    op.execute("DROP TRIGGER tallies_rebuilt_region_change ON risk_tally")
     op.execute("DROP FUNCTION region_region_change, child_region_change, enterprise_region_change,"
                " region_change_note, region_change_keys")
     op.execute("DROP TABLE region_change")

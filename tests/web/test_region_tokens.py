@@ -91,10 +91,15 @@ def test_a_point_outside_its_countys_box_bumps_the_stray_key(session, world):
     assert tokens(session)[""] == after[""] + 1
 
 
-def test_region_edits_bump_everything_key(session, world):
+def test_region_edits_and_rebuilds_bump_the_everything_key(session, world):
     before = tokens(session).get("*", 0)
     session.execute(text("UPDATE region SET name = '个旧' WHERE code = '532501'"))
     assert tokens(session)["*"] == before + 1
+    # rebuilding the aggregates (after a bulk load with triggers off) changes everything too
+    session.execute(text("SELECT tile_agg_rebuild()"))
+    assert tokens(session)["*"] == before + 2
+    session.execute(text("SELECT summary_agg_rebuild()"))
+    assert tokens(session)["*"] == before + 3
 
 
 def test_write_in_one_county_leaves_the_others_cached(app, client, session, world):
