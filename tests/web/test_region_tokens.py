@@ -68,6 +68,15 @@ def test_a_statement_bumps_each_county_it_changed_once(session, world):
     assert again["532502"] == after.get("532502", 0) + 1 and again["532501"] == after["532501"]
 
 
+def test_old_rows_are_folded_and_the_token_keeps_counting(session, world):
+    before = tokens(session)["532502"]
+    for _ in range(1500):
+        session.execute(text("UPDATE enterprise SET address = address WHERE id = :id"), {"id": world.mill.id})
+    assert tokens(session)["532502"] == before + 1500
+    # folded into one row per key now and then: far fewer rows than statements
+    assert session.execute(text("SELECT count(*) FROM region_change")).scalar_one() < 1400
+
+
 def test_a_move_bumps_both_counties(session, world):
     before = tokens(session)
     session.execute(text("UPDATE enterprise SET geom = 'SRID=4326;POINT(103.8 23.4)', region_code = '532502'"
