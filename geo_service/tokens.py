@@ -149,6 +149,7 @@ class RegionTokens:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._conn: Any = None
+        self._loaded = False
         self._wake_r, self._wake_w = os.pipe()  # stop() wakes the thread out of select()
         self.notifications = 0  # notifications applied (tests, logs)
 
@@ -200,17 +201,18 @@ class RegionTokens:
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
+            self._loaded = False
             try:
                 self._listen()
-                backoff = 0.5
             except (sa.exc.SQLAlchemyError, OSError, _DBAPIError) as err:  # reconnect, never die
                 LOGGER.warning("change-token listener on %r lost (%s); requests read the tokens meanwhile",
                                self._engine.url, err)
             finally:
                 self._state = None
                 self._close()
+            # after a connection that worked, try again soon; while the database is away, less and less often
+            backoff = 0.5 if self._loaded else min(backoff * 2, MAX_BACKOFF_S)
             self._stop.wait(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
@@ -228,6 +230,7 @@ class RegionTokens:
         cur = conn.cursor()
         cur.execute(f"LISTEN {CHANNEL}")  # before loading: no change can fall between
         self._state = self._load(cur)
+        self._loaded = True
         LOGGER.info("change-token listener on %r: %d keys, %d region boxes", self._engine.url,
                     len(self._state.tokens), len(self._state.boxes.boxes))
         while not self._stop.is_set():

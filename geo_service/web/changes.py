@@ -25,7 +25,7 @@ from ..queries.tiles import BUFFER, EXTENT
 from ..tokens import Boxes, RegionTokens, combine
 
 __all__ = ["Coverage", "answer_key", "cover", "cover_bbox", "cover_region", "cover_tile", "etag_of", "read_tokens",
-           "region_tokens", "storable"]
+           "region_tokens", "storable", "tile_lnglat_bounds"]
 
 
 def region_tokens(app: Flask) -> RegionTokens | None:
@@ -137,4 +137,5 @@ def answer_key(parts: tuple[Any, ...], tokens: Mapping[str, int]) -> str:
 
 
 def etag_of(key: str) -> str:
+    """The ETag of an answer stored (or looked up) under ``key``."""
     return hashlib.sha256(key.encode()).hexdigest()[:32]
