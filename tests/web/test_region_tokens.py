@@ -142,6 +142,8 @@ def test_write_in_one_county_leaves_the_others_cached(app, client, session, worl
     hits = summary_cache.hits
     assert client.get("/api/regions/532502/summary").get_json() == summary_b.get_json()
     assert summary_cache.hits == hits + 1
+    assert client.get("/api/regions/532502/summary",
+                      headers={"If-None-Match": summary_b.headers["ETag"]}).status_code == 304
 
     # county 532501: rebuilt, showing the write
     after = client.get(plant, headers={"If-None-Match": first_plant.headers["ETag"]})
@@ -150,7 +152,9 @@ def test_write_in_one_county_leaves_the_others_cached(app, client, session, worl
     assert grades.get("红河化工集团") == 4 and "红河化工有限公司" not in grades
     names = {f["properties"]["name"] for f in client.get(ogc_a).get_json()["features"]}
     assert "红河化工集团" in names and names != {f["properties"]["name"] for f in page_a["features"]}
-    summary = client.get("/api/regions/532501/summary").get_json()
+    fresh = client.get("/api/regions/532501/summary", headers={"If-None-Match": summary_a.headers["ETag"]})
+    assert fresh.status_code == 200
+    summary = fresh.get_json()
     assert summary["enterprises_by_grade"]["1"] == 0 and summary["enterprises_by_grade"]["4"] == 2
     # the prefecture covers both counties: rebuilt too
     assert client.get("/api/regions/532500/summary").get_json()["enterprises_by_grade"]["1"] == \
