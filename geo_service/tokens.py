@@ -24,7 +24,11 @@ How a worker knows the tokens
     it needs from the database on every request instead: slower, never stale.
     A notification is delivered after its commit, so a request arriving within
     that instant in another worker may still be answered from the previous
-    state, as if it had arrived just before the commit.
+    state, as if it had arrived just before the commit.  In the worker that
+    wrote, a request that may have written (any method but GET, HEAD and
+    OPTIONS) waits before answering until the listener has heard everything
+    committed so far (:meth:`RegionTokens.barrier`), so the writer's next
+    request there sees its own write.
 
 The invariant
     **An answer built from the database is cached, and given an ETag, only
@@ -48,6 +52,7 @@ import logging
 import os
 import select
 import threading
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,11 +63,12 @@ from sqlalchemy.pool import NullPool
 
 from .queries.changes import EVERYTHING, STRAY, Selection, boxes_select, tokens_select
 
-__all__ = ["CHANNEL", "Boxes", "RegionTokens", "combine", "pick"]
+__all__ = ["BARRIER_CHANNEL", "CHANNEL", "Boxes", "RegionTokens", "combine", "pick"]
 
 LOGGER = logging.getLogger(__name__)
 
 CHANNEL = "region_change"
+BARRIER_CHANNEL = "region_change_barrier"
 EPS = 1e-6  # degrees added around each box: float rounding never drops a county
 KEEPALIVE_S = 10.0  # an idle listener checks its connection this often
 MAX_BACKOFF_S = 30.0
@@ -150,6 +156,7 @@ class RegionTokens:
         self._pid = 0
         self._conn: Any = None
         self._loaded = False
+        self._barriers: dict[str, threading.Event] = {}
         self._wake_r, self._wake_w = os.pipe()  # stop() wakes the thread out of select()
         self.notifications = 0  # notifications applied (tests, logs)
 
@@ -169,6 +176,24 @@ class RegionTokens:
         """The county boxes known from memory; None when not listening."""
         state = self._state
         return None if state is None else state.boxes
+
+    def barrier(self, engine: sa.Engine, timeout_s: float = 2.0) -> bool:
+        """Wait until this listener has applied every change committed before the
+        call (a request's own write, so that the next request in this worker sees
+        it): a notification on a second channel, committed now, arrives after
+        all of them.  False when not listening or not heard within ``timeout_s``."""
+        if not self.listening:
+            return False
+        token, done = uuid.uuid4().hex, threading.Event()
+        self._barriers[token] = done
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_notify(:channel, :token)"),
+                             {"channel": BARRIER_CHANNEL, "token": token})
+                conn.commit()
+            return done.wait(timeout_s)
+        finally:
+            self._barriers.pop(token, None)
 
     # ------------------------------------------------------------------ the thread
 
@@ -228,23 +253,29 @@ class RegionTokens:
         self._conn = raw
         conn.autocommit = True
         cur = conn.cursor()
-        cur.execute(f"LISTEN {CHANNEL}")  # before loading: no change can fall between
+        cur.execute(f"LISTEN {CHANNEL}; LISTEN {BARRIER_CHANNEL}")  # before loading: no change can fall between
         self._state = self._load(cur)
         self._loaded = True
         LOGGER.info("change-token listener on %r: %d keys, %d region boxes", self._engine.url,
                     len(self._state.tokens), len(self._state.boxes.boxes))
         while not self._stop.is_set():
-            ready, _, _ = select.select([conn, self._wake_r], [], [], KEEPALIVE_S)
-            if self._stop.is_set():
-                return
-            if not ready:
-                cur.execute("SELECT 1")  # a dead connection fails here rather than waiting forever
-                continue
-            conn.poll()
-            payloads = {n.payload for n in conn.notifies}
+            if not conn.notifies:  # (a query of ours may have brought some in already)
+                ready, _, _ = select.select([conn, self._wake_r], [], [], KEEPALIVE_S)
+                if self._stop.is_set():
+                    return
+                if not ready:
+                    cur.execute("SELECT 1")  # a dead connection fails here rather than waiting forever
+                    continue
+                conn.poll()
+            notes = list(conn.notifies)
             conn.notifies.clear()
+            payloads = {n.payload for n in notes if n.channel == CHANNEL}
             if payloads:
                 self._apply(cur, payloads)
+            # notifications arrive in commit order: a barrier comes after every change committed before it
+            for n in notes:
+                if n.channel == BARRIER_CHANNEL and (done := self._barriers.get(n.payload)) is not None:
+                    done.set()
 
     def _load(self, cur: Any) -> _State:
         """Every token and every box, in one snapshot."""

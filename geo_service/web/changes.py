@@ -10,13 +10,14 @@ data (:func:`storable`, :func:`answer_key`).
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, request
 
 from ..db import get_session
 from ..queries.changes import EVERYTHING, Selection, boxes_select, prefix_keys, tokens_select
@@ -25,7 +26,27 @@ from ..queries.tiles import BUFFER, EXTENT
 from ..tokens import Boxes, RegionTokens, combine
 
 __all__ = ["Coverage", "answer_key", "cover", "cover_bbox", "cover_region", "cover_tile", "etag_of", "read_tokens",
-           "region_tokens", "storable", "tile_lnglat_bounds"]
+           "region_tokens", "settle_after_write", "storable", "tile_lnglat_bounds"]
+
+LOGGER = logging.getLogger(__name__)
+
+
+def settle_after_write(response: Response) -> Response:
+    """After a request that may have written (not GET, HEAD or OPTIONS): wait until
+    this worker's listener has heard every change committed so far
+    (:meth:`~geo_service.tokens.RegionTokens.barrier`), so this worker's next
+    answer shows the write.  A failure here is logged, never the request's."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return response
+    listener = current_app.extensions.get("region_tokens")
+    if listener is None or not isinstance(current_app.extensions["geo_bind"], sa.Engine):
+        return response
+    try:
+        if listener.listening and not listener.barrier(current_app.extensions["geo_engine"]):
+            LOGGER.warning("the change-token listener did not confirm a write in time")
+    except sa.exc.SQLAlchemyError:
+        LOGGER.warning("change-token barrier failed", exc_info=True)
+    return response
 
 
 def region_tokens(app: Flask) -> RegionTokens | None:

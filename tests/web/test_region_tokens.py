@@ -282,6 +282,35 @@ def test_tiles_answered_from_pushed_tokens_and_fresh_after_a_write(committed):
     assert after.status_code == 200 and "红河化工集团" in names_and_grades(after.data)
 
 
+def test_a_write_through_a_worker_is_heard_before_it_answers(committed, monkeypatch):
+    """The worker that wrote answers the POST only once its listener has applied the
+    write, so its next tile shows it, even when the listener thread is slow."""
+    from helpers import credit_code
+
+    _, (app, _) = committed
+    client = app.test_client()
+    with app.app_context():
+        listener = region_tokens(app)
+    wait_for(lambda: listener.listening, "the listener connects")
+    apply = listener._apply
+
+    def busy(cur, payloads):  # type: ignore[no-untyped-def]  # a listener thread that lags behind
+        time.sleep(0.5)
+        apply(cur, payloads)
+
+    monkeypatch.setattr(listener, "_apply", busy)
+    plant = tile_url("plant")
+    first = client.get(plant)
+    seen = listener.notifications
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [103.2505, 23.5005]},
+               "properties": {"credit_code": credit_code(90), "name": "新建加油站", "industry": "危险化学品"}}
+    r = client.post("/api/enterprises", json=feature)
+    assert r.status_code == 201, r.get_json()
+    assert listener.notifications > seen
+    after = client.get(plant, headers={"If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200 and "新建加油站" in names_and_grades(after.data)
+
+
 def test_listener_down_still_correct(committed):
     writer, (app, _) = committed
     client = app.test_client()

@@ -37,6 +37,8 @@ __all__ = ["ResponseCache", "bp", "data_token", "response_cache"]
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 bp.before_request(reject_nul_args)
+# every surface's writes: this worker's next tile, page or summary shows them (geo_service.tokens)
+bp.after_app_request(changes.settle_after_write)
 
 MVT = "application/vnd.mapbox-vector-tile"
 
