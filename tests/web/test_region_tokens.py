@@ -360,3 +360,20 @@ def test_never_cached_under_a_pushed_token_newer_than_its_data(committed, monkey
     hits = cache.hits
     settled = client.get(plant)
     assert cache.hits == hits + 1 and settled.headers["ETag"] == built.headers["ETag"]
+
+
+def test_a_bbox_page_follows_the_counties_its_box_meets(app, client, session, world):
+    east = "/ogc/collections/enterprises/items?bbox=103.6,23.5,103.8,23.7"  # inside 532502's box: the mill
+    west = "/ogc/collections/enterprises/items?bbox=103.2,23.45,103.3,23.55"  # inside 532501's: the plant …
+    first_east, first_west = client.get(east).get_json(), client.get(west).get_json()
+    assert [f["properties"]["name"] for f in first_east["features"]] == ["开远钢铁厂"]
+    assert "红河化工有限公司" in {f["properties"]["name"] for f in first_west["features"]}
+    session.execute(text("UPDATE enterprise SET name = '红河化工集团' WHERE id = :id"), {"id": world.plant.id})
+    session.commit()
+    cache = app.extensions["ogc_cache"]
+    hits = cache.hits
+    assert client.get(east).get_json()["features"] == first_east["features"]
+    assert cache.hits == hits + 1
+    names = {f["properties"]["name"] for f in client.get(west).get_json()["features"]}
+    assert "红河化工集团" in names and "红河化工有限公司" not in names
+    assert cache.hits == hits + 1  # the west page was built again
