@@ -276,7 +276,8 @@ class Config:
     DEFAULT_REGION: Setting[str] = Setting("532500", _str)
     # Below this zoom the enterprise tiles aggregate points into grid cells.
     TILE_CLUSTER_BELOW_ZOOM: Setting[int] = Setting(12, _int)
-    # Per-worker caches of built tiles and OGC pages, keyed by the data's change token.
+    # Per-worker caches of built tiles, OGC pages and region summaries, keyed by the
+    # change tokens of the counties they cover (geo_service/tokens.py).
     TILE_CACHE_MB: Setting[int] = Setting(24, _int)
     FEATURE_CACHE_MB: Setting[int] = Setting(8, _int)
 

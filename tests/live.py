@@ -56,6 +56,9 @@ def serve(database_url: str, var_dir: Path, settings: dict | None = None) -> Ite
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        listener = app.extensions.get("region_tokens")  # the change-token listener, if a request started it
+        if listener is not None:
+            listener.dispose()
         app.extensions["geo_engine"].dispose()
 
 

@@ -155,6 +155,10 @@ def committed_return(make_database):  # type: ignore[no-untyped-def]
     "UPDATE risk_tally SET n = n + 1",
     "DELETE FROM enterprise_cell",
     "INSERT INTO data_change DEFAULT VALUES",
+    # the per-county change tokens: only the owner's triggers append them
+    "INSERT INTO region_change (code) VALUES ('539901')",
+    "DELETE FROM region_change",
+    "SELECT region_change_note(ARRAY['539901'])",
     "SELECT enterprise_cell_apply(ST_SetSRID(ST_MakePoint(100.5, 20.5), 4326), '539901', 'hazchem', 1::smallint, 1, 1)",
     "UPDATE risk_zone SET grade_auto = 4",
     "DELETE FROM task_tally",

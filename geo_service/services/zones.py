@@ -6,8 +6,8 @@ read-only accounts); the enterprise must lie in the caller's scope (404 when
 hidden, 403 when it exists outside it); updates and deletions are
 optimistic-locked on ``version`` (409 on a stale one); every write appends an
 ``audit_log`` row; nothing is committed here.  A write to ``risk_zone`` or
-``enterprise_layout`` bumps the register's change token (a statement trigger
-on ``data_change``), so the tiles are rebuilt.
+``enterprise_layout`` bumps the change token of the enterprise's county
+(statement triggers on ``region_change``, migration 0014), so its tiles are rebuilt.
 
 Bad input is refused with a Chinese reason and nothing written:
 

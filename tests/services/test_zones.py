@@ -94,9 +94,13 @@ def test_zone_grade_is_the_highest_of_its_points_until_set(session, plant):
 
 
 def test_a_zone_write_is_audited_and_bumps_the_tile_token(session, plant):
-    before = session.scalar(data_token_select())
+    def county_token() -> int:  # the enterprise's county (migration 0014): what keys its tiles
+        return session.scalar(text("SELECT coalesce(sum(weight), 0) FROM region_change WHERE code = '990101'"))
+
+    before, county_before = session.scalar(data_token_select()), county_token()
     w = create(session, plant)
     assert session.scalar(data_token_select()) > before
+    assert county_token() > county_before
     row = session.execute(text("SELECT action, after FROM audit_log WHERE object_type = 'risk_zone'"
                                " AND object_id = :i"), {"i": str(w.zone.id)}).one()
     assert row.action == "create" and row.after["name"] == "罐区"

@@ -19,7 +19,9 @@ from ...queries.enterprises import count_of
 from ...queries.filters import Filters, Page, parse_int, parse_point, parse_radius
 from ...services import evidence as ev
 from ...services import register
+from .. import changes
 from ..context import current_actor, current_scope, record_download
+from ..tiles import response_cache
 from . import bp
 from .common import (
     FILE_FORMATS,
@@ -487,11 +489,30 @@ def region(code: str):  # type: ignore[no-untyped-def]
 def region_summary(code: str):  # type: ignore[no-untyped-def]
     """Counts for a region and each of its children (``as_of`` date, default today)."""
     session, scope, as_of = get_session(), current_scope(), as_of_arg()
-    body = sq.region_summary(session, code, scope=scope, as_of=as_of)
-    body["as_of"] = as_of
-    if request.args.get("children", "1") not in ("0", "false"):
-        body["children"] = sq.child_summaries(session, code, scope=scope, as_of=as_of)
-    return json_response(body)
+    with_children = request.args.get("children", "1") not in ("0", "false")
+    # Cached per worker under the tokens of the counties below the region
+    # (geo_service.tokens): a write in another county leaves it valid.
+    coverage = changes.cover_region(code, scope)
+    parts = ("summary", code, scope, as_of, with_children)
+    lookup = changes.answer_key(parts, coverage.tokens)
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
+    if request.if_none_match.contains(changes.etag_of(lookup)):
+        resp = Response(status=304, headers=headers)
+        resp.set_etag(changes.etag_of(lookup))
+        return resp
+    cache = response_cache(current_app, "summary_cache", current_app.config["FEATURE_CACHE_MB"])
+    text, key = cache.get(lookup), lookup
+    if text is None:
+        snapshot = changes.read_tokens(coverage.selection)  # first: never newer than the counts
+        body = sq.region_summary(session, code, scope=scope, as_of=as_of)
+        body["as_of"] = as_of
+        if with_children:
+            body["children"] = sq.child_summaries(session, code, scope=scope, as_of=as_of)
+        text, key = json_response(body).get_data(as_text=True), changes.answer_key(parts, snapshot)
+        cache.put(key, text, len(text.encode()))
+    resp = Response(text, mimetype="application/json", headers=headers)
+    resp.set_etag(changes.etag_of(key))
+    return resp
 
 
 @bp.get("/regions/<code>/children")

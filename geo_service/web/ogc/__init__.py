@@ -20,12 +20,14 @@ from ...db import get_session
 from ...errors import InvalidParameter, NotFound
 from ...queries import cql2
 from ...queries import regions as rq
+from ...queries.changes import EVERYTHING, tokens_column
 from ...queries.extents import extent_select
 from ...queries.filters import MAX_OFFSET, Filters, parse_page
 from ...queries.tiles import LAYERS as TILED
+from .. import changes
 from ..api.common import GEOJSON, decorate, feature, json_response, reject_nul_args, request_filters
 from ..context import current_scope, record_download
-from ..tiles import data_token, response_cache
+from ..tiles import response_cache
 from .geojson import count_capped, features_page
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -187,20 +189,31 @@ def items(cid: str):  # type: ignore[no-untyped-def]
     # numberMatched is exact up to COUNT_BEYOND rows past this page, else omitted
     # (the standard makes it optional); "next" is known either way.
     cap = offset + limit + COUNT_BEYOND
-    # Pages are cached per worker under the register's change token (as tiles are):
-    # the first request after any write reads the database again.
-    key = "|".join(map(str, (cid, sorted(request.args.items(multi=True)), current_scope(), dt.date.today(),
-                             limit, offset, cap, data_token())))
+    # Pages are cached per worker under the change tokens of the counties they cover
+    # (geo_service.tokens): a write elsewhere leaves them valid.
+    scope = current_scope()
+    if cid == "regions":  # the outlines alone
+        coverage = changes.cover((EVERYTHING,))
+    elif f.region is None and scope.region is None and f.bbox is not None:
+        coverage = changes.cover_bbox(*f.bbox)
+    else:
+        coverage = changes.cover_region(f.region, scope)
+    parts = (cid, sorted(request.args.items(multi=True)), scope, dt.date.today(), limit, offset, cap)
     cache = response_cache(current_app, "ogc_cache", current_app.config["FEATURE_CACHE_MB"])
-    page = cache.get(key)
+    page = cache.get(changes.answer_key(parts, coverage.tokens))
     if page is None:
         if cid == "regions":
+            snapshot = changes.read_tokens(coverage.selection)  # first: never newer than the rows
             matched = session.execute(count_capped(stmt, cap)).scalar_one()
             rows = session.execute(stmt.limit(limit).offset(offset)).all()
             page = (matched, len(rows), json.dumps([_feature(cid, r) for r in rows], ensure_ascii=False))
         else:  # the point collections: counted and serialised by the database in one statement
-            page = tuple(session.execute(features_page(stmt, cid, limit=limit, offset=offset, count_cap=cap)).one())
-        cache.put(key, page, len(page[2]))
+            *page, snapshot = session.execute(
+                features_page(stmt, cid, limit=limit, offset=offset, count_cap=cap)
+                .add_columns(tokens_column(coverage.selection))).one()
+            page = tuple(page)
+        if changes.storable(coverage, snapshot):
+            cache.put(changes.answer_key(parts, snapshot), page, len(page[2]))
     matched, returned, features = page
     if cid != "regions":  # register data (法定代表人, phones): a GIS client harvests it page by page
         record_download(cid, "ogc", returned)

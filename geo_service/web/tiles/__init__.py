@@ -1,18 +1,19 @@
 """Vector tiles: ``/tiles/<layer>/<z>/<x>/<y>.pbf`` for enterprises, hazards and
 regions, built in PostGIS, filtered by the common query parameters.
 
-A tile is never stale: every request first reads the register's change token
-(:func:`~geo_service.queries.tiles.data_token_select`, which grows with every
-committed change to an enterprise, a hazard or a region), and the tile's ETag
-and its key in this worker's tile cache both contain that token.  So a browser
-revalidates (``Cache-Control: no-cache``) and gets ``304 Not Modified`` without
-the tile being built while nothing changed, a tile already built is served
-from memory, and the first request after any write builds it afresh.
+A tile is never stale: its ETag and its key in this worker's tile cache
+contain the change tokens of the counties whose boxes meet the tile
+(:mod:`geo_service.tokens`, migration 0014), which this worker knows from the
+notifications pushed to it.  So a browser revalidates (``Cache-Control:
+no-cache``) and gets ``304 Not Modified`` without a round trip to the database
+while nothing changed there, a tile already built is served from memory, the
+first request after a write in one of its counties builds it afresh, and a
+write in another county leaves it cached.  A tile built is stored under the
+tokens read in the same statement as its data, never under the pushed ones.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import replace
@@ -25,8 +26,10 @@ from sqlalchemy.exc import DBAPIError
 from ...db import get_session
 from ...errors import InvalidParameter, NotFound
 from ...queries import tiles as tq
+from ...queries.changes import tokens_column
 from ...queries.filters import open_unless_stated
 from ...queries.regions import LEVEL_DEPTH
+from .. import changes
 from ..api.common import as_of_arg, grades_at_arg, reject_nul_args, request_filters
 from ..context import current_scope
 
@@ -34,6 +37,8 @@ __all__ = ["ResponseCache", "bp", "data_token", "response_cache"]
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 bp.before_request(reject_nul_args)
+# every surface's writes: this worker's next tile, page or summary shows them (geo_service.tokens)
+bp.after_app_request(changes.settle_after_write)
 
 MVT = "application/vnd.mapbox-vector-tile"
 
@@ -46,6 +51,8 @@ class ResponseCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
+        self.hits = 0  # answers served from the cache (tests, logs)
+        self.misses = 0
         self._items: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -53,7 +60,9 @@ class ResponseCache:
         with self._lock:
             item = self._items.get(key)
             if item is None:
+                self.misses += 1
                 return None
+            self.hits += 1
             self._items.move_to_end(key)
             return item[0]
 
@@ -94,7 +103,10 @@ def _token_engine(app: Flask, engine: sa.Engine) -> sa.Engine:
 
 
 def data_token() -> int:
-    """The register's change token, read for this request (see the module docstring)."""
+    """The register's global change token (migration 0003), read for this request:
+    anything keyed by it is invalidated by every write anywhere.  The tiles, OGC
+    pages and summaries are keyed by the per-county tokens instead
+    (:mod:`geo_service.web.changes`)."""
     bind = current_app.extensions["geo_bind"]
     if not isinstance(bind, sa.Engine):  # tests: a connection inside the test's transaction
         return int(get_session().execute(tq.data_token_select()).scalar_one())
@@ -158,23 +170,31 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     f = replace(f, grades_at=grades_at_arg())
     scope, as_of = current_scope(), as_of_arg()
     cluster_below = int(current_app.config["TILE_CLUSTER_BELOW_ZOOM"])
-    token = data_token()
-    # Everything the tile's bytes depend on: the data (token), the request and who asks.
-    key = "|".join(map(str, (layer, z, x, y, sorted(request.args.items(multi=True)), scope, as_of,
-                             cluster_below, token)))
-    etag = hashlib.sha256(key.encode()).hexdigest()[:32]
+    coverage = changes.cover_tile(z, x, y)
+    # Everything the tile's bytes depend on: the request and who asks, then the data's tokens.
+    parts = (layer, z, x, y, sorted(request.args.items(multi=True)), scope, as_of, cluster_below)
+    lookup = changes.answer_key(parts, coverage.tokens)
     headers = {"Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
-    if request.if_none_match.contains(etag):
+    if request.if_none_match.contains(changes.etag_of(lookup)):
         resp = Response(status=304, headers=headers)
-        resp.set_etag(etag)
+        resp.set_etag(changes.etag_of(lookup))
         return resp
     cache = response_cache(current_app, "tile_cache", int(current_app.config["TILE_CACHE_MB"]))
-    data = cache.get(key)
+    data = cache.get(lookup)
+    etag: str | None = changes.etag_of(lookup)
     if data is None:
         stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
                               level=level)
-        data = bytes(get_session().execute(stmt).scalar_one() or b"")
-        cache.put(key, data, len(data))
+        # the tokens in the same statement: the same snapshot as the tile's data
+        raw, snapshot = get_session().execute(stmt.add_columns(tokens_column(coverage.selection))).one()
+        data = bytes(raw or b"")
+        if changes.storable(coverage, snapshot):
+            key = changes.answer_key(parts, snapshot)
+            cache.put(key, data, len(data))
+            etag = changes.etag_of(key)
+        else:  # the county boxes changed meanwhile: serve it, keep nothing
+            etag = None
     resp = Response(data, mimetype=MVT, headers=headers)
-    resp.set_etag(etag)
+    if etag is not None:
+        resp.set_etag(etag)
     return resp
