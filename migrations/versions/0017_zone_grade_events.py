@@ -16,7 +16,7 @@ Create Date: 2026-11-30
 from alembic import op
 
 revision = "0017"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
