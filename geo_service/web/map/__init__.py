@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import importlib
+import io
 import json
 import threading
 from dataclasses import replace
@@ -46,8 +47,10 @@ from ...queries.heat import heat_points, metres_per_pixel, region_choices, regio
 from ...queries.regions import get_region, region_refused
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
+from ...services import mapsheet
 from ...services.basemap import MBTiles, local_basemap
-from ..api.common import grades_at_arg
+from ...services.maprender import PAPERS, MapStyle
+from ..api.common import as_of_arg, grades_at_arg
 from ..context import current_scope
 from .page import build_map, render_parts
 
@@ -206,6 +209,7 @@ def index() -> Any:
         "industries": {i.code: i.name for i in domain.INDUSTRIES},
         "urls": {"enterprise_api": "/api/enterprises/", "enterprise_page": "/enterprises/",
                  "hazard_page": "/hazards/", "search": url_for("map.search"),
+                 "sheet": url_for("map.sheet", fmt="png"),
                  "indicators": url_for("map.indicators"), "panel_hazards": url_for("map.panel_hazards")},
         "max_bbox_area": current_app.config["MAX_BBOX_AREA_DEG2"],
         "attribution": f"风险数据：风险一张图 · {current_app.config['MAP_FOOTER']}",
@@ -381,6 +385,45 @@ def panel_hazards() -> Any:
          "state": h["state"], "state_name": domain.HAZARD_STATES[h["state"]], "description": h["description"],
          "deadline": h["deadline"].isoformat() if h["deadline"] else None, "overdue_days": h["overdue_days"]}
         for h in rows]})
+
+
+SHEET_FORMATS = {"png": "image/png", "pdf": "application/pdf"}
+
+
+@bp.get("/map/sheet.<fmt>")
+def sheet(fmt: str) -> Any:
+    """The view as a map sheet (PNG 300 dpi or PDF): the map's filters, ``bbox``, ``zoom``
+    and ``layers`` (the names of the layers on), drawn with the return's cartography."""
+    if fmt not in SHEET_FORMATS:
+        raise NotFound(f"不支持的格式 {fmt}（可选：png、pdf）")
+    session = get_session()
+    filters = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    if filters.bbox is None:
+        raise InvalidParameter("bbox", "缺少该参数（west,south,east,north）")
+    paper = (request.args.get("paper") or "A4").strip()
+    if paper not in PAPERS:
+        raise InvalidParameter("paper", f"可选：{'、'.join(PAPERS)}")
+    layers = map_layers()
+    raw = (request.args.get("layers") or "").strip()
+    names = [n.strip() for n in raw.split(",") if n.strip()] if raw else [
+        n for n, la in layers.items() if la.visible]
+    unknown = [n for n in names if n not in layers]
+    if unknown:
+        raise InvalidParameter("layers", f"没有图层 {'、'.join(unknown)}（可选：{'、'.join(layers)}）")
+    region = _region(session, required=True)
+    assert region is not None
+    grades_at = grades_at_arg()
+    as_of_month = (grades_at - dt.timedelta(days=1)).date().replace(day=1) if grades_at else None
+    data = mapsheet.load_sheet(
+        session, region=(region.code, region.name),
+        filters=replace(filters, region=region.code, grades_at=grades_at),
+        layers=mapsheet.sheet_layers(layers, names, _zoom()), scope=current_scope(), as_of=as_of_arg(),
+        as_of_month=as_of_month)
+    rendered = mapsheet.render_sheet(data, style=MapStyle.from_config(current_app.config, layers=layers),
+                                     paper=paper, formats=(fmt,))
+    body = rendered.png if fmt == "png" else rendered.pdf
+    return send_file(io.BytesIO(body), mimetype=SHEET_FORMATS[fmt], as_attachment=True,
+                     download_name=mapsheet.sheet_filename(region.name, dt.date.today(), fmt))
 
 
 def _local_basemap_file() -> Any:

@@ -31,7 +31,6 @@ TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQU
 _VENDOR_JS = (
     "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
     "vendor/leaflet.heat/leaflet-heat.js",
-    "vendor/html-to-image/html-to-image.js",
     "vendor/pmtiles/pmtiles.js",
     "js/map-core.js",
     "js/map.js",
