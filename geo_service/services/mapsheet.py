@@ -119,14 +119,18 @@ def sheet_layers(layers: Mapping[str, Layer], names: Sequence[str], zoom: int) -
 
 
 def sheet_title(region_name: str) -> str:
-    """>>> sheet_title("红河州")
+    """The sheet's title: the region's name and what it is.
+
+    >>> sheet_title("红河州")
     '红河州安全风险分布图'
     """
     return f"{region_name}安全风险分布图"
 
 
 def sheet_filename(region_name: str, day: dt.date, fmt: str = "png") -> str:
-    """>>> sheet_filename("红河州", dt.date(2026, 11, 30))
+    """The downloaded file's name: the region's name, not its code, and the day.
+
+    >>> sheet_filename("红河州", dt.date(2026, 11, 30))
     '风险地图-红河州-2026-11-30.png'
     """
     return f"风险地图-{region_name}-{day.isoformat()}.{fmt}"
