@@ -31,6 +31,7 @@ copy leaflet.heat leaflet.heat dist/leaflet-heat.js LICENSE
 copy @geoman-io/leaflet-geoman-free leaflet-geoman dist/leaflet-geoman.js dist/leaflet-geoman.css LICENSE
 copy leaflet-imageoverlay-rotated leaflet-imageoverlay-rotated Leaflet.ImageOverlay.Rotated.js
 copy pmtiles pmtiles dist/pmtiles.js
+copy protomaps-leaflet protomaps-leaflet dist/protomaps-leaflet.js LICENSE
 
 echo "vendored into $OUT:"
 cat "$OUT"/*/VERSION

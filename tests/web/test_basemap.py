@@ -5,11 +5,13 @@ with HTTP Range requests."""
 from __future__ import annotations
 
 import io
+import json
+import re
 
-from basemap_files import make_mbtiles, tile_range
+from basemap_files import make_mbtiles, make_vector_pmtiles, tile_range
 from PIL import Image
 
-from geo_service.services.basemap import local_basemap
+from geo_service.services.basemap import local_basemap, pmtiles_info
 
 GREEN = (60, 179, 113)
 BOX = (102.5, 22.5, 104.5, 24.5)
@@ -43,6 +45,34 @@ def test_pmtiles_answers_range_requests(app, client, tmp_path):  # type: ignore[
     assert resp.headers["Content-Range"] == f"bytes 100-227/{len(body)}"
     resp.close()
     assert client.get("/map/basemap/0/0/0.png").status_code == 404  # not an MBTiles file
+
+
+def _basemap_config(client) -> dict:  # type: ignore[no-untyped-def]
+    page = client.get("/map").get_data(as_text=True)
+    m = re.search(r'"basemap": (\{[^{}]*\})', page)
+    assert m, "the page carries no local base map"
+    return json.loads(m.group(1))
+
+
+def test_a_vector_pmtiles_is_drawn_as_vector_and_a_raster_one_as_raster(app, client, tmp_path):  # type: ignore[no-untyped-def]
+    vector = tmp_path / "honghe.pmtiles"
+    assert make_vector_pmtiles(vector, BOX, (102.5, 22.5, 103.0, 24.5), range(4, 9)) > 0
+    info = pmtiles_info(vector)
+    assert info is not None and info.vector and (info.min_zoom, info.max_zoom) == (4, 8)
+    app.config["BASEMAP"] = str(vector)
+    conf = _basemap_config(client)
+    assert conf["kind"] == "pmtiles" and conf["raster"] is False and conf["max_zoom"] == 8
+    assert conf["url"] == "/map/basemap.pmtiles"
+    # the header the browser reads first is served from the file, with a Range request
+    resp = client.get("/map/basemap.pmtiles", headers={"Range": "bytes=0-126"})
+    assert resp.status_code == 206 and resp.get_data() == vector.read_bytes()[:127]
+    resp.close()
+    # a file without a PMTiles header is offered as raster, as before
+    other = tmp_path / "other.pmtiles"
+    other.write_bytes(bytes(range(256)))
+    assert pmtiles_info(other) is None
+    app.config["BASEMAP"] = str(other)
+    assert _basemap_config(client)["raster"] is True
 
 
 def test_without_a_local_file_there_is_nothing_to_serve(client):  # type: ignore[no-untyped-def]

@@ -48,7 +48,7 @@ from ...queries.regions import get_region, region_refused
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
 from ...services import mapsheet
-from ...services.basemap import MBTiles, local_basemap
+from ...services.basemap import MBTiles, local_basemap, pmtiles_info
 from ...services.maprender import PAPERS, MapStyle
 from ..api.common import as_of_arg, grades_at_arg
 from ..context import current_scope
@@ -448,7 +448,12 @@ def _local_basemap_config() -> dict[str, Any] | None:
                 "max_zoom": source.max_zoom, "attribution": attribution or source.attribution,
                 "url": url_for("map.basemap_tile", z=0, x=0, y=0, ext=source.extension)
                 .replace("/0/0/0.", "/{z}/{x}/{y}.")}
-    return {"kind": "pmtiles", "raster": True, "url": url_for("map.basemap_pmtiles"), "attribution": attribution}
+    info = pmtiles_info(source)
+    if info is None:
+        return {"kind": "pmtiles", "raster": True, "url": url_for("map.basemap_pmtiles"), "attribution": attribution}
+    # a vector archive is drawn by protomaps-leaflet in the plain light style of map.js
+    return {"kind": "pmtiles", "raster": not info.vector, "url": url_for("map.basemap_pmtiles"),
+            "attribution": attribution, "min_zoom": info.min_zoom, "max_zoom": info.max_zoom}
 
 
 @bp.get("/map/basemap/<int:z>/<int:x>/<int:y>.<ext>")

@@ -32,6 +32,7 @@ _VENDOR_JS = (
     "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
     "vendor/leaflet.heat/leaflet-heat.js",
     "vendor/pmtiles/pmtiles.js",
+    "vendor/protomaps-leaflet/protomaps-leaflet.js",
     "js/map-core.js",
     "js/map.js",
     "js/map-zones.js",
