@@ -20,7 +20,8 @@ from pathlib import Path
 
 from pmtiles.tile import MagicNumberNotFound, SpecVersionUnsupported, TileType, deserialize_header
 
-__all__ = ["LocalBasemap", "local_basemap", "MBTiles", "PMTilesInfo", "pmtiles_info", "TILE_TYPES"]
+__all__ = ["LocalBasemap", "local_basemap", "MBTiles", "PMTilesInfo", "pmtiles_info", "RemoteBasemap",
+           "remote_basemap", "TIANDITU_URL", "TILE_TYPES"]
 
 LOGGER = logging.getLogger(__name__)
 # The fixed-size header at the start of every PMTiles (v3) archive.
@@ -35,6 +36,40 @@ TILE_TYPES: dict[str, tuple[str, str, bool]] = {
     "pbf": ("pbf", "application/x-protobuf", False),
     "mvt": ("pbf", "application/x-protobuf", False),
 }
+
+
+# 天地图 WMTS in Web Mercator (``_w``) as an XYZ template: ``{layer}`` vec/cva, ``{key}`` the tk.
+TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+
+
+@dataclass(frozen=True)
+class RemoteBasemap:
+    """XYZ tile templates fetched by the browser from elsewhere (a URL template or 天地图)."""
+
+    urls: tuple[str, ...]
+    subdomains: str
+    attribution: str
+    max_zoom: int = 18
+
+
+def remote_basemap(setting: str | None, *, tianditu_key: str = "", attribution: str = "") -> RemoteBasemap | None:
+    """The remote base map ``BASEMAP`` names: 天地图 (vec + cva labels) or an XYZ URL
+    template; None for ``none`` or a local file (:func:`local_basemap`).
+
+    >>> remote_basemap("tianditu", tianditu_key="k").urls[1].startswith("https://t{s}.tianditu.gov.cn/cva_w/")
+    True
+    >>> remote_basemap("none"), remote_basemap("/srv/maps/yunnan.pmtiles")
+    (None, None)
+    """
+    value = (setting or "").strip()
+    if value in ("", "none") or local_basemap(value) is not None:
+        return None
+    if value == "tianditu":
+        return RemoteBasemap(tuple(TIANDITU_URL.format(layer=layer, key=tianditu_key) for layer in ("vec", "cva")),
+                             "01234567", attribution or "天地图")
+    return RemoteBasemap((value,), "abc", attribution or "底图", 19)
 
 
 @dataclass(frozen=True)

@@ -662,55 +662,6 @@
 
   // --- the entry points ----------------------------------------------------
 
-  // The plain light style of a vector base map: land, water, roads and place names.
-  // Layer names of both common schemas: Protomaps' basemap (earth, water, roads,
-  // places) and OpenMapTiles' (landcover, water, transportation, place).
-  var BASE_STYLE = { land: '#f2efe9', water: '#a8cce0', road: '#c9bfae', text: '#4a4a4a' };
-
-  function vectorBaseRules() {
-    var P = window.protomapsL;
-    var water = new P.PolygonSymbolizer({ fill: BASE_STYLE.water });
-    var road = new P.LineSymbolizer({ color: BASE_STYLE.road, width: function (z) { return z < 10 ? 0.8 : 1.6; } });
-    var place = new P.CenteredTextSymbolizer({ labelProps: ['name:zh', 'name'], fill: BASE_STYLE.text,
-                                               stroke: '#ffffff', width: 2, font: '12px sans-serif' });
-    return {
-      paint: [{ dataLayer: 'earth', symbolizer: new P.PolygonSymbolizer({ fill: BASE_STYLE.land }) },
-              { dataLayer: 'water', symbolizer: water },
-              { dataLayer: 'roads', symbolizer: road },
-              { dataLayer: 'transportation', symbolizer: road }],
-      label: [{ dataLayer: 'places', symbolizer: place }, { dataLayer: 'place', symbolizer: place }],
-    };
-  }
-
-  // A base map from a local file the server serves (BASEMAP=…/x.mbtiles or .pmtiles):
-  // raster tiles, vector MBTiles drawn by VectorGrid, a raster PMTiles archive read
-  // with HTTP Range requests by the vendored pmtiles library, or a vector one drawn
-  // by the vendored protomaps-leaflet in the plain light style above.
-  function localBasemap(map, b) {
-    var layer;
-    var opts = { attribution: b.attribution || '', maxZoom: 19, maxNativeZoom: b.max_zoom || 18,
-                 minZoom: 0, pane: 'tilePane', zIndex: 0 };
-    if (b.kind === 'pmtiles' && !b.raster) {
-      var rules = vectorBaseRules();
-      layer = window.protomapsL.leafletLayer({ url: b.url, paintRules: rules.paint, labelRules: rules.label,
-                                               backgroundColor: BASE_STYLE.land, maxDataZoom: b.max_zoom || 15,
-                                               attribution: b.attribution || '', maxZoom: 19, pane: 'tilePane',
-                                               zIndex: 0 });
-    } else if (b.kind === 'pmtiles') {
-      layer = window.pmtiles.leafletRasterLayer(new window.pmtiles.PMTiles(b.url), opts);
-    } else if (b.raster) {
-      layer = L.tileLayer(b.url, opts);
-    } else {
-      var style = { fill: true, fillColor: '#ece8df', fillOpacity: 1, color: '#b8b0a2', weight: 0.6 };
-      opts.vectorTileLayerStyles = new Proxy({}, { get: function () { return style; } });
-      opts.rendererFactory = L.canvas.tile;
-      opts.interactive = false;
-      layer = L.vectorGrid.protobuf(b.url, opts);
-    }
-    layer.addTo(map);
-    S.basemap = layer;
-  }
-
   RM.init = function (map, cfg) {
     S.map = map;
     S.cfg = cfg;
@@ -720,7 +671,8 @@
     map.attributionControl.setPrefix('Leaflet');
     L.control.scale({ metric: true, imperial: false }).addTo(map);  // metres only
     map.attributionControl.addAttribution(cfg.attribution);
-    if (cfg.basemap) { localBasemap(map, cfg.basemap); }
+    // the base map (static/js/basemap.js): remote XYZ or the local file the server serves
+    if (cfg.basemap) { S.basemap = window.RiskBasemap.add(map, cfg.basemap); }
     // Fit the selected region at once (no animation: see page.py).
     if (cfg.fit_bounds) { map.fitBounds(cfg.fit_bounds, { animate: false }); }
   };

@@ -4,7 +4,8 @@ with BASEMAP=<that file>, and the map draws it — west of the prefecture, where
 no other layer covers the ground, the map is the file's green — with no
 request leaving this machine.  Likewise a vector PMTiles archive (MVT) with
 water west of 103 E and land elsewhere, drawn by protomaps-leaflet in the
-map's plain light style: water's colour to the west, land's to the east."""
+map's plain light style: water's colour to the west, land's to the east.  The
+ledger's small map of an enterprise draws the same local file."""
 
 from __future__ import annotations
 
@@ -119,6 +120,35 @@ def test_a_local_vector_pmtiles_base_map_is_drawn_offline(vector_server, browser
     assert sum(abs(a - b) for a, b in zip(west, WATER, strict=True)) < 20, west
     assert sum(abs(a - b) for a, b in zip(east, LAND, strict=True)) < 20, east
     assert errors == []
+    foreign = [u for u in requests if not u.startswith(("data:", "blob:"))
+               and urlsplit(u).hostname not in ("127.0.0.1", "localhost")]
+    assert foreign == []
+    ctx.close()
+
+
+def test_the_ledgers_small_map_draws_the_local_base_map(basemap_server, browser, tmp_path):  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    login(page, basemap_server)
+    found = page.request.get(basemap_server + "/map/search.json?q=红河化工").json()["results"]
+    page.goto(basemap_server + f"/enterprises/{found[0]['id']}", wait_until="networkidle")
+    page.wait_for_function("""() => { const el = document.getElementById('ledger-map');
+        return el && el._ledgerBasemap && !el._ledgerBasemap.isLoading(); }""")
+    page.wait_for_function("() => !document.querySelector('#ledger-map .leaflet-tile:not(.leaflet-tile-loaded)')")
+    page.wait_for_timeout(800)
+    assert [u for u in requests if "/map/basemap/" in u], "the small map asked for no tile of the local file"
+    # A corner of the small map (no marker there): the file's green under the county's
+    # outline, filled #e8edf3 at 0.6 opacity (static/js/ledger-map.js).
+    box = page.locator("#ledger-map").bounding_box()
+    shot = tmp_path / "ledger.png"
+    page.screenshot(path=str(shot))
+    with Image.open(shot) as img:
+        px = img.convert("RGB").getpixel((round(box["x"] + 12), round(box["y"] + box["height"] - 12)))
+    fill = (0xE8, 0xED, 0xF3)
+    expected = tuple(round(0.4 * g + 0.6 * f) for g, f in zip(GREEN, fill, strict=True))
+    assert sum(abs(a - b) for a, b in zip(px, expected, strict=True)) < 20, (px, expected)
     foreign = [u for u in requests if not u.startswith(("data:", "blob:"))
                and urlsplit(u).hostname not in ("127.0.0.1", "localhost")]
     assert foreign == []

@@ -48,7 +48,7 @@ from ...queries.regions import get_region, region_refused
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
 from ...services import mapsheet
-from ...services.basemap import MBTiles, local_basemap, pmtiles_info
+from ...services.basemap import MBTiles, local_basemap, pmtiles_info, remote_basemap
 from ...services.maprender import PAPERS, MapStyle
 from ..api.common import as_of_arg, grades_at_arg
 from ..context import current_scope
@@ -214,9 +214,9 @@ def index() -> Any:
         "max_bbox_area": current_app.config["MAX_BBOX_AREA_DEG2"],
         "attribution": f"风险数据：风险一张图 · {current_app.config['MAP_FOOTER']}",
         "footer": current_app.config["MAP_FOOTER"],
-        "basemap": _local_basemap_config(),
+        "basemap": basemap_config(),
     }
-    m = build_map(map_layers(), palette=palette, settings=current_app.config, config=config,
+    m = build_map(map_layers(), palette=palette, config=config,
                   bounds=bounds, static_url=lambda p: url_for("static", filename=p), view=_view())
     nonce = current_app.jinja_env.globals.get("csp_nonce")
     return render_template(
@@ -437,23 +437,46 @@ def _local_basemap_file() -> Any:
     return cache[local.path]
 
 
-def _local_basemap_config() -> dict[str, Any] | None:
-    """How the page draws a local base map file (None: none configured)."""
-    if local_basemap(current_app.config["BASEMAP"]) is None:
+# The vendored scripts each kind of base map is drawn with (static/js/basemap.js uses them).
+_BASEMAP_SCRIPTS = {
+    ("mbtiles", False): ["vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"],
+    ("pmtiles", True): ["vendor/pmtiles/pmtiles.js"],
+    ("pmtiles", False): ["vendor/protomaps-leaflet/protomaps-leaflet.js"],
+}
+
+
+def basemap_config() -> dict[str, Any] | None:
+    """How every Leaflet map of the service draws ``BASEMAP`` (static/js/basemap.js): the
+    web map, the ledger's small maps and the enterprise's plant map alike.
+
+    None: no base map (outlines only, nothing external).  ``kind`` ``xyz``: remote
+    templates (a URL or 天地图).  ``mbtiles``/``pmtiles``: the local file this application
+    serves (:func:`basemap_tile`, :func:`basemap_pmtiles`), ``raster`` or vector.
+    ``scripts``: the vendored files (under ``static/``) it is drawn with.
+    """
+    settings = current_app.config
+    remote = remote_basemap(settings["BASEMAP"], tianditu_key=settings["TIANDITU_KEY"],
+                            attribution=settings["BASEMAP_ATTRIBUTION"] or "")
+    if remote is not None:
+        return {"kind": "xyz", "urls": list(remote.urls), "subdomains": remote.subdomains,
+                "attribution": remote.attribution, "max_zoom": remote.max_zoom, "scripts": []}
+    if local_basemap(settings["BASEMAP"]) is None:
         return None
     source = _local_basemap_file()
-    attribution = current_app.config["BASEMAP_ATTRIBUTION"] or ""
+    attribution = settings["BASEMAP_ATTRIBUTION"] or ""
     if isinstance(source, MBTiles):
-        return {"kind": "mbtiles", "raster": source.raster, "min_zoom": source.min_zoom,
+        spec = {"kind": "mbtiles", "raster": source.raster, "min_zoom": source.min_zoom,
                 "max_zoom": source.max_zoom, "attribution": attribution or source.attribution,
                 "url": url_for("map.basemap_tile", z=0, x=0, y=0, ext=source.extension)
                 .replace("/0/0/0.", "/{z}/{x}/{y}.")}
-    info = pmtiles_info(source)
-    if info is None:
-        return {"kind": "pmtiles", "raster": True, "url": url_for("map.basemap_pmtiles"), "attribution": attribution}
-    # a vector archive is drawn by protomaps-leaflet in the plain light style of map.js
-    return {"kind": "pmtiles", "raster": not info.vector, "url": url_for("map.basemap_pmtiles"),
-            "attribution": attribution, "min_zoom": info.min_zoom, "max_zoom": info.max_zoom}
+    else:
+        info = pmtiles_info(source)
+        spec = {"kind": "pmtiles", "raster": info is None or not info.vector, "url": url_for("map.basemap_pmtiles"),
+                "attribution": attribution}
+        if info is not None:
+            spec.update(min_zoom=info.min_zoom, max_zoom=info.max_zoom)
+    spec["scripts"] = _BASEMAP_SCRIPTS.get((spec["kind"], spec["raster"]), [])
+    return spec
 
 
 @bp.get("/map/basemap/<int:z>/<int:x>/<int:y>.<ext>")

@@ -20,19 +20,15 @@ from folium.map import Layer as FoliumLayer
 from folium.template import Template
 
 from ...layers import Layer
-from ...services.basemap import local_basemap
 
-__all__ = ["build_map", "render_parts", "TIANDITU_URL"]
-
-TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-                "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-                "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+__all__ = ["build_map", "render_parts"]
 
 _VENDOR_JS = (
     "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
     "vendor/leaflet.heat/leaflet-heat.js",
     "vendor/pmtiles/pmtiles.js",
     "vendor/protomaps-leaflet/protomaps-leaflet.js",
+    "js/basemap.js",
     "js/map-core.js",
     "js/map.js",
     "js/map-zones.js",
@@ -88,28 +84,10 @@ class RiskMapReady(MacroElement):
         self.control = control
 
 
-def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
-    """Add the configured base map: nothing, an XYZ template, or 天地图 vec + cva."""
-    basemap = (settings["BASEMAP"] or "none").strip()
-    attribution = settings["BASEMAP_ATTRIBUTION"]
-    if basemap == "none" or local_basemap(basemap) is not None:
-        return  # a local .mbtiles/.pmtiles file is drawn by RiskMap.init (config "basemap")
-    if basemap == "tianditu":
-        key = settings["TIANDITU_KEY"]
-        for layer, name in (("vec", "天地图矢量"), ("cva", "天地图注记")):
-            folium.TileLayer(
-                tiles=TIANDITU_URL.format(layer=layer, key=key), attr=attribution or "天地图",
-                name=name, overlay=layer == "cva", control=False, subdomains="01234567", max_zoom=18,
-            ).add_to(m)
-        return
-    folium.TileLayer(tiles=basemap, attr=attribution or "底图", name="底图", control=False,
-                     max_zoom=19).add_to(m)
-
-
-def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settings: Mapping[str, Any],
-              config: Mapping[str, Any], bounds: tuple[float, float, float, float] | None,
-              static_url: Any, view: tuple[float, float, int] | None = None) -> folium.Map:
-    """The folium map with the base map, every layer, a layer control and the page wiring.
+def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], config: Mapping[str, Any],
+              bounds: tuple[float, float, float, float] | None, static_url: Any, view: tuple[float, float, int] | None = None) -> folium.Map:
+    """The folium map with every layer, a layer control and the page wiring (the base map
+    is drawn by ``RiskMap.init`` from ``config["basemap"]``).
 
     ``view`` is ``(lng, lat, zoom)`` from the page URL (WGS84); without it
     ``bounds``, ``(west, south, east, north)`` in WGS84, is fitted first;
@@ -127,7 +105,6 @@ def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settin
         # would undo a view set right after (a link's "在地图上定位").
         west, south, east, north = bounds
         config["fit_bounds"] = [[south, west], [north, east]]
-    _basemap(m, settings)
     RiskMapInit(config, static_url).add_to(m)
     for layer in layers.values():
         RiskLayer(layer, palette).add_to(m)
