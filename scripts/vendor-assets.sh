@@ -28,10 +28,10 @@ copy() {  # copy <package> <dest-subdir> <files...> (paths relative to the packa
 copy leaflet leaflet dist/leaflet.js dist/leaflet.js.map dist/leaflet.css dist/images LICENSE
 copy leaflet.vectorgrid leaflet.vectorgrid dist/Leaflet.VectorGrid.bundled.min.js
 copy leaflet.heat leaflet.heat dist/leaflet-heat.js LICENSE
-copy html-to-image html-to-image dist/html-to-image.js LICENSE
 copy @geoman-io/leaflet-geoman-free leaflet-geoman dist/leaflet-geoman.js dist/leaflet-geoman.css LICENSE
 copy leaflet-imageoverlay-rotated leaflet-imageoverlay-rotated Leaflet.ImageOverlay.Rotated.js
 copy pmtiles pmtiles dist/pmtiles.js
+copy protomaps-leaflet protomaps-leaflet dist/protomaps-leaflet.js LICENSE
 
 echo "vendored into $OUT:"
 cat "$OUT"/*/VERSION

@@ -5,17 +5,27 @@ tile URL, so that an office without internet still has a base map.  The
 application serves it itself: an MBTiles file tile by tile (its SQLite
 ``tiles`` table; SQLite is only the file format of the tile container here,
 never the application's database), a PMTiles file as a whole with HTTP Range
-requests, read in the browser by the vendored ``pmtiles`` library.
+requests, read in the browser by the vendored ``pmtiles`` library (raster
+tiles) or drawn by the vendored ``protomaps-leaflet`` (vector tiles, when the
+file's header says MVT: :func:`pmtiles_info`).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LocalBasemap", "local_basemap", "MBTiles", "TILE_TYPES"]
+from pmtiles.tile import MagicNumberNotFound, SpecVersionUnsupported, TileType, deserialize_header
+
+__all__ = ["LocalBasemap", "local_basemap", "MBTiles", "PMTilesInfo", "pmtiles_info", "RemoteBasemap",
+           "remote_basemap", "TIANDITU_URL", "TILE_TYPES"]
+
+LOGGER = logging.getLogger(__name__)
+# The fixed-size header at the start of every PMTiles (v3) archive.
+PMTILES_HEADER_BYTES = 127
 
 # MBTiles ``format`` → (file extension, MIME type, raster?)
 TILE_TYPES: dict[str, tuple[str, str, bool]] = {
@@ -26,6 +36,40 @@ TILE_TYPES: dict[str, tuple[str, str, bool]] = {
     "pbf": ("pbf", "application/x-protobuf", False),
     "mvt": ("pbf", "application/x-protobuf", False),
 }
+
+
+# 天地图 WMTS in Web Mercator (``_w``) as an XYZ template: ``{layer}`` vec/cva, ``{key}`` the tk.
+TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+
+
+@dataclass(frozen=True)
+class RemoteBasemap:
+    """XYZ tile templates fetched by the browser from elsewhere (a URL template or 天地图)."""
+
+    urls: tuple[str, ...]
+    subdomains: str
+    attribution: str
+    max_zoom: int = 18
+
+
+def remote_basemap(setting: str | None, *, tianditu_key: str = "", attribution: str = "") -> RemoteBasemap | None:
+    """The remote base map ``BASEMAP`` names: 天地图 (vec + cva labels) or an XYZ URL
+    template; None for ``none`` or a local file (:func:`local_basemap`).
+
+    >>> remote_basemap("tianditu", tianditu_key="k").urls[1].startswith("https://t{s}.tianditu.gov.cn/cva_w/")
+    True
+    >>> remote_basemap("none"), remote_basemap("/srv/maps/yunnan.pmtiles")
+    (None, None)
+    """
+    value = (setting or "").strip()
+    if value in ("", "none") or local_basemap(value) is not None:
+        return None
+    if value == "tianditu":
+        return RemoteBasemap(tuple(TIANDITU_URL.format(layer=layer, key=tianditu_key) for layer in ("vec", "cva")),
+                             "01234567", attribution or "天地图")
+    return RemoteBasemap((value,), "abc", attribution or "底图", 19)
 
 
 @dataclass(frozen=True)
@@ -84,3 +128,31 @@ class MBTiles:
             (z, x, 2 ** z - 1 - y),
         ).fetchone()
         return bytes(row[0]) if row else None
+
+
+@dataclass(frozen=True)
+class PMTilesInfo:
+    """What the header of a PMTiles archive says about its tiles."""
+
+    tile_type: str  # mvt, png, jpeg, webp, avif …
+    min_zoom: int
+    max_zoom: int
+
+    @property
+    def vector(self) -> bool:
+        return self.tile_type == "mvt"
+
+
+def pmtiles_info(path: Path) -> PMTilesInfo | None:
+    """The header of the PMTiles (v3) archive at ``path``; None when it has none (logged)."""
+    with path.open("rb") as f:
+        head = f.read(PMTILES_HEADER_BYTES)
+    try:
+        header = deserialize_header(head) if len(head) == PMTILES_HEADER_BYTES else None
+    except (MagicNumberNotFound, SpecVersionUnsupported, UnicodeDecodeError, ValueError):
+        header = None
+    if header is None:
+        LOGGER.warning("%s has no PMTiles v3 header: drawn as raster tiles", path)
+        return None
+    tile_type: TileType = header["tile_type"]
+    return PMTilesInfo(tile_type=tile_type.name.lower(), min_zoom=header["min_zoom"], max_zoom=header["max_zoom"])

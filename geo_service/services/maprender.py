@@ -90,6 +90,8 @@ _PARENT_EDGE = "#222222"
 _UNGRADED = "#9E9E9E"
 _LABEL = "#333333"
 _CLOSED = "#2E7D32"
+# Millimetres between two lines of the sub-title (at A4 scale).
+_SUB_LINE_MM = 5.0
 
 
 class MapRenderError(GeoServiceError):
@@ -380,11 +382,12 @@ class Page:
 
 
 def new_page(paper: str, bounds: tuple[float, float, float, float], *, pad: float = 1.1,
-             legend_w_mm: float = 62.0, legend_h_mm: float = 46.0, min_span_m: float = 1000.0) -> Page:
+             legend_w_mm: float = 62.0, legend_h_mm: float = 46.0, min_span_m: float = 1000.0,
+             title_lines: int = 1) -> Page:
     """A blank page for ``bounds`` (local metres): A4 or A3, portrait or landscape by their
     shape, the map frame fitted to the bounds padded by ``pad`` at equal x/y scale, and
-    room for the title, the legend panel (beside the frame in landscape, below in portrait)
-    and the footer."""
+    room for the title (with ``title_lines`` lines of sub-title), the legend panel (beside
+    the frame in landscape, below in portrait) and the footer."""
     started = time.perf_counter()
     font = cjk_font()
     bold = font.copy()
@@ -394,7 +397,7 @@ def new_page(paper: str, bounds: tuple[float, float, float, float], *, pad: floa
     fig = Figure(figsize=(_fig_inches(w_mm), _fig_inches(h_mm)), dpi=DPI, facecolor="white")
     FigureCanvasAgg(fig)
 
-    margin, title_h, footer_h = 10.0, 24.0 * scale, 12.0
+    margin, title_h, footer_h = 10.0, (24.0 + _SUB_LINE_MM * (title_lines - 1)) * scale, 12.0
     if orientation == "landscape":
         legend_w, legend_h = legend_w_mm * scale, 0.0
     else:
@@ -425,13 +428,15 @@ def new_page(paper: str, bounds: tuple[float, float, float, float], *, pad: floa
                 legend_h=legend_h, footer_h=footer_h, span_m=dw, font=font, bold=bold, started=started)
 
 
-def draw_title(page: Page, title: str, sub: Sequence[str]) -> None:
-    """The title and, below it, the sub-title items (填报单位, 制图日期 …)."""
+def draw_title(page: Page, title: str, sub: Sequence[str], lines: Sequence[str] = ()) -> None:
+    """The title and, below it, the sub-title items (填报单位, 制图日期 …) and then
+    ``lines``, one per line (the page made with ``title_lines`` = 1 + their number)."""
     fig, s = page.fig, page.scale
     fig.text(0.5, 1 - (page.margin + 9 * s) / page.h_mm, title, ha="center", va="center",
              fontproperties=page.bold, fontsize=18 * s)
-    fig.text(0.5, 1 - (page.margin + 19 * s) / page.h_mm, "　　".join(sub), ha="center", va="center",
-             fontproperties=page.font, fontsize=9 * s)
+    for i, text in enumerate(["　　".join(sub), *lines]):
+        fig.text(0.5, 1 - (page.margin + (19 + _SUB_LINE_MM * i) * s) / page.h_mm, text, ha="center",
+                 va="center", fontproperties=page.font, fontsize=9 * s)
 
 
 def draw_legend(page: Page, handles: list[Any]) -> None:
@@ -469,19 +474,25 @@ def draw_map_furniture(page: Page) -> None:
     _scale_bar(page.ax, page.font, page.span_m)
 
 
-def finish_page(page: Page, kind: str, title: str) -> RenderedMap:
-    """The page as PNG (300 dpi) and vector PDF, with where the map frame lies in the PNG."""
+def finish_page(page: Page, kind: str, title: str, metadata: Mapping[str, str] | None = None,
+                formats: Sequence[str] = ("png", "pdf")) -> RenderedMap:
+    """The page as PNG (300 dpi) and vector PDF, with where the map frame lies in the PNG.
+
+    ``metadata``: more PNG text chunks (``Description`` …) beside the ``Title``;
+    ``formats``: leave one out and its bytes are empty (it is not drawn)."""
     fig, ax = page.fig, page.ax
     png = io.BytesIO()
     # zlib level 1: the PNG encoder was 40 % of a county map's time at the default level
-    fig.savefig(png, format="png", dpi=DPI, facecolor="white", metadata={"Title": title, "Software": None},
+    fig.savefig(png, format="png", dpi=DPI, facecolor="white",
+                metadata={"Title": title, "Software": None, **(metadata or {})},
                 pil_kwargs={"compress_level": 1})
     width, height = fig.canvas.get_width_height()
     bbox = ax.get_window_extent()
     frame = (int(math.ceil(bbox.x0)), int(math.ceil(height - bbox.y1)),
              int(math.floor(bbox.x1)), int(math.floor(height - bbox.y0)))
     pdf = io.BytesIO()
-    FigureCanvasPdf(fig).print_pdf(pdf, metadata={"Title": title, "Creator": "风险一张图"})
+    if "pdf" in formats:
+        FigureCanvasPdf(fig).print_pdf(pdf, metadata={"Title": title, "Creator": "风险一张图"})
     seconds = time.perf_counter() - page.started
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     return RenderedMap(kind=kind, title=title, paper=page.paper, orientation=page.orientation, png=png.getvalue(),

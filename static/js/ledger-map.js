@@ -1,7 +1,7 @@
 /* Small Leaflet maps of the ledger pages: an enterprise and its surroundings,
  * a hazard's location, and the location picker of the registration forms.
  * Reads its data from <script type="application/json" id="ledger-map-data">.
- * No external tiles unless the server configured a base map. */
+ * No external tiles unless the server configured a remote base map. */
 (function () {
   "use strict";
 
@@ -16,12 +16,8 @@
     var data = JSON.parse(dataEl.textContent);
     var map = L.map(el, { attributionControl: !!data.basemap, scrollWheelZoom: false });
     el._ledgerMap = map;
-    if (data.basemap) {
-      data.basemap.urls.forEach(function (url) {
-        L.tileLayer(url, { subdomains: data.basemap.subdomains, attribution: data.basemap.attribution,
-                           maxZoom: 18 }).addTo(map);
-      });
-    }
+    // the same base map as the web map (static/js/basemap.js), local file included
+    el._ledgerBasemap = window.RiskBasemap.add(map, data.basemap, 18);
     // Set the view before adding vector layers: Leaflet projects them on add.
     var outline = null;
     if (data.outline) {

@@ -1,5 +1,5 @@
 /* 风险一张图 — the map's pure functions: URL state, filter → query string,
- * class-break labels, filters in words.  No DOM, no Leaflet: an ES module
+ * class-break labels.  No DOM, no Leaflet: an ES module
  * imported by the map's modules (static/js/map/) and unit-tested by Node's
  * test runner (tests/js/map-core.test.js, run by `make test`).
  */
@@ -125,33 +125,5 @@ export function classLabels(breaks) {
     if (integer) { return lo + 1 === Number(b) ? fmt(b) : fmt(lo + 1) + ' – ' + fmt(b); }
     return '> ' + fmt(lo) + ' – ' + fmt(b);
   });
-}
-
-// The filters in words for a map sheet ("行业：危险化学品；风险等级：红、橙；…").
-// ``names`` gives the Chinese names: {industries, grades (value → colour name),
-// hazard_levels, hazard_states}; the region is named in the title, not here.
-export function filtersInWords(filters, names) {
-  var parts = [];
-  function list(value, table) {
-    return String(value).split(',').map(function (v) { return table[v] || v; }).join('、');
-  }
-  if (filters.industry) { parts.push('行业：' + list(filters.industry, names.industries)); }
-  if (filters.grade) { parts.push('风险等级：' + list(filters.grade, names.grades)); }
-  if (filters.hazard_level) { parts.push('隐患级别：' + list(filters.hazard_level, names.hazard_levels)); }
-  if (filters.hazard_level || filters.overdue || filters.hazard_state) {
-    parts.push('隐患状态：' + (filters.hazard_state ? list(filters.hazard_state, names.hazard_states) : '全部未销号'));
-  }
-  if (filters.overdue === 'true') { parts.push('只看逾期隐患'); }
-  if (filters.month) { parts.push('月份：' + filters.month); }
-  if (filters.as_of) { parts.push('风险等级截至：' + filters.as_of + ' 月末'); }
-  return parts.length ? parts.join('；') : '无筛选条件（全部企业）';
-}
-
-// A scale bar no longer than ``maxPx`` pixels: 1, 2 or 5 × 10^k metres.
-export function niceScale(metresPerPixel, maxPx) {
-  var most = metresPerPixel * maxPx;
-  var pow = Math.pow(10, Math.floor(Math.log10(most)));
-  var step = [5, 2, 1].map(function (f) { return f * pow; }).filter(function (m) { return m <= most; })[0];
-  return { metres: step, px: step / metresPerPixel, label: step >= 1000 ? step / 1000 + ' 千米' : step + ' 米' };
 }
 

@@ -336,12 +336,7 @@
     D = JSON.parse(dataEl.textContent);
     map = L.map(el, { attributionControl: !!D.basemap, scrollWheelZoom: false, maxZoom: 21 });
     el._plantMap = map;
-    if (D.basemap) {
-      D.basemap.urls.forEach(function (url) {
-        L.tileLayer(url, { subdomains: D.basemap.subdomains, attribution: D.basemap.attribution,
-                           maxZoom: 21, maxNativeZoom: 18 }).addTo(map);
-      });
-    }
+    window.RiskBasemap.add(map, D.basemap, 21);  // the web map's base map (static/js/basemap.js)
     map.setView([D.centre[1], D.centre[0]], 17);
     L.control.scale({ metric: true, imperial: false }).addTo(map);
     L.circleMarker([D.centre[1], D.centre[0]], { radius: 6, color: "#000", weight: 2, fillColor: "#fff",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import numpy as np
 from browser.map_world import COUNTIES, ENTERPRISES
 from live import login
 from PIL import Image
@@ -129,49 +130,35 @@ def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_di
     page.wait_for_timeout(500)
     assert any("/tiles/enterprises/" in u and "industry=hazchem" in u and "region=532500" in u for u in requests)
 
-    with page.expect_download(timeout=30000) as info:
+    with page.expect_download(timeout=60000) as info:
         # (export first, while only 红 is shown)
         page.click("#rm-export")
-    # A map sheet named after the region, not its code.
+    # A map sheet drawn by the server with the return's cartography, named after the region.
     assert info.value.suggested_filename.startswith("风险地图-红河州-"), info.value.suggested_filename
     path = screenshot_dir / "export.png"
     info.value.save_as(str(path))
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
     sheet = page.evaluate("() => RiskMap.state.lastSheet")
-    assert sheet["texts"]["title"] == "红河州安全风险分布图"
-    assert ENTERPRISE_LAYER in sheet["texts"]["subtitle"] and "制图日期" in sheet["texts"]["subtitle"]
-    assert "行业：危险化学品" in sheet["texts"]["filters"] and "风险等级：红" in sheet["texts"]["filters"]
-    assert sheet["texts"]["footer"] == "内部用图"
-    ox, oy = sheet["mapOffset"]
+    assert sheet["url"].startswith("/map/sheet.png?")
+    assert "industry=hazchem" in sheet["url"] and "grade=1" in sheet["url"] and "bbox=" in sheet["url"]
+    on = page.evaluate("() => Object.keys(RiskMap.state.layers).filter("
+                       "n => RiskMap.state.map.hasLayer(RiskMap.state.layers[n]))")
+    assert "layers=" + "%2C".join(on) in sheet["url"]
     red = tuple(int(GRADE_RED[i:i + 2], 16) for i in (1, 3, 5))
-
-    def near(px, colour, tolerance=45):  # type: ignore[no-untyped-def]
-        return sum(abs(a - b) for a, b in zip(px, colour, strict=True)) < tolerance
-
     with Image.open(path) as img:
-        rgb = img.convert("RGB")
-        size = page.evaluate("() => [RiskMap.state.map.getSize().x, RiskMap.state.map.getSize().y]")
-        assert sheet["mapSize"] == size and list(rgb.size) == sheet["size"]
-        assert rgb.size[0] > size[0] and rgb.size[1] > size[1] + 80  # a title above, a footer below
-        # Enterprise a (the one 红 hazchem enterprise left by the filters) drawn in
-        # the red of the palette where it is on the map…
-        lng, lat = ENTERPRISES["a"]["lnglat"]
-        x, y = page.evaluate("([lat, lng]) => { const p = RiskMap.state.map.latLngToContainerPoint([lat, lng]);"
-                             " return [Math.round(p.x), Math.round(p.y)]; }", [lat, lng])
-        around = [rgb.getpixel((ox + x + dx, oy + y + dy)) for dx in range(-2, 3) for dy in range(-2, 3)]
-        assert any(near(px, red) for px in around), around
-        # …and not where no enterprise is (蒙自市, east of 103.6 E, has none drawn in red).
-        x, y = page.evaluate("() => { const p = RiskMap.state.map.latLngToContainerPoint([23.5, 103.8]);"
-                             " return [Math.round(p.x), Math.round(p.y)]; }")
-        assert not near(rgb.getpixel((ox + x, oy + y)), red, 100)
-        # The legend is on the sheet: its box holds the red swatch of the one grade shown.
-        lx, ly, lw, lh = sheet["legendBox"]
-        legend_pixels = [rgb.getpixel((i, j)) for i in range(lx, lx + lw) for j in range(ly, ly + lh)]
-        assert sum(near(px, red) for px in legend_pixels) >= 20
-        # The title is drawn: dark text pixels in the band above the map.
-        title_band = [rgb.getpixel((i, j)) for i in range(rgb.size[0] // 3, 2 * rgb.size[0] // 3) for j in range(10, 40)]
-        assert sum(sum(px) < 200 for px in title_band) > 100
+        # its title and legend, written in the PNG beside the pixels
+        assert img.info["Title"] == "红河州安全风险分布图"
+        legend = img.info["Description"].splitlines()
+        assert legend[0] == "筛选：行业：危险化学品；风险等级：红"
+        assert "重大风险（红）  1 家" in legend  # enterprise a, the one 红 hazchem enterprise
+        assert not any(line.startswith(("较大风险", "一般风险", "低风险")) for line in legend)  # layers off
+        assert "红河州界线" in legend
+        rgb = np.asarray(img.convert("RGB")).astype(int)
+    assert sorted(rgb.shape[:2]) == [2480, 3508]  # A4 at 300 dpi
+    assert (np.abs(rgb - np.array(red)).max(axis=2) <= 6).sum() > 100  # the red marker and its swatch
+    w = rgb.shape[1]
+    mm = 300 / 25.4  # pixels per millimetre; the title is 19 mm from the top edge
+    title_band = rgb[round(12 * mm):round(26 * mm), w // 3:2 * w // 3]
+    assert (title_band.sum(axis=2) < 200).sum() > 1000  # the title is drawn in dark ink
     assert _only_local(requests) == []
 
     # Clearing the grade filter shows the other three grades again, from the tiles already

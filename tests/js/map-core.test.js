@@ -83,26 +83,3 @@ test('a point or a cell shows what the shown classes leave of it', () => {
   // an unrated enterprise is not drawn
   assert.equal(core.visibleClass({ grade: undefined, count: 1 }, ENTERPRISES, all), null);
 });
-
-const NAMES = {
-  industries: { hazchem: '危险化学品', gas: '城镇燃气' },
-  grades: { 1: '红', 2: '橙', 3: '黄', 4: '蓝' },
-  hazard_levels: { major: '重大隐患', general: '一般隐患' },
-  hazard_states: { registered: '已登记', closed: '已验收销号' },
-};
-
-test('the filters in words', () => {
-  assert.equal(core.filtersInWords({ region: '532500' }, NAMES), '无筛选条件（全部企业）');
-  assert.equal(core.filtersInWords({ region: '532500', industry: 'hazchem', grade: '1,2', hazard_level: 'major' }, NAMES),
-               '行业：危险化学品；风险等级：红、橙；隐患级别：重大隐患；隐患状态：全部未销号');
-  assert.equal(core.filtersInWords({ overdue: 'true', hazard_state: 'registered', month: '2026-05' }, NAMES),
-               '隐患状态：已登记；只看逾期隐患；月份：2026-05');
-});
-
-test('a scale bar of 1, 2 or 5 times a power of ten', () => {
-  assert.deepEqual(core.niceScale(10, 120), { metres: 1000, px: 100, label: '1 千米' });
-  assert.deepEqual(core.niceScale(3, 120), { metres: 200, px: 200 / 3, label: '200 米' });
-  const s = core.niceScale(437.2, 120);
-  assert.equal(s.metres, 50000);
-  assert.ok(s.px <= 120 && s.px > 100);
-});

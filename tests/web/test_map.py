@@ -81,7 +81,7 @@ def test_page_and_own_assets_load_nothing_external(client, world):  # type: igno
     # Every script and stylesheet the page names is served by us.
     refs = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
     assert any("leaflet.js" in r for r in refs) and any("Leaflet.VectorGrid" in r for r in refs)
-    assert any("leaflet-heat.js" in r for r in refs) and any("html-to-image.js" in r for r in refs)
+    assert any("leaflet-heat.js" in r for r in refs) and any("pmtiles.js" in r for r in refs)
     for ref in refs:
         with client.get(ref) as resp:
             assert resp.status_code == 200, ref
@@ -230,6 +230,6 @@ def test_region_outlines_with_labels(client, world):  # type: ignore[no-untyped-
 def test_every_static_vendor_file_is_committed_locally() -> None:
     for rel in ("vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css", "vendor/leaflet/images/layers.png",
                 "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
-                "vendor/leaflet.heat/leaflet-heat.js", "vendor/html-to-image/html-to-image.js"):
+                "vendor/leaflet.heat/leaflet-heat.js"):
         assert (STATIC / rel).stat().st_size > 500, rel
     assert Path(project_root() / "package-lock.json").exists()

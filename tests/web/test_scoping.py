@@ -291,6 +291,8 @@ CASES: list[Case] = [
     ("map.basemap_tile", "GET", lambda w: "/map/basemap/9/404/222.png", "bad", None),
     ("map.basemap_pmtiles", "GET", lambda w: "/map/basemap.pmtiles", "bad", None),
     ("map.indicators", "GET", lambda w: "/map/indicators.json", "list", None),
+    ("map.sheet", "GET", lambda w: "/map/sheet.pdf?bbox=99.5,19.5,102.5,21.5&zoom=9", "list", None),
+    ("map.sheet", "GET", lambda w: "/map/sheet.png?region=539902&bbox=99.5,19.5,102.5,21.5", "bad", None),
     ("map.indicators", "GET", lambda w: "/map/indicators.json?region=539902", "bad", None),
     ("map.panel_hazards", "GET", lambda w: f"/map/panel-hazards.json?enterprise_id={w.theirs['enterprise']}",
      "list", None),

@@ -31,6 +31,7 @@ from ...services import evidence as ev
 from ...services import ledgers, register
 from ...services.validation import RecordInvalid
 from ..context import current_actor, current_scope, record_download
+from ..map import basemap_config
 from ..plantmap import plant_map_context
 from . import bp
 from .forms import (
@@ -101,29 +102,15 @@ def _template_helpers() -> dict[str, Any]:
         "hazard_origins": domain.HAZARD_ORIGINS,
         "risk_methods": domain.RISK_METHODS,
         "major_criteria": domain.MAJOR_CRITERIA,
+        # the vendored scripts the configured base map is drawn with (templates/ledger/_macros.html)
+        "basemap_scripts": (basemap_config() or {}).get("scripts", []),
     }
-
-
-def _basemap() -> dict[str, Any] | None:
-    """The configured base map for the small maps (None: outlines only, nothing external)."""
-    cfg = current_app.config
-    basemap = cfg["BASEMAP"]
-    if basemap in ("none", "", None):
-        return None
-    if basemap == "tianditu":
-        key = cfg["TIANDITU_KEY"]
-        tpl = ("https://t{s}.tianditu.gov.cn/%s_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-               "&LAYER=%s&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
-               "&TILECOL={x}&tk=" + key)
-        return {"urls": [tpl % ("vec", "vec"), tpl % ("cva", "cva")],
-                "subdomains": "01234567", "attribution": "天地图"}
-    return {"urls": [basemap], "subdomains": "abc", "attribution": cfg["BASEMAP_ATTRIBUTION"]}
 
 
 def _map_json(**data: Any) -> str:
     """The JSON a page's small map reads (a ``type="application/json"`` block, not a script)."""
     palette = {int(k): v for k, v in current_app.config["GRADE_COLORS"].items()}
-    return json.dumps({"palette": palette, "basemap": _basemap(), **data}, ensure_ascii=False,
+    return json.dumps({"palette": palette, "basemap": basemap_config(), **data}, ensure_ascii=False,
                       default=str).replace("</", "<\\/")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import io
 import json
 import threading
 from dataclasses import replace
@@ -45,8 +46,10 @@ from ...queries.heat import heat_points, metres_per_pixel, region_choices, regio
 from ...queries.regions import get_region, region_refused
 from ...queries.scope import region_visible
 from ...queries.summary import child_summaries
-from ...services.basemap import MBTiles, local_basemap
-from ..api.common import grades_at_arg, month_day, state_day
+from ...services import mapsheet
+from ...services.basemap import MBTiles, local_basemap, pmtiles_info, remote_basemap
+from ...services.maprender import PAPERS, MapStyle
+from ..api.common import as_of_arg, grades_at_arg, month_day, state_day
 from ..context import current_scope
 from .page import build_map, render_parts
 
@@ -201,13 +204,14 @@ def index() -> Any:
         "industries": {i.code: i.name for i in domain.INDUSTRIES},
         "urls": {"enterprise_api": "/api/enterprises/", "enterprise_page": "/enterprises/",
                  "hazard_page": "/hazards/", "search": url_for("map.search"),
+                 "sheet": url_for("map.sheet", fmt="png"),
                  "indicators": url_for("map.indicators"), "panel_hazards": url_for("map.panel_hazards")},
         "max_bbox_area": current_app.config["MAX_BBOX_AREA_DEG2"],
         "attribution": f"风险数据：风险一张图 · {current_app.config['MAP_FOOTER']}",
         "footer": current_app.config["MAP_FOOTER"],
-        "basemap": _local_basemap_config(),
+        "basemap": basemap_config(),
     }
-    m = build_map(map_layers(), palette=palette, settings=current_app.config, config=config,
+    m = build_map(map_layers(), palette=palette, config=config,
                   bounds=bounds, static_url=lambda p: url_for("static", filename=p), view=_view())
     nonce = current_app.jinja_env.globals.get("csp_nonce")
     return render_template(
@@ -381,6 +385,45 @@ def panel_hazards() -> Any:
         for h in rows]})
 
 
+SHEET_FORMATS = {"png": "image/png", "pdf": "application/pdf"}
+
+
+@bp.get("/map/sheet.<fmt>")
+def sheet(fmt: str) -> Any:
+    """The view as a map sheet (PNG 300 dpi or PDF): the map's filters, ``bbox``, ``zoom``
+    and ``layers`` (the names of the layers on), drawn with the return's cartography."""
+    if fmt not in SHEET_FORMATS:
+        raise NotFound(f"不支持的格式 {fmt}（可选：png、pdf）")
+    session = get_session()
+    filters = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
+    if filters.bbox is None:
+        raise InvalidParameter("bbox", "缺少该参数（west,south,east,north）")
+    paper = (request.args.get("paper") or "A4").strip()
+    if paper not in PAPERS:
+        raise InvalidParameter("paper", f"可选：{'、'.join(PAPERS)}")
+    layers = map_layers()
+    raw = (request.args.get("layers") or "").strip()
+    names = [n.strip() for n in raw.split(",") if n.strip()] if raw else [
+        n for n, la in layers.items() if la.visible]
+    unknown = [n for n in names if n not in layers]
+    if unknown:
+        raise InvalidParameter("layers", f"没有图层 {'、'.join(unknown)}（可选：{'、'.join(layers)}）")
+    region = _region(session, required=True)
+    assert region is not None
+    grades_at = grades_at_arg()
+    as_of_month = (grades_at - dt.timedelta(days=1)).date().replace(day=1) if grades_at else None
+    data = mapsheet.load_sheet(
+        session, region=(region.code, region.name),
+        filters=replace(filters, region=region.code, grades_at=grades_at),
+        layers=mapsheet.sheet_layers(layers, names, _zoom()), scope=current_scope(), as_of=as_of_arg(),
+        as_of_month=as_of_month)
+    rendered = mapsheet.render_sheet(data, style=MapStyle.from_config(current_app.config, layers=layers),
+                                     paper=paper, formats=(fmt,))
+    body = rendered.png if fmt == "png" else rendered.pdf
+    return send_file(io.BytesIO(body), mimetype=SHEET_FORMATS[fmt], as_attachment=True,
+                     download_name=mapsheet.sheet_filename(region.name, dt.date.today(), fmt))
+
+
 def _local_basemap_file() -> Any:
     """The MBTiles reader or the PMTiles path of ``BASEMAP`` (opened once per app)."""
     local = local_basemap(current_app.config["BASEMAP"])
@@ -392,18 +435,46 @@ def _local_basemap_file() -> Any:
     return cache[local.path]
 
 
-def _local_basemap_config() -> dict[str, Any] | None:
-    """How the page draws a local base map file (None: none configured)."""
-    if local_basemap(current_app.config["BASEMAP"]) is None:
+# The vendored scripts each kind of base map is drawn with (static/js/basemap.js uses them).
+_BASEMAP_SCRIPTS = {
+    ("mbtiles", False): ["vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"],
+    ("pmtiles", True): ["vendor/pmtiles/pmtiles.js"],
+    ("pmtiles", False): ["vendor/protomaps-leaflet/protomaps-leaflet.js"],
+}
+
+
+def basemap_config() -> dict[str, Any] | None:
+    """How every Leaflet map of the service draws ``BASEMAP`` (static/js/basemap.js): the
+    web map, the ledger's small maps and the enterprise's plant map alike.
+
+    None: no base map (outlines only, nothing external).  ``kind`` ``xyz``: remote
+    templates (a URL or 天地图).  ``mbtiles``/``pmtiles``: the local file this application
+    serves (:func:`basemap_tile`, :func:`basemap_pmtiles`), ``raster`` or vector.
+    ``scripts``: the vendored files (under ``static/``) it is drawn with.
+    """
+    settings = current_app.config
+    remote = remote_basemap(settings["BASEMAP"], tianditu_key=settings["TIANDITU_KEY"],
+                            attribution=settings["BASEMAP_ATTRIBUTION"] or "")
+    if remote is not None:
+        return {"kind": "xyz", "urls": list(remote.urls), "subdomains": remote.subdomains,
+                "attribution": remote.attribution, "max_zoom": remote.max_zoom, "scripts": []}
+    if local_basemap(settings["BASEMAP"]) is None:
         return None
     source = _local_basemap_file()
-    attribution = current_app.config["BASEMAP_ATTRIBUTION"] or ""
+    attribution = settings["BASEMAP_ATTRIBUTION"] or ""
     if isinstance(source, MBTiles):
-        return {"kind": "mbtiles", "raster": source.raster, "min_zoom": source.min_zoom,
+        spec = {"kind": "mbtiles", "raster": source.raster, "min_zoom": source.min_zoom,
                 "max_zoom": source.max_zoom, "attribution": attribution or source.attribution,
                 "url": url_for("map.basemap_tile", z=0, x=0, y=0, ext=source.extension)
                 .replace("/0/0/0.", "/{z}/{x}/{y}.")}
-    return {"kind": "pmtiles", "raster": True, "url": url_for("map.basemap_pmtiles"), "attribution": attribution}
+    else:
+        info = pmtiles_info(source)
+        spec = {"kind": "pmtiles", "raster": info is None or not info.vector, "url": url_for("map.basemap_pmtiles"),
+                "attribution": attribution}
+        if info is not None:
+            spec.update(min_zoom=info.min_zoom, max_zoom=info.max_zoom)
+    spec["scripts"] = _BASEMAP_SCRIPTS.get((spec["kind"], spec["raster"]), [])
+    return spec
 
 
 @bp.get("/map/basemap/<int:z>/<int:x>/<int:y>.<ext>")

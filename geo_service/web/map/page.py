@@ -1,7 +1,9 @@
 """The folium map of the page: local assets only, the layers built by the map's modules.
 
 folium draws the page shell: the Leaflet map (vendored Leaflet instead of its
-CDN set) and a plain XYZ or 天地图 base map.  folium has no class for vector
+CDN set); the base map, remote or a local file, is drawn by
+``static/js/basemap.js`` from ``config["basemap"]`` (the same script as the
+ledger's small maps and the plant map).  folium has no class for vector
 tiles, choropleths served by bbox or heat points fetched per viewport, so the
 layers of ``layers/*.toml`` are handed to the browser as specs
 (:meth:`~geo_service.layers.Layer.client_spec`) in the page's one global,
@@ -20,20 +22,17 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from ...layers import Layer
-from ...services.basemap import local_basemap
 
-__all__ = ["build_map", "render_parts", "TIANDITU_URL"]
+__all__ = ["build_map", "render_parts"]
 
-TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-                "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-                "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
-
-# Classic scripts (Leaflet plugins, globals), loaded after Leaflet.
+# Classic scripts (Leaflet plugins, globals), loaded after Leaflet and before
+# the modules: js/basemap.js sets window.RiskBasemap, which the modules call.
 _VENDOR_JS = (
     "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
     "vendor/leaflet.heat/leaflet-heat.js",
-    "vendor/html-to-image/html-to-image.js",
     "vendor/pmtiles/pmtiles.js",
+    "vendor/protomaps-leaflet/protomaps-leaflet.js",
+    "js/basemap.js",
 )
 # ES modules, run in this order after the page is parsed: extra layer kinds
 # register before the entry module builds the layers.
@@ -64,28 +63,11 @@ class RiskMapInit(JSCSSMixin):
         self.default_css = [(f"risk_css_{i}", static_url(p)) for i, p in enumerate(_VENDOR_CSS)]
 
 
-def _basemap(m: folium.Map, settings: Mapping[str, Any]) -> None:
-    """Add the configured base map: nothing, an XYZ template, or 天地图 vec + cva."""
-    basemap = (settings["BASEMAP"] or "none").strip()
-    attribution = settings["BASEMAP_ATTRIBUTION"]
-    if basemap == "none" or local_basemap(basemap) is not None:
-        return  # a local .mbtiles/.pmtiles file is drawn by the map's modules (config "basemap")
-    if basemap == "tianditu":
-        key = settings["TIANDITU_KEY"]
-        for layer, name in (("vec", "天地图矢量"), ("cva", "天地图注记")):
-            folium.TileLayer(
-                tiles=TIANDITU_URL.format(layer=layer, key=key), attr=attribution or "天地图",
-                name=name, overlay=layer == "cva", control=False, subdomains="01234567", max_zoom=18,
-            ).add_to(m)
-        return
-    folium.TileLayer(tiles=basemap, attr=attribution or "底图", name="底图", control=False,
-                     max_zoom=19).add_to(m)
-
-
-def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settings: Mapping[str, Any],
-              config: Mapping[str, Any], bounds: tuple[float, float, float, float] | None,
-              static_url: Any, view: tuple[float, float, int] | None = None) -> folium.Map:
-    """The folium map with the base map and the configuration the map's modules build the layers from.
+def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], config: Mapping[str, Any],
+              bounds: tuple[float, float, float, float] | None, static_url: Any,
+              view: tuple[float, float, int] | None = None) -> folium.Map:
+    """The folium map with the configuration the map's modules build the layers from
+    (the base map is drawn by them from ``config["basemap"]``).
 
     ``view`` is ``(lng, lat, zoom)`` from the page URL (WGS84); without it
     ``bounds``, ``(west, south, east, north)`` in WGS84, is fitted first;
@@ -105,7 +87,6 @@ def build_map(layers: Mapping[str, Layer], *, palette: Mapping[int, str], settin
         config["fit_bounds"] = [[south, west], [north, east]]
     # In the order of the layer control (load_layers sorts by ``order``).
     config["layers"] = [layer.client_spec(palette) for layer in layers.values()]
-    _basemap(m, settings)
     RiskMapInit(config, static_url).add_to(m)
     return m
 

@@ -39,14 +39,14 @@ def notice_url(enterprise_id: int) -> str:
 
 def plant_map_context(ent: Any, lng: float, lat: float) -> dict[str, Any]:
     """What the enterprise page's drawing map needs (its JSON block and whether the caller may draw)."""
-    from ..ledger.views import _basemap
+    from ..map import basemap_config
 
     palette = {int(k): v for k, v in current_app.config["GRADE_COLORS"].items()}
     may_draw = current_actor().may("draw_map")
     data = {
         "enterprise_id": ent.id, "centre": [lng, lat], "may_draw": may_draw, "palette": palette,
         "grades": {g.value: {"name": g.name, "colour_name": g.colour_name} for g in domain.GRADES},
-        "basemap": _basemap(), "csrf": generate_csrf(),
+        "basemap": basemap_config(), "csrf": generate_csrf(),
         "urls": {"zones": url_for("api.enterprise_zones", enterprise_id=ent.id),
                  "layout": url_for("api.layout", enterprise_id=ent.id), "zone": "/api/zones/"},
     }

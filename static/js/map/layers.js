@@ -329,25 +329,3 @@ export function buildLayer(map, spec) {
   S.layers[spec.name] = layer;
   return layer;
 }
-
-// A base map from a local file the server serves (BASEMAP=…/x.mbtiles or .pmtiles):
-// raster tiles, vector MBTiles drawn by VectorGrid, or a PMTiles archive read
-// with HTTP Range requests by the vendored pmtiles library.
-export function localBasemap(map, b) {
-  let layer;
-  const opts = { attribution: b.attribution || '', maxZoom: 19, maxNativeZoom: b.max_zoom || 18,
-                 minZoom: 0, pane: 'tilePane', zIndex: 0 };
-  if (b.kind === 'pmtiles') {
-    layer = window.pmtiles.leafletRasterLayer(new window.pmtiles.PMTiles(b.url), opts);
-  } else if (b.raster) {
-    layer = L.tileLayer(b.url, opts);
-  } else {
-    const style = { fill: true, fillColor: '#ece8df', fillOpacity: 1, color: '#b8b0a2', weight: 0.6 };
-    opts.vectorTileLayerStyles = new Proxy({}, { get: function () { return style; } });
-    opts.rendererFactory = L.canvas.tile;
-    opts.interactive = false;
-    layer = L.vectorGrid.protobuf(b.url, opts);
-  }
-  layer.addTo(map);
-  S.basemap = layer;
-}

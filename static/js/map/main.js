@@ -26,7 +26,7 @@
 
 import { S, layerList } from './state.js';
 import { readUrl, wireFilters, writeUrl } from './filters.js';
-import { buildLayer, localBasemap, wirePointer } from './layers.js';
+import { buildLayer, wirePointer } from './layers.js';
 import { addLegend, updateLegend, zoomNotes } from './legend.js';
 import { hidePanel } from './panel.js';
 import { clearFound, focusFromUrl, searchBox } from './search.js';
@@ -67,14 +67,16 @@ function leafDefaults(map) {
   });
 }
 
-// The map itself: panes, scale, attribution, a local base map, the first view.
+// The map itself: panes, scale, attribution, the base map, the first view.
 function setUp(map, cfg) {
   map.createPane('rm-points').style.zIndex = 450;
   map.createPane('rm-hazards').style.zIndex = 460;
   map.attributionControl.setPrefix('Leaflet');
   L.control.scale({ metric: true, imperial: false }).addTo(map);  // metres only
   map.attributionControl.addAttribution(cfg.attribution);
-  if (cfg.basemap) { localBasemap(map, cfg.basemap); }
+  // the base map (static/js/basemap.js, a classic script loaded before the
+  // modules): remote XYZ / 天地图 or the local file the server serves
+  if (cfg.basemap) { S.basemap = window.RiskBasemap.add(map, cfg.basemap); }
   // Fit the selected region at once (no animation: see page.py).
   if (cfg.fit_bounds) { map.fitBounds(cfg.fit_bounds, { animate: false }); }
 }

@@ -11,8 +11,8 @@ export const S = {
   choropleth: null,    // last district answer (breaks, colours)
   indicators: null,    // last indicator answer
   hoverDistrict: null, // the tooltip content of the district under the pointer
-  basemap: null,       // a local base map layer
-  lastSheet: null,     // what the last exported sheet held
+  basemap: null,       // the base map layer (static/js/basemap.js)
+  lastSheet: null,     // the last downloaded sheet: {url, filename}
 };
 
 // Layer kinds defined by other modules (static/js/map-zones.js): kind -> function (map, spec).
