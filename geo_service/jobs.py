@@ -275,7 +275,8 @@ def run_job(session: Session, job_id: str, ctx: WorkerContext, progress: Progres
     except GeoServiceError as err:
         session.rollback()
         LOGGER.warning("job %s (%s) refused: %s", job_id, kind, err.detail)
-        _set(session, job_id, state="error", error=err.user_msg, upload=None, finished_at=sa.func.now())
+        _set(session, job_id, state="error", error=err.user_msg, result={"http_status": err.http_status},
+             upload=None, finished_at=sa.func.now())
         session.commit()
     except Exception as err:
         session.rollback()
@@ -444,4 +445,32 @@ def _return_bundle(session: Session, job: BackgroundJob, ctx: WorkerContext, pro
     return Outcome(filename=bundle.filename, payload=bundle.zip_bytes)
 
 
-RUNNERS: dict[str, Runner] = {"return": _return_bundle}
+def _import_file(session: Session, job: BackgroundJob, ctx: WorkerContext, progress: Progress) -> Outcome:
+    """The uploaded file of ``job`` imported (or only checked) as its caller;
+    the rejected rows as a workbook to download."""
+    import tempfile
+    from pathlib import Path
+
+    from .services import importers, uploads
+
+    p = job.params
+    upload = session.execute(sa.select(BackgroundJob.upload).where(BackgroundJob.id == job.id)).scalar_one()
+    if upload is None:
+        raise GeoServiceError("上传的文件已不存在，请重新导入")
+    scope = Scope(region=job.scope_region, enterprise_id=job.scope_enterprise)
+    with tempfile.TemporaryDirectory(prefix="geo-import-") as tmp:
+        path = Path(tmp) / p["filename"]
+        path.write_bytes(upload)
+        result = importers.import_records(
+            session, p["kind"], path, datum=p["datum"], skip_bad=p["skip_bad"], dry_run=p["dry_run"],
+            actor=actor_of(p["actor"]), scope=scope,
+            limits=uploads.UploadLimits.from_mb(float(ctx.config["MAX_IMPORT_MB"])),
+            evidence_for_general=bool(ctx.config["SIGNOFF_EVIDENCE_GENERAL"]), on_progress=progress)
+        rejects = (importers.write_rejects(result, Path(tmp) / "rejects.xlsx").read_bytes()
+                   if result.rejected_rows else None)
+    if not result.written:
+        session.rollback()  # nothing of a refused or checked-only file is kept
+    return Outcome(filename="被拒绝的行.xlsx" if rejects else None, payload=rejects, result=result.as_dict())
+
+
+RUNNERS: dict[str, Runner] = {"return": _return_bundle, "import": _import_file}
