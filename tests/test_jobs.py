@@ -23,7 +23,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
+from helpers import credit_code
 from services.test_statistics import build_register
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -139,6 +141,45 @@ def test_a_worker_builds_the_return_and_any_web_worker_serves_it(web, register_d
         assert conn.execute(text("SELECT count(*) FROM map_export")).scalar_one() == 4  # committed by the worker (PNG and PDF)
         assert conn.execute(text("SELECT status FROM procrastinate_jobs WHERE task_name = 'return_bundle'")
                             ).scalar_one() == "succeeded"
+    owner.dispose()
+
+
+def test_a_large_import_runs_on_a_worker_with_a_progress_bar(web, register_db, tmp_path):
+    # 450 enterprises spread over 个旧市 (103–103.5 E, 23–24 N), and one row without a name
+    lines = ["统一社会信用代码,企业名称,行业领域,行政区划代码,经度,纬度,监管认定风险等级"]
+    lines += [f"{credit_code(1000 + i)},个旧测试企业{i},建材,,{103.1 + (i % 40) * 0.005:.3f},"
+              f"{23.2 + (i // 40) * 0.01:.2f}," for i in range(450)]
+    lines.append(f"{credit_code(5000)},,建材,,103.2,23.3,")
+    owner = _owner(register_db)
+    with owner.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM enterprise")).scalar_one()
+    client = web.test_client()
+    resp = client.post("/import", data={
+        "kind": "enterprises", "datum": "wgs84", "skip_bad": "1",
+        "file": (io.BytesIO("\n".join(lines).encode("utf-8")), "个旧企业.csv")}, content_type="multipart/form-data")
+    assert resp.status_code == 303
+    job_url = resp.headers["Location"]
+    waiting = client.get(job_url).get_data(as_text=True)
+    assert "正在导入" in waiting and '<meta http-equiv="refresh" content="2">' in waiting
+    assert re.search(r'<progress id="import-progress" max="1" value="0"></progress> 0/1 排队中', waiting)
+    with owner.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM enterprise")).scalar_one() == before  # nothing yet
+
+    jobs.run_worker(_config(register_db[1], tmp_path / "worker-var"), name="test", wait=False)
+
+    page = client.get(job_url)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "正在导入" not in html and "http-equiv" not in html
+    counts = dict(re.findall(r'id="count-(\w+)">(\d+)<', html))
+    assert counts == {"rows": "451", "inserted": "450", "updated": "0", "unchanged": "0", "rejected": "1"}
+    with owner.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM enterprise")).scalar_one() == before + 450
+        # every row checked, then every row written or rejected: the bar went to its end
+        assert conn.execute(text("SELECT done, total, upload IS NULL FROM background_job")).one() == (902, 902, True)
+    link = re.search(r'href="(/import/jobs/[0-9a-f]{32}/rejects\.xlsx)"', html)
+    assert link is not None
+    rows = list(openpyxl.load_workbook(io.BytesIO(client.get(link.group(1)).data)).active.iter_rows(values_only=True))
+    assert rows[0][-1] == "错误原因" and len(rows) == 2 and rows[1][-1].startswith("第452行 企业名称")
     owner.dispose()
 
 
