@@ -21,6 +21,8 @@ answers the progress poll and serves the result.
   failed the second time, with :data:`STALE_ERRORS` on the page.  A job
   whose last attempt committed its result is never run twice (its row is
   ``done``).
+* Every hour a worker removes results older than an hour and finished
+  queue entries (:func:`prune_jobs`).
 
 ``JOBS_INLINE`` (the tests' rolled-back transactions, which no worker
 process can see) runs the same job body inside the request instead.
@@ -63,6 +65,8 @@ __all__ = [
     "job_payload",
     "run_job",
     "run_worker",
+    "prune_jobs",
+    "recover_stalled",
     "session_progress",
     "RUNNERS",
 ]
@@ -320,6 +324,22 @@ async def recover_stalled(queue: procrastinate.App, ctx: WorkerContext, stalled_
     return retried
 
 
+async def prune_jobs(queue: procrastinate.App, ctx: WorkerContext) -> None:
+    """Forget what no page needs any more: results older than :data:`KEEP_SECONDS`
+    and finished queue entries (succeeded after an hour, failed after a day)."""
+    await queue.job_manager.delete_old_jobs(nb_hours=1, queue=QUEUE)
+    await queue.job_manager.delete_old_jobs(nb_hours=24, queue=QUEUE, include_failed=True, include_cancelled=True,
+                                            include_aborted=True)
+
+    def expired() -> None:
+        with ctx.engine.begin() as conn:
+            conn.execute(sa.delete(BackgroundJob).where(
+                BackgroundJob.created_at < sa.func.now() - dt.timedelta(seconds=KEEP_SECONDS),
+                BackgroundJob.state != "running"))
+
+    await asyncio.to_thread(expired)
+
+
 def build_queue(connector: Any, *, stalled_seconds: float = 30.0) -> procrastinate.App:
     """The procrastinate app with our tasks, on ``connector`` (an async
     psycopg one for workers, the web engine's SQLAlchemy one for deferring)."""
@@ -339,6 +359,11 @@ def build_queue(connector: Any, *, stalled_seconds: float = 30.0) -> procrastina
     @queue.task(name="recover_stalled", queue=QUEUE, queueing_lock="recover_stalled", pass_context=True)
     async def stalled(context: procrastinate.JobContext, timestamp: int) -> None:
         await recover_stalled(queue, context.additional_context["geo"], stalled_seconds)
+
+    @queue.periodic(cron="7 * * * *")  # hourly
+    @queue.task(name="prune_jobs", queue=QUEUE, queueing_lock="prune_jobs", pass_context=True)
+    async def prune(context: procrastinate.JobContext, timestamp: int) -> None:
+        await prune_jobs(queue, context.additional_context["geo"])
 
     return queue
 

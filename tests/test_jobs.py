@@ -144,6 +144,38 @@ def test_a_worker_builds_the_return_and_any_web_worker_serves_it(web, register_d
     owner.dispose()
 
 
+def test_results_older_than_an_hour_and_finished_queue_entries_are_pruned(web, register_db, tmp_path):
+    import asyncio
+
+    from procrastinate import PsycopgConnector
+
+    client = web.test_client()
+    old = _post_bundle(client, "532501", paper="A4")
+    config = _config(register_db[1], tmp_path / "worker-var")
+    jobs.run_worker(config, name="test", wait=False)
+    waiting = _post_bundle(client, "532502", paper="A4")  # queued after the worker stopped: stays
+    owner = _owner(register_db)
+    with owner.begin() as conn:  # the first finished two hours ago
+        conn.execute(text("UPDATE procrastinate_events SET at = at - interval '2 hours' WHERE job_id ="
+                          " (SELECT queue_job_id FROM background_job WHERE id = :id)"), {"id": old["id"]})
+        conn.execute(text("UPDATE background_job SET created_at = created_at - interval '2 hours'"
+                          " WHERE id = :id"), {"id": old["id"]})
+
+    async def prune() -> None:  # as a worker does it: as geo_app
+        queue = jobs.build_queue(PsycopgConnector(conninfo=jobs.psycopg_conninfo(register_db[1])))
+        async with queue.open_async():
+            await jobs.prune_jobs(queue, jobs.WorkerContext(web.extensions["geo_engine"], web.config))
+
+    asyncio.run(prune())
+    with owner.connect() as conn:
+        assert conn.execute(text("SELECT id FROM background_job")).scalars().all() == [waiting["id"]]
+        assert conn.execute(text("SELECT status FROM procrastinate_jobs WHERE task_name = 'return_bundle'")
+                            ).scalars().all() == ["todo"]
+    assert client.get(old["status_url"]).status_code == 404
+    assert client.get(waiting["status_url"]).get_json()["state"] == "running"
+    owner.dispose()
+
+
 def test_a_large_import_runs_on_a_worker_with_a_progress_bar(web, register_db, tmp_path):
     # 450 enterprises spread over 个旧市 (103–103.5 E, 23–24 N), and one row without a name
     lines = ["统一社会信用代码,企业名称,行业领域,行政区划代码,经度,纬度,监管认定风险等级"]
