@@ -163,14 +163,19 @@ class JobStatus:
 # ---------------------------------------------------------------- the job row
 
 
+def _delete_expired() -> sa.Delete:
+    """Finished jobs older than :data:`KEEP_SECONDS`, their results with them."""
+    return sa.delete(BackgroundJob).where(
+        BackgroundJob.created_at < sa.func.now() - dt.timedelta(seconds=KEEP_SECONDS),
+        BackgroundJob.state != "running")
+
+
 def create_job(session: Session, kind: str, *, scope: Scope, params: dict[str, Any], by: str = "",
                region: str | None = None, month: str | None = None, upload: bytes | None = None) -> BackgroundJob:
     """Record a new job (flushed; the caller commits or defers), after removing expired ones."""
     if kind not in TASKS:
         raise ValueError(f"unknown job kind {kind!r}")
-    session.execute(sa.delete(BackgroundJob).where(
-        BackgroundJob.created_at < sa.func.now() - dt.timedelta(seconds=KEEP_SECONDS),
-        BackgroundJob.state != "running"))
+    session.execute(_delete_expired())
     job = BackgroundJob(id=uuid.uuid4().hex, kind=kind, region_code=region, month=month,
                         scope_region=scope.region, scope_enterprise=scope.enterprise_id, params=params,
                         upload=upload, created_by=by[:100], state="running", done=0, total=1, message="排队中")
@@ -333,9 +338,7 @@ async def prune_jobs(queue: procrastinate.App, ctx: WorkerContext) -> None:
 
     def expired() -> None:
         with ctx.engine.begin() as conn:
-            conn.execute(sa.delete(BackgroundJob).where(
-                BackgroundJob.created_at < sa.func.now() - dt.timedelta(seconds=KEEP_SECONDS),
-                BackgroundJob.state != "running"))
+            conn.execute(_delete_expired())
 
     await asyncio.to_thread(expired)
 
