@@ -1,7 +1,7 @@
 """Long work on a real job queue: procrastinate, kept in PostgreSQL.
 
-A return's ZIP (a whole prefecture's takes a couple of minutes) and a large
-import do not run inside a web request.  The web records a job in
+A return's ZIP (a whole prefecture's takes a couple of minutes), a large
+import and a large list export do not run inside a web request.  The web records a job in
 ``background_job`` (its jurisdiction, its parameters, its progress) and
 defers it on procrastinate's queue; worker processes (``geo-service
 worker``, started beside gunicorn by ``geo-service serve``) run it and
@@ -82,10 +82,11 @@ RETRY = procrastinate.RetryStrategy(max_attempts=RETRIES, wait=5,
 STALE_ERRORS = {
     "return": "生成任务已中断（处理进程已停止或重启），未生成月报，请重新生成",
     "import": "导入任务已中断（处理进程已停止或重启），未导入任何数据，请重新导入",
+    "export": "导出任务已中断（处理进程已停止或重启），请重新导出",
 }
 FAILED_ERROR = "处理失败，请稍后重试或联系管理员"
 RETRYING = "处理进程已中断，正在重新处理"
-TASKS = {"return": "return_bundle", "import": "import_file"}
+TASKS = {"return": "return_bundle", "import": "import_file", "export": "export_list"}
 
 # progress(done, total, message)
 Progress = Callable[[int, int, str], None]
@@ -278,7 +279,8 @@ def run_job(session: Session, job_id: str, ctx: WorkerContext, progress: Progres
     session.commit()
     try:
         out = RUNNERS[kind](session, job, ctx, progress)
-        _set(session, job_id, state="done", message="完成", filename=out.filename, payload=out.payload,
+        _set(session, job_id, state="done", message="完成", done=BackgroundJob.total, filename=out.filename,
+             payload=out.payload,
              archive_id=out.archive_id, result=out.result, upload=None, finished_at=sa.func.now())
         session.commit()
     except GeoServiceError as err:
@@ -501,4 +503,25 @@ def _import_file(session: Session, job: BackgroundJob, ctx: WorkerContext, progr
     return Outcome(filename="被拒绝的行.xlsx" if rejects else None, payload=rejects, result=result.as_dict())
 
 
-RUNNERS: dict[str, Runner] = {"return": _return_bundle, "import": _import_file}
+def _export_list(session: Session, job: BackgroundJob, ctx: WorkerContext, progress: Progress) -> Outcome:
+    """A filtered list of the caller's jurisdiction as a file (the API's download, for large lists)."""
+    from . import registry
+    from .queries.filters import parse_filters
+    from .services import exports
+
+    p = job.params
+    kind, fmt, args = p["collection"], p["format"], p["args"]
+    scope = Scope(region=job.scope_region, enterprise_id=job.scope_enterprise)
+    progress(0, 2, "查询")
+    f = parse_filters(args, max_bbox_area_deg2=float(ctx.config["MAX_BBOX_AREA_DEG2"]))
+    stmt = registry.get(kind).statement(f, scope, dt.date.fromisoformat(p["as_of"]), args)
+    rows = [registry.decorate(kind, r._mapping)
+            for r in session.execute(stmt.limit(int(ctx.config["MAX_EXPORT_ROWS"])))]
+    progress(1, 2, f"写入文件（{len(rows)}行）")
+    warnings: list[str] = []
+    data, _mimetype, ext = exports.export_rows(kind, rows, fmt, warnings)
+    return Outcome(filename=f"{kind}-{p['as_of']}.{ext}", payload=data,
+                   result={"rows": len(rows), "format": fmt, "warnings": warnings})
+
+
+RUNNERS: dict[str, Runner] = {"return": _return_bundle, "import": _import_file, "export": _export_list}

@@ -144,6 +144,32 @@ def test_a_worker_builds_the_return_and_any_web_worker_serves_it(web, register_d
     owner.dispose()
 
 
+def test_a_large_list_export_is_built_by_a_worker(web, register_db, tmp_path):
+    import csv
+
+    client = web.test_client()
+    resp = client.post("/api/hazards/exports?format=csv&region=532502")
+    assert resp.status_code == 202
+    job = resp.get_json()
+    assert job["state"] == "running" and client.get(job["download_url"]).status_code == 404  # not yet
+    jobs.run_worker(_config(register_db[1], tmp_path / "worker-var"), name="test", wait=False)
+    status = client.get(job["status_url"]).get_json()
+    assert (status["state"], status["done"], status["total"]) == ("done", 2, 2)
+    file = client.get(job["download_url"])
+    assert file.status_code == 200 and file.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(file.get_data().decode("utf-8-sig"))))
+    owner = _owner(register_db)
+    with owner.connect() as conn:  # counted independently: the hazards of 开远市's enterprises
+        expected = conn.execute(text(
+            "SELECT count(*) FROM hazard h JOIN enterprise e ON e.id = h.enterprise_id"
+            " WHERE e.region_code LIKE '532502%'")).scalar_one()
+        audit = conn.execute(text("SELECT object_type, after FROM audit_log WHERE action = 'download'")).one()
+    assert len(rows) == status["result"]["rows"] == expected > 0
+    assert audit.object_type == "hazards" and audit.after["rows"] == expected
+    assert audit.after["filter"]["region"] == "532502"
+    owner.dispose()
+
+
 def test_results_older_than_an_hour_and_finished_queue_entries_are_pruned(web, register_db, tmp_path):
     import asyncio
 

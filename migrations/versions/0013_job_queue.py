@@ -1,6 +1,6 @@
 """The job queue: procrastinate's schema and the progress of our long jobs.
 
-Long work (the return's ZIP, large imports) runs on ``procrastinate``, a job
+Long work (the return's ZIP, large imports and exports) runs on ``procrastinate``, a job
 queue kept in PostgreSQL: no new server, separate worker processes
 (``geo-service worker``), retries, a lock per region and month.
 
@@ -39,7 +39,7 @@ SCHEMA_SQL = Path(__file__).resolve().parent.parent / "sql" / "procrastinate-3.1
 DDL = """
 CREATE TABLE background_job (
     id text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{32}$'),
-    kind text NOT NULL CHECK (kind IN ('return', 'import')),
+    kind text NOT NULL CHECK (kind IN ('return', 'import', 'export')),
     queue_job_id bigint REFERENCES procrastinate_jobs (id) ON DELETE SET NULL,
     region_code text,
     month text CHECK (month ~ '^[0-9]{4}-[0-9]{2}$'),
@@ -65,7 +65,7 @@ CREATE TABLE background_job (
 CREATE INDEX ix_background_job_created ON background_job (created_at);
 CREATE INDEX ix_background_job_queue_job ON background_job (queue_job_id);
 COMMENT ON TABLE background_job IS
-    'Long jobs a user waits for (returns, imports): progress, outcome, produced file; the queue is procrastinate_jobs';
+    'Long jobs a user waits for (returns, imports, exports): progress, outcome, produced file; the queue is procrastinate_jobs';
 """
 
 # The application defers jobs and its workers run them as geo_app
