@@ -152,7 +152,9 @@ def _export_body(job: jobs.JobStatus) -> dict[str, Any]:
             "download_url": url_for("api.export_download", job_id=job.id)}
 
 
-@bp.post("/<any(enterprises, 'risk-points', hazards):kind>/exports")
+@bp.post("/enterprises/exports", defaults={"kind": "enterprises"})
+@bp.post("/risk-points/exports", defaults={"kind": "risk-points"})
+@bp.post("/hazards/exports", defaults={"kind": "hazards"})
 def export_start(kind: str) -> Response:
     """The whole filtered list as a file, built by a job worker (for large lists): 202 and where to poll."""
     fmt = _format()
