@@ -287,10 +287,14 @@ class Config:
     # First day of the 调度表's campaign: MM-DD of the reporting year, or a
     # full date YYYY-MM-DD (the forms: "5月以来累计").
     CAMPAIGN_START: Setting[str] = Setting("05-01", _campaign_start)
-    # A monthly-return job whose worker gave no sign of life for this long is reported failed.
-    RETURN_JOB_STALE_SECONDS: Setting[float] = Setting(60.0, _float)
-    # 1 → return jobs run inside the request (as under tests) instead of a thread.
-    RETURN_JOBS_INLINE: Setting[bool] = Setting(False, _flag)
+
+    # --- Job queue (procrastinate, in the database): returns and imports
+    # Worker processes `geo-service serve` starts beside gunicorn (0: a web-only node).
+    JOB_WORKERS: Setting[int] = Setting(1, _int)
+    # A worker silent for this long is dead: its job is run again once, then reported failed.
+    JOB_STALLED_SECONDS: Setting[float] = Setting(30.0, _float)
+    # 1 → jobs run inside the request on its session, without the queue (the tests' rolled-back transactions).
+    JOBS_INLINE: Setting[bool] = Setting(False, _flag)
 
     # --- Limits on query parameters and uploads
     MAX_PAGE_SIZE: Setting[int] = Setting(1000, _int)
@@ -393,6 +397,9 @@ class TestConfig(Config):
         self.TESTING = True
         self.UPLOAD_DIR = var_dir / "uploads"
         self.DATABASE_URL = database_url
+        # Most tests run in a transaction rolled back at the end, which no worker
+        # process can see: jobs run inside the request.  tests/test_jobs.py runs real workers.
+        self.JOBS_INLINE = True
         # Each surface's own tests run as an unrestricted caller; the access
         # tests switch login on (tests/web/test_scoping.py covers every
         # endpoint with it on), and so do the browser tests' live servers.

@@ -33,7 +33,7 @@ from .queries.filters import Filters
 from .queries.scope import Scope
 
 __all__ = ["Field", "Decoration", "Collection", "COLLECTIONS", "get", "import_aliases", "shapefile_names",
-           "queryables"]
+           "queryables", "decorate"]
 
 
 @dataclass(frozen=True)
@@ -280,3 +280,14 @@ def queryables(cid: str) -> dict[str, Any]:
 
     c = COLLECTIONS[cid]
     return cql2.queryables(c.statement(Filters(), ALL, dt.date.today(), {}), c.geometry())
+
+
+def decorate(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A list row with its Chinese names added (the collection's decorations)."""
+    out = dict(row)
+    for d in get(kind).decorations:
+        if d.source not in out or (d.unless_present and d.name in out):
+            continue
+        value = out[d.source]
+        out[d.name] = d.table.get(value) if value is not None else None
+    return out

@@ -41,7 +41,7 @@ def _reads() -> dict[str, set[str]]:
 def test_every_setting_read_in_the_package_is_declared_on_config():
     reads = _reads()
     # The scan sees the reads it is meant to see (so it cannot pass by finding nothing).
-    assert {"MAX_PAGE_SIZE", "GRADE_COLORS", "LAYERS_DIR", "RETURN_JOBS_INLINE", "DATABASE_URL",
+    assert {"MAX_PAGE_SIZE", "GRADE_COLORS", "LAYERS_DIR", "JOBS_INLINE", "DATABASE_URL",
             "SUPERVISION_PUBLISH_WORKDAYS", "MAX_IMPORT_MB"} <= set(reads)
     undeclared = {key: sorted(where) for key, where in reads.items() if key not in DECLARED}
     assert undeclared == {}
@@ -100,8 +100,8 @@ def test_defaults(tmp_path):
     assert (c.SUPERVISION_PUBLISH_WORKDAYS, c.SUPERVISION_RECTIFY_MAX_MONTHS,
             c.SUPERVISION_EXTENSION_WORKDAYS, c.SUPERVISION_DELIST_WORKDAYS) == (5, 12, 20, 5)
     assert c.PUBLIC_HOLIDAYS == []
-    assert (c.STATEMENT_TIMEOUT_MS, c.POOL_SIZE, c.RETURN_JOB_STALE_SECONDS) == (30000, 5, 60.0)
-    assert c.RETURN_JOBS_INLINE is False and c.LAYERS_DIR == ROOT / "layers"
+    assert (c.STATEMENT_TIMEOUT_MS, c.POOL_SIZE, c.JOB_STALLED_SECONDS, c.JOB_WORKERS) == (30000, 5, 30.0, 1)
+    assert c.JOBS_INLINE is False and c.LAYERS_DIR == ROOT / "layers"
     # The secret key is made once and kept.
     assert c.SECRET_KEY == (tmp_path / "secret_key").read_text().strip()
     assert Config(tmp_path, environ={}).SECRET_KEY == c.SECRET_KEY

@@ -52,6 +52,7 @@ __all__ = [
     "AuditLog",
     "MapExport",
     "ReturnArchive",
+    "BackgroundJob",
     "LoginAttempt",
     "SRID",
     "RiskObject",
@@ -413,6 +414,38 @@ class ReturnArchive(Base):
     numbers: Mapped[dict[str, Any]] = mapped_column(JSONB)
     bundle_zip: Mapped[bytes] = mapped_column(LargeBinary)
     bundle_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class BackgroundJob(Base):
+    """A long job a user waits for (a return's ZIP, an import): its progress and outcome.
+
+    The queue itself is procrastinate's (``queue_job_id``); this row is what
+    any web worker reads to answer the progress poll and serve the result."""
+
+    __tablename__ = "background_job"
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    queue_job_id: Mapped[int | None] = mapped_column(BigInteger)
+    region_code: Mapped[str | None] = mapped_column(Text)
+    month: Mapped[str | None] = mapped_column(Text)
+    scope_region: Mapped[str | None] = mapped_column(Text)
+    scope_enterprise: Mapped[int | None] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    upload: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    state: Mapped[str] = mapped_column(Text, default="running")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    message: Mapped[str] = mapped_column(Text, default="排队中")
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    filename: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    archive_id: Mapped[int | None] = mapped_column(ForeignKey("return_archive.id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class LoginAttempt(Base):

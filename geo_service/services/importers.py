@@ -23,7 +23,7 @@ import logging
 import sqlite3
 import unicodedata
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,26 @@ class ImportResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as JSON for a job's record (the rejected rows go to their file)."""
+        def item(w: FieldError | str) -> Any:
+            return [w.row, w.column, w.reason] if isinstance(w, FieldError) else w
+
+        return {"kind": self.kind, "rows": self.rows, "inserted": self.inserted, "updated": self.updated,
+                "unchanged": self.unchanged, "rejected": self.rejected, "events": self.events,
+                "written": self.written, "dry_run": self.dry_run, "headers": self.headers,
+                "errors": [item(e) for e in self.errors], "warnings": [item(w) for w in self.warnings]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImportResult:
+        """The result :meth:`as_dict` recorded (without its rejected rows)."""
+        def item(w: Any) -> Any:
+            return FieldError(*w) if isinstance(w, list) else w
+
+        scalars = {k: data[k] for k in ("kind", "rows", "inserted", "updated", "unchanged", "rejected", "events",
+                                        "written", "dry_run", "headers")}
+        return cls(**scalars, errors=[item(e) for e in data["errors"]], warnings=[item(w) for w in data["warnings"]])
 
     def summary(self) -> str:
         verb = "（试运行，已回滚）" if self.dry_run else ""
@@ -504,6 +524,7 @@ def _upsert(session: Session, kind: str, record: Mapping[str, Any], columns: lis
 _AUDIT_OBJECT = {"enterprises": "enterprise", "risk-points": "risk_point", "hazards": "hazard"}
 _AUDIT_ACTION = {"inserted": "create", "updated": "update"}
 _CHUNK = 1000  # rows per bulk read
+_PROGRESS_EVERY = 200  # rows between two progress reports while checking
 
 
 def _existing_snapshots(session: Session, kind: str, records: list[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -574,6 +595,7 @@ def import_records(
     scope: Scope = ALL,
     limits: UploadLimits | None = None,
     evidence_for_general: bool = False,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> ImportResult:
     """Import enterprises, risk points or hazards from a CSV, XLSX or GeoJSON file.
 
@@ -598,6 +620,9 @@ def import_records(
     evidence_for_general
         The ``SIGNOFF_EVIDENCE_GENERAL`` setting: whether closing a 一般隐患
         needs 整改后 evidence and a 验收意见, as closing a 重大隐患 always does.
+    on_progress
+        Called as ``on_progress(done, total, stage)`` while rows are checked,
+        then written (each row counts twice: ``total`` is twice the rows).
 
     Hazard rows obey the register's rules (:func:`_hazard_row_refusal`): the
     actor's field rules by the hazard's origin, its permission for each
@@ -614,7 +639,14 @@ def import_records(
         raise ValueError(f"unknown kind {kind!r}")
     path = Path(path)
     warnings: list[str] = []
+
+    def report(done: int, total: int, stage: str) -> None:
+        if on_progress is not None and (done % _PROGRESS_EVERY == 0 or done == total):
+            on_progress(done, total, stage)
+
+    report(0, 1, "读取文件")
     headers, rows = read_rows(kind, path, limits, warnings=warnings)
+    steps = 2 * len(rows) or 1
     result = ImportResult(kind=kind, rows=len(rows), headers=headers, dry_run=dry_run, warnings=warnings)
     present = set().union(*(raw.keys() for _, raw, _ in rows)) if rows else set()
     present.discard(GEOMETRY_ERROR)
@@ -622,7 +654,8 @@ def import_records(
     good: list[tuple[int, dict[str, Any], str | None]] = []
     first_row: dict[tuple[Any, ...], int] = {}
     validate = _VALIDATORS[kind]
-    for row, raw, original in tqdm(rows, desc="校验", unit="行", disable=not progress):
+    for i, (row, raw, original) in enumerate(tqdm(rows, desc="校验", unit="行", disable=not progress)):
+        report(i, steps, f"校验第{i + 1}行")
         record, errors = validate(raw, session, datum, row)
         if GEOMETRY_ERROR in raw:
             # the feature has a geometry, just not a point: that is its one error about the location
@@ -670,7 +703,9 @@ def import_records(
 
     if result.errors and not skip_bad:
         LOGGER.info("import %s from %s refused: %d errors", kind, path.name, len(result.errors))
+        report(steps, steps, "校验完成")
         return result
+    checked = len(rows) + (len(rows) - len(good))  # rejected rows have nothing to write
 
     with _savepoint(session, result, dry_run=dry_run):
         bar = tqdm(total=len(good), desc="写入", unit="行", disable=not progress)
@@ -699,6 +734,9 @@ def import_records(
                                                    actor, path.name)
                 bar.update(1)
             _audit_records(session, kind, actor, before, written)
+            done = checked + i + len(chunk)
+            if on_progress is not None:
+                on_progress(done, steps, f"写入第{i + len(chunk)}行" if done < steps else "写入完成")
         bar.close()
         if kind == "enterprises" and not scope.unrestricted:
             _check_written_in_scope(session, [record["credit_code"] for _, record, _ in good], scope)

@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import shutil
-import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -45,8 +42,6 @@ __all__ = [
     "check_import_file",
     "save_upload",
     "safe_filename",
-    "store_rejects_file",
-    "rejects_file",
 ]
 
 MB = 1024 * 1024
@@ -274,40 +269,3 @@ def save_upload(stream: IO[bytes], filename: str | None, directory: Path | str,
         target.unlink(missing_ok=True)
         raise
     return target
-
-
-# --------------------------------------------------------------------------- rejected rows kept for download
-
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-REJECTS_KEEP_SECONDS = 24 * 3600
-
-
-def _owner_dir(root: Path, owner: str) -> Path:
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", owner):
-        raise ValueError(f"bad owner {owner!r}")
-    return Path(root) / owner
-
-
-def store_rejects_file(root: Path | str, owner: str, source: Path) -> str:
-    """Keep a rejected-rows file for its owner to download; return its token.
-
-    Files live under ``root/<owner>/<token>.xlsx`` and are removed a day later
-    (when the owner stores the next one), so another account cannot name one.
-    """
-    directory = _owner_dir(Path(root), owner)
-    directory.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - REJECTS_KEEP_SECONDS
-    for old in directory.glob("*.xlsx"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    token = secrets.token_urlsafe(18)
-    shutil.copyfile(source, directory / f"{token}.xlsx")
-    return token
-
-
-def rejects_file(root: Path | str, owner: str, token: str) -> Path | None:
-    """The owner's rejected-rows file named ``token``, or None."""
-    if not _TOKEN.fullmatch(token):
-        return None
-    path = _owner_dir(Path(root), owner) / f"{token}.xlsx"
-    return path if path.is_file() else None

@@ -180,15 +180,6 @@ def test_save_upload_keeps_a_safe_chinese_name(tmp_path):
     assert path.read_bytes() == data
 
 
-def test_rejects_files_are_kept_per_owner(tmp_path):
-    source = tmp_path / "r.xlsx"
-    source.write_bytes(b"PK")
-    token = uploads.store_rejects_file(tmp_path / "root", "7", source)
-    assert uploads.rejects_file(tmp_path / "root", "7", token) is not None
-    assert uploads.rejects_file(tmp_path / "root", "8", token) is None  # another account
-    assert uploads.rejects_file(tmp_path / "root", "7", "../7/" + token) is None
-
-
 def test_the_importer_refuses_a_bomb_without_parsing_it(session, big_bomb, monkeypatch):
     opened: list[object] = []
     monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: opened.append(a))

@@ -113,14 +113,11 @@ def test_return_packages_are_recorded(app, client, session, world):
         " bundle_sha256) VALUES ('539901', '2026-10-01', '科员', now(), '{}', :z, :s) RETURNING id"),
         {"z": b"PK", "s": hashlib.sha256(b"PK").hexdigest()}).scalar_one()
     session.commit()
-    job_id = uuid.uuid4().hex
-    jobs = app.config["VAR_DIR"] / "return-jobs"
-    jobs.mkdir(parents=True, exist_ok=True)
-    (jobs / f"{job_id}.json").write_text(json.dumps({
-        "id": job_id, "region": "539901", "month": "2026-10", "scope_region": None, "scope_enterprise": None,
-        "state": "done", "done": 1, "total": 1, "message": "完成", "error": None, "filename": "x.zip",
-        "archive_id": None, "started": 0.0, "finished": 1.0}))
-    (jobs / f"{job_id}.zip").write_bytes(b"PK")
+    job_id = uuid.uuid4().hex  # a finished return job, as a worker leaves it
+    session.execute(text(
+        "INSERT INTO background_job (id, kind, region_code, month, state, done, total, message, filename, payload)"
+        " VALUES (:j, 'return', '539901', '2026-10', 'done', 1, 1, '完成', 'x.zip', :z)"), {"j": job_id, "z": b"PK"})
+    session.commit()
     assert client.get(f"/returns/jobs/{job_id}/download", headers=headers).status_code == 200
     assert client.get(f"/returns/archive/{archive}.zip", headers=headers).status_code == 200
     rows = _rows(session, "download")

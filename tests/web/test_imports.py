@@ -165,7 +165,7 @@ def test_skip_bad_imports_the_good_rows_and_offers_the_rejected_ones(client, wor
     assert resp.status_code == 200
     assert _counts(html)["inserted"] == 1 and _counts(html)["rejected"] == 7
     assert _count(session, "SELECT count(*) FROM enterprise WHERE name LIKE '%好企业%'") == 1
-    link = re.search(r'href="(/import/rejects/[^"]+\.xlsx)"', html)
+    link = re.search(r'href="(/import/jobs/[0-9a-f]{32}/rejects\.xlsx)"', html)
     assert link, "no download of the rejected rows"
     book = client.get(link.group(1))
     assert book.status_code == 200

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import re
-import time
 import zipfile
-from pathlib import Path
-from types import SimpleNamespace
 
 from PIL import Image
 from services.test_statistics import build_register
@@ -203,61 +199,3 @@ def test_a_resubmission_is_a_new_archive_and_the_earlier_stays(client, session):
     assert f"/returns/archive/{first.id}.zip" in page and f"{first.id}（现行）" not in page
     old = client.get(f"/returns/archive/{first.id}.zip")
     assert old.status_code == 200 and bytes(first.bundle_zip) == old.data
-
-
-def _worker_dies(app, job_id: str, *, heartbeat_age_s: float) -> None:
-    """Leave the job's state as a worker killed mid-job leaves it: running, last heartbeat some time ago."""
-    path = Path(app.config["VAR_DIR"]) / "return-jobs" / f"{job_id}.json"
-    state = json.loads(path.read_text())
-    state.update(state="running", done=4, message="绘制地图", finished=None, error=None,
-                 heartbeat=time.time() - heartbeat_age_s)
-    path.write_text(json.dumps(state))
-
-
-def test_a_job_whose_worker_died_fails_and_the_page_offers_a_retry(app, client, session):
-    build_register(session)
-    job = client.post("/returns/532501/2026-10/bundle", data={"submit": "1", "by": "李科员", "paper": "A3"},
-                      headers={"Accept": "application/json"}).get_json()
-    assert app.config["RETURN_JOB_STALE_SECONDS"] == 60
-    _worker_dies(app, job["id"], heartbeat_age_s=10)  # alive ten seconds ago: still running
-    assert client.get(job["status_url"]).get_json()["state"] == "running"
-    _worker_dies(app, job["id"], heartbeat_age_s=61)
-    status = client.get(job["status_url"]).get_json()
-    assert status["state"] == "error" and "已中断" in status["error"] and "重新生成" in status["error"]
-    page = client.get(job["page_url"]).get_data(as_text=True)
-    assert "http-equiv=\"refresh\"" not in page  # no longer polls forever
-    form = re.search(r'<form method="post" action="([^"]+)" class="retry-form">(.*?)</form>', page, re.S)
-    assert form is not None and "重新生成</button>" in form.group(2)
-    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(2)))
-    assert (fields["submit"], fields["by"], fields["paper"]) == ("1", "李科员", "A3")
-    archives = session.query(ReturnArchive).count()
-    retried = client.post(form.group(1), data=fields)
-    assert retried.status_code == 302
-    new_id = retried.headers["Location"].rsplit("/", 1)[1]
-    assert new_id != job["id"]
-    assert client.get(f"/api/returns/jobs/{new_id}").get_json()["state"] == "done"
-    assert session.query(ReturnArchive).count() == archives + 1
-
-
-def test_a_running_job_keeps_its_heartbeat_fresh(app, session, monkeypatch):
-    """The companion thread refreshes the heartbeat while the work runs (here: until it sees it)."""
-    from geo_service.queries.scope import ALL
-    from geo_service.web.returns import jobs
-
-    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 0.05)
-    seen: list[float] = []
-
-    def work(_session, _progress):  # type: ignore[no-untyped-def]
-        (path,) = (Path(app.config["VAR_DIR"]) / "return-jobs").glob("*.json")
-        first = json.loads(path.read_text())["heartbeat"]
-        for _ in range(400):  # until the heartbeat moves (at most ~20 s)
-            time.sleep(0.05)
-            beat = json.loads(path.read_text())["heartbeat"]
-            if beat > first:
-                seen.append(beat - first)
-                break
-        return SimpleNamespace(zip_bytes=b"PK", filename="x.zip"), None
-
-    job = jobs.start_job(app, "532501", "2026-10", ALL, work, session)
-    assert seen and seen[0] > 0
-    assert jobs.get_job(app, job.id).state == "done"

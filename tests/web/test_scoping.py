@@ -16,7 +16,6 @@ import io
 import json
 import math
 import re
-import secrets
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -31,7 +30,7 @@ import pytest
 from sqlalchemy import text
 
 from geo_service.geo import CREDIT_CHARSET, credit_check_char
-from geo_service.services import accounts, cards, uploads
+from geo_service.services import accounts, cards
 
 PASSWORD = "correct-horse-9"
 
@@ -49,8 +48,9 @@ class World:
     token_admin: str
     admin_token_id: int
     job_theirs: str
-    rejects_theirs: str = ""  # an import's rejected rows, kept for the administrator
+    import_theirs: str = ""  # an import job of the administrator's, with its rejected rows
     notice_theirs: str = ""  # the public risk notice of 乙县's plant (its 告知卡's QR code)
+    export_theirs: str = ""  # an export job of the administrator's
 
 
 THEIR_MARKERS = ("乙县", "539902", "乙县化工", "乙县储罐区")
@@ -120,20 +120,23 @@ def world(app, session) -> World:  # type: ignore[no-untyped-def]
     admin_token_id = session.execute(text(
         "SELECT id FROM api_token WHERE user_id = :u"), {"u": admin.id}).scalar_one()
     session.commit()
-    # A return job the administrator started for 乙县 (state kept on disk, as in production).
-    job_id = uuid.uuid4().hex
-    jobs = app.config["VAR_DIR"] / "return-jobs"
-    jobs.mkdir(parents=True, exist_ok=True)
-    (jobs / f"{job_id}.json").write_text(json.dumps({
-        "id": job_id, "region": "539902", "month": "2026-10", "scope_region": None,
-        "scope_enterprise": None, "state": "done", "done": 1, "total": 1, "message": "完成",
-        "error": None, "filename": "x.zip", "archive_id": None, "started": 0.0, "finished": 1.0}))
-    (jobs / f"{job_id}.zip").write_bytes(b"PK")
-    rejects = app.config["VAR_DIR"] / "rejects.xlsx"
-    rejects.write_bytes(b"PK")
-    rejects_token = uploads.store_rejects_file(app.config["VAR_DIR"] / "import-rejects", str(admin.id), rejects)
+    # A return job the administrator started for 乙县, and an import of theirs with rejected rows
+    # (kept in background_job, as in production).
+    job_id, import_id, export_id = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    session.execute(text(
+        "INSERT INTO background_job (id, kind, region_code, month, state, done, total, message, filename, payload,"
+        " params, result) VALUES (:j, 'return', '539902', '2026-10', 'done', 1, 1, '完成', 'x.zip', :z, '{}', NULL),"
+        " (:i, 'import', NULL, NULL, 'done', 1, 1, '完成', '被拒绝的行.xlsx', :z, :p, :r),"
+        " (:e, 'export', NULL, NULL, 'done', 2, 2, '完成', 'hazards.csv', :z, :pe, '{\"rows\": 2}')"),
+        {"j": job_id, "i": import_id, "e": export_id, "z": b"PK",
+         "p": json.dumps({"owner": str(admin.id), "kind": "enterprises"}),
+         "pe": json.dumps({"owner": str(admin.id), "collection": "hazards", "format": "csv", "args": {}}),
+         "r": json.dumps({"kind": "enterprises", "rows": 1, "inserted": 0, "updated": 0, "unchanged": 0,
+                          "rejected": 1, "events": 0, "written": False, "dry_run": False, "headers": [],
+                          "errors": [[2, "企业名称", "必填项为空"]], "warnings": []})})
+    session.commit()
     notice = cards.notice_token(app.config["SECRET_KEY"], theirs["enterprise"])
-    return World(ours, theirs, token_ours, token_admin, admin_token_id, job_id, rejects_token, notice)
+    return World(ours, theirs, token_ours, token_admin, admin_token_id, job_id, import_id, notice, export_id)
 
 
 def _tile(layer: str, lng: float, lat: float, z: int = 10) -> str:
@@ -354,7 +357,11 @@ CASES: list[Case] = [
     ("imports.index", "GET", lambda w: "/import", "self", None),
     ("imports.template", "GET", lambda w: "/import/template/enterprises.xlsx", "self", None),
     ("imports.upload", "POST", lambda w: "/import", "import", "import-csv"),
-    ("imports.rejects", "GET", lambda w: f"/import/rejects/{w.rejects_theirs}.xlsx", "read", None),
+    ("imports.job_page", "GET", lambda w: f"/import/jobs/{w.import_theirs}", "read", None),
+    ("api.export_start", "POST", lambda w: "/api/hazards/exports?format=xlsx", "export", None),
+    ("api.export_status", "GET", lambda w: f"/api/exports/{w.export_theirs}", "read", None),
+    ("api.export_download", "GET", lambda w: f"/api/exports/{w.export_theirs}/download", "read", None),
+    ("imports.job_rejects", "GET", lambda w: f"/import/jobs/{w.import_theirs}/rejects.xlsx", "read", None),
 ]
 
 
@@ -446,6 +453,12 @@ def test_a_county_regulator_never_sees_or_changes_the_other_county(case, client,
         assert status == 403, resp.get_data(as_text=True)[:300]
     elif kind == "bad":
         assert status in (400, 404)
+    elif kind == "export":  # the export job runs inside the request here (JOBS_INLINE): then its file
+        assert status == 202, resp.get_data(as_text=True)[:300]
+        file = client.get(resp.get_json()["download_url"], headers=headers)
+        assert file.status_code == 200
+        readable = _text(file)
+        assert "甲县储罐区" in readable and [m for m in THEIR_MARKERS if m in readable] == []
     elif kind == "import":
         assert status == 422, resp.get_data(as_text=True)[:300]
         readable = _text(resp)
@@ -470,7 +483,7 @@ def _ghost(w: World) -> World:
     missing: dict[str, Any] = {k: 10**9 + i if isinstance(v, int) else v for i, (k, v) in enumerate(w.theirs.items())}
     missing["code"] = "539909"
     return replace(w, theirs=missing, admin_token_id=10**9 + 99, job_theirs=uuid.uuid4().hex,
-                   rejects_theirs=secrets.token_urlsafe(18))
+                   import_theirs=uuid.uuid4().hex, export_theirs=uuid.uuid4().hex)
 
 
 def _normalised(resp, ids: list[Any]) -> str:  # type: ignore[no-untyped-def]
@@ -497,7 +510,7 @@ def test_another_countys_id_answers_exactly_as_a_missing_one(case, client, world
         resp.close()
     assert (theirs.status_code, missing.status_code) == (404, 404), url(world)
     ids = [*world.theirs.values(), *ghost.theirs.values(), world.admin_token_id, ghost.admin_token_id,
-           world.job_theirs, ghost.job_theirs, world.rejects_theirs, ghost.rejects_theirs]
+           world.job_theirs, ghost.job_theirs, world.import_theirs, ghost.import_theirs, world.export_theirs, ghost.export_theirs]
     assert _normalised(theirs, ids) == _normalised(missing, ids)
     assert theirs.mimetype == missing.mimetype
 

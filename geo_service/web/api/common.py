@@ -13,11 +13,11 @@ from urllib.parse import quote, urlencode
 
 from flask import Response, current_app, request
 
-from ... import registry
 from ...errors import InvalidParameter
 from ...geojson import feature, feature_collection, jsonable
 from ...queries.dual_prevention import month_bounds, month_end
 from ...queries.filters import MAX_INTEGER, Filters, Page, parse_filters, parse_page, parse_polygon
+from ...registry import decorate  # the collection's decorations, for the API's and OGC's imports
 from ...services import exports
 
 __all__ = [
@@ -150,17 +150,6 @@ def page_links(page: Page, total: int | None, returned: int, *, geojson_type: st
         links.append({"rel": "prev", "href": _url(offset=max(0, page.offset - page.limit), limit=page.limit),
                       "type": geojson_type})
     return links
-
-
-def decorate(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """A list row with its Chinese names added (the collection's decorations)."""
-    out = dict(row)
-    for d in registry.get(kind).decorations:
-        if d.source not in out or (d.unless_present and d.name in out):
-            continue
-        value = out[d.source]
-        out[d.name] = d.table.get(value) if value is not None else None
-    return out
 
 
 def reject_nul_args() -> None:

@@ -140,6 +140,21 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
         op["parameters"] = [id_param(id_name)] + ([datum] if with_datum else []) + [if_match]
         return op
 
+    export_format = _param("format", "文件格式", {"type": "string", "enum": ["geojson", "csv", "xlsx", "gpkg", "shp"]})
+    export_job = {"type": "object", "properties": {
+        "id": {"type": "string"}, "state": {"type": "string", "enum": ["running", "done", "error"]},
+        "done": {"type": "integer"}, "total": {"type": "integer"}, "message": {"type": "string"},
+        "status_url": {"type": "string"}, "download_url": {"type": "string"}}}
+    job_id = _param("job_id", "任务编号", {"type": "string"}, where="path")
+
+    def export(what: str) -> dict[str, Any]:
+        return {"post": {
+            "summary": f"{what}：按筛选条件导出整个列表（后台任务，数据量大时使用；最多 MAX_EXPORT_ROWS 行）",
+            "parameters": filters + [export_format],
+            "responses": {"202": {"description": "已排队：按 status_url 查询进度，完成后从 download_url 下载",
+                                  **_json(export_job)},
+                          "400": _ref("responses/InvalidParameter"), "401": _ref("responses/Unauthorized")}}}
+
     paths: dict[str, Any] = {
         "/api/": {"get": {"summary": "接口目录", "responses": {"200": {"description": "链接", **_json({"type": "object"})},
                                                                "401": _ref("responses/Unauthorized")}}},
@@ -171,6 +186,17 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
         },
         "/api/hazards": {**lst("隐患列表"), "post": write("登记隐患（请求体含 enterprise_id）", "NewHazard")},
         "/api/hazards/search": search("多边形内的隐患"),
+        "/api/enterprises/exports": export("企业"),
+        "/api/risk-points/exports": export("风险点"),
+        "/api/hazards/exports": export("隐患"),
+        "/api/exports/{job_id}": {"get": {
+            "summary": "导出任务的进度（本人发起的任务）", "parameters": [job_id],
+            "responses": {"200": {"description": "进度（done/total/state）", **_json(export_job)},
+                          "401": _ref("responses/Unauthorized"), "404": _ref("responses/NotFound")}}},
+        "/api/exports/{job_id}/download": {"get": {
+            "summary": "下载导出任务生成的文件", "parameters": [job_id],
+            "responses": {"200": {"description": "文件", "content": {"application/geo+json": {}, **files}},
+                          "401": _ref("responses/Unauthorized"), "404": _ref("responses/NotFound")}}},
         "/api/hazards/{hazard_id}": {
             "get": {"summary": "隐患详情（流转记录、佐证材料）", "parameters": [id_param("hazard_id")], "responses": record_responses},
             "patch": patch("修改隐患（不含状态；需版本号）", "HazardPatch", "hazard_id"),

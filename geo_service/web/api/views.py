@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
-from flask import Response, current_app, request, send_file, url_for
+from flask import Response, current_app, g, request, send_file, url_for
 
-from ... import registry
+from ... import jobs, registry
 from ...db import get_session
-from ...errors import InvalidParameter
+from ...errors import InvalidParameter, NotFound
 from ...queries import enterprises as eq
 from ...queries import hazards as hq
 from ...queries import regions as rq
@@ -17,10 +18,11 @@ from ...queries import risk_points as rpq
 from ...queries import summary as sq
 from ...queries.enterprises import count_of
 from ...queries.filters import Filters, Page, parse_int, parse_point, parse_radius
+from ...services import accounts, exports, register
 from ...services import evidence as ev
-from ...services import register
 from .. import changes
 from ..context import current_actor, current_scope, record_download
+from ..jobqueue import start
 from ..tiles import response_cache
 from . import bp
 from .common import (
@@ -128,6 +130,67 @@ def risk_points():  # type: ignore[no-untyped-def]
 def hazards():  # type: ignore[no-untyped-def]
     """Hazards (drawn at their own point, else their enterprise's)."""
     return _list("hazards")
+
+
+# --------------------------------------------------------------------------- large exports, on the job queue
+
+
+def _owner() -> str:
+    user = g.get("user")
+    return str(user.id) if user is not None else "anonymous"
+
+
+def _export_job(job_id: str) -> jobs.JobStatus:
+    """The caller's own export job (another account's is "not found")."""
+    job = jobs.get_job(get_session(), job_id)
+    if (job is None or job.kind != "export" or job.scope != current_scope()
+            or job.params.get("owner") != _owner()):
+        raise NotFound("该导出任务不存在或已过期")
+    return job
+
+
+def _export_body(job: jobs.JobStatus) -> dict[str, Any]:
+    return {**job.as_dict(), "status_url": url_for("api.export_status", job_id=job.id),
+            "download_url": url_for("api.export_download", job_id=job.id)}
+
+
+@bp.post("/enterprises/exports", defaults={"kind": "enterprises"})
+@bp.post("/risk-points/exports", defaults={"kind": "risk-points"})
+@bp.post("/hazards/exports", defaults={"kind": "hazards"})
+def export_start(kind: str) -> Response:
+    """The whole filtered list as a file, built by a job worker (for large lists): 202 and where to poll."""
+    fmt = _format()
+    if fmt not in exports.FORMATS:
+        raise InvalidParameter("format", "可选：geojson、csv、xlsx、gpkg、shp")
+    request_filters()  # a bad filter answers 400 now, not as a failed job
+    actor = current_actor()
+    recorded = jobs.create_job(
+        get_session(), "export", scope=current_scope(), by=actor.name,
+        params={"collection": kind, "format": fmt, "args": request.args.to_dict(), "as_of": as_of_arg().isoformat(),
+                "owner": _owner()})
+    return json_response(_export_body(_export_job(start(recorded).id)), 202)
+
+
+@bp.get("/exports/<job_id>")
+def export_status(job_id: str) -> Response:
+    """An export job's progress (``state``, ``done``/``total``) and, when done, its download URL."""
+    return json_response(_export_body(_export_job(job_id)))
+
+
+@bp.get("/exports/<job_id>/download")
+def export_download(job_id: str) -> Response:
+    """The file an export job built (recorded as a download, with the job's filters)."""
+    job = _export_job(job_id)
+    session = get_session()
+    payload = jobs.job_payload(session, job.id) if job.state == "done" else None
+    if payload is None:
+        raise NotFound("导出尚未完成")
+    p = job.params
+    accounts.audit_download(session, current_actor(), p["collection"], p["format"], (job.result or {}).get("rows"),
+                            p["args"])
+    session.commit()
+    return send_file(io.BytesIO(payload), mimetype=exports.FORMATS[p["format"]][0], as_attachment=True,
+                     download_name=job.filename)
 
 
 def _posted_polygon() -> Any:

@@ -26,8 +26,9 @@ from flask import (
     url_for,
 )
 
+from ... import jobs
 from ...db import get_session
-from ...errors import Forbidden, InvalidParameter, NotFound
+from ...errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ...models import Region
 from ...queries.regions import region_refused, regions_select
 from ...services import returns as returns_service
@@ -41,7 +42,7 @@ from ...services.statistics import (
 from ...services.statistics import parse_month as _parse_month
 from ...services.workbook import cn_date, cn_datetime, dispatch_blank_note, dispatch_heading
 from ..context import current_actor, current_scope, record_download
-from .jobs import get_job, start_job, zip_path
+from ..jobqueue import start
 
 bp = Blueprint("returns", __name__)
 
@@ -144,7 +145,7 @@ def changes_map(region: str, month: str) -> Response:
 @bp.route("/returns/<region>/<month>/bundle", methods=["POST"])
 def bundle(region: str, month: str) -> Any:
     """生成整套月报 ZIP（submit=1 时同时提交归档）。"""
-    period = parse_month(month)
+    parse_month(month)
     _region(region, write=True)
     scope = current_scope()
     actor = current_actor()
@@ -155,19 +156,14 @@ def bundle(region: str, month: str) -> Any:
     by = (request.form.get("by") or actor.name).strip()[:100]
     if submit and not actor.may("submit_return"):
         raise Forbidden("本账号无权提交月报")
-    unit, style = _unit(), _style()
-
-    def work(session: Any, progress: Any) -> tuple[Any, int | None]:
-        if submit:
-            archive, result = returns_service.submit_return(
-                session, region, period, scope=scope, style=style, by=by, unit=unit, paper=paper,
-                progress=progress, actor=actor)
-            return result, archive.id
-        return returns_service.build_bundle(session, region, period, scope=scope, style=style, unit=unit,
-                                            by=by, paper=paper, progress=progress), None
-
-    job = start_job(current_app._get_current_object(), region, month, scope, work, get_session(),  # type: ignore[attr-defined]
-                    submit=submit, paper=paper, by=by)
+    session = get_session()
+    recorded = jobs.create_job(
+        session, "return", scope=scope, region=region, month=month, by=actor.name,
+        params={"submit": submit, "paper": paper, "by": by, "unit": _unit(), "actor": jobs.actor_params(actor)})
+    # one return built at a time; the same request while one waits follows the waiting job
+    followed = start(recorded, lock=f"return:{region}:{month}",
+                     queueing_lock=f"return:{region}:{month}:{paper}:{'submit' if submit else 'zip'}")
+    job = _job(followed.id, refused=Conflict("该月报正在由其他账号生成，请稍后再试"))
     body = {**job.as_dict(), "status_url": url_for("returns.job_status", job_id=job.id),
             "download_url": url_for("returns.job_download", job_id=job.id),
             "page_url": url_for("returns.job_page", job_id=job.id)}
@@ -176,10 +172,10 @@ def bundle(region: str, month: str) -> Any:
     return redirect(body["page_url"])
 
 
-def _job(job_id: str) -> Any:
-    job = get_job(current_app._get_current_object(), job_id)  # type: ignore[attr-defined]
-    if job is None or job.scope != current_scope():
-        raise NotFound("该生成任务不存在或已过期")
+def _job(job_id: str, *, refused: Exception | None = None) -> jobs.JobStatus:
+    job = jobs.get_job(get_session(), job_id)
+    if job is None or job.kind != "return" or job.scope != current_scope():
+        raise refused or NotFound("该生成任务不存在或已过期")
     return job
 
 
@@ -200,11 +196,11 @@ def job_page(job_id: str) -> str:
 def job_download(job_id: str) -> Response:
     """下载生成好的 ZIP。"""
     job = _job(job_id)
-    path = zip_path(current_app._get_current_object(), job)  # type: ignore[attr-defined]
-    if job.state != "done" or not path.exists():
+    payload = jobs.job_payload(get_session(), job.id) if job.state == "done" else None
+    if payload is None:
         raise NotFound("月报尚未生成完成")
     record_download("return", "zip", None, object_id=f"{job.region} {job.month}")
-    return send_file(io.BytesIO(path.read_bytes()), mimetype="application/zip", as_attachment=True,
+    return send_file(io.BytesIO(payload), mimetype="application/zip", as_attachment=True,
                      download_name=job.filename)
 
 
