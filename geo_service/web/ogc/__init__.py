@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, url_for
 
 from ... import registry
-from ...db import get_session
+from ...db import get_read_session, replica_reads
 from ...errors import InvalidParameter, NotFound
 from ...queries import cql2
 from ...queries import regions as rq
@@ -25,7 +25,7 @@ from ...queries.filters import MAX_OFFSET, Filters, parse_page
 from ...queries.tiles import LAYERS as TILED
 from ..api.common import GEOJSON, decorate, feature, json_response, reject_nul_args, request_filters
 from ..context import current_scope, record_download
-from ..tiles import data_token, response_cache
+from ..tiles import data_token, response_cache, token_with_data
 from .geojson import count_capped, features_page
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -101,7 +101,7 @@ def conformance():  # type: ignore[no-untyped-def]
 
 def _collection(cid: str) -> dict[str, Any]:
     title, description = COLLECTIONS[cid].title, COLLECTIONS[cid].description
-    row = get_session().execute(extent_select(cid, scope=current_scope())).one()
+    row = get_read_session().execute(extent_select(cid, scope=current_scope())).one()
     bbox = [float(v) for v in row] if row[0] is not None else [-180.0, -90.0, 180.0, 90.0]
     return {
         "id": cid, "title": title, "description": description, "itemType": "feature",
@@ -120,6 +120,7 @@ def _collection(cid: str) -> dict[str, Any]:
 
 
 @bp.get("/collections")
+@replica_reads
 def collections():  # type: ignore[no-untyped-def]
     """The collections."""
     _format()
@@ -135,6 +136,7 @@ def _require_collection(cid: str) -> None:
 
 
 @bp.get("/collections/<cid>")
+@replica_reads
 def collection(cid: str):  # type: ignore[no-untyped-def]
     """One collection."""
     _format()
@@ -167,6 +169,7 @@ def _link(rel: str, offset: int | None, limit: int | None, mime: str = GEOJSON) 
 
 
 @bp.get("/collections/<cid>/items")
+@replica_reads
 def items(cid: str):  # type: ignore[no-untyped-def]
     """Features of a collection: bbox, limit, offset and the common filters."""
     _format()
@@ -183,17 +186,18 @@ def items(cid: str):  # type: ignore[no-untyped-def]
                                              request.args.get("filter-crs"), registry.queryables(cid)))
     elif "filter-lang" in request.args or "filter-crs" in request.args:
         raise InvalidParameter("filter", "给出了 filter-lang 或 filter-crs，却没有 filter")
-    session = get_session()
     # numberMatched is exact up to COUNT_BEYOND rows past this page, else omitted
     # (the standard makes it optional); "next" is known either way.
     cap = offset + limit + COUNT_BEYOND
     # Pages are cached per worker under the register's change token (as tiles are):
     # the first request after any write reads the database again.
-    key = "|".join(map(str, (cid, sorted(request.args.items(multi=True)), current_scope(), dt.date.today(),
-                             limit, offset, cap, data_token())))
+    request_key = "|".join(map(str, (cid, sorted(request.args.items(multi=True)), current_scope(),
+                                     dt.date.today(), limit, offset, cap)))
     cache = response_cache(current_app, "ogc_cache", current_app.config["FEATURE_CACHE_MB"])
-    page = cache.get(key)
+    page = cache.get(f"{request_key}|{data_token()}")
     if page is None:
+        session = get_read_session()
+        key = f"{request_key}|{token_with_data(session)}"  # the token of the data read next
         if cid == "regions":
             matched = session.execute(count_capped(stmt, cap)).scalar_one()
             rows = session.execute(stmt.limit(limit).offset(offset)).all()
@@ -326,6 +330,7 @@ def queryables(cid: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/collections/<cid>/items/<fid>")
+@replica_reads
 def item(cid: str, fid: str):  # type: ignore[no-untyped-def]
     """One feature."""
     _format()
@@ -338,7 +343,7 @@ def item(cid: str, fid: str):  # type: ignore[no-untyped-def]
         stmt = _statement(cid, Filters()).where(key == int(fid))
     else:
         stmt = _statement(cid, Filters()).where(key == fid)
-    row = get_session().execute(stmt).first()
+    row = get_read_session().execute(stmt).first()
     if row is None:
         raise NotFound(f"要素 {fid} 不存在")
     body = _feature(cid, row)

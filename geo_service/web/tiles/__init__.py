@@ -8,6 +8,17 @@ and its key in this worker's tile cache both contain that token.  So a browser
 revalidates (``Cache-Control: no-cache``) and gets ``304 Not Modified`` without
 the tile being built while nothing changed, a tile already built is served
 from memory, and the first request after any write builds it afresh.
+
+Two functions hold the token, and only they (the OGC page cache uses them too):
+
+- :func:`data_token` — the token to *look up* what was already built (ETag,
+  cache), one round trip on the database the data comes from (the replica when
+  ``DATABASE_READ_URL`` is set);
+- :func:`token_with_data` — the token a *newly built* answer is cached and
+  tagged under, read in the same transaction as its data (on the replica one
+  ``REPEATABLE READ`` snapshot, see ``geo_service.db``).  So an answer is never
+  cached under a token newer than the data it was built from, however far the
+  replica lags: a lookup with a newer token only misses and builds again.
 """
 
 from __future__ import annotations
@@ -21,8 +32,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
-from ...db import get_session
+from ...db import get_read_session, read_bind, replica_reads
 from ...errors import InvalidParameter, NotFound
 from ...queries import tiles as tq
 from ...queries.filters import open_unless_stated
@@ -30,7 +42,7 @@ from ...queries.regions import LEVEL_DEPTH
 from ..api.common import as_of_arg, grades_at_arg, reject_nul_args, request_filters
 from ..context import current_scope
 
-__all__ = ["ResponseCache", "bp", "data_token", "response_cache"]
+__all__ = ["ResponseCache", "bp", "data_token", "response_cache", "token_with_data"]
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 bp.before_request(reject_nul_args)
@@ -94,10 +106,11 @@ def _token_engine(app: Flask, engine: sa.Engine) -> sa.Engine:
 
 
 def data_token() -> int:
-    """The register's change token, read for this request (see the module docstring)."""
-    bind = current_app.extensions["geo_bind"]
+    """The register's change token to look up answers already built, read on the
+    database this request's data comes from (see the module docstring)."""
+    bind = read_bind()
     if not isinstance(bind, sa.Engine):  # tests: a connection inside the test's transaction
-        return int(get_session().execute(tq.data_token_select()).scalar_one())
+        return token_with_data(get_read_session())
     engine = _token_engine(current_app, bind)
     for attempt in (1, 2):
         try:
@@ -108,6 +121,12 @@ def data_token() -> int:
             if attempt == 2 or not err.connection_invalidated:
                 raise
     raise AssertionError("unreachable")
+
+
+def token_with_data(session: Session) -> int:
+    """The change token of the data ``session`` reads, in its transaction: what a
+    newly built answer is cached and tagged under (see the module docstring)."""
+    return int(session.execute(tq.data_token_select()).scalar_one())
 
 
 # What the features of each MVT layer carry (TileJSON ``vector_layers``).
@@ -143,6 +162,7 @@ def tilejson(layer: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/<layer>/<int:z>/<int:x>/<int:y>.pbf")
+@replica_reads
 def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     """One Mapbox Vector Tile; the MVT layer inside is named like the URL layer."""
     if layer not in tq.LAYERS:
@@ -157,23 +177,28 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     f = replace(f, grades_at=grades_at_arg())
     scope, as_of = current_scope(), as_of_arg()
     cluster_below = int(current_app.config["TILE_CLUSTER_BELOW_ZOOM"])
-    token = data_token()
     # Everything the tile's bytes depend on: the data (token), the request and who asks.
-    key = "|".join(map(str, (layer, z, x, y, sorted(request.args.items(multi=True)), scope, as_of,
-                             cluster_below, token)))
-    etag = hashlib.sha256(key.encode()).hexdigest()[:32]
+    request_key = "|".join(map(str, (layer, z, x, y, sorted(request.args.items(multi=True)), scope, as_of,
+                                     cluster_below)))
+    key = f"{request_key}|{data_token()}"
     headers = {"Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
-    if request.if_none_match.contains(etag):
+    if request.if_none_match.contains(_etag(key)):
         resp = Response(status=304, headers=headers)
-        resp.set_etag(etag)
+        resp.set_etag(_etag(key))
         return resp
     cache = response_cache(current_app, "tile_cache", int(current_app.config["TILE_CACHE_MB"]))
     data = cache.get(key)
     if data is None:
+        session = get_read_session()
+        key = f"{request_key}|{token_with_data(session)}"  # the token of the data read next
         stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
                               level=level)
-        data = bytes(get_session().execute(stmt).scalar_one() or b"")
+        data = bytes(session.execute(stmt).scalar_one() or b"")
         cache.put(key, data, len(data))
     resp = Response(data, mimetype=MVT, headers=headers)
-    resp.set_etag(etag)
+    resp.set_etag(_etag(key))
     return resp
+
+
+def _etag(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
