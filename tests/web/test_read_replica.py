@@ -185,3 +185,17 @@ def test_only_read_only_gets_are_marked_and_records_stay_on_the_primary(app) -> 
     for endpoint in ("api.enterprise", "api.hazard", "api.risk_point", "ledger.hazard_page", "map.index",
                      "returns.page", "auth.login"):
         assert endpoint in app.view_functions and endpoint not in marked, endpoint
+
+
+def test_health_reports_the_replica(replica_app, replica_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert replica_app.test_client().get("/healthz").get_json() == {"status": "ok", "database": True, "replica": True}
+    # a read URL on a socket directory where no server listens
+    repl, name = replica_db["replication"], replica_db["name"]
+    config = TestConfig(repl.url(repl.primary, name, APP_ROLE), tmp_path / "var")
+    config.DATABASE_READ_URL = f"postgresql://{APP_ROLE}@/{name}?host={tmp_path}"
+    broken = create_app(config)
+    resp = broken.test_client().get("/healthz")
+    assert resp.status_code == 503
+    assert resp.get_json() == {"status": "degraded", "database": True, "replica": False}
+    for key in ("geo_engine", "geo_read_engine"):
+        broken.extensions[key].dispose()
