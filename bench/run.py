@@ -551,21 +551,23 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         self.table.add(f"peak RSS of a worker (VmHWM){label}", peak, "", "", "", "", "", "< 300 MB", peak < 300,
                        unit="MB")
         self.extra[f"load{label}"] = {"rps": res["rps"], "p50_ms": res["p50_us"] / 1000,
-                                            "p95_ms": res["p95_us"] / 1000, "errors": res["errors"]}
+                                      "p95_ms": res["p95_us"] / 1000, "errors": res["errors"]}
 
     def load_on_replica(self, lng: float, lat: float) -> None:
-        """The same load against a second application whose ``DATABASE_READ_URL`` is a
-        streaming standby of the benchmark database (``bench_standby``)."""
+        """The load mix with and without a replica, each on a freshly started application
+        (empty caches, same options): first on the primary alone, then with
+        ``DATABASE_READ_URL`` on a streaming standby of the benchmark database."""
         with bench_standby(self.bdb) as read_url:
-            port = free_port()
-            app = start_app(self.bdb.app_url, port, read_url=read_url)
-            primary_base, self.base = self.base, f"http://127.0.0.1:{port}"
-            try:
-                wait_http(self.base + "/api/")
-                self.load(lng, lat, app.pid, label=" (reads on a local standby)")
-            finally:
-                self.base = primary_base
-                stop(app)
+            for label, read in ((" (fresh app, primary only)", None), (" (fresh app, reads on a local standby)", read_url)):
+                port = free_port()
+                app = start_app(self.bdb.app_url, port, read_url=read)
+                primary_base, self.base = self.base, f"http://127.0.0.1:{port}"
+                try:
+                    wait_http(self.base + "/api/")
+                    self.load(lng, lat, app.pid, label=label)
+                finally:
+                    self.base = primary_base
+                    stop(app)
 
     # -- issue 3: the map page ----------------------------------------------
     def map_page(self) -> None:
