@@ -36,6 +36,7 @@ class BenchDatabase:
     dsn: str  # libpq string for psycopg2 / pgbench
     pg_bindir: Path | None
     started_cluster: object | None = None
+    cluster: object | None = None  # the embedded cluster (None with BENCH_DATABASE_URL)
 
     def libpq_env(self) -> dict[str, str]:
         u = make_url(self.url)
@@ -90,10 +91,44 @@ def bench_database(create: bool = True) -> Iterator[BenchDatabase]:
             cluster.psql("CREATE EXTENSION IF NOT EXISTS postgis", dbname=BENCH_DB)
         owner = make_url(cluster.url).set(database=BENCH_DB).render_as_string(hide_password=False)
         app = make_url(cluster.app_url).set(database=BENCH_DB).render_as_string(hide_password=False)
-        yield BenchDatabase(owner, app, _dsn_of(owner), cluster.bindir, cluster if started else None)
+        yield BenchDatabase(owner, app, _dsn_of(owner), cluster.bindir, cluster if started else None, cluster)
     finally:
         if started:
             cluster.stop()
+
+
+@contextlib.contextmanager
+def bench_standby(bdb: BenchDatabase) -> Iterator[str]:
+    """A streaming hot standby of the benchmark database for the block; yields the
+    application's ``DATABASE_READ_URL`` on it.
+
+    ``BENCH_READ_DATABASE_URL`` if set (a standby you made of ``BENCH_DATABASE_URL``'s
+    server); else a ``pg_basebackup -R`` of the embedded cluster into
+    ``var/bench-standby`` (the same OS user, its own socket), caught up with the
+    primary before the block and removed after it.
+    """
+    given = os.environ.get("BENCH_READ_DATABASE_URL")
+    if given:
+        yield given
+        return
+    from geo_service.embedded import EmbeddedCluster
+
+    if bdb.cluster is None:
+        raise SystemExit("--replica: BENCH_DATABASE_URL 已设置时须同时设置 BENCH_READ_DATABASE_URL"
+                         " / with BENCH_DATABASE_URL, set BENCH_READ_DATABASE_URL too")
+    primary = bdb.cluster
+    assert isinstance(primary, EmbeddedCluster)
+    standby = EmbeddedCluster(primary.var_dir / "bench-standby", durable=False, primary=primary)
+    standby.destroy()  # a copy left by an interrupted run
+    t = time.perf_counter()
+    print("建立备库（pg_basebackup -R）…", flush=True)
+    standby.start()
+    try:
+        standby.catch_up()
+        print(f"备库就绪：{time.perf_counter() - t:.0f} s", flush=True)
+        yield make_url(standby.app_url).set(database=BENCH_DB).render_as_string(hide_password=False)
+    finally:
+        standby.destroy()
 
 
 def drop_bench_database() -> None:

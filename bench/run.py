@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py --scale 1        # or: make bench SCALE=1
     .venv/bin/python bench/run.py --scale 0.05 --quick
+    .venv/bin/python bench/run.py --only load --replica   # the load mix with and without a standby
 
 It (re)generates the synthetic province when the database holds another scale
 (``bench/generate.py``), starts the application under gunicorn on a free
@@ -32,7 +33,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common import HERE, OUT, ROOT, Table, bench_database, median, pct, timed
+from common import HERE, OUT, ROOT, Table, bench_database, bench_standby, median, pct, timed
 
 VENV_BIN = ROOT / ".venv" / "bin"
 PYGEOAPI_VENV = HERE / ".venv-pygeoapi"
@@ -97,10 +98,15 @@ def tile_of(lng: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
-def start_app(db_url: str, port: int, workers: int = 2, threads: int = 4) -> subprocess.Popen[bytes]:
-    """gunicorn with the options of ``geo-service serve`` (gthread, 2 workers × 4 threads)."""
+def start_app(db_url: str, port: int, workers: int = 2, threads: int = 4,
+              read_url: str | None = None) -> subprocess.Popen[bytes]:
+    """gunicorn with the options of ``geo-service serve`` (gthread, 2 workers × 4 threads);
+    ``read_url``: its ``DATABASE_READ_URL`` (a standby)."""
     env = {**os.environ, "DATABASE_URL": db_url, "LOGIN_REQUIRED": "0", "PYTHONUNBUFFERED": "1"}
-    log = open(OUT / "app.log", "wb")  # noqa: SIM115 - closed with the process
+    env.pop("DATABASE_READ_URL", None)
+    if read_url:
+        env["DATABASE_READ_URL"] = read_url
+    log = open(OUT / ("app-replica.log" if read_url else "app.log"), "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "--chdir", str(HERE), "-w", str(workers), "-k", "gthread",
          "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi_app:app"],
@@ -521,7 +527,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         engine.dispose()
 
     # -- 6./7. load on the map's data endpoints ---------------------------
-    def load(self, lng: float, lat: float, master_pid: int) -> None:
+    def load(self, lng: float, lat: float, master_pid: int, label: str = "") -> None:
         paths = []
         for z in (8, 10, 12, 14):
             cx, cy = tile_of(lng, lat, z)
@@ -537,12 +543,31 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
                   f"/map/heat.json?bbox={','.join(map(str, b))}&zoom=11"]
         secs = 10 if self.quick else 30
         res = wrk(self.base, paths, connections=16, seconds=secs)
-        self.table.add(f"map data endpoints, 16 connections, {secs} s ({len(paths)} URLs)", res["p50_us"] / 1000,
-                       res["p95_us"] / 1000, "", "", "", "", "0 errors", res["errors"] == 0)
-        self.table.add("  throughput (req/s) / errors", res["rps"], "", "", "", "", "", f"errors: {res['errors']}",
-                       res["errors"] == 0, unit="")
+        self.table.add(f"map data endpoints{label}, 16 connections, {secs} s ({len(paths)} URLs)",
+                       res["p50_us"] / 1000, res["p95_us"] / 1000, "", "", "", "", "0 errors", res["errors"] == 0)
+        self.table.add(f"  throughput (req/s) / errors{label}", res["rps"], "", "", "", "", "",
+                       f"errors: {res['errors']}", res["errors"] == 0, unit="")
         peak = max(vm_hwm_mb(p) for p in workers_of(master_pid))
-        self.table.add("peak RSS of a worker (VmHWM)", peak, "", "", "", "", "", "< 300 MB", peak < 300, unit="MB")
+        self.table.add(f"peak RSS of a worker (VmHWM){label}", peak, "", "", "", "", "", "< 300 MB", peak < 300,
+                       unit="MB")
+        self.extra[f"load{label}"] = {"rps": res["rps"], "p50_ms": res["p50_us"] / 1000,
+                                      "p95_ms": res["p95_us"] / 1000, "errors": res["errors"]}
+
+    def load_on_replica(self, lng: float, lat: float) -> None:
+        """The load mix with and without a replica, each on a freshly started application
+        (empty caches, same options): first on the primary alone, then with
+        ``DATABASE_READ_URL`` on a streaming standby of the benchmark database."""
+        with bench_standby(self.bdb) as read_url:
+            for label, read in ((" (fresh app, primary only)", None), (" (fresh app, reads on a local standby)", read_url)):
+                port = free_port()
+                app = start_app(self.bdb.app_url, port, read_url=read)
+                primary_base, self.base = self.base, f"http://127.0.0.1:{port}"
+                try:
+                    wait_http(self.base + "/api/")
+                    self.load(lng, lat, app.pid, label=label)
+                finally:
+                    self.base = primary_base
+                    stop(app)
 
     # -- issue 3: the map page ----------------------------------------------
     def map_page(self) -> None:
@@ -633,6 +658,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (development)")
     ap.add_argument("--only", default="", help="comma list of: tiles,fresh,features,summary,return,load,page")
     ap.add_argument("--no-pygeoapi", action="store_true")
+    ap.add_argument("--replica", action="store_true",
+                    help="run the load mix again with DATABASE_READ_URL on a local standby (pg_basebackup -R)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     only = set(filter(None, args.only.split(",")))
@@ -693,6 +720,8 @@ def main() -> None:
                 b.map_page()
             if want("load"):
                 b.load(lng, lat, app.pid)
+                if args.replica:
+                    b.load_on_replica(lng, lat)
             info = machine()
             report = {
                 "when": dt.datetime.now().isoformat(timespec="seconds"),

@@ -29,7 +29,7 @@ def create_app(config: Config | None = None) -> Flask:
     url = config.DATABASE_URL or EmbeddedCluster(config.VAR_DIR).app_url
     app.config["DATABASE_URL"] = url
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    db.init_app(app, url)
+    db.init_app(app, url, config.DATABASE_READ_URL)
     errors.register_handlers(app)
     register_blueprints(app)
     return app

@@ -254,6 +254,9 @@ class Config:
     VAR_DIR: Setting[Path] = Setting(parse=_path, env="GEO_SERVICE_VAR", derived=lambda c: project_root() / "var")
     # None → the embedded cluster under VAR_DIR.
     DATABASE_URL: Setting[str | None] = Setting(None, _optional_str)
+    # A streaming replica of DATABASE_URL for the read-only views (db.replica_reads);
+    # None → every view reads the primary.
+    DATABASE_READ_URL: Setting[str | None] = Setting(None, _optional_str)
     SECRET_KEY: Setting[str] = Setting(parse=_optional_str, derived=lambda c: _secret_key(c.VAR_DIR))
     HOST: Setting[str] = Setting("127.0.0.1", _str)
     PORT: Setting[int] = Setting(5000, _port)
@@ -400,6 +403,7 @@ class TestConfig(Config):
         # Most tests run in a transaction rolled back at the end, which no worker
         # process can see: jobs run inside the request.  tests/test_jobs.py runs real workers.
         self.JOBS_INLINE = True
+        self.DATABASE_READ_URL = None  # the replica tests set it (tests/web/test_read_replica.py)
         # Each surface's own tests run as an unrestricted caller; the access
         # tests switch login on (tests/web/test_scoping.py covers every
         # endpoint with it on), and so do the browser tests' live servers.

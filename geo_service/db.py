@@ -1,19 +1,54 @@
-"""Engine, one session per request, teardown; migrations; the embedded default."""
+"""Engine, one session per request, teardown; migrations; the embedded default.
+
+Reads from a replica
+--------------------
+With ``DATABASE_READ_URL`` set (a streaming standby of ``DATABASE_URL``), the
+application has a second engine on it, and the rule for which requests use it is
+one marker: a view decorated with :func:`replica_reads` is a read-only GET whose
+data may come from the replica; :func:`get_read_session` gives such a view a
+session on the replica, and gives every other view (or a marked view reached by
+any other method, or code outside a request) the primary session of
+:func:`get_session`.  So shared code may call ``get_read_session()`` and be right
+wherever it runs.
+
+Marked: the map's data (tiles, ``/map/*.json`` and ``*.geojson``), the API's
+lists, regions and summaries, OGC API – Features and the return's numbers
+(``/api/returns/<region>/<month>``).  Not marked, so on the primary: everything
+that writes, and everything that must see its own write — a record's own page or
+JSON (read back after a change, and carrying the ``version`` the next change must
+send), the pages a form redirects to, the login, session and account checks of
+the auth gate, the audit rows (``record_download`` writes them on the primary
+within a marked view) and the return's page, bundle and archive.
+
+The replica session reads in one ``REPEATABLE READ`` snapshot, so the
+per-county change tokens a tile, a feature page or a region summary is cached
+and tagged under are read in the same snapshot as its data, on the replica
+(``web/changes.read_tokens`` and ``queries/changes.tokens_column`` go through
+:func:`get_read_session`): nothing is ever cached under a token newer than what
+the replica has replayed.  The tokens PUSHED to each worker come from the
+primary (``geo_service/tokens.py``: a ``LISTEN`` on ``geo_engine``, since NOTIFY
+is not delivered on a standby) and only serve to look answers up; so does the
+write barrier.  Without ``DATABASE_READ_URL`` there is one engine and every view
+reads the primary.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, text
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from .config import project_root
 
-__all__ = ["driver_url", "make_engine", "get_session", "init_app", "upgrade", "database_ok"]
+__all__ = ["driver_url", "make_engine", "get_session", "get_read_session", "read_bind", "replica_reads",
+           "init_app", "upgrade", "database_ok"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -87,13 +122,56 @@ def get_session() -> Session:
     return g.db_session
 
 
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def replica_reads(view: V) -> V:
+    """Mark ``view`` as a read-only GET that may read from ``DATABASE_READ_URL``
+    (see the module docstring).  Put it under the route decorator::
+
+        @bp.get("/tiles/<layer>/<int:z>/<int:x>/<int:y>.pbf")
+        @replica_reads
+        def tile(...): ...
+    """
+    view.reads_replica = True  # type: ignore[attr-defined]
+    return view
+
+
+def _replica_here() -> Engine | None:
+    """The replica engine, if there is one and this request's view may read from it."""
+    engine: Engine | None = current_app.extensions.get("geo_read_engine")
+    if engine is None or not has_request_context() or request.method not in ("GET", "HEAD"):
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    return engine if getattr(view, "reads_replica", False) else None
+
+
+def read_bind() -> Engine | Connection:
+    """What :func:`get_read_session` reads from: the replica engine in a marked
+    view when ``DATABASE_READ_URL`` is set, else the primary's bind."""
+    return _replica_here() or current_app.extensions["geo_bind"]
+
+
+def get_read_session() -> Session:
+    """The session a view reads its data from: on the replica in a view marked
+    :func:`replica_reads` when ``DATABASE_READ_URL`` is set (opened lazily, one
+    ``REPEATABLE READ`` snapshot, closed at teardown), else :func:`get_session`."""
+    engine = _replica_here()
+    if engine is None:
+        return get_session()
+    if "db_read_session" not in g:
+        g.db_read_session = Session(bind=engine.execution_options(isolation_level="REPEATABLE READ"))
+    return g.db_read_session
+
+
 def close_request_session(exc: BaseException | None) -> None:
-    """Close the request's session (rolled back after an error), if it was opened."""
-    session: Session | None = g.pop("db_session", None)
-    if session is not None:
-        if exc is not None:
-            session.rollback()
-        session.close()
+    """Close the request's sessions (rolled back after an error), if they were opened."""
+    for name in ("db_read_session", "db_session"):
+        session: Session | None = g.pop(name, None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
 
 
 def database_ok(engine: Engine) -> bool:
@@ -107,14 +185,13 @@ def database_ok(engine: Engine) -> bool:
         return False
 
 
-def init_app(app: Flask, url: str) -> None:
-    engine = make_engine(
-        url,
-        pool_size=app.config["POOL_SIZE"],
-        statement_timeout_ms=app.config["STATEMENT_TIMEOUT_MS"],
-    )
+def init_app(app: Flask, url: str, read_url: str | None = None) -> None:
+    """The primary engine on ``url`` and, with ``read_url``, the replica's (same options)."""
+    options = {"pool_size": app.config["POOL_SIZE"], "statement_timeout_ms": app.config["STATEMENT_TIMEOUT_MS"]}
+    engine = make_engine(url, **options)
     app.extensions["geo_engine"] = engine
     app.extensions["geo_bind"] = engine
+    app.extensions["geo_read_engine"] = make_engine(read_url, **options) if read_url else None
     app.teardown_appcontext(close_request_session)
 
 

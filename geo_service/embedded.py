@@ -6,6 +6,15 @@ port at all), trust authentication on that socket only.  PostgreSQL refuses to
 run as root, so when we are root (servers, CI) ``initdb`` and ``postgres`` run
 as the unprivileged ``postgres`` system user through ``runuser``; a normal
 user on a laptop runs them as themself.
+
+A cluster can also be a hot standby of another embedded cluster
+(``EmbeddedCluster(dir, primary=other)``): its data directory is a
+``pg_basebackup -R`` of the primary, taken over the primary's socket as the same
+OS user, and it streams and replays the primary's WAL.  Every embedded cluster
+runs with ``wal_level=replica`` and WAL senders, and ``initdb``'s ``pg_hba.conf``
+trusts local replication connections, so any of them can have standbys: the test
+suite's replica (``tests/conftest.py``) and the benchmark's (``bench/run.py
+--replica``) are made this way.
 """
 
 from __future__ import annotations
@@ -94,10 +103,14 @@ class EmbeddedCluster:
         The service's state directory; the cluster lives in ``var_dir/pgdata``.
     durable
         False for throw-away test clusters: no fsync, faster start.
+    primary
+        Another embedded cluster this one is a hot standby of (read-only,
+        replaying the primary's WAL); None for an ordinary cluster.
     """
 
     var_dir: Path
     durable: bool = True
+    primary: EmbeddedCluster | None = None
 
     def __post_init__(self) -> None:
         self.var_dir = Path(self.var_dir).resolve()
@@ -190,7 +203,7 @@ class EmbeddedCluster:
         return proc.returncode == 0
 
     def init(self) -> None:
-        """``initdb`` the cluster if it does not exist yet."""
+        """``initdb`` the cluster (a standby: copy its primary) if it does not exist yet."""
         if self.initialised():
             return
         for d in (self.base, self.datadir, self.socket_dir):
@@ -198,6 +211,15 @@ class EmbeddedCluster:
             self._own(d)
         os.chmod(self.datadir, 0o700)
         os.chmod(self.socket_dir, 0o700)
+        if self.primary is not None:
+            if not self.primary.running():
+                raise EmbeddedError("主库未运行，无法建立备库 / the primary is not running")
+            LOGGER.info("pg_basebackup of %s into %s", self.primary.datadir, self.datadir)
+            # -R: standby.signal and primary_conninfo (the primary's socket); -X stream:
+            # the WAL written during the copy comes along; -c fast: no wait for a checkpoint.
+            self._run("pg_basebackup", "-D", str(self.datadir), "-R", "-X", "stream", "-c", "fast",
+                      "-d", self.primary.libpq_dsn("postgres"))
+            return
         LOGGER.info("initdb %s", self.datadir)
         self._run(
             "initdb",
@@ -232,6 +254,9 @@ class EmbeddedCluster:
                 "-c maintenance_work_mem=256MB",
                 "-c max_connections=100",
                 "-c jit=off",
+                # the defaults, stated: any embedded cluster can have a streaming standby
+                "-c wal_level=replica",
+                "-c max_wal_senders=10",
             ]
             if not self.durable:
                 opts += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
@@ -249,7 +274,10 @@ class EmbeddedCluster:
                 "-o",
                 " ".join(opts),
             )
-            self._ensure_database()
+            if self.primary is None:
+                self._ensure_database()
+            else:
+                self._wait_in_recovery()
             return True
 
     def stop(self) -> None:
@@ -284,6 +312,41 @@ class EmbeddedCluster:
         if not exists.strip():
             self.psql(f"CREATE DATABASE {DB_NAME}")
         self.psql("CREATE EXTENSION IF NOT EXISTS postgis", dbname=DB_NAME)
+
+    def _wait_in_recovery(self, timeout_s: float = 60) -> None:
+        """Wait until the standby accepts connections in recovery (hot standby)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if self.psql("SELECT pg_is_in_recovery()").strip() == "t":
+                    return
+            except EmbeddedError:
+                pass  # not accepting connections yet
+            if time.monotonic() > deadline:
+                raise EmbeddedError("备库未能以恢复状态接受连接 / the standby did not come up in recovery")
+            time.sleep(0.1)
+
+    def replay_lsn(self) -> str:
+        """The WAL position this standby has replayed (``pg_last_wal_replay_lsn()``)."""
+        return self.psql("SELECT pg_last_wal_replay_lsn()").strip()
+
+    def catch_up(self, timeout_s: float = 60) -> None:
+        """Wait until this standby has replayed everything its primary had committed
+        when called: ``pg_last_wal_replay_lsn()`` here ≥ the primary's WAL position.
+
+        The primary's position is taken with ``pg_switch_wal()``, which flushes the
+        WAL and ends the segment: with ``synchronous_commit=off`` (throw-away
+        clusters) ``pg_current_wal_lsn()`` may still lag the last commit, and a
+        bare insert position can point past a page header no replayed record ends at.
+        """
+        if self.primary is None:
+            raise EmbeddedError("不是备库 / not a standby")
+        target = self.primary.psql("SELECT greatest(pg_switch_wal(), pg_current_wal_lsn())").strip()
+        deadline = time.monotonic() + timeout_s
+        while self.psql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn").strip() != "t":
+            if time.monotonic() > deadline:
+                raise EmbeddedError(f"备库 {timeout_s:g} 秒内未追上主库 / the standby did not reach {target}")
+            time.sleep(0.05)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[str]:

@@ -10,8 +10,10 @@ the browser, backup/restore) ask ``make_database`` for a database of their own.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,18 +27,78 @@ from geo_service.embedded import EmbeddedCluster
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a PostGIS server's maintenance database we may create databases on."""
-    given = os.environ.get("TEST_DATABASE_URL")
-    if given:
-        yield given
+def embedded_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster | None]:
+    """The suite's throw-away cluster; None when ``TEST_DATABASE_URL`` names a server."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield None
         return
     cluster = EmbeddedCluster(tmp_path_factory.mktemp("pg"), durable=False)
     cluster.start()
     try:
-        yield cluster.url
+        yield cluster
     finally:
         cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def server_url(embedded_cluster: EmbeddedCluster | None) -> str:
+    """URL of a PostGIS server's maintenance database we may create databases on."""
+    return embedded_cluster.url if embedded_cluster is not None else os.environ["TEST_DATABASE_URL"]
+
+
+@dataclass
+class Replication:
+    """A primary and its streaming hot standby (``pg_basebackup -R``)."""
+
+    primary: EmbeddedCluster
+    standby: EmbeddedCluster
+
+    def database(self) -> str:
+        """A new migrated database on the primary (it reaches the standby by replication); its name."""
+        name = f"geo_repl_{uuid.uuid4().hex[:10]}"
+        self.primary.psql(f'CREATE DATABASE "{name}"')
+        db.upgrade(self.url(self.primary, name))
+        return name
+
+    @staticmethod
+    def url(cluster: EmbeddedCluster, dbname: str, user: str | None = None) -> str:
+        """SQLAlchemy URL of ``dbname`` on ``cluster`` (the owner, or ``user``)."""
+        url = make_url(cluster.url).set(database=dbname)
+        return (url.set(username=user) if user else url).render_as_string(hide_password=False)
+
+    def pause_replay(self) -> None:
+        """Stop the standby replaying WAL (it still receives it) until :meth:`resume_replay`."""
+        self.standby.psql("SELECT pg_wal_replay_pause()")
+        for _ in range(600):
+            if self.standby.psql("SELECT pg_get_wal_replay_pause_state()").strip() == "paused":
+                return
+            time.sleep(0.05)
+        raise AssertionError("the standby did not pause its replay")
+
+    def resume_replay(self) -> None:
+        self.standby.psql("SELECT pg_wal_replay_resume()")
+
+
+@pytest.fixture(scope="session")
+def replication(embedded_cluster: EmbeddedCluster | None,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replication]:
+    """A streaming replica of the suite's cluster, started for the session: the
+    standby is a ``pg_basebackup -R`` of the primary taken as the OS user the
+    primary runs as (``postgres`` under root), on its own socket, and is handed
+    out once it accepts connections in recovery.  With ``TEST_DATABASE_URL`` (a
+    server we cannot copy) a throw-away primary of its own is started instead."""
+    primary, own = embedded_cluster, None
+    if primary is None:
+        primary = own = EmbeddedCluster(tmp_path_factory.mktemp("pg-primary"), durable=False)
+        own.start()
+    standby = EmbeddedCluster(tmp_path_factory.mktemp("pg-standby"), durable=False, primary=primary)
+    try:
+        standby.start()
+        yield Replication(primary, standby)
+    finally:
+        standby.destroy()
+        if own is not None:
+            own.destroy()
 
 
 def _admin_engine(server_url: str) -> Engine:

@@ -54,7 +54,6 @@ __all__ = [
     "CLUSTER_CELLS",
     "EXTENT",
     "LAYERS",
-    "data_token_select",
     "tile_select",
     "tile_size_m",
     "valid_tile",
@@ -74,16 +73,6 @@ _cell = sa.table(
     *(sa.column(c) for c in ("z", "cx", "cy", "n", "sum_mx", "sum_my", "sum_id")),
     sa.column("region_code", sa.String), sa.column("industry_code", sa.String), sa.column("grade", sa.SmallInteger),
 )
-_data_change = sa.table("data_change", sa.column("weight", sa.BigInteger))
-
-
-def data_token_select() -> Select[Any]:
-    """The register's change token: it grows with every committed statement that
-    changed an enterprise, a hazard or a region (``data_change``, migration 0003).
-
-    A tile built after reading token ``t`` holds data at least as new as ``t``,
-    so the token keys the tile cache and the ETags."""
-    return sa.select(sa.func.coalesce(sa.func.sum(_data_change.c.weight), 0))
 
 
 def valid_tile(z: int, x: int, y: int) -> bool:

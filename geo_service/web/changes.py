@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 
-from ..db import get_session
+from ..db import get_read_session
 from ..queries.changes import EVERYTHING, Selection, boxes_select, prefix_keys, tokens_select
 from ..queries.scope import Scope, region_prefix
 from ..queries.tiles import BUFFER, EXTENT
@@ -74,16 +74,17 @@ class Coverage:
 
 
 def read_tokens(selection: Selection) -> dict[str, int]:
-    """The tokens of ``selection`` read through the request's session (the database it reads)."""
-    return {str(k): int(v) for k, v in get_session().execute(tokens_select(selection))}
+    """The tokens of ``selection`` read through the request's read session: the
+    database, and in a view marked ``replica_reads`` the snapshot, its data is read from."""
+    return {str(k): int(v) for k, v in get_read_session().execute(tokens_select(selection))}
 
 
 def _boxes_from_database() -> Boxes:
-    """The boxes, read through the request's session (the listener is not running)."""
+    """The boxes, read through the request's read session (the listener is not running)."""
     cached: Boxes | None = current_app.extensions.get("region_boxes")
     star = read_tokens((EVERYTHING,)).get(EVERYTHING, 0)
     if cached is None or cached.star != star:
-        cached = Boxes.from_rows(get_session().execute(boxes_select()))
+        cached = Boxes.from_rows(get_read_session().execute(boxes_select()))
         current_app.extensions["region_boxes"] = cached
     return cached
 

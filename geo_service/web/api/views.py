@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, current_app, g, request, send_file, url_for
 
 from ... import jobs, registry
-from ...db import get_session
+from ...db import get_read_session, get_session, replica_reads
 from ...errors import InvalidParameter, NotFound
 from ...queries import enterprises as eq
 from ...queries import hazards as hq
@@ -62,7 +62,7 @@ def _format() -> str:
 
 def _respond_list(kind: str, stmt: Any, *, paged: bool = True, total: int | None = None) -> Response:
     """Render a list statement as GeoJSON, JSON or a download."""
-    session = get_session()
+    session = get_read_session()
     fmt = _format()
     download_all = fmt in FILE_FORMATS or request.args.get("download") in ("1", "true")
     page = request_page()  # checked even when a download ignores it: a bad value is never silently dropped
@@ -115,18 +115,21 @@ def _list(kind: str, polygon: Any = None) -> Response:
 
 
 @bp.get("/enterprises")
+@replica_reads
 def enterprises():  # type: ignore[no-untyped-def]
     """Enterprises: filters, bbox, radius (lon, lat, radius_m) or k nearest (lon, lat, k)."""
     return _list("enterprises")
 
 
 @bp.get("/risk-points")
+@replica_reads
 def risk_points():  # type: ignore[no-untyped-def]
     """Risk points (drawn at their enterprise)."""
     return _list("risk-points")
 
 
 @bp.get("/hazards")
+@replica_reads
 def hazards():  # type: ignore[no-untyped-def]
     """Hazards (drawn at their own point, else their enterprise's)."""
     return _list("hazards")
@@ -221,11 +224,12 @@ def hazards_search():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/enterprises/<int:enterprise_id>/nearby")
+@replica_reads
 def enterprise_nearby(enterprise_id: int):  # type: ignore[no-untyped-def]
     """Other enterprises within radius_m (default 1000) of an enterprise, nearest first."""
     f = request_filters()
     radius = parse_radius(request.args, max_radius_m=current_app.config["MAX_RADIUS_M"], default=1000.0)
-    stmt = eq.around_enterprise(get_session(), enterprise_id, f, radius, scope=current_scope(),
+    stmt = eq.around_enterprise(get_read_session(), enterprise_id, f, radius, scope=current_scope(),
                                 as_of=as_of_arg())
     return _respond_list("enterprises", stmt)
 
@@ -504,6 +508,7 @@ def evidence_file(evidence_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/regions")
+@replica_reads
 def regions():  # type: ignore[no-untyped-def]
     """Regions (``parent``, ``level``, ``bbox``); ``format=geojson`` adds the boundaries."""
     args = request.args
@@ -516,7 +521,7 @@ def regions():  # type: ignore[no-untyped-def]
     f = request_filters()
     stmt = rq.regions_select(scope=current_scope(), parent=args.get("parent"), level=level, bbox=f.bbox,
                              with_geometry=fmt == "geojson")
-    rows = [dict(r._mapping) for r in get_session().execute(stmt)]
+    rows = [dict(r._mapping) for r in get_read_session().execute(stmt)]
     if fmt == "json":
         return json_response({"items": rows, "total": len(rows)})
     import json as _json
@@ -526,18 +531,20 @@ def regions():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/regions/lookup")
+@replica_reads
 def region_lookup():  # type: ignore[no-untyped-def]
     """Which regions contain a point (lon, lat), deepest first."""
     lng, lat = parse_point(request.args)
-    found = rq.lookup(get_session(), lng, lat, scope=current_scope())
+    found = rq.lookup(get_read_session(), lng, lat, scope=current_scope())
     return json_response({"lon": lng, "lat": lat, "region": found[0] if found else None, "regions": found})
 
 
 @bp.get("/regions/<code>")
+@replica_reads
 def region(code: str):  # type: ignore[no-untyped-def]
     """One region (with its boundary as GeoJSON)."""
     stmt = rq.regions_select(scope=current_scope(), with_geometry=True).where(rq.Region.code == code)
-    row = get_session().execute(stmt).first()
+    row = get_read_session().execute(stmt).first()
     if row is None:
         from ...errors import NotFound
 
@@ -549,9 +556,10 @@ def region(code: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/regions/<code>/summary")
+@replica_reads
 def region_summary(code: str):  # type: ignore[no-untyped-def]
     """Counts for a region and each of its children (``as_of`` date, default today)."""
-    session, scope, as_of = get_session(), current_scope(), as_of_arg()
+    session, scope, as_of = get_read_session(), current_scope(), as_of_arg()
     with_children = request.args.get("children", "1") not in ("0", "false")
     # Cached per worker under the tokens of the counties below the region
     # (geo_service.tokens): a write in another county leaves it valid.
@@ -566,7 +574,7 @@ def region_summary(code: str):  # type: ignore[no-untyped-def]
     cache = response_cache(current_app, "summary_cache", current_app.config["FEATURE_CACHE_MB"])
     text, key = cache.get(lookup), lookup
     if text is None:
-        snapshot = changes.read_tokens(coverage.selection)  # first: never newer than the counts
+        snapshot = changes.read_tokens(coverage.selection)  # first, on the same session: never newer than the counts
         body = sq.region_summary(session, code, scope=scope, as_of=as_of)
         body["as_of"] = as_of
         if with_children:
@@ -579,11 +587,12 @@ def region_summary(code: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/regions/<code>/children")
+@replica_reads
 def region_children(code: str):  # type: ignore[no-untyped-def]
     """The child regions as GeoJSON with their summaries as properties (district heat)."""
     import json as _json
 
-    session, scope, as_of = get_session(), current_scope(), as_of_arg()
+    session, scope, as_of = get_read_session(), current_scope(), as_of_arg()
     kids = {s["code"]: s for s in sq.child_summaries(session, code, scope=scope, as_of=as_of)}
     rows = session.execute(rq.regions_select(scope=current_scope(), parent=code, with_geometry=True)).all()
     feats = []

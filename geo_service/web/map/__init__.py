@@ -32,7 +32,7 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 
 from ... import domain
-from ...db import get_session
+from ...db import get_read_session, get_session, replica_reads
 from ...errors import InvalidParameter, NotFound
 from ...layers import Layer, class_of, load_layers
 from ...models import Region
@@ -222,9 +222,10 @@ def index() -> Any:
 
 
 @bp.get("/map/districts.geojson")
+@replica_reads
 def districts() -> Any:
     """The child regions of ``region`` with their numbers, the chosen ``metric``'s class and colour."""
-    session = get_session()
+    session = get_read_session()
     scope = current_scope()
     layer = _choropleth_layer()
     metric = (request.args.get("metric") or layer.default_metric or "").strip()
@@ -274,9 +275,10 @@ def districts() -> Any:
 
 
 @bp.get("/map/regions.geojson")
+@replica_reads
 def regions_geojson() -> Any:
     """The outline of ``region`` and its children, simplified for ``zoom``."""
-    session = get_session()
+    session = get_read_session()
     region = _region(session)
     if region is None:
         return jsonify({"type": "FeatureCollection", "features": []})
@@ -294,6 +296,7 @@ def regions_geojson() -> Any:
 
 
 @bp.get("/map/heat.json")
+@replica_reads
 def heat() -> Any:
     """Grade-weighted enterprise points in ``bbox`` aggregated per screen cell for ``zoom``
     (``as_of=YYYY-MM``: as of that month's end)."""
@@ -304,7 +307,7 @@ def heat() -> Any:
     cell_m = metres_per_pixel(zoom) * HEAT_CELL_PX
     # as_of=YYYY-MM: the enterprises and their grades at that month's end, hazards as they stood then
     filters = replace(open_unless_stated(filters), grades_at=grades_at_arg())
-    rows = get_session().execute(heat_points(
+    rows = get_read_session().execute(heat_points(
         filters, scope=current_scope(), cell_m=cell_m, as_of=state_day(filters.month), limit=HEAT_MAX_POINTS,
     )).all()
     points = [[round(r.lat, 6), round(r.lng, 6), int(r.weight)] for r in rows]
@@ -317,6 +320,7 @@ def _geometry(text: str | None) -> Any:
 
 
 @bp.get("/map/search.json")
+@replica_reads
 def search() -> Any:
     """Up to 10 enterprises of the caller's jurisdiction whose name or credit code contains ``q``."""
     term = (request.args.get("q") or "").strip()
@@ -325,7 +329,7 @@ def search() -> Any:
     if len(term) < SUGGEST_MIN_CHARS:
         return jsonify({"results": []})
     palette = _palette()
-    rows = get_session().execute(suggest(term, scope=current_scope(), limit=10)).all()
+    rows = get_read_session().execute(suggest(term, scope=current_scope(), limit=10)).all()
     return jsonify({"results": [
         {"id": r.id, "name": r.name, "credit_code": r.credit_code, "grade": r.grade,
          "color": palette.get(r.grade) if r.grade else None, "region": r.region_code,
@@ -333,12 +337,13 @@ def search() -> Any:
 
 
 @bp.get("/map/indicators.json")
+@replica_reads
 def indicators() -> Any:
     """The indicator strip: enterprises by grade, open 重大隐患, overdue hazards and this
     year's 整改率 for ``region`` (default: the caller's) and the map's filters, and the
     任务完成率 of the ``month`` filter's month (else the current one) for the region (the
     enterprise and hazard filters do not apply to it)."""
-    session = get_session()
+    session = get_read_session()
     scope = current_scope()
     region = _region(session)
     filters = parse_filters(request.args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
@@ -366,6 +371,7 @@ def indicators() -> Any:
 
 
 @bp.get("/map/panel-hazards.json")
+@replica_reads
 def panel_hazards() -> Any:
     """The side panel's hazards of ``enterprise_id``: those the hazard layer draws under the
     map's hazard filters (its own parameters as defaults, like the layer's tiles)."""
@@ -376,7 +382,7 @@ def panel_hazards() -> Any:
     filters = parse_filters(args, max_bbox_area_deg2=current_app.config["MAX_BBOX_AREA_DEG2"])
     filters = open_unless_stated(replace(filters, enterprise_id=enterprise_id))
     as_of = _as_of(filters.month)
-    rows = get_session().execute(hazards_select(filters, scope=current_scope(), as_of=as_of)).mappings().all()
+    rows = get_read_session().execute(hazards_select(filters, scope=current_scope(), as_of=as_of)).mappings().all()
     rows = sorted(rows, key=lambda h: (h["level"] != "major", h["deadline"] or dt.date.max, h["id"]))
     return jsonify({"hazards": [
         {"id": h["id"], "level": h["level"], "level_name": domain.HAZARD_LEVELS[h["level"]],

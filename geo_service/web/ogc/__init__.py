@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, url_for
 
 from ... import registry
-from ...db import get_session
+from ...db import get_read_session, replica_reads
 from ...errors import InvalidParameter, NotFound
 from ...queries import cql2
 from ...queries import regions as rq
@@ -103,7 +103,7 @@ def conformance():  # type: ignore[no-untyped-def]
 
 def _collection(cid: str) -> dict[str, Any]:
     title, description = COLLECTIONS[cid].title, COLLECTIONS[cid].description
-    row = get_session().execute(extent_select(cid, scope=current_scope())).one()
+    row = get_read_session().execute(extent_select(cid, scope=current_scope())).one()
     bbox = [float(v) for v in row] if row[0] is not None else [-180.0, -90.0, 180.0, 90.0]
     return {
         "id": cid, "title": title, "description": description, "itemType": "feature",
@@ -122,6 +122,7 @@ def _collection(cid: str) -> dict[str, Any]:
 
 
 @bp.get("/collections")
+@replica_reads
 def collections():  # type: ignore[no-untyped-def]
     """The collections."""
     _format()
@@ -137,6 +138,7 @@ def _require_collection(cid: str) -> None:
 
 
 @bp.get("/collections/<cid>")
+@replica_reads
 def collection(cid: str):  # type: ignore[no-untyped-def]
     """One collection."""
     _format()
@@ -169,6 +171,7 @@ def _link(rel: str, offset: int | None, limit: int | None, mime: str = GEOJSON) 
 
 
 @bp.get("/collections/<cid>/items")
+@replica_reads
 def items(cid: str):  # type: ignore[no-untyped-def]
     """Features of a collection: bbox, limit, offset and the common filters."""
     _format()
@@ -185,12 +188,12 @@ def items(cid: str):  # type: ignore[no-untyped-def]
                                              request.args.get("filter-crs"), registry.queryables(cid)))
     elif "filter-lang" in request.args or "filter-crs" in request.args:
         raise InvalidParameter("filter", "给出了 filter-lang 或 filter-crs，却没有 filter")
-    session = get_session()
     # numberMatched is exact up to COUNT_BEYOND rows past this page, else omitted
     # (the standard makes it optional); "next" is known either way.
     cap = offset + limit + COUNT_BEYOND
     # Pages are cached per worker under the change tokens of the counties they cover
-    # (geo_service.tokens): a write elsewhere leaves them valid.
+    # (geo_service.tokens): a write elsewhere leaves them valid.  Stored under the
+    # tokens read with the rows (on the replica, if any), never under the pushed ones.
     scope = current_scope()
     if cid == "regions":  # the outlines alone
         coverage = changes.cover((EVERYTHING,))
@@ -202,6 +205,7 @@ def items(cid: str):  # type: ignore[no-untyped-def]
     cache = response_cache(current_app, "ogc_cache", current_app.config["FEATURE_CACHE_MB"])
     page = cache.get(changes.answer_key(parts, coverage.tokens))
     if page is None:
+        session = get_read_session()  # the replica in this marked view (db.replica_reads), tokens too
         if cid == "regions":
             snapshot = changes.read_tokens(coverage.selection)  # first: never newer than the rows
             matched = session.execute(count_capped(stmt, cap)).scalar_one()
@@ -339,6 +343,7 @@ def queryables(cid: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/collections/<cid>/items/<fid>")
+@replica_reads
 def item(cid: str, fid: str):  # type: ignore[no-untyped-def]
     """One feature."""
     _format()
@@ -351,7 +356,7 @@ def item(cid: str, fid: str):  # type: ignore[no-untyped-def]
         stmt = _statement(cid, Filters()).where(key == int(fid))
     else:
         stmt = _statement(cid, Filters()).where(key == fid)
-    row = get_session().execute(stmt).first()
+    row = get_read_session().execute(stmt).first()
     if row is None:
         raise NotFound(f"要素 {fid} 不存在")
     body = _feature(cid, row)

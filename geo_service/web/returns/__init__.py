@@ -27,7 +27,7 @@ from flask import (
 )
 
 from ... import jobs
-from ...db import get_session
+from ...db import get_read_session, get_session, replica_reads
 from ...errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ...models import Region
 from ...queries.regions import region_refused, regions_select
@@ -48,7 +48,7 @@ bp = Blueprint("returns", __name__)
 
 
 def _region(code: str, *, write: bool = False) -> Region:
-    region = get_session().get(Region, code)
+    region = get_read_session().get(Region, code)  # the replica in numbers_json only (db.replica_reads)
     if region is None:
         raise region_refused(code)
     returns_service.check_scope(code, current_scope(), write=write)
@@ -95,11 +95,12 @@ def index() -> Any:
 
 
 @bp.route("/api/returns/<region>/<month>")
+@replica_reads
 def numbers_json(region: str, month: str) -> Response:
     """本月报的全部统计数字（JSON）。"""
     period = parse_month(month)
     _region(region)
-    return jsonify(compute_return(get_session(), region, period, scope=current_scope(), unit=_unit()))
+    return jsonify(compute_return(get_read_session(), region, period, scope=current_scope(), unit=_unit()))
 
 
 @bp.route("/returns/<region>/<month>")

@@ -10,6 +10,13 @@ while nothing changed there, a tile already built is served from memory, the
 first request after a write in one of its counties builds it afresh, and a
 write in another county leaves it cached.  A tile built is stored under the
 tokens read in the same statement as its data, never under the pushed ones.
+
+With ``DATABASE_READ_URL`` the tile is read from the replica
+(:func:`~geo_service.db.get_read_session`), and so are those tokens: the
+pushed tokens come from the primary's listener and may be newer than what the
+replica has replayed, in which case the lookup misses, the tile is built from
+the replica and stored and tagged under the replica's (older) tokens; the
+first request after the replica has replayed the write builds it again.
 """
 
 from __future__ import annotations
@@ -19,11 +26,9 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, request
-from sqlalchemy.exc import DBAPIError
 
-from ...db import get_session
+from ...db import get_read_session, replica_reads
 from ...errors import InvalidParameter, NotFound
 from ...queries import tiles as tq
 from ...queries.changes import tokens_column
@@ -33,7 +38,7 @@ from .. import changes
 from ..api.common import as_of_arg, grades_at_arg, reject_nul_args, request_filters
 from ..context import current_scope
 
-__all__ = ["ResponseCache", "bp", "data_token", "response_cache"]
+__all__ = ["ResponseCache", "bp", "response_cache"]
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 bp.before_request(reject_nul_args)
@@ -87,41 +92,6 @@ def response_cache(app: Flask, name: str, megabytes: int) -> ResponseCache:
     return cache
 
 
-def _token_engine(app: Flask, engine: sa.Engine) -> sa.Engine:
-    """A small autocommit pool for the change token, without pre-ping: reading the
-    token is then one round trip, and the request session (ping, BEGIN, query,
-    ROLLBACK) is opened only when a tile has to be built."""
-    token_engine = app.extensions.get("tile_token_engine")
-    if token_engine is None:
-        token_engine = sa.create_engine(
-            engine.url, pool_size=4, max_overflow=8, pool_timeout=10, pool_recycle=1800,
-            isolation_level="AUTOCOMMIT",
-            connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000",
-                          "application_name": "geo-service-tiles"})
-        token_engine = app.extensions.setdefault("tile_token_engine", token_engine)
-    return token_engine
-
-
-def data_token() -> int:
-    """The register's global change token (migration 0003), read for this request:
-    anything keyed by it is invalidated by every write anywhere.  The tiles, OGC
-    pages and summaries are keyed by the per-county tokens instead
-    (:mod:`geo_service.web.changes`)."""
-    bind = current_app.extensions["geo_bind"]
-    if not isinstance(bind, sa.Engine):  # tests: a connection inside the test's transaction
-        return int(get_session().execute(tq.data_token_select()).scalar_one())
-    engine = _token_engine(current_app, bind)
-    for attempt in (1, 2):
-        try:
-            with engine.connect() as conn:
-                return int(conn.execute(tq.data_token_select()).scalar_one())
-        except DBAPIError as err:
-            # a pooled connection the server dropped (restart): retry once on a new one
-            if attempt == 2 or not err.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
-
-
 # What the features of each MVT layer carry (TileJSON ``vector_layers``).
 TILE_FIELDS: dict[str, dict[str, str]] = {
     "enterprises": {"id": "Number", "name": "String", "grade": "Number", "industry": "String",
@@ -156,6 +126,7 @@ def tilejson(layer: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/<layer>/<int:z>/<int:x>/<int:y>.pbf")
+@replica_reads
 def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     """One Mapbox Vector Tile; the MVT layer inside is named like the URL layer."""
     if layer not in tq.LAYERS:
@@ -185,8 +156,8 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     if data is None:
         stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
                               level=level)
-        # the tokens in the same statement: the same snapshot as the tile's data
-        raw, snapshot = get_session().execute(stmt.add_columns(tokens_column(coverage.selection))).one()
+        # the tokens in the same statement: the same snapshot (on the replica, if any) as the tile's data
+        raw, snapshot = get_read_session().execute(stmt.add_columns(tokens_column(coverage.selection))).one()
         data = bytes(raw or b"")
         if changes.storable(coverage, snapshot):
             key = changes.answer_key(parts, snapshot)
