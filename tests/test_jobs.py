@@ -20,6 +20,7 @@ import subprocess
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,14 @@ def register_db(make_database: Callable[[], str]) -> Iterator[tuple[str, str]]:
         session.commit()
     engine.dispose()
     yield url, make_url(url).set(username="geo_app").render_as_string(hide_password=False)
+
+
+def _in_own_thread(fn, *args, **kwargs):
+    """Call ``fn`` in a thread of its own: a worker runs its own asyncio loop,
+    which cannot start in a thread where one already runs (the browser tests'
+    Playwright keeps a loop in the main thread for the whole session)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
 
 
 def _config(app_url: str, var_dir: Path) -> TestConfig:
@@ -123,7 +132,7 @@ def test_a_worker_builds_the_return_and_any_web_worker_serves_it(web, register_d
     assert [tuple(r) for r in queued] == [("return_bundle", "return:532501:2026-10", "todo")]
 
     # a worker in this process, as geo_app, until the queue is empty
-    jobs.run_worker(_config(register_db[1], tmp_path / "worker-var"), name="test", wait=False)
+    _in_own_thread(jobs.run_worker, _config(register_db[1], tmp_path / "worker-var"), name="test", wait=False)
 
     # another web app (another gunicorn worker, another machine) answers the poll and serves the ZIP
     other = create_app(_config(register_db[1], tmp_path / "other-var"))
@@ -152,7 +161,7 @@ def test_a_large_list_export_is_built_by_a_worker(web, register_db, tmp_path):
     assert resp.status_code == 202
     job = resp.get_json()
     assert job["state"] == "running" and client.get(job["download_url"]).status_code == 404  # not yet
-    jobs.run_worker(_config(register_db[1], tmp_path / "worker-var"), name="test", wait=False)
+    _in_own_thread(jobs.run_worker, _config(register_db[1], tmp_path / "worker-var"), name="test", wait=False)
     status = client.get(job["status_url"]).get_json()
     assert (status["state"], status["done"], status["total"]) == ("done", 2, 2)
     file = client.get(job["download_url"])
@@ -178,7 +187,7 @@ def test_results_older_than_an_hour_and_finished_queue_entries_are_pruned(web, r
     client = web.test_client()
     old = _post_bundle(client, "532501", paper="A4")
     config = _config(register_db[1], tmp_path / "worker-var")
-    jobs.run_worker(config, name="test", wait=False)
+    _in_own_thread(jobs.run_worker, config, name="test", wait=False)
     waiting = _post_bundle(client, "532502", paper="A4")  # queued after the worker stopped: stays
     owner = _owner(register_db)
     with owner.begin() as conn:  # the first finished two hours ago
@@ -192,7 +201,7 @@ def test_results_older_than_an_hour_and_finished_queue_entries_are_pruned(web, r
         async with queue.open_async():
             await jobs.prune_jobs(queue, jobs.WorkerContext(web.extensions["geo_engine"], web.config))
 
-    asyncio.run(prune())
+    _in_own_thread(asyncio.run, prune())
     with owner.connect() as conn:
         assert conn.execute(text("SELECT id FROM background_job")).scalars().all() == [waiting["id"]]
         assert conn.execute(text("SELECT status FROM procrastinate_jobs WHERE task_name = 'return_bundle'")
@@ -223,7 +232,7 @@ def test_a_large_import_runs_on_a_worker_with_a_progress_bar(web, register_db, t
     with owner.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM enterprise")).scalar_one() == before  # nothing yet
 
-    jobs.run_worker(_config(register_db[1], tmp_path / "worker-var"), name="test", wait=False)
+    _in_own_thread(jobs.run_worker, _config(register_db[1], tmp_path / "worker-var"), name="test", wait=False)
 
     page = client.get(job_url)
     html = page.get_data(as_text=True)
