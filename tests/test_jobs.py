@@ -322,11 +322,11 @@ def test_serve_s_workers_are_restarted_when_one_dies_and_stopped_with_it(registe
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
     owner = _owner(register_db)
 
-    def live_workers() -> int:
+    def live_workers(since: Any = None) -> int:
         with owner.connect() as conn:
             return conn.execute(text(
-                "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - interval '2 seconds'"
-            )).scalar_one()
+                "SELECT count(*) FROM procrastinate_workers"
+                " WHERE last_heartbeat > coalesce(:t, now() - interval '2 seconds')"), {"t": since}).scalar_one()
 
     pool = WorkerPool(2, register_db[1], check_seconds=0.5)
     pool.start()
@@ -334,14 +334,16 @@ def test_serve_s_workers_are_restarted_when_one_dies_and_stopped_with_it(registe
         _wait_for("two workers beat", lambda: live_workers() == 2)
         dead = pool.procs[0]
         _kill(dead)
+        with owner.connect() as conn:  # the killed worker beats no more after this
+            killed_at = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
         _wait_for("the dead worker is replaced", lambda: pool.procs[0] is not dead and pool.procs[0].poll() is None)
-        _wait_for("two workers beat again", lambda: live_workers() == 2)
+        _wait_for("two workers beat again", lambda: live_workers(since=killed_at) == 2)
     finally:
         pool.stop()
-    assert all(proc.poll() is not None for proc in pool.procs)
+    assert all(proc.poll() is not None for proc in pool.procs), [proc.poll() for proc in pool.procs]
     with owner.connect() as conn:
-        # stopped cleanly, they unregistered; only the killed one's row may linger until pruned
-        assert conn.execute(text(
-            "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - interval '1 second'"
-        )).scalar_one() == 0
+        # stopped cleanly, they unregistered: every worker that beat after the kill is gone;
+        # only the killed one's row (its last beat before the kill) lingers until pruned
+        assert conn.execute(text("SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > :t"),
+                            {"t": killed_at}).scalar_one() == 0, [proc.returncode for proc in pool.procs]
     owner.dispose()
