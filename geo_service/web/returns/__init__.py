@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from typing import Any
 
 from flask import (
@@ -41,6 +42,7 @@ from ...services.statistics import (
 from ...services.statistics import parse_month as _parse_month
 from ...services.workbook import cn_date, cn_datetime, dispatch_blank_note, dispatch_heading
 from ..context import current_actor, current_scope, record_download
+from ..tiles import data_token, response_cache
 from .jobs import get_job, start_job, zip_path
 
 bp = Blueprint("returns", __name__)
@@ -52,6 +54,21 @@ def _region(code: str, *, write: bool = False) -> Region:
         raise region_refused(code)
     returns_service.check_scope(code, current_scope(), write=write)
     return region
+
+
+def _numbers(region: str, period: Any, *, scope: Any, unit: str = "") -> dict[str, Any]:
+    """:func:`compute_return`, kept per worker under the register's change token: a
+    repeated view answers from memory until the next write (the key holds the
+    token, so a stale answer is never asked for again)."""
+    key = "|".join(map(str, (region, tuple(period), scope, unit, dt.date.today(), data_token())))
+    cache = response_cache(current_app, "return_cache", int(current_app.config["RETURN_CACHE_MB"]))
+    text = cache.get(key)
+    if text is None:
+        text = json.dumps(compute_return(get_session(), region, period, scope=scope, unit=unit),
+                          ensure_ascii=False)
+        cache.put(key, text, len(text))
+    numbers: dict[str, Any] = json.loads(text)  # a fresh copy: callers may change it
+    return numbers
 
 
 def _style() -> MapStyle:
@@ -98,7 +115,7 @@ def numbers_json(region: str, month: str) -> Response:
     """本月报的全部统计数字（JSON）。"""
     period = parse_month(month)
     _region(region)
-    return jsonify(compute_return(get_session(), region, period, scope=current_scope(), unit=_unit()))
+    return jsonify(_numbers(region, period, scope=current_scope(), unit=_unit()))
 
 
 @bp.route("/returns/<region>/<month>")
@@ -108,7 +125,7 @@ def page(region: str, month: str) -> str:
     reg = _region(region)
     session = get_session()
     scope = current_scope()
-    numbers = compute_return(session, region, period, scope=scope, unit=_unit())
+    numbers = _numbers(region, period, scope=scope, unit=_unit())
     archived = returns_service.archives(session, region, period, scope=scope)
     diff = returns_service.diff_numbers(archived[0].numbers, numbers) if archived else None
     prev_month = _month_of(period.month_start - dt.timedelta(days=1))
@@ -132,7 +149,7 @@ def changes_map(region: str, month: str) -> Response:
     _region(region)
     session = get_session()
     scope = current_scope()
-    numbers = compute_return(session, region, period, scope=scope)
+    numbers = _numbers(region, period, scope=scope)
     changes = {r["code"]: r["changes"] for r in numbers["regions"][1:]}
     data = load_map_data(session, region, period, scope=scope, changes=changes)
     rendered = render_map(data, "changes", style=_style(), unit=_unit(), paper="A4")
