@@ -26,8 +26,9 @@ hazards
     (its own point, else its enterprise's; kept by triggers).  Below
     ``cluster_below`` grouped into the same grid cells as the enterprises:
     ``count`` = n, ``level`` = major if any is, ``overdue`` if any is, the
-    other properties only when n = 1; at zooms 8–11 for open states filtered
-    at most by region and level, read from the maintained ``hazard_cell``.
+    other properties only when n = 1 — hazards up to zoom 13 (``HAZARD_CLUSTER_BELOW``); at
+    zooms 8–13 for open states filtered at most by region and level, read
+    from the maintained ``hazard_cell``.
 regions
     ``code``, ``name``, ``level``, ``parent_code``; outlines simplified to
     one tile pixel.
@@ -262,8 +263,12 @@ def _mercator(geom: Any) -> tuple[Any, Any]:
 
 
 # hazard_cell (migration 0015) holds the open hazards' cells of these zooms: the map's
-# hazard layer starts at map zoom 9, drawn with 512-pixel tiles of zoom 8.
+# hazard layer starts at map zoom 9, drawn with 512-pixel tiles of zoom 8; hazards are
+# grouped into cells below HAZARD_CLUSTER_BELOW (or the enterprises' cluster zoom, if
+# higher): a z12 tile of 昆明 holds thousands of open hazards (250 KB of raw points).
 HAZARD_CELL_MIN_ZOOM = 8
+HAZARD_CELL_MAX_ZOOM = 13
+HAZARD_CLUSTER_BELOW = HAZARD_CELL_MAX_ZOOM + 1
 
 _hcell = sa.table(
     "hazard_cell",
@@ -275,7 +280,7 @@ _hcell = sa.table(
 
 def _hazard_cells_serve(z: int, f: Filters, scope: Scope) -> bool:
     """Whether ``hazard_cell`` can answer: open states chosen, only region, level and state filter."""
-    return (HAZARD_CELL_MIN_ZOOM <= z <= AGG_MAX_ZOOM and bool(f.hazard_state)
+    return (HAZARD_CELL_MIN_ZOOM <= z <= HAZARD_CELL_MAX_ZOOM and bool(f.hazard_state)
             and set(f.hazard_state) <= set(domain.OPEN_STATES)
             and scope.enterprise_id is None and f.enterprise_id is None and f.bbox is None and f.q is None
             and f.polygon is None and f.grades_at is None and f.industry is None and not f.grade
@@ -288,7 +293,7 @@ def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
     from .hazards import overdue_days, overdue_flag
 
     bounds = _bounds(z, x, y)
-    if z < cluster_below:
+    if z < max(cluster_below, HAZARD_CLUSTER_BELOW):
         if _hazard_cells_serve(z, f, scope):
             return _hazard_cells_agg(z, x, y, f, scope, as_of, bounds)
         return _hazard_cells(z, f, scope, as_of, bounds)

@@ -10,9 +10,10 @@
     ``COALESCE`` across two tables (which no index serves) and the two
     index halves the tile query needed.
 ``hazard_cell``
-    For the zooms the map draws clustered hazards (tile zooms 8–11: the layer
-    starts at map zoom 9, a 512-pixel tile of zoom 8) the open hazards of each
-    grid cell (the cells of ``enterprise_cell``: 16 × 16 per tile) per region,
+    For the zooms the map draws clustered hazards (tile zooms 8–13: the layer
+    starts at map zoom 9, a 512-pixel tile of zoom 8; a z12 tile of 昆明 holds
+    thousands of open hazards) the open hazards of each grid cell (16 × 16 per
+    tile, aligned like ``enterprise_cell``'s) per region,
     level and state: ``n``, the sums of their Web Mercator ``mx``/``my`` and of
     their ids, and ``min_deadline`` — the earliest deadline of the cell's
     hazards in that state, so "overdue on any date" is ``min_deadline <
@@ -37,10 +38,10 @@ depends_on = None
 
 APP_ROLE = "geo_app"
 # Frozen copies of the vocabulary when this revision was written (a migration never
-# imports geo_service): the finest cell zoom of migration 0003, the zooms kept here,
+# imports geo_service): the zooms of the hazard cells,
 # the state that is no longer open, the states that can be overdue.
-AGG_MAX_ZOOM = 11
 HAZARD_CELL_MIN_ZOOM = 8
+HAZARD_CELL_MAX_ZOOM = 13  # the finest hazard cell: 2^(13 + 4) per world side
 CLOSED = "closed"
 OVERDUE_STATES = ("registered", "rectifying")
 CAN_BE_OVERDUE = ", ".join(f"'{s}'" for s in OVERDUE_STATES)
@@ -62,6 +63,16 @@ CREATE INDEX ix_hazard_loc_open ON hazard USING gist (loc) WHERE state <> '{CLOS
 """
 
 DDL = f"""
+-- The finest hazard cell (zoom {HAZARD_CELL_MAX_ZOOM}) of a Web Mercator point (mercator_xy, migration 0003);
+-- the cell at zoom z is (cx >> ({HAZARD_CELL_MAX_ZOOM} - z), cy >> ({HAZARD_CELL_MAX_ZOOM} - z)).
+CREATE FUNCTION hazard_mercator_cell(mx double precision, my double precision, OUT cx integer, OUT cy integer)
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT greatest(0, least({2 ** (HAZARD_CELL_MAX_ZOOM + 4)} - 1,
+                    floor((mx + {HALF}) / {WORLD} * {2 ** (HAZARD_CELL_MAX_ZOOM + 4)})))::integer,
+           greatest(0, least({2 ** (HAZARD_CELL_MAX_ZOOM + 4)} - 1,
+                    floor(({HALF} - my) / {WORLD} * {2 ** (HAZARD_CELL_MAX_ZOOM + 4)})))::integer
+$$;
+
 CREATE FUNCTION hazard_locate() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     e record;
@@ -110,13 +121,13 @@ CREATE INDEX ix_hazard_cell_tile ON hazard_cell (z, (cx >> 4), (cy >> 4));
 CREATE FUNCTION hazard_cell_min_deadline(zz smallint, x integer, y integer, region varchar, lvl varchar,
                                          st varchar) RETURNS date LANGUAGE sql STABLE AS $$
     SELECT min(h.deadline)
-      FROM hazard h, LATERAL mercator_xy(h.loc) m, LATERAL mercator_cell(m.mx, m.my) c
+      FROM hazard h, LATERAL mercator_xy(h.loc) m, LATERAL hazard_mercator_cell(m.mx, m.my) c
      WHERE h.state <> '{CLOSED}'
        AND h.loc && ST_Expand(ST_Transform(ST_MakeEnvelope(
                -{HALF} + x * ({WORLD} / (1 << (zz + 4))), {HALF} - (y + 1) * ({WORLD} / (1 << (zz + 4))),
                -{HALF} + (x + 1) * ({WORLD} / (1 << (zz + 4))), {HALF} - y * ({WORLD} / (1 << (zz + 4))),
                3857), 4326), 1e-7)
-       AND c.cx >> ({AGG_MAX_ZOOM} - zz) = x AND c.cy >> ({AGG_MAX_ZOOM} - zz) = y
+       AND c.cx >> ({HAZARD_CELL_MAX_ZOOM} - zz) = x AND c.cy >> ({HAZARD_CELL_MAX_ZOOM} - zz) = y
        AND coalesce(h.ent_region, '') = region AND h.level = lvl AND h.state = st
 $$;
 
@@ -131,11 +142,11 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO m FROM mercator_xy(g);
-    SELECT * INTO c FROM mercator_cell(m.mx, m.my);
+    SELECT * INTO c FROM hazard_mercator_cell(m.mx, m.my);
     INSERT INTO hazard_cell AS t (z, cx, cy, region_code, level, state, n, sum_mx, sum_my, sum_id, min_deadline)
-    SELECT z, c.cx >> ({AGG_MAX_ZOOM} - z), c.cy >> ({AGG_MAX_ZOOM} - z), coalesce(region, ''), lvl, st,
+    SELECT z, c.cx >> ({HAZARD_CELL_MAX_ZOOM} - z), c.cy >> ({HAZARD_CELL_MAX_ZOOM} - z), coalesce(region, ''), lvl, st,
            sign, sign * m.mx, sign * m.my, sign * hid, k
-      FROM generate_series({HAZARD_CELL_MIN_ZOOM}, {AGG_MAX_ZOOM}) AS z
+      FROM generate_series({HAZARD_CELL_MIN_ZOOM}, {HAZARD_CELL_MAX_ZOOM}) AS z
     ON CONFLICT (z, cx, cy, region_code, level, state) DO UPDATE
        SET n = t.n + excluded.n, sum_mx = t.sum_mx + excluded.sum_mx,
            sum_my = t.sum_my + excluded.sum_my, sum_id = t.sum_id + excluded.sum_id,
@@ -144,16 +155,16 @@ BEGIN
     IF sign < 0 THEN
         DELETE FROM hazard_cell t
          WHERE t.n <= 0 AND t.region_code = coalesce(region, '') AND t.level = lvl AND t.state = st
-           AND (t.z, t.cx, t.cy) IN (SELECT z, c.cx >> ({AGG_MAX_ZOOM} - z), c.cy >> ({AGG_MAX_ZOOM} - z)
-                                       FROM generate_series({HAZARD_CELL_MIN_ZOOM}, {AGG_MAX_ZOOM}) AS z);
+           AND (t.z, t.cx, t.cy) IN (SELECT z, c.cx >> ({HAZARD_CELL_MAX_ZOOM} - z), c.cy >> ({HAZARD_CELL_MAX_ZOOM} - z)
+                                       FROM generate_series({HAZARD_CELL_MIN_ZOOM}, {HAZARD_CELL_MAX_ZOOM}) AS z);
         IF k IS NOT NULL THEN
             -- the hazard that left may have carried the cell's earliest deadline
             UPDATE hazard_cell t
                SET min_deadline = hazard_cell_min_deadline(t.z, t.cx, t.cy, t.region_code, t.level, t.state)
              WHERE t.region_code = coalesce(region, '') AND t.level = lvl AND t.state = st
                AND t.min_deadline >= k
-               AND (t.z, t.cx, t.cy) IN (SELECT z, c.cx >> ({AGG_MAX_ZOOM} - z), c.cy >> ({AGG_MAX_ZOOM} - z)
-                                           FROM generate_series({HAZARD_CELL_MIN_ZOOM}, {AGG_MAX_ZOOM}) AS z);
+               AND (t.z, t.cx, t.cy) IN (SELECT z, c.cx >> ({HAZARD_CELL_MAX_ZOOM} - z), c.cy >> ({HAZARD_CELL_MAX_ZOOM} - z)
+                                           FROM generate_series({HAZARD_CELL_MIN_ZOOM}, {HAZARD_CELL_MAX_ZOOM}) AS z);
         END IF;
     END IF;
 END $$;
@@ -197,13 +208,13 @@ BEGIN
        AND (h.loc IS DISTINCT FROM coalesce(h.geom, e.geom) OR h.ent_region IS DISTINCT FROM e.region_code);
     TRUNCATE hazard_cell;
     INSERT INTO hazard_cell (z, cx, cy, region_code, level, state, n, sum_mx, sum_my, sum_id, min_deadline)
-    SELECT {AGG_MAX_ZOOM}, c.cx, c.cy, coalesce(h.ent_region, ''), h.level, h.state,
+    SELECT {HAZARD_CELL_MAX_ZOOM}, c.cx, c.cy, coalesce(h.ent_region, ''), h.level, h.state,
            count(*), sum(m.mx), sum(m.my), sum(h.id),
            min(h.deadline) FILTER (WHERE h.state IN ({CAN_BE_OVERDUE}))
-      FROM hazard h, LATERAL mercator_xy(h.loc) m, LATERAL mercator_cell(m.mx, m.my) c
+      FROM hazard h, LATERAL mercator_xy(h.loc) m, LATERAL hazard_mercator_cell(m.mx, m.my) c
      WHERE h.state <> '{CLOSED}' AND h.loc IS NOT NULL
      GROUP BY c.cx, c.cy, 4, 5, 6;
-    FOR zz IN REVERSE {AGG_MAX_ZOOM - 1}..{HAZARD_CELL_MIN_ZOOM} LOOP
+    FOR zz IN REVERSE {HAZARD_CELL_MAX_ZOOM - 1}..{HAZARD_CELL_MIN_ZOOM} LOOP
         INSERT INTO hazard_cell (z, cx, cy, region_code, level, state, n, sum_mx, sum_my, sum_id, min_deadline)
         SELECT zz, cx >> 1, cy >> 1, region_code, level, state, sum(n), sum(sum_mx), sum(sum_my), sum(sum_id),
                min(min_deadline)
@@ -252,7 +263,7 @@ def downgrade() -> None:
         DROP TRIGGER enterprise_hazard_locate ON enterprise;
         DROP TRIGGER hazard_locate ON hazard;
         DROP FUNCTION hazard_cell_rebuild, hazard_cell_truncate, hazard_cell_trigger, hazard_cell_apply,
-                      hazard_cell_min_deadline, enterprise_hazard_locate, hazard_locate;
+                      hazard_cell_min_deadline, enterprise_hazard_locate, hazard_locate, hazard_mercator_cell;
         DROP TABLE hazard_cell;
         DROP INDEX ix_hazard_loc_open;
         DROP INDEX ix_hazard_loc;
