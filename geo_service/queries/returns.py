@@ -255,16 +255,20 @@ def hazard_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period
     ``went_overdue`` (became overdue in the month).
     """
     opened = metrics.found_in(period.month_start, period.end)
+    closed = metrics.signed_off_in(period.month_start, period.end)
+    went_overdue = metrics.became_overdue_in(period.month_start, period.end)
     return _roll_up(
         codes,
         _per_county(codes, scope)
         .join(Hazard, Hazard.enterprise_id == Enterprise.id)
-        .where(Hazard.found_on <= period.end)
+        # only the hazards one of the counts takes (each through its index: found_on,
+        # verified_on, the open hazards' deadline), not every hazard ever found
+        .where(Hazard.found_on <= period.end, sa.or_(opened, closed, went_overdue))
         .add_columns(
             _count_if(opened).label("opened"),
             _count_if(sa.and_(opened, metrics.is_major())).label("opened_major"),
-            _count_if(metrics.signed_off_in(period.month_start, period.end)).label("closed"),
-            _count_if(metrics.became_overdue_in(period.month_start, period.end)).label("went_overdue"),
+            _count_if(closed).label("closed"),
+            _count_if(went_overdue).label("went_overdue"),
         ),
     )
 
