@@ -369,7 +369,8 @@ def major_hazard_points(code: str, *, scope: Scope, period: metrics.Period) -> S
         )
         .select_from(Hazard)
         .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
-        .where(region_clause(Enterprise.region_code, code), enterprise_scope(scope),
+        # hazard.ent_region is its enterprise's region_code (kept by triggers, indexed)
+        .where(region_clause(Hazard.ent_region, code), enterprise_scope(scope),
                metrics.is_major(), Hazard.found_on <= period.end,
                # closed before this year: no longer part of this year's picture
                sa.or_(metrics.open_clause(), Hazard.verified_on >= period.start))
@@ -390,11 +391,14 @@ def change_points(code: str, *, scope: Scope, period: metrics.Period) -> sa.Comp
     hz_pt = hazard_location()
 
     def hazards(what: str, clause: ColumnElement[bool]) -> Select[Any]:
+        # hazard.ent_region is its enterprise's region_code (kept by triggers), indexed
+        # with each date: the region's hazards of the month without reading its enterprises
         return (sa.select(sa.literal(what).label("what"), sa.func.ST_X(hz_pt).label("lng"),
                           sa.func.ST_Y(hz_pt).label("lat"))
                 .select_from(Hazard)
                 .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
-                .where(in_region, Hazard.found_on <= period.end, clause))
+                .where(region_clause(Hazard.ent_region, code), enterprise_scope(scope),
+                       Hazard.found_on <= period.end, clause))
 
     risks = (sa.select(sa.literal("new_major_risk").label("what"), sa.func.ST_X(ent_pt).label("lng"),
                        sa.func.ST_Y(ent_pt).label("lat"))
