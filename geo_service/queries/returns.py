@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
@@ -66,39 +66,8 @@ def _count_if(clause: ColumnElement[bool]) -> ColumnElement[int]:
     return sa.func.count().filter(clause)
 
 
-class _Measure(NamedTuple):
-    """One column of a count: ``name``, the rows it counts (``clause``) and whether it
-    counts the distinct enterprises having such rows (``enterprises``) or the rows."""
-
-    name: str
-    clause: ColumnElement[bool]
-    enterprises: bool = False
-
-
-def _per_enterprise(codes: Sequence[str], scope: Scope, fk: Any, where: ColumnElement[bool],
-                    measures: Sequence[_Measure]) -> Select[Any]:
-    """The rows of ``fk``'s table (risk points or hazards) matching ``where``, counted per
-    enterprise first (a hash aggregate), then per enterprise ``region_code`` and
-    top-level industry: a distinct-enterprise count is then the number of enterprises
-    with a non-zero count, which needs no sort of millions of rows for ``count(DISTINCT)``."""
-    inner = (
-        sa.select(Enterprise.region_code, Enterprise.industry_code,
-                  *(_count_if(m.clause).label(m.name) for m in measures))
-        .select_from(Enterprise)
-        .join(fk.table, fk == Enterprise.id)
-        .where(_within(codes), enterprise_scope(scope), where)
-        .group_by(Enterprise.id)
-        .subquery("per_enterprise")
-    )
-    cols = [sa.func.count().filter(inner.c[m.name] > 0).label(m.name) if m.enterprises
-            else sa.func.sum(inner.c[m.name]).label(m.name) for m in measures]
-    keys = (industry_key().label("industry"), Industry.stat_group)
-    return (
-        sa.select(inner.c.region_code, *keys, *cols)
-        .select_from(inner)
-        .join(Industry, Industry.code == inner.c.industry_code)
-        .group_by(inner.c.region_code, *keys)
-    )
+def _distinct_enterprises_if(clause: ColumnElement[bool]) -> ColumnElement[int]:
+    return sa.func.count(sa.distinct(Enterprise.id)).filter(clause)
 
 
 def _within(codes: Sequence[str]) -> ColumnElement[bool]:
@@ -153,39 +122,44 @@ def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -
     span = period.year
     red = metrics.major_risk()
     controlled = metrics.controls_in_place()
-    month = metrics.risk_assessed(span, True)
-    per_county = _per_enterprise(codes, scope, RiskPoint.enterprise_id, metrics.risk_assessed(span), [
-        _Measure("enterprises", sa.true(), enterprises=True),
-        _Measure("major", red),
-        _Measure("major_controlled", sa.and_(red, controlled)),
-        _Measure("major_month", sa.and_(red, month)),
-        _Measure("major_controlled_month", sa.and_(red, controlled, month)),
-    ])
+    per_county = (
+        _base(codes, scope)
+        .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
+        .where(metrics.risk_assessed(span))
+        .add_columns(
+            _distinct_enterprises_if(metrics.risk_assessed(span)).label("enterprises"),
+            _count_if(red).label("major"),
+            _count_if(sa.and_(red, controlled)).label("major_controlled"),
+            _count_if(sa.and_(red, metrics.risk_assessed(span, True))).label("major_month"),
+            _count_if(sa.and_(red, controlled, metrics.risk_assessed(span, True))).label("major_controlled_month"),
+        )
+    )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 
 
-def _hazard_measures(span: metrics.Span, month: bool) -> list[_Measure]:
+def _hazard_measures(span: metrics.Span, month: bool) -> list[ColumnElement[int]]:
     """Form 000 item 13 and 003 附件2 over ``span`` (cumulative or its 本月 part, suffix ``_month``)."""
     sfx = "_month" if month else ""
     major = metrics.is_major()
     return [
-        _Measure(f"enterprises{sfx}", metrics.found(span, month), enterprises=True),
-        _Measure(f"major_found{sfx}", sa.and_(major, metrics.found(span, month))),
-        _Measure(f"major_rectified{sfx}", sa.and_(major, metrics.signed_off(span, month))),
-        _Measure(f"major_in_hand{sfx}", sa.and_(major, metrics.in_hand(span, month))),
-        _Measure(f"supervised_in_hand{sfx}", sa.and_(major, metrics.supervised_in_hand(span, month))),
+        _distinct_enterprises_if(metrics.found(span, month)).label(f"enterprises{sfx}"),
+        _count_if(sa.and_(major, metrics.found(span, month))).label(f"major_found{sfx}"),
+        _count_if(sa.and_(major, metrics.signed_off(span, month))).label(f"major_rectified{sfx}"),
+        _count_if(sa.and_(major, metrics.in_hand(span, month))).label(f"major_in_hand{sfx}"),
+        _count_if(sa.and_(major, metrics.supervised_in_hand(span, month))).label(f"supervised_in_hand{sfx}"),
     ]
 
 
-def _dispatch_measures(span: metrics.Span, month: bool) -> list[_Measure]:
+def _dispatch_measures(span: metrics.Span, month: bool) -> list[ColumnElement[int]]:
     """The 调度表's 总体情况 over the campaign ``span``: per source, major found and signed off."""
     sfx = "_month" if month else ""
     major = metrics.is_major()
     cols = []
     for src in metrics.DISPATCH_SOURCES:
         source = metrics.from_source(src)
-        cols.append(_Measure(f"{src}_found{sfx}", sa.and_(major, source, metrics.found(span, month))))
-        cols.append(_Measure(f"{src}_rectified{sfx}", sa.and_(major, source, metrics.signed_off(span, month))))
+        cols.append(_count_if(sa.and_(major, source, metrics.found(span, month))).label(f"{src}_found{sfx}"))
+        cols.append(_count_if(sa.and_(major, source, metrics.signed_off(span, month)))
+                    .label(f"{src}_rectified{sfx}"))
     return cols
 
 
@@ -203,11 +177,15 @@ def hazard_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period)
     """
     year, campaign = period.year, period.campaign
     first = year.first if campaign is None else min(year.first, campaign.first)
-    measures = _hazard_measures(year, False) + _hazard_measures(year, True)
+    cols = _hazard_measures(year, False) + _hazard_measures(year, True)
     if campaign is not None:
-        measures += _dispatch_measures(campaign, False) + _dispatch_measures(campaign, True)
-    per_county = _per_enterprise(codes, scope, Hazard.enterprise_id, metrics.found_in(first, period.end),
-                                 measures)
+        cols += _dispatch_measures(campaign, False) + _dispatch_measures(campaign, True)
+    per_county = (
+        _base(codes, scope)
+        .join(Hazard, Hazard.enterprise_id == Enterprise.id)
+        .where(metrics.found_in(first, period.end))
+        .add_columns(*cols)
+    )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 
 
