@@ -22,7 +22,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import make_url  # noqa: E402 - after the path is set
 
 BENCH_DB = os.environ.get("BENCH_DB_NAME", "geo_bench")
 CACHE = HERE / ".cache"

@@ -199,7 +199,7 @@ class Province:
         phone = rng.integers(13000000000, 19999999999, n).astype(str)
         credit = self.credit_codes(ids, counties)
         cache: dict[tuple[int, int, int, int, str], str] = {}
-        names, addresses, inds, depts = [], [], [], []
+        names, addresses, depts = [], [], []
         for j in range(n):
             ind_i = int(self.industry[lo + j])
             key = (ind_i, int(form_pick[j]), int(b1[j]), int(b2[j]), counties[j])
@@ -417,7 +417,7 @@ def load(scale: float, *, today: dt.date | None = None, seed: int = SEED, progre
         conn.commit()
         t = time.perf_counter()
         cur.execute("SET maintenance_work_mem = '512MB'")
-        for name, ddl in tqdm(indexes, desc="索引", disable=not progress):
+        for _name, ddl in tqdm(indexes, desc="索引", disable=not progress):
             cur.execute(ddl)
         conn.commit()
         report["index_s"] = time.perf_counter() - t
@@ -432,10 +432,14 @@ def load(scale: float, *, today: dt.date | None = None, seed: int = SEED, progre
         conn.commit()
         report["grade_update_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        for fn in ("tile_agg_rebuild", "summary_agg_rebuild"):  # migration 0003's aggregates
+        # migration 0003's aggregates; 0015's hazard locations and cells (its UPDATE of
+        # hazard.loc with the row triggers off: the rebuild recomputes the cells after)
+        for fn in ("tile_agg_rebuild", "summary_agg_rebuild", "hazard_cell_rebuild"):
             cur.execute("SELECT to_regproc(%s) IS NOT NULL", (fn,))
             if cur.fetchone()[0]:
+                cur.execute("SET session_replication_role = replica")
                 cur.execute(f"SELECT {fn}()")
+                cur.execute("SET session_replication_role = origin")
                 conn.commit()
         report["aggregates_s"] = time.perf_counter() - t
         conn.commit()

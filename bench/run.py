@@ -124,7 +124,7 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 def workers_of(master_pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
+    out = subprocess.run(["pgrep", "-P", str(master_pid)], check=False, capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
 
 
@@ -141,7 +141,7 @@ def machine() -> dict[str, str]:
                 if ln.startswith("model name")), platform.processor())
     mem_kb = next(int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
                   if ln.startswith("MemTotal"))
-    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    pg = subprocess.run(["psql", "--version"], check=False, capture_output=True, text=True).stdout.strip()
     return {"nproc": str(os.cpu_count()), "memory": f"{mem_kb / 1024 / 1024:.1f} GiB", "cpu": cpu,
             "python": platform.python_version(), "psql": pg, "kernel": platform.release()}
 
@@ -166,7 +166,9 @@ local tag = tostring(math.random(1, 1000000000))
 request = function()
   i = i + 1
   local p = paths[(i % #paths) + 1]
-  if bust then p = p .. "&_bust=" .. tag .. "-" .. i end  -- a new URL each time: no cache can answer
+  if bust then  -- a new URL each time: no cache can answer
+    p = p .. (string.find(p, "?", 1, true) and "&" or "?") .. "_bust=" .. tag .. "-" .. i
+  end
   return wrk.format("GET", p)
 end
 response = function(status, headers, body)
@@ -194,7 +196,7 @@ def wrk(base: str, paths: list[str], *, connections: int, seconds: int, threads:
         out = subprocess.run(
             [ensure_wrk(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
              *extra, "-s", lf.name, base],
-            capture_output=True, text=True, env={**os.environ, "WRK_PATHS": pf.name, "WRK_BUST": "1" if bust else "0"}, timeout=seconds + 60)
+            check=False, capture_output=True, text=True, env={**os.environ, "WRK_PATHS": pf.name, "WRK_BUST": "1" if bust else "0"}, timeout=seconds + 60)
     finally:
         os.unlink(pf.name)
         os.unlink(lf.name)
@@ -216,7 +218,7 @@ def pgbench(bdb: Any, sql: str, *, clients: int, seconds: int) -> dict[str, Any]
         out = subprocess.run(
             [exe, "-n", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), "-l",
              "--log-prefix", str(Path(d) / "log"), "-f", str(script)],
-            capture_output=True, text=True, env={**os.environ, **bdb.libpq_env()}, cwd=d)
+            check=False, capture_output=True, text=True, env={**os.environ, **bdb.libpq_env()}, cwd=d)
         if out.returncode != 0:
             raise RuntimeError(out.stderr)
         lat = []
@@ -307,7 +309,7 @@ class Bench:
                     ref_sizes.append(len(bytes(res[0] or b"")))
             self.table.add(f"tile z{z} cold (after a write)", median(cold), pct(cold, 95),
                            "naive ST_AsMVT in DB", median(ref), pct(ref, 95), median(cold) / median(ref),
-                           "p95 < 100 ms", pct(cold, 95) < 100)
+                           "p95 < 100 ms, ≤ naive", pct(cold, 95) < 100 and median(cold) <= median(ref))
             self.table.add(f"tile z{z} warm (ETag 304)", median(warm), pct(warm, 95), "", "", "", "",
                            "p50 < 5 ms", median(warm) < 5)
             self.table.add(f"tile z{z} warm (server cache, no ETag)", median(cached), pct(cached, 95), "", "", "",
@@ -318,6 +320,47 @@ class Bench:
         # the generator sets no override: put the touched enterprises back
         self.cur.execute("UPDATE enterprise SET grade_override = NULL WHERE id = ANY(%s) AND grade_override IS NOT NULL",
                          (list(touched),))
+
+    NAIVE_HAZARD_TILE = """
+        SELECT ST_AsMVT(t, 'hazards', 4096, 'geom') FROM (
+          SELECT ST_AsMVTGeom(ST_Transform(coalesce(h.geom, e.geom), 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s),
+                              4096, 64, true) AS geom, h.id, h.level, h.state, h.deadline::text
+            FROM hazard h JOIN enterprise e ON e.id = h.enterprise_id
+           WHERE h.state IN ('registered', 'rectifying', 'rectified')
+             AND coalesce(h.geom, e.geom) && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s,
+                   ST_MakeEnvelope(-20037508.342789244, -20037508.342789244, 20037508.342789244,
+                                   20037508.342789244, 3857), 64.0 / 4096), 4326)) t"""
+
+    def hazard_tiles(self, lng: float, lat: float) -> None:
+        """The map's hazard layer (open hazards, from tile zoom 8), cold after a write to a hazard there."""
+        http = Http(self.base)
+        rounds = 1 if self.quick else 3
+        for z in range(8, 17):
+            cx, cy = tile_of(lng, lat, z)
+            cold, ref, sizes = [], [], []
+            for x, y in [(cx + dx, cy + dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]:
+                w, n_ = (x / 2 ** z * 360 - 180), (math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / 2 ** z)))))
+                e_, s_ = ((x + 1) / 2 ** z * 360 - 180), (math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 1) / 2 ** z)))))
+                row = self.q1("SELECT id FROM hazard WHERE loc && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
+                              " AND state <> 'closed' LIMIT 1", (w, s_, e_, n_))
+                if row is None:
+                    continue
+                path = f"/tiles/hazards/{z}/{x}/{y}.pbf?hazard_state=registered,rectifying,rectified"
+                for _ in range(rounds):
+                    # a real write to a hazard inside the tile: the token moves, nothing is cached
+                    self.cur.execute("UPDATE hazard SET version = version + 1 WHERE id = %s", (row[0],))
+                    status, body, _h, ms = http.get(path)
+                    assert status == 200, (path, status)
+                    cold.append(ms)
+                    sizes.append(len(body))
+                    ms_ref, _res = self.sql_ms(self.NAIVE_HAZARD_TILE, {"z": z, "x": x, "y": y}, 1)
+                    ref += ms_ref
+            if not cold:
+                continue
+            self.table.add(f"hazard tile z{z} cold (open hazards, after a write)", median(cold), pct(cold, 95),
+                           "naive: COALESCE(hazard, enterprise) points", median(ref), pct(ref, 95),
+                           median(cold) / median(ref), "p95 < 100 ms", pct(cold, 95) < 100)
+            print(f"    hazards z{z}: tile {int(median(sizes))} B", flush=True)
 
     def freshness(self, lng: float, lat: float) -> None:
         """Update, request, decode, check: an enterprise, and a hazard."""
@@ -332,7 +375,7 @@ class Bench:
             x, y = tile_of(elng, elat, z)
             path = f"/tiles/enterprises/{z}/{x}/{y}.pbf?grade=1"
 
-            def red_count() -> tuple[int, set[int]]:
+            def red_count(path: str = path) -> tuple[int, set[int]]:
                 status, body, _h, _ms = http.get(path)
                 feats = mapbox_vector_tile.decode(body).get("enterprises", {}).get("features", [])
                 return sum(f["properties"]["count"] for f in feats), {f["properties"].get("id") for f in feats}
@@ -424,7 +467,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         self.table.add("OGC items bbox (1,000 features), 4 clients, every URL new (no cache)",
                        cold["p50_us"] / 1000, cold["p95_us"] / 1000,
                        "SQL alone (json_agg), 4 clients", db["p50"], db["p95"], cold["rps"] / db["rps"],
-                       "≥ 0.5× DB rate", cold["rps"] >= 0.5 * db["rps"])
+                       "≥ 0.8× DB rate", cold["rps"] >= 0.8 * db["rps"])
         self.table.add("  rate uncached: ours vs SQL alone (req/s)", cold["rps"], "", "", db["rps"], "",
                        cold["rps"] / db["rps"], "", None, unit="")
         self.table.add("OGC items bbox, 20 bboxes repeated (page cache keyed by the change token)",
@@ -443,9 +486,9 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
             peer = wrk(pygeoapi_base, pg_paths, connections=4, seconds=secs)
             self.table.add("  uncached vs pygeoapi PostgreSQL provider (2 workers, 4 clients), req/s", cold["rps"],
                            "", "pygeoapi req/s", peer["rps"], "", cold["rps"] / max(peer["rps"], 1e-9),
-                           "≥ 10× pygeoapi", cold["rps"] >= 10 * peer["rps"], unit="")
+                           "≥ 5× pygeoapi", cold["rps"] >= 5 * peer["rps"], unit="")
             self.table.add("  cached vs pygeoapi, req/s", ours["rps"], "", "pygeoapi req/s", peer["rps"], "",
-                           ours["rps"] / max(peer["rps"], 1e-9), "≥ 10× pygeoapi", ours["rps"] >= 10 * peer["rps"],
+                           ours["rps"] / max(peer["rps"], 1e-9), "≥ 5× pygeoapi", ours["rps"] >= 5 * peer["rps"],
                            unit="")
             self.table.add("  pygeoapi latency", "", "", "pygeoapi", peer["p50_us"] / 1000, peer["p95_us"] / 1000)
             self.extra["pygeoapi_features_returned"] = n_pg
@@ -473,7 +516,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         self.extra["summary_county"] = county
         http = Http(self.base)
         today = dt.date.today()
-        for label, code, goal in (("county", county, 50), ("province", "530000", 500)):
+        for label, code, goal in (("county", county, 20), ("province", "530000", 200)):
             path = f"/api/regions/{code}/summary"
             reps = 5 if self.quick else 15
             ours = []
@@ -501,8 +544,25 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         reps = 2 if self.quick else 3
         with Session(engine) as s:
             secs, _ = timed(lambda: statistics.compute_return(s, "530000", period, scope=ALL), reps)
-            self.table.add("monthly return numbers, province", median(secs), max(secs), "", "", "", "", "< 2000 ms",
-                           max(secs) < 2000)
+            self.table.add("monthly return numbers, province (compute_return, no cache)", median(secs), max(secs),
+                           "", "", "", "", "< 2000 ms", max(secs) < 2000)
+            # over HTTP: the first view after a write, then repeated views (numbers cache keyed by the token)
+            http = Http(self.base)
+            path = f"/api/returns/530000/{period.end:%Y-%m}"
+            first, again = [], []
+            for _ in range(reps):
+                self.touch(self.q1("SELECT min(id) FROM enterprise")[0])
+                status, _b, _h, ms = http.get(path)
+                assert status == 200, (path, status)
+                first.append(ms)
+                for _ in range(5):
+                    status, _b, _h, ms = http.get(path)
+                    again.append(ms)
+            self.cur.execute("UPDATE enterprise SET grade_override = NULL WHERE id = (SELECT min(id) FROM enterprise)")
+            self.table.add("  province return over HTTP, first view after a write", median(first), max(first),
+                           "", "", "", "", "< 2000 ms", max(first) < 2000)
+            self.table.add("  province return over HTTP, repeated view", median(again), pct(again, 95),
+                           "", "", "", "", "< 50 ms", pct(again, 95) < 50)
             try:
                 from geo_service.services import maprender
                 from geo_service.web.map import _palette  # noqa: F401 - only to know the map module loads
@@ -542,16 +602,26 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         paths += ["/map/districts.geojson?region=530100&zoom=9", "/map/regions.geojson?region=530100&zoom=9",
                   f"/map/heat.json?bbox={','.join(map(str, b))}&zoom=11"]
         secs = 10 if self.quick else 30
-        res = wrk(self.base, paths, connections=16, seconds=secs)
-        self.table.add(f"map data endpoints{label}, 16 connections, {secs} s ({len(paths)} URLs)",
-                       res["p50_us"] / 1000, res["p95_us"] / 1000, "", "", "", "", "0 errors", res["errors"] == 0)
+        # every request a new URL (bust): all cold, no cache answers
+        res = wrk(self.base, paths, connections=16, seconds=secs, bust=True)
+        self.table.add(f"map data endpoints{label}, 16 connections, all cold, {secs} s ({len(paths)} URLs)",
+                       res["p50_us"] / 1000, res["p95_us"] / 1000, "", "", "", "", "p95 < 1 s, 0 errors",
+                       res["errors"] == 0 and res["p95_us"] < 1_000_000)
+        self.table.add(f"  throughput (req/s) / errors{label}", res["rps"], "", "", "", "", "", "≥ 40 req/s",
+                       res["errors"] == 0 and res["rps"] >= 40, unit="")
+        self.extra[f"load16_errors{label}"] = res["errors"]
+        self.extra[f"load{label}"] = {"rps": res["rps"], "p50_ms": res["p50_us"] / 1000,
+                                      "p95_ms": res["p95_us"] / 1000, "errors": res["errors"]}
+        res = wrk(self.base, paths, connections=64, seconds=secs, bust=True)
+        self.table.add(f"map data endpoints{label}, 64 connections, all cold, {secs} s", res["p50_us"] / 1000,
+                       res["p95_us"] / 1000, "", "", "", "", "p95 < 3 s, 0 errors",
+                       res["errors"] == 0 and res["p95_us"] < 3_000_000)
         self.table.add(f"  throughput (req/s) / errors{label}", res["rps"], "", "", "", "", "",
                        f"errors: {res['errors']}", res["errors"] == 0, unit="")
+        self.extra[f"load64_errors{label}"] = res["errors"]
         peak = max(vm_hwm_mb(p) for p in workers_of(master_pid))
         self.table.add(f"peak RSS of a worker (VmHWM){label}", peak, "", "", "", "", "", "< 300 MB", peak < 300,
                        unit="MB")
-        self.extra[f"load{label}"] = {"rps": res["rps"], "p50_ms": res["p50_us"] / 1000,
-                                      "p95_ms": res["p95_us"] / 1000, "errors": res["errors"]}
 
     def load_on_replica(self, lng: float, lat: float) -> None:
         """The load mix with and without a replica, each on a freshly started application
@@ -592,7 +662,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
                 last = {"t": 0.0}
                 t0 = time.perf_counter()
 
-                def on_done(req: Any) -> None:
+                def on_done(req: Any, last: dict[str, float] = last) -> None:
                     last["t"] = time.perf_counter()
 
                 page.on("requestfinished", on_done)
@@ -601,7 +671,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
                 ctx.close()
             browser.close()
         self.table.add(f"/map first view (page + first tiles; {n_ent} enterprises in the default region)",
-                       median(times), max(times), "", "", "", "", "< 2000 ms", max(times) < 2000)
+                       median(times), max(times), "", "", "", "", "< 1000 ms", max(times) < 1000)
 
 
 def start_pygeoapi(bdb: Any, port: int) -> subprocess.Popen[bytes] | None:
@@ -656,7 +726,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000,000 enterprises (default)")
     ap.add_argument("--regenerate", action="store_true", help="regenerate even if the scale matches")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (development)")
-    ap.add_argument("--only", default="", help="comma list of: tiles,fresh,features,summary,return,load,page")
+    ap.add_argument("--only", default="", help="comma list of: tiles,hazards,fresh,features,summary,return,load,page")
     ap.add_argument("--no-pygeoapi", action="store_true")
     ap.add_argument("--replica", action="store_true",
                     help="run the load mix again with DATABASE_READ_URL on a local standby (pg_basebackup -R)")
@@ -701,6 +771,8 @@ def main() -> None:
             lng, lat = b.densest()
             if want("tiles"):
                 b.tiles(lng, lat)
+            if want("hazards"):
+                b.hazard_tiles(lng, lat)
             if want("fresh"):
                 b.freshness(lng, lat)
             if want("features"):

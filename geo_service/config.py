@@ -283,6 +283,8 @@ class Config:
     # change tokens of the counties they cover (geo_service/tokens.py).
     TILE_CACHE_MB: Setting[int] = Setting(24, _int)
     FEATURE_CACHE_MB: Setting[int] = Setting(8, _int)
+    # Per-worker cache of the monthly return's numbers, keyed by the same token.
+    RETURN_CACHE_MB: Setting[int] = Setting(8, _int)
 
     # --- Returns
     # 填报单位 when the signed-in account has no unit of its own (app_user.unit).

@@ -262,6 +262,13 @@ class Hazard(Base):
     rectified_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     verifier_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     geom: Mapped[WKBElement | None] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    # Kept by triggers (migration 0015), never written by the application: where the
+    # hazard is drawn (its own point, else its enterprise's) and its enterprise's region.
+    loc: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=False), server_default=FetchedValue(),
+        server_onupdate=FetchedValue())
+    ent_region: Mapped[str | None] = mapped_column(String(12), server_default=FetchedValue(),
+                                                   server_onupdate=FetchedValue())
     # the 异常 排查记录 that opened it (migration 0011; the record's key is (id, recorded_at))
     record_id: Mapped[int | None] = mapped_column(BigInteger)
     record_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -367,8 +367,11 @@ def bbox_envelope(bbox: tuple[float, float, float, float]) -> ColumnElement[obje
 
 
 def hazard_location() -> ColumnElement[object]:
-    """Where a hazard is drawn: its own point, else its enterprise's (EPSG:4326)."""
-    return sa.func.coalesce(Hazard.geom, Enterprise.geom)
+    """Where a hazard is drawn: its own point, else its enterprise's (EPSG:4326).
+
+    The column ``hazard.loc``, kept by triggers (migration 0015) and indexed (GiST,
+    and a partial GiST on the open hazards)."""
+    return Hazard.loc
 
 
 def _like_text(q: str) -> str:
@@ -501,18 +504,9 @@ def hazard_clause(f: Filters, as_of: dt.date) -> ColumnElement[bool]:
     """
     clauses = _enterprise_only(f, with_bbox=False, with_q=False)
     if f.bbox is not None:
-        env = bbox_envelope(f.bbox)
-        # Two index-friendly halves rather than one COALESCE that no index serves.
-        clauses.append(sa.or_(
-            sa.func.ST_Intersects(Hazard.geom, env),
-            sa.and_(Hazard.geom.is_(None), sa.func.ST_Intersects(Enterprise.geom, env)),
-        ))
+        clauses.append(sa.func.ST_Intersects(hazard_location(), bbox_envelope(f.bbox)))
     if f.polygon is not None:
-        poly = polygon_geometry(f.polygon)
-        clauses.append(sa.or_(
-            sa.func.ST_Intersects(Hazard.geom, poly),
-            sa.and_(Hazard.geom.is_(None), sa.func.ST_Intersects(Enterprise.geom, poly)),
-        ))
+        clauses.append(sa.func.ST_Intersects(hazard_location(), polygon_geometry(f.polygon)))
     if f.q is not None:
         like = _like_text(f.q)
         clauses.append(sa.or_(Hazard.description.ilike(like, escape="\\"),

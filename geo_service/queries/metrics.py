@@ -297,8 +297,11 @@ def assessed_in(start: dt.date, end: dt.date) -> ColumnElement[bool]:
 
 
 def became_overdue_in(start: dt.date, end: dt.date) -> ColumnElement[bool]:
-    """Hazards overdue on ``end`` that were not yet overdue on the day before ``start``."""
-    return sa.and_(overdue_on(end), sa.not_(overdue_on(start - dt.timedelta(days=1))))
+    """Hazards overdue on ``end`` that were not yet overdue on the day before ``start``.
+
+    Written as a deadline range (overdue on ``end`` and a deadline on or after the day
+    before ``start``: the same hazards) so the open hazards' deadline index serves it."""
+    return sa.and_(overdue_on(end), Hazard.deadline >= start - dt.timedelta(days=1))
 
 
 # --- the return's columns: one clause per concept, cumulative or its 本月 part ----------------

@@ -239,16 +239,20 @@ def hazard_changes(codes: Sequence[str], *, scope: Scope, period: metrics.Period
     ``went_overdue`` (became overdue in the month).
     """
     opened = metrics.found_in(period.month_start, period.end)
+    closed = metrics.signed_off_in(period.month_start, period.end)
+    went_overdue = metrics.became_overdue_in(period.month_start, period.end)
     return _roll_up(
         codes,
         _per_county(codes, scope)
         .join(Hazard, Hazard.enterprise_id == Enterprise.id)
-        .where(Hazard.found_on <= period.end)
+        # only the hazards one of the counts takes (each through its index: found_on,
+        # verified_on, the open hazards' deadline), not every hazard ever found
+        .where(Hazard.found_on <= period.end, sa.or_(opened, closed, went_overdue))
         .add_columns(
             _count_if(opened).label("opened"),
             _count_if(sa.and_(opened, metrics.is_major())).label("opened_major"),
-            _count_if(metrics.signed_off_in(period.month_start, period.end)).label("closed"),
-            _count_if(metrics.became_overdue_in(period.month_start, period.end)).label("went_overdue"),
+            _count_if(closed).label("closed"),
+            _count_if(went_overdue).label("went_overdue"),
         ),
     )
 
@@ -349,7 +353,8 @@ def major_hazard_points(code: str, *, scope: Scope, period: metrics.Period) -> S
         )
         .select_from(Hazard)
         .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
-        .where(region_clause(Enterprise.region_code, code), enterprise_scope(scope),
+        # hazard.ent_region is its enterprise's region_code (kept by triggers, indexed)
+        .where(region_clause(Hazard.ent_region, code), enterprise_scope(scope),
                metrics.is_major(), Hazard.found_on <= period.end,
                # closed before this year: no longer part of this year's picture
                sa.or_(metrics.open_clause(), Hazard.verified_on >= period.start))
@@ -370,11 +375,14 @@ def change_points(code: str, *, scope: Scope, period: metrics.Period) -> sa.Comp
     hz_pt = hazard_location()
 
     def hazards(what: str, clause: ColumnElement[bool]) -> Select[Any]:
+        # hazard.ent_region is its enterprise's region_code (kept by triggers), indexed
+        # with each date: the region's hazards of the month without reading its enterprises
         return (sa.select(sa.literal(what).label("what"), sa.func.ST_X(hz_pt).label("lng"),
                           sa.func.ST_Y(hz_pt).label("lat"))
                 .select_from(Hazard)
                 .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
-                .where(in_region, Hazard.found_on <= period.end, clause))
+                .where(region_clause(Hazard.ent_region, code), enterprise_scope(scope),
+                       Hazard.found_on <= period.end, clause))
 
     risks = (sa.select(sa.literal("new_major_risk").label("what"), sa.func.ST_X(ent_pt).label("lng"),
                        sa.func.ST_Y(ent_pt).label("lat"))

@@ -25,10 +25,13 @@ enterprises
 hazards
     ``id``, ``enterprise_id``, ``enterprise_name``, ``level``, ``state``,
     ``overdue`` (bool), ``overdue_days``, ``deadline`` (ISO date text),
-    ``description`` (first 60 characters), ``count`` (1).  Below
+    ``description`` (first 60 characters), ``count`` (1), at ``hazard.loc``
+    (its own point, else its enterprise's; kept by triggers).  Below
     ``cluster_below`` grouped into the same grid cells as the enterprises:
     ``count`` = n, ``level`` = major if any is, ``overdue`` if any is, the
-    other properties only when n = 1.
+    other properties only when n = 1 — hazards up to zoom 13 (``HAZARD_CLUSTER_BELOW``); at
+    zooms 8–13 for open states filtered at most by region and level, read
+    from the maintained ``hazard_cell``.
 regions
     ``code``, ``name``, ``level``, ``parent_code``; outlines simplified to
     one tile pixel.
@@ -43,9 +46,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import Select
 
+from .. import domain
 from ..domain import GRADES
 from ..models import Enterprise, Hazard, Region, RiskZone
-from .filters import Filters, enterprise_clause, enterprise_grade, hazard_clause, hazard_filters_set
+from . import metrics
+from .filters import (
+    Filters,
+    enterprise_clause,
+    enterprise_grade,
+    hazard_clause,
+    hazard_filters_set,
+    hazard_location,
+)
 from .scope import Scope, enterprise_scope, region_clause
 from .zones import ZONES_FROM_ZOOM
 
@@ -248,28 +260,30 @@ def _mercator(geom: Any) -> tuple[Any, Any]:
     return mx, my
 
 
-# From this zoom on a tile's hazards are found through the GiST indexes (two
-# halves); below it a tile covers so many enterprises that reading the hazards
-# once and joining (one OR across the tables) is cheaper (measured at 1,000,000
-# enterprises: z12 1.5 s → 33 ms, z10 1.5 s → 0.2 s, z8 2.5 s → 9 s).
-CANDIDATES_FROM_ZOOM = 10
+# hazard_cell (migration 0015) holds the open hazards' cells of these zooms: the map's
+# hazard layer starts at map zoom 9, drawn with 512-pixel tiles of zoom 8; hazards are
+# grouped into cells below HAZARD_CLUSTER_BELOW (or the enterprises' cluster zoom, if
+# higher): a z12 tile of 昆明 holds thousands of open hazards (250 KB of raw points).
+HAZARD_CELL_MIN_ZOOM = 8
+HAZARD_CELL_MAX_ZOOM = 13
+HAZARD_CLUSTER_BELOW = HAZARD_CELL_MAX_ZOOM + 1
+
+_hcell = sa.table(
+    "hazard_cell",
+    *(sa.column(c) for c in ("z", "cx", "cy", "n", "sum_mx", "sum_my", "sum_id")),
+    sa.column("region_code", sa.String), sa.column("level", sa.String), sa.column("state", sa.String),
+    sa.column("min_deadline", sa.Date),
+)
 
 
-def _hazard_candidates(bounds: Any, env: Any, z: int) -> Any:
-    """Ids of the hazards drawn inside ``env`` (EPSG:4326): those with their own
-    point there, and those without one whose enterprise is there."""
-    if z < CANDIDATES_FROM_ZOOM:
-        return (sa.select(Hazard.id.label("hid")).select_from(Hazard)
-                .join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
-                .where(sa.or_(Hazard.geom.op("&&")(env),
-                              sa.and_(Hazard.geom.is_(None), Enterprise.geom.op("&&")(env))))
-                .subquery("cand"))
-    own = (sa.select(Hazard.id.label("hid")).select_from(Hazard).join(bounds, sa.true())
-           .where(Hazard.geom.op("&&")(env)))
-    inherited = (sa.select(Hazard.id.label("hid")).select_from(Enterprise).join(bounds, sa.true())
-                 .join(Hazard, Hazard.enterprise_id == Enterprise.id)
-                 .where(Enterprise.geom.op("&&")(env), Hazard.geom.is_(None)))
-    return sa.union_all(own, inherited).subquery("cand")
+def _hazard_cells_serve(z: int, f: Filters, scope: Scope) -> bool:
+    """Whether ``hazard_cell`` can answer: open states chosen, only region, level and state filter."""
+    return (HAZARD_CELL_MIN_ZOOM <= z <= HAZARD_CELL_MAX_ZOOM and bool(f.hazard_state)
+            and set(f.hazard_state) <= set(domain.OPEN_STATES)
+            and scope.enterprise_id is None and f.enterprise_id is None and f.bbox is None and f.q is None
+            and f.polygon is None and f.grades_at is None and f.industry is None and not f.grade
+            and f.hazard_source is None and f.overdue is None and f.month is None
+            and f.found_from is None and f.found_to is None)
 
 
 def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
@@ -277,10 +291,12 @@ def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
     from .hazards import overdue_days, overdue_flag
 
     bounds = _bounds(z, x, y)
-    location = sa.func.coalesce(Hazard.geom, Enterprise.geom)
-    if z < cluster_below:
-        return _hazard_cells(z, f, scope, as_of, bounds, location)
-    cand = _hazard_candidates(bounds, bounds.c.env4326, z)
+    if z < max(cluster_below, HAZARD_CLUSTER_BELOW):
+        if _hazard_cells_serve(z, f, scope):
+            return _hazard_cells_agg(z, x, y, f, scope, as_of, bounds)
+        return _hazard_cells(z, f, scope, as_of, bounds)
+    # hazard.loc (its own point or its enterprise's) through its GiST index
+    location = hazard_location()
     rows = (
         sa.select(
             _mvt_geom(sa.func.ST_Transform(location, 3857), bounds).label("geom"),
@@ -289,23 +305,23 @@ def _hazards(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
             sa.func.to_char(Hazard.deadline, "YYYY-MM-DD").label("deadline"),
             sa.func.left(Hazard.description, 60).label("description"), sa.literal(1).label("count"),
         )
-        .select_from(cand).join(Hazard, Hazard.id == cand.c.hid)
-        .join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
-        .where(hazard_clause(f, as_of), enterprise_scope(scope))
+        .select_from(Hazard).join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
+        .where(location.op("&&")(bounds.c.env4326), hazard_clause(f, as_of), enterprise_scope(scope))
         .cte("mvtgeom")
     )
     return _mvt(rows, "hazards")
 
 
-def _hazard_cells(z: int, f: Filters, scope: Scope, as_of: dt.date, bounds: Any, location: Any) -> Select[Any]:
+def _hazard_cells(z: int, f: Filters, scope: Scope, as_of: dt.date, bounds: Any) -> Select[Any]:
     """Hazards grouped into the tile's grid cells, like the enterprises: a
     province's open hazards at low zoom are tens of thousands of points.
     ``count`` = n, ``level`` major if any is, ``overdue`` if any is; the other
-    properties only when n = 1."""
+    properties only when n = 1.  Read from the register: for the filters
+    ``hazard_cell`` cannot answer (:func:`_hazard_cells_serve`)."""
     from .hazards import overdue_days, overdue_flag
 
+    location = hazard_location()
     mx, my = _mercator(location)
-    cand = _hazard_candidates(bounds, bounds.c.exact4326, z)
     pts = (
         sa.select(
             mx.label("mx"), my.label("my"), Hazard.id, Hazard.enterprise_id,
@@ -314,9 +330,9 @@ def _hazard_cells(z: int, f: Filters, scope: Scope, as_of: dt.date, bounds: Any,
             sa.func.to_char(Hazard.deadline, "YYYY-MM-DD").label("deadline"),
             sa.func.left(Hazard.description, 60).label("description"),
         )
-        .select_from(cand).join(Hazard, Hazard.id == cand.c.hid)
-        .join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
-        .where(sa.func.ST_Intersects(location, bounds.c.exact4326), hazard_clause(f, as_of), enterprise_scope(scope))
+        .select_from(Hazard).join(Enterprise, Enterprise.id == Hazard.enterprise_id).join(bounds, sa.true())
+        .where(location.op("&&")(bounds.c.exact4326), sa.func.ST_Intersects(location, bounds.c.exact4326),
+               hazard_clause(f, as_of), enterprise_scope(scope))
         .cte("pts")
     )
     cell = tile_size_m(z) / CLUSTER_CELLS
@@ -339,6 +355,67 @@ def _hazard_cells(z: int, f: Filters, scope: Scope, as_of: dt.date, bounds: Any,
         )
         .select_from(pts).join(bounds, sa.true())
         .group_by(sa.func.floor(pts.c.mx / cell), sa.func.floor(pts.c.my / cell), bounds.c.env)
+        .cte("mvtgeom")
+    )
+    return _mvt(rows, "hazards")
+
+
+def _hazard_cells_agg(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.date,
+                      bounds: Any) -> Select[Any]:
+    """The clustered hazard tile read from the maintained cells (``hazard_cell``):
+    the same properties as :func:`_hazard_cells`; a cell's only hazard is read
+    from the register for its own properties.  "Overdue" is
+    :func:`metrics.overdue_on` applied to each cell's earliest deadline per state."""
+    from .hazards import overdue_days
+
+    c = _hcell.c
+    where: list[Any] = [
+        c.z == z,
+        c.cx.op(">>")(4) == x,  # CLUSTER_CELLS = 16 = 2^4 cells per tile side (ix_hazard_cell_tile)
+        c.cy.op(">>")(4) == y,
+        c.state.in_(f.hazard_state),
+        region_clause(c.region_code, f.region),
+        region_clause(c.region_code, scope.region),
+    ]
+    if f.hazard_level is not None:
+        where.append(c.level == f.hazard_level)
+    n = sa.func.sum(c.n)
+    cells = (
+        sa.select(
+            n.label("n"),
+            (sa.func.sum(c.sum_mx) / n).label("mx"),
+            (sa.func.sum(c.sum_my) / n).label("my"),
+            sa.func.bool_or(c.level == domain.MAJOR_LEVEL).label("major"),
+            sa.func.coalesce(sa.func.bool_or(metrics.overdue_on(as_of, c.state, c.min_deadline)), False)
+            .label("overdue"),
+            sa.case((n == 1, sa.cast(sa.func.sum(c.sum_id), sa.Integer))).label("sid"),
+        )
+        .where(*where)
+        .group_by(c.cx, c.cy)
+        .having(n > 0)
+        .cte("cells")
+    )
+    one = cells.c.n == 1
+
+    def only(col: Any) -> Any:
+        return sa.case((one, col))
+
+    centre = sa.func.ST_SetSRID(sa.func.ST_MakePoint(cells.c.mx, cells.c.my), 3857)
+    rows = (
+        sa.select(
+            _mvt_geom(centre, bounds).label("geom"),
+            only(cells.c.sid).label("id"), only(Hazard.enterprise_id).label("enterprise_id"),
+            only(Enterprise.name).label("enterprise_name"),
+            sa.case((cells.c.major, domain.MAJOR_LEVEL), else_="general").label("level"),
+            only(Hazard.state).label("state"), cells.c.overdue,
+            only(overdue_days(as_of)).label("overdue_days"),
+            only(sa.func.to_char(Hazard.deadline, "YYYY-MM-DD")).label("deadline"),
+            only(sa.func.left(Hazard.description, 60)).label("description"), cells.c.n.label("count"),
+        )
+        .select_from(cells)
+        .outerjoin(Hazard, sa.and_(one, Hazard.id == cells.c.sid))
+        .outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id)
+        .join(bounds, sa.true())
         .cte("mvtgeom")
     )
     return _mvt(rows, "hazards")

@@ -29,7 +29,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0013"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -127,12 +127,14 @@ def test_projection_is_in_metres(session):
     assert ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 == pytest.approx(geodesic, rel=1e-3)
 
 
-def test_county_map_renders_under_three_seconds(session, style):
+def test_county_map_renders_on_a4_portrait(session, style):
+    # How long it takes is measured by the benchmark (bench/run.py, goal < 3 s), not here.
     build_register(session)
-    data = mr.load_map_data(session, "532501", OCT, scope=ALL)
-    m = mr.render_map(data, "risk", style=style)
-    print(f"county A4 risk map: {m.seconds:.2f} s")
-    assert m.seconds < 3.0
+    m = mr.render_map(mr.load_map_data(session, "532501", OCT, scope=ALL), "risk", style=style)
+    # a county taller than wide → A4 portrait: 210 × 297 mm at 300 dpi
+    assert m.paper == "A4" and m.orientation == "portrait" and m.size_px == (2480, 3508)
+    page = PdfReader(io.BytesIO(m.pdf)).pages[0]
+    assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx((595.3, 841.9), abs=1)
 
 
 def test_missing_cjk_font_fails_clearly(monkeypatch):

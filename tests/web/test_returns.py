@@ -199,3 +199,28 @@ def test_a_resubmission_is_a_new_archive_and_the_earlier_stays(client, session):
     assert f"/returns/archive/{first.id}.zip" in page and f"{first.id}（现行）" not in page
     old = client.get(f"/returns/archive/{first.id}.zip")
     assert old.status_code == 200 and bytes(first.bundle_zip) == old.data
+
+
+def test_repeated_numbers_come_from_the_cache_until_a_write(client, session):
+    """The numbers are kept per worker under the change token: a repeat is the same
+    answer; a new hazard or a drawn risk zone (form 000 item 14) shows at once."""
+    reg = build_register(session)
+    session.commit()
+    url = "/api/returns/532500/2026-10"
+    first = client.get(url).get_json()
+    assert client.get(url).get_json() == first
+    top = first["regions"][0]["form000"]
+    assert (top["item13"]["major_found"], top["item14"]["enterprises"]) == (4, 0)
+    session.add(Hazard(enterprise_id=reg.ent["B"].id, description="主通风机无备用电源", level="major",
+                       source="inspection", found_on=dt.date(2026, 10, 12), deadline=dt.date(2026, 12, 1),
+                       state="registered", resp_person="张三", measures="增设备用电源", funds_wan=8,
+                       emergency_plan="停风应急预案"))
+    session.commit()
+    after = client.get(url).get_json()["regions"][0]["form000"]
+    assert after["item13"]["major_found"] == 5
+    session.execute(text(
+        "INSERT INTO risk_zone (enterprise_id, name, geom, created_at) VALUES (:e, '罐区',"
+        " ST_Multi(ST_Expand(ST_SetSRID(ST_MakePoint(103.25, 23.5), 4326), 0.0005)), '2026-10-05')"),
+        {"e": reg.ent["A"].id})
+    session.commit()
+    assert client.get(url).get_json()["regions"][0]["form000"]["item14"]["enterprises"] == 1

@@ -144,3 +144,158 @@ def test_low_zoom_hazards_are_grouped_into_cells(client, world):
     r = client.get(f"/tiles/hazards/{Z}/{x}/{y}.pbf?as_of=2026-03-15&hazard_state=registered,rectifying")
     feats = mapbox_vector_tile.decode(r.data)["hazards"]["features"]
     assert [f["properties"]["count"] for f in feats] == [3]
+
+
+# --- hazards: hazard.loc and hazard_cell (migration 0015) --------------------------------------
+# The map asks for the open hazards from tile zoom 8; hazard_cell answers zooms 8–13.
+HZ = 8
+OPEN = "?hazard_state=registered,rectifying,rectified"
+
+
+def hazard_features(client, z: int, lng: float, lat: float, query: str = OPEN) -> list[dict]:
+    x, y = tile_of(lng, lat, z)
+    r = client.get(f"/tiles/hazards/{z}/{x}/{y}.pbf{query}")
+    assert r.status_code == 200
+    return mapbox_vector_tile.decode(r.data).get("hazards", {}).get("features", [])
+
+
+def hazard_cells(session) -> list[tuple]:
+    return session.execute(text(
+        "SELECT z, cx, cy, region_code, level, state, n, round(sum_mx::numeric, 3), round(sum_my::numeric, 3),"
+        " sum_id, min_deadline FROM hazard_cell ORDER BY 1, 2, 3, 4, 5, 6")).all()
+
+
+def stale_locations(session) -> int:
+    """Hazards whose maintained loc / ent_region differ from what they are drawn at (independent SQL)."""
+    return session.execute(text(
+        "SELECT count(*) FROM hazard h JOIN enterprise e ON e.id = h.enterprise_id"
+        " WHERE NOT ST_Equals(h.loc, coalesce(h.geom, e.geom)) OR h.ent_region IS DISTINCT FROM e.region_code"
+    )).scalar_one()
+
+
+def test_hazard_cells_follow_insert_deadline_state_move_delete(client, session, world):
+    plant = World.POINTS["plant"]
+    march = "&as_of=2026-03-15"
+    # the open hazards near the plant: h1 (major, rectifying, deadline 1 March: overdue in
+    # mid-March), h2 (registered, deadline 1 April), the school's h4 (registered, no deadline);
+    # the mill's is closed.  All three share one z8 cell (~9 km).
+    [cell] = hazard_features(client, HZ, *plant, OPEN + march)
+    assert (cell["properties"]["count"], cell["properties"]["level"], cell["properties"]["overdue"]) == \
+        (3, "major", True)
+    # on 15 February nothing had passed its deadline
+    [cell] = hazard_features(client, HZ, *plant, OPEN + "&as_of=2026-02-15")
+    assert cell["properties"]["overdue"] is False
+    # a registered hazard due 10 March at the plant: registered ones alone are now overdue
+    h5 = session.execute(text(
+        "INSERT INTO hazard (enterprise_id, description, level, source, found_on, deadline, state)"
+        " VALUES (:e, '配电室门未关', 'general', 'self', '2026-03-02', '2026-03-10', 'registered') RETURNING id"),
+        {"e": world.plant.id}).scalar_one()
+    session.commit()
+    [cell] = hazard_features(client, HZ, *plant, "?hazard_state=registered" + march)
+    assert (cell["properties"]["count"], cell["properties"]["overdue"]) == (3, True)
+    # its deadline put back to May: the cell's earliest registered deadline is h2's 1 April again
+    session.execute(text("UPDATE hazard SET deadline = '2026-05-01' WHERE id = :id"), {"id": h5})
+    session.commit()
+    [cell] = hazard_features(client, HZ, *plant, "?hazard_state=registered" + march)
+    assert (cell["properties"]["count"], cell["properties"]["overdue"]) == (3, False)
+    [cell] = hazard_features(client, HZ, *plant, "?hazard_state=registered&as_of=2026-04-15")
+    assert cell["properties"]["overdue"] is True
+    # h1 reported rectified: the clock stops, nothing open is overdue in mid-March
+    session.execute(text("UPDATE hazard SET state = 'rectified', rectified_on = '2026-03-12' WHERE id = :id"),
+                    {"id": world.h_major_overdue.id})
+    session.commit()
+    [cell] = hazard_features(client, HZ, *plant, OPEN + march)
+    assert (cell["properties"]["count"], cell["properties"]["level"], cell["properties"]["overdue"]) == \
+        (4, "major", False)
+    assert [f["properties"]["count"] for f in hazard_features(client, HZ, *plant, "?hazard_level=major&"
+                                                               + OPEN[1:] + march)] == [1]
+    # the plant moves 1,000 km east: its three hazards without a point of their own go with it,
+    # the school's stays
+    session.execute(text("UPDATE enterprise SET geom = 'SRID=4326;POINT(113.25 23.49)' WHERE id = :id"),
+                    {"id": world.plant.id})
+    session.commit()
+    assert [f["properties"]["count"] for f in hazard_features(client, HZ, *plant, OPEN + march)] == [1]
+    [moved] = hazard_features(client, HZ, 113.25, 23.49, OPEN + march)
+    assert moved["properties"]["count"] == 3
+    # at z14 (the register path, through hazard.loc) they are drawn there too
+    assert len(hazard_features(client, 14, 113.25, 23.49, OPEN + march)) == 3
+    assert stale_locations(session) == 0
+    # signed off and deleted: gone, and no empty cell rows remain
+    session.execute(text("UPDATE hazard SET state = 'closed', verified_on = '2026-03-14', verifier = '王五'"
+                         " WHERE id = :id"), {"id": world.h_major_overdue.id})
+    session.execute(text("DELETE FROM hazard WHERE id = :id"), {"id": h5})
+    session.commit()
+    [moved] = hazard_features(client, HZ, 113.25, 23.49, OPEN + march)
+    assert moved["properties"]["count"] == 1 and moved["properties"]["id"] == world.h_general_open.id
+    # an enterprise deleted with its hazard (no lifecycle events yet): the cascade subtracts it
+    eid = session.execute(text(
+        "INSERT INTO enterprise (credit_code, name, industry_code, geom) VALUES (:cc, '临时仓库', 'trade',"
+        " 'SRID=4326;POINT(113.251 23.491)') RETURNING id"), {"cc": credit_code(91)}).scalar_one()
+    session.execute(text(
+        "INSERT INTO hazard (enterprise_id, description, level, source, found_on, state)"
+        " VALUES (:e, '货架超载', 'general', 'self', '2026-03-02', 'registered')"), {"e": eid})
+    session.commit()
+    [moved] = hazard_features(client, HZ, 113.25, 23.49, OPEN + march)
+    assert moved["properties"]["count"] == 2
+    session.execute(text("DELETE FROM enterprise WHERE id = :id"), {"id": eid})
+    session.commit()
+    [moved] = hazard_features(client, HZ, 113.25, 23.49, OPEN + march)
+    assert moved["properties"]["count"] == 1
+    assert session.execute(text("SELECT count(*) FROM hazard_cell WHERE n <= 0")).scalar_one() == 0
+
+
+def test_maintained_hazard_cells_equal_a_rebuild(session, world):
+    # churn: a new hazard with its own point, a deadline moved, a state change, an
+    # enterprise moved and another one deleted (its hazards cascade)
+    session.execute(text(
+        "INSERT INTO hazard (enterprise_id, description, level, source, found_on, deadline, state, geom)"
+        " VALUES (:e, '围墙破损', 'general', 'self', '2026-03-02', '2026-03-20', 'registered',"
+        " 'SRID=4326;POINT(103.71 23.61)')"), {"e": world.mill.id})
+    session.execute(text("UPDATE hazard SET deadline = '2026-06-01' WHERE id = :id"),
+                    {"id": world.h_major_overdue.id})
+    session.execute(text("UPDATE hazard SET state = 'rectifying' WHERE id = :id"), {"id": world.h_school.id})
+    session.execute(text("UPDATE enterprise SET geom = 'SRID=4326;POINT(103.31 23.52)' WHERE id = :id"),
+                    {"id": world.plant.id})
+    eid = session.execute(text(
+        "INSERT INTO enterprise (credit_code, name, industry_code, geom) VALUES (:cc, '临时仓库', 'trade',"
+        " 'SRID=4326;POINT(103.251 23.491)') RETURNING id"), {"cc": credit_code(91)}).scalar_one()
+    session.execute(text(
+        "INSERT INTO hazard (enterprise_id, description, level, source, found_on, state)"
+        " VALUES (:e, '货架超载', 'general', 'self', '2026-03-02', 'registered')"), {"e": eid})
+    session.execute(text("DELETE FROM enterprise WHERE id = :id"), {"id": eid})
+    assert stale_locations(session) == 0
+    maintained = hazard_cells(session)
+    # each zoom 8–13 counts every open hazard once: h1, h2, the school's and the new one
+    per_zoom = session.execute(text("SELECT z, sum(n) FROM hazard_cell GROUP BY z ORDER BY z")).all()
+    assert per_zoom == [(z, 4) for z in range(8, 14)]
+    session.execute(text("SELECT hazard_cell_rebuild()"))
+    assert hazard_cells(session) == maintained
+
+
+def test_hazard_cells_draw_what_the_register_draws(session, world):
+    """The tile read from hazard_cell equals the one grouped from the hazards, cell for cell."""
+    import datetime as dt
+
+    from geo_service.queries import tiles as tq
+    from geo_service.queries.filters import Filters
+    from geo_service.queries.scope import ALL
+
+    session.execute(text(
+        "INSERT INTO hazard (enterprise_id, description, level, source, found_on, deadline, state, geom)"
+        " VALUES (:e, '围墙破损', 'general', 'inspection', '2026-03-02', '2026-03-20', 'rectifying',"
+        " 'SRID=4326;POINT(103.71 23.61)')"), {"e": world.mill.id})
+    f = Filters(hazard_state=("registered", "rectifying", "rectified"))
+    for z in range(8, 14):
+        x, y = tile_of(*World.POINTS["plant"], z)
+        for as_of in (dt.date(2026, 2, 15), dt.date(2026, 3, 15), dt.date(2026, 3, 25)):
+            assert tq._hazard_cells_serve(z, f, ALL)
+            bounds = tq._bounds(z, x, y)
+            agg = session.execute(tq._hazard_cells_agg(z, x, y, f, ALL, as_of, bounds)).scalar_one()
+            reg = session.execute(tq._hazard_cells(z, f, ALL, as_of, tq._bounds(z, x, y))).scalar_one()
+
+            def props(tile: bytes) -> list[tuple]:
+                feats = mapbox_vector_tile.decode(tile).get("hazards", {}).get("features", [])
+                return sorted((tuple(f["geometry"]["coordinates"]), tuple(sorted(f["properties"].items())))
+                              for f in feats)
+
+            assert props(agg) == props(reg) and props(agg), (z, as_of)

@@ -9,10 +9,8 @@ each limited to one region or one bbox.  Nothing is embedded in the page.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import io
 import json
-import threading
 from dataclasses import replace
 from typing import Any
 
@@ -73,11 +71,6 @@ HAZARD_FILTER_NAMES = ("hazard_level", "hazard_state", "hazard_source", "overdue
 def _load_layers(state: BlueprintSetupState) -> None:
     """Read and validate ``layers/`` when the app is built: a bad file stops start-up."""
     state.app.extensions["map_layers"] = load_layers(state.app.config["LAYERS_DIR"])
-    if not state.app.testing:
-        # mapclassify pulls in scipy (several seconds): import it now, in the
-        # background, rather than on the first district request.
-        threading.Thread(target=importlib.import_module, args=("mapclassify",), daemon=True,
-                         name="warm-mapclassify").start()
 
 
 def map_layers(app: Flask | None = None) -> dict[str, Layer]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from typing import Any
 
 from flask import (
@@ -41,8 +42,10 @@ from ...services.statistics import (
 )
 from ...services.statistics import parse_month as _parse_month
 from ...services.workbook import cn_date, cn_datetime, dispatch_blank_note, dispatch_heading
+from ..changes import answer_key, cover_region, read_tokens
 from ..context import current_actor, current_scope, record_download
 from ..jobqueue import start
+from ..tiles import response_cache
 
 bp = Blueprint("returns", __name__)
 
@@ -53,6 +56,24 @@ def _region(code: str, *, write: bool = False) -> Region:
         raise region_refused(code)
     returns_service.check_scope(code, current_scope(), write=write)
     return region
+
+
+def _numbers(region: str, period: Any, *, scope: Any, unit: str = "") -> dict[str, Any]:
+    """:func:`compute_return`, kept per worker under the change tokens of the counties
+    it covers (:mod:`geo_service.tokens`): a repeated view answers from memory until
+    a write in one of those counties; a write elsewhere leaves it valid.  Stored only
+    under the tokens read before the numbers, on the same session (never newer)."""
+    parts = ("return", region, tuple(period), scope, unit, dt.date.today())
+    coverage = cover_region(region, scope)
+    cache = response_cache(current_app, "return_cache", int(current_app.config["RETURN_CACHE_MB"]))
+    text = cache.get(answer_key(parts, coverage.tokens))
+    if text is None:
+        snapshot = read_tokens(coverage.selection)
+        text = json.dumps(compute_return(get_read_session(), region, period, scope=scope, unit=unit),
+                          ensure_ascii=False)
+        cache.put(answer_key(parts, snapshot), text, len(text))
+    numbers: dict[str, Any] = json.loads(text)  # a fresh copy: callers may change it
+    return numbers
 
 
 def _style() -> MapStyle:
@@ -100,7 +121,7 @@ def numbers_json(region: str, month: str) -> Response:
     """本月报的全部统计数字（JSON）。"""
     period = parse_month(month)
     _region(region)
-    return jsonify(compute_return(get_read_session(), region, period, scope=current_scope(), unit=_unit()))
+    return jsonify(_numbers(region, period, scope=current_scope(), unit=_unit()))
 
 
 @bp.route("/returns/<region>/<month>")
@@ -110,7 +131,7 @@ def page(region: str, month: str) -> str:
     reg = _region(region)
     session = get_session()
     scope = current_scope()
-    numbers = compute_return(session, region, period, scope=scope, unit=_unit())
+    numbers = _numbers(region, period, scope=scope, unit=_unit())
     archived = returns_service.archives(session, region, period, scope=scope)
     diff = returns_service.diff_numbers(archived[0].numbers, numbers) if archived else None
     prev_month = _month_of(period.month_start - dt.timedelta(days=1))
@@ -134,7 +155,7 @@ def changes_map(region: str, month: str) -> Response:
     _region(region)
     session = get_session()
     scope = current_scope()
-    numbers = compute_return(session, region, period, scope=scope)
+    numbers = _numbers(region, period, scope=scope)
     changes = {r["code"]: r["changes"] for r in numbers["regions"][1:]}
     data = load_map_data(session, region, period, scope=scope, changes=changes, as_of_month=True)
     rendered = render_map(data, "changes", style=_style(), unit=_unit(), paper="A4")
