@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Enterprise, EnterpriseLayout, RiskPoint, RiskZone
 from ..queries.dual_prevention import CST
+from .demo import date_grade_events, grade_event_mark
 from .evidence import store_content
 
 __all__ = ["DEMO_MAPS", "ZoneSpec", "plan", "draw_demo_maps"]
@@ -140,8 +141,6 @@ def draw_demo_maps(session: Session, enterprise_ids: Sequence[int], *, upload_di
     """Give ``n`` of ``enterprise_ids`` (those with risk points all recorded before ``today``'s
     month, drawn from ``seed``) a layout and zones, dated in the past; returns how many got
     one.  The caller commits."""
-    from .demo import date_grade_events, grade_event_mark
-
     if not enterprise_ids:
         return 0
     month_start = dt.datetime.combine((today or dt.date.today()).replace(day=1), dt.time(0), tzinfo=CST)
