@@ -715,7 +715,8 @@ def load(session: Session, *, today: dt.date | None = None, seed: int = DEFAULT_
     if upload_dir is not None:
         from .demo_maps import draw_demo_maps
 
-        # drawn before this month, so the maps of an enterprise re-assessed this month are not among them
+        # drawn before this month; an enterprise re-assessed since is left out, so every drawn plan
+        # keeps one zone of each grade
         changed = {ids[rp["credit_code"]] for rp in regraded}
         drawn = draw_demo_maps(session, sorted(set(ids.values()) - changed), upload_dir=upload_dir, seed=seed,
                                today=today)
