@@ -39,6 +39,11 @@ def test_app_role_records_but_never_rewrites(make_database):  # type: ignore[no-
                           " VALUES (:h, 'assign', '科员', '危化科', '2026-10-30')"), {"h": hz})
         conn.execute(text("UPDATE risk_point SET grade = 1 WHERE id = :r"), {"r": rp})  # a grade event
         assert conn.execute(text("SELECT done FROM task_tally WHERE enterprise_id = :e"), {"e": eid}).scalar_one() == 1
+        # pausing the task (the only column it may change) ends it in the mix too, with the owner's rights
+        conn.execute(text("UPDATE inspection_task SET active = false WHERE id = :t"), {"t": task})
+        ended = conn.execute(text("SELECT ended_on FROM inspection_task WHERE id = :t"), {"t": task}).scalar_one()
+        assert conn.execute(text("SELECT ended_on, n FROM task_mix WHERE enterprise_id = :e"),
+                            {"e": eid}).all() == [(ended, 1)]
     with app.connect() as conn:
         for sql in ("UPDATE inspection_record SET note = 'x'", "DELETE FROM inspection_record",
                     "UPDATE grade_event SET to_grade = 4", "DELETE FROM major_action"):

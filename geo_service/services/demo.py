@@ -7,8 +7,19 @@ counties (denser around the county seats, most around 蒙自/个旧/开远/弥�
 with a realistic industry mix, valid 统一社会信用代码, 1–5 risk points each
 (LEC or LS scores consistent with their grade), and hazards found over the
 last 12 months in every state with consistent dates and event histories.
-:func:`load` writes it with bulk inserts; :func:`load_if_empty` is what
-``geo-service serve`` calls.
+
+The register has a history (:func:`_history`, from a random stream of its own,
+so the rows above are the same with or without it): each enterprise was
+registered 15–400 days before the earliest of its risk points' assessments,
+its hazards and the start of the 双重预防 tasks (a few without risk points or
+hazards were registered this month), each risk point was recorded on the
+afternoon of its assessment, and about 3 % of the graded enterprises had
+their main risk point re-assessed this month to a neighbouring grade.
+:func:`load` replays that history in order and dates the grade events the
+triggers write at the moment each step happened, so the map "as of" last
+month shows the enterprises registered by then with the grades they had
+then, and differs from today's.  :func:`load` writes it with bulk inserts;
+:func:`load_if_empty` is what ``geo-service serve`` calls.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import itertools
 import json
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,7 +53,8 @@ from . import demo_dual
 from .importers import RegionRecord, _multipolygon, import_regions
 from .validation import default_criterion
 
-__all__ = ["DEFAULT_SEED", "DemoRegister", "DemoCounts", "regions", "build", "load", "load_if_empty"]
+__all__ = ["DEFAULT_SEED", "DemoRegister", "DemoCounts", "regions", "build", "load", "load_if_empty",
+           "grade_event_mark", "date_grade_events"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -211,7 +224,9 @@ class DemoRegister:
     """The synthetic register, as rows ready to insert (hazards carry their events)."""
 
     enterprises: list[dict[str, Any]] = field(default_factory=list)
-    risk_points: list[dict[str, Any]] = field(default_factory=list)  # with "credit_code"
+    # with "credit_code", "created_at", "previous" (the assessment before this month's, or None)
+    # and "regraded_at" (when this month's was recorded, or None)
+    risk_points: list[dict[str, Any]] = field(default_factory=list)
     hazards: list[dict[str, Any]] = field(default_factory=list)  # with "credit_code", "events"
 
 
@@ -370,7 +385,55 @@ def build(today: dt.date | None = None, seed: int = DEFAULT_SEED, n_enterprises:
                 continue
             seen.add((h["found_on"], h["description"]))
             reg.hazards.append(h)
+    _history(reg, today, seed)
     return reg
+
+
+def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=_BEIJING)
+
+
+def _history(reg: DemoRegister, today: dt.date, seed: int) -> None:
+    """Give the register its past: ``created_at`` of enterprises, risk points and hazards, and a
+    few re-assessments this month (``previous``: the risk point's assessment before, and
+    ``regraded_at``).  Its own random stream, so the register's rows stay those of ``seed``."""
+    rng = random.Random(seed * 6_700_417 + 1)
+    month_start = today.replace(day=1)
+    # days of this month before today (none on the 1st: nothing new "this month" yet)
+    this_month = [month_start + dt.timedelta(days=i) for i in range(today.day - 1)]
+    tasks_start = today - dt.timedelta(days=demo_dual.HISTORY_DAYS)
+    points: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rp in reg.risk_points:
+        points[rp["credit_code"]].append(rp)
+    found: dict[str, list[dt.date]] = defaultdict(list)
+    for h in reg.hazards:
+        found[h["credit_code"]].append(h["found_on"])
+        h["created_at"] = h["events"][0]["at"]
+        h["updated_at"] = h["events"][-1]["at"]
+    for ent in reg.enterprises:
+        rps = points[ent["credit_code"]]
+        if not rps and not found[ent["credit_code"]] and this_month and rng.random() < 0.3:
+            created = _local(rng.choice(this_month), rng.randrange(9, 17), rng.randrange(60))
+        else:
+            earliest = min([rp["assessed_on"] for rp in rps] + found[ent["credit_code"]] + [tasks_start])
+            created = _local(earliest - dt.timedelta(days=rng.randrange(15, 400)), rng.randrange(9, 17),
+                             rng.randrange(60))
+        ent["created_at"] = ent["updated_at"] = created
+        for rp in rps:
+            # recorded the afternoon of the assessment (one instant a day: the loader replays by day)
+            rp["created_at"] = _local(rp["assessed_on"], 16)
+            rp["previous"] = rp["regraded_at"] = None
+        main = rps[0] if rps else None
+        if (main is not None and this_month and ent["grade_override"] is None and main["assessed_on"] < month_start
+                and rng.random() < 0.03):
+            # re-assessed this month: 红 was 橙 before (raised); the others were one grade higher (lowered)
+            before = 2 if main["grade"] == 1 else main["grade"] - 1
+            method, score, params = _assessment(rng, before)
+            main["previous"] = {"grade": before, "method": method, "score": score, "method_params": params,
+                                "assessed_on": main["assessed_on"]}
+            day = rng.choice(this_month)
+            main["assessed_on"] = day
+            main["regraded_at"] = _local(day, rng.randrange(9, 17), rng.randrange(60))
 
 
 def _enterprise(rng: random.Random, today: dt.date, county: str, county_name: str, industry: str,
@@ -573,6 +636,20 @@ def _hazard(rng: random.Random, today: dt.date, ent: dict[str, Any], industry: s
 # --------------------------------------------------------------------------- loading
 
 
+def grade_event_mark(session: Session) -> int:
+    """The id of the last grade event written so far (0: none)."""
+    return session.execute(sa.text("SELECT coalesce(max(id), 0) FROM grade_event")).scalar_one()
+
+
+def date_grade_events(session: Session, mark: int, at: dt.datetime) -> int:
+    """Date ``at`` the grade events the triggers wrote since ``mark`` (they stamp the clock's
+    time; the demo replays a past) and return the new mark.  The loader runs as the owner."""
+    new_mark = session.execute(sa.text(
+        "WITH u AS (UPDATE grade_event SET at = :at WHERE id > :mark RETURNING id)"
+        " SELECT coalesce(max(id), :mark) FROM u"), {"at": at, "mark": mark}).scalar_one()
+    return int(new_mark)
+
+
 def _batches(items: list[T], size: int = 1000) -> Iterable[list[T]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -580,7 +657,12 @@ def _batches(items: list[T], size: int = 1000) -> Iterable[list[T]]:
 
 def load(session: Session, *, today: dt.date | None = None, seed: int = DEFAULT_SEED,
          n_enterprises: int = 2000, progress: bool = False, upload_dir: Path | None = None) -> DemoCounts:
-    """Write the Honghe regions and the synthetic register (bulk inserts).
+    """Write the Honghe regions and the synthetic register (bulk inserts), replaying its history.
+
+    Enterprises first, then the risk points day by day as first assessed, the
+    hazards, the 双重预防 chain, the drawn maps, and this month's re-assessments
+    last; after each step the grade events its triggers wrote are dated at the
+    step's moment (:func:`date_grade_events`).
 
     Enterprises whose credit code already exists are skipped, with their
     risk points and hazards, so loading twice adds nothing.  With
@@ -588,21 +670,31 @@ def load(session: Session, *, today: dt.date | None = None, seed: int = DEFAULT_
     (:mod:`.demo_maps`: a layout image stored there and risk zones).  The caller commits.
     """
     region_result = import_regions(session, regions())
+    today = today or dt.date.today()
     reg = build(today, seed, n_enterprises)
     bar = tqdm(total=len(reg.enterprises) + len(reg.risk_points) + len(reg.hazards),
                desc="演示数据", unit="条", disable=not progress)
     ids: dict[str, int] = {}
     table = Enterprise.__table__
+    mark = grade_event_mark(session)
     for batch in _batches(reg.enterprises):
         stmt = pg_insert(table).on_conflict_do_nothing(index_elements=["credit_code"]).returning(
             table.c.id, table.c.credit_code)
         for row in session.execute(stmt, batch):
             ids[row.credit_code] = row.id
         bar.update(len(batch))
-    risk_rows = [{**{k: v for k, v in rp.items() if k != "credit_code"}, "enterprise_id": ids[rp["credit_code"]]}
-                 for rp in reg.risk_points if rp["credit_code"] in ids]
-    for batch in _batches(risk_rows):
+    # a regulator's explicit grade was recorded with the enterprise
+    session.execute(sa.text("UPDATE grade_event g SET at = e.created_at FROM enterprise e"
+                            " WHERE g.id > :mark AND e.id = g.enterprise_id"), {"mark": mark})
+    mark = grade_event_mark(session)
+    # the risk points day by day, as first assessed (a re-assessed one with its grade before)
+    risk_rows = sorted(({**{k: v for k, v in rp.items() if k not in ("credit_code", "previous", "regraded_at")},
+                         **(rp["previous"] or {}), "enterprise_id": ids[rp["credit_code"]]}
+                        for rp in reg.risk_points if rp["credit_code"] in ids), key=lambda r: r["created_at"])
+    for at, group in itertools.groupby(risk_rows, key=lambda r: r["created_at"]):
+        batch = list(group)
         session.execute(sa.insert(RiskPoint.__table__), batch)
+        mark = date_grade_events(session, mark, at)
         bar.update(len(batch))
     hazards = [h for h in reg.hazards if h["credit_code"] in ids]
     n_events = 0
@@ -617,15 +709,30 @@ def load(session: Session, *, today: dt.date | None = None, seed: int = DEFAULT_
         n_events += len(events)
         bar.update(len(batch))
     bar.close()
-    demo_dual.load_dual(session, list(ids.values()), today=today or dt.date.today(), seed=seed)
+    demo_dual.load_dual(session, list(ids.values()), today=today, seed=seed)
+    regraded = sorted((rp for rp in reg.risk_points if rp["regraded_at"] and rp["credit_code"] in ids),
+                      key=lambda rp: rp["regraded_at"])
     if upload_dir is not None:
         from .demo_maps import draw_demo_maps
 
-        drawn = draw_demo_maps(session, sorted(ids.values()), upload_dir=upload_dir, seed=seed)
+        # drawn before this month; an enterprise re-assessed since is left out, so every drawn plan
+        # keeps one zone of each grade
+        changed = {ids[rp["credit_code"]] for rp in regraded}
+        drawn = draw_demo_maps(session, sorted(set(ids.values()) - changed), upload_dir=upload_dir, seed=seed,
+                               today=today)
         LOGGER.info("demo: %d enterprises have a drawn 四色图", drawn)
+    # this month's re-assessments, last (the grade events of each dated at its moment)
+    mark = grade_event_mark(session)
+    for rp in regraded:
+        session.execute(
+            sa.update(RiskPoint).where(RiskPoint.enterprise_id == ids[rp["credit_code"]], RiskPoint.name == rp["name"])
+            .values(grade=rp["grade"], method=rp["method"], score=rp["score"], method_params=rp["method_params"],
+                    assessed_on=rp["assessed_on"])
+            .execution_options(synchronize_session=False))
+        mark = date_grade_events(session, mark, rp["regraded_at"])
     counts = DemoCounts(region_result.inserted + region_result.updated + region_result.unchanged,
                         len(ids), len(risk_rows), len(hazards), n_events)
-    LOGGER.info("demo register loaded (seed %s, today %s): %s", seed, today or dt.date.today(), counts)
+    LOGGER.info("demo register loaded (seed %s, today %s): %s", seed, today, counts)
     return counts
 
 

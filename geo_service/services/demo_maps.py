@@ -9,10 +9,17 @@ of grade 红, 橙, 黄 and 蓝: the enterprise's risk points of a grade go into
 that zone (its grade then follows them), and a zone no risk point lands in
 gets the grade as an explicit one.  The image (240 m × 160 m on the ground)
 is centred on the enterprise's point and stored like any uploaded layout.
+
+The maps belong to the register's past: only enterprises whose risk points
+were all recorded before this month are drawn, each one 7–27 days after its
+last risk point (and before this month), and its layout, zones and the zones'
+grade events carry that date, so last month's return counts the drawn maps
+(form 000 item 14) and its maps show the zones.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import random
@@ -26,6 +33,8 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.orm import Session
 
 from ..models import Enterprise, EnterpriseLayout, RiskPoint, RiskZone
+from ..queries.dual_prevention import CST
+from .demo import date_grade_events, grade_event_mark
 from .evidence import store_content
 
 __all__ = ["DEMO_MAPS", "ZoneSpec", "plan", "draw_demo_maps"]
@@ -128,16 +137,21 @@ def _ring_ewkt(cps: Sequence[Mapping[str, Any]], rect: tuple[float, float, float
 
 
 def draw_demo_maps(session: Session, enterprise_ids: Sequence[int], *, upload_dir: Path, seed: int,
-                   n: int = DEMO_MAPS) -> int:
-    """Give ``n`` of ``enterprise_ids`` (those with risk points, drawn from ``seed``) a layout and
-    zones; returns how many got one.  The caller commits."""
+                   n: int = DEMO_MAPS, today: dt.date | None = None) -> int:
+    """Give ``n`` of ``enterprise_ids`` (those with risk points all recorded before ``today``'s
+    month, drawn from ``seed``) a layout and zones, dated in the past; returns how many got
+    one.  The caller commits."""
     if not enterprise_ids:
         return 0
+    month_start = dt.datetime.combine((today or dt.date.today()).replace(day=1), dt.time(0), tzinfo=CST)
+    last_point = (sa.select(sa.func.max(RiskPoint.created_at)).where(RiskPoint.enterprise_id == Enterprise.id)
+                  .scalar_subquery())
     rows = session.execute(
         sa.select(Enterprise.id, Enterprise.name, Enterprise.industry_code, sa.func.ST_X(Enterprise.geom),
-                  sa.func.ST_Y(Enterprise.geom))
+                  sa.func.ST_Y(Enterprise.geom), last_point.label("last_point"))
         .where(Enterprise.id.in_(list(enterprise_ids)),
                sa.exists().where(RiskPoint.enterprise_id == Enterprise.id),
+               ~sa.exists().where(RiskPoint.enterprise_id == Enterprise.id, RiskPoint.created_at >= month_start),
                ~sa.exists().where(RiskZone.enterprise_id == Enterprise.id))
         .order_by(Enterprise.credit_code)
     ).all()
@@ -147,7 +161,9 @@ def draw_demo_maps(session: Session, enterprise_ids: Sequence[int], *, upload_di
     chosen = rng.sample(special, min(len(special), n * 2 // 3))
     others = [r for r in rows if r not in chosen]
     chosen += rng.sample(others, min(len(others), n - len(chosen)))
-    for ent_id, name, industry, lng, lat in chosen:
+    for ent_id, name, industry, lng, lat, last in chosen:
+        drawn_at = min(last + dt.timedelta(days=7 + ent_id % 21), month_start - dt.timedelta(hours=9))
+        mark = grade_event_mark(session)
         png, specs = plan(rng, industry, name)
         digest = store_content(upload_dir, png)
         cps = _corners(lng, lat)
@@ -156,7 +172,7 @@ def draw_demo_maps(session: Session, enterprise_ids: Sequence[int], *, upload_di
             content_type="image/png", size_bytes=len(png), sha256=digest, stored_path=str(Path(digest[:2]) / digest),
             width_px=WIDTH_PX, height_px=HEIGHT_PX, georef_method="points3", control_points=cps,
             footprint=sa.func.ST_GeomFromEWKT(_ring_ewkt(cps, (0, 0, WIDTH_PX, HEIGHT_PX), False)),
-            uploaded_by="演示数据"))
+            uploaded_by="演示数据", created_at=drawn_at, updated_at=drawn_at))
         points = session.execute(sa.select(RiskPoint.id, RiskPoint.grade)
                                  .where(RiskPoint.enterprise_id == ent_id).order_by(RiskPoint.id)).all()
         for i, spec in enumerate(specs):
@@ -165,10 +181,11 @@ def draw_demo_maps(session: Session, enterprise_ids: Sequence[int], *, upload_di
             zone_id = session.execute(
                 sa.insert(RiskZone).values(
                     enterprise_id=ent_id, name=spec.name, geom=sa.func.ST_GeomFromEWKT(_ring_ewkt(cps, spec.rect, True)),
-                    grade_override=None if mine else spec.grade)
+                    grade_override=None if mine else spec.grade, created_at=drawn_at, updated_at=drawn_at)
                 .returning(RiskZone.id)).scalar_one()
             if mine:
                 session.execute(sa.update(RiskPoint).where(RiskPoint.id.in_(mine)).values(zone_id=zone_id)
                                 .execution_options(synchronize_session=False))
+        date_grade_events(session, mark, drawn_at)
     session.flush()
     return len(chosen)

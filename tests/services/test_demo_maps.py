@@ -76,3 +76,21 @@ def test_the_plan_is_deterministic():
     c = demo_maps.plan(random.Random(4), "hazchem", "演示化工")
     assert a == b and a[1] != c[1]
     assert [z.name for z in a[1]][:2] == ["液氯罐区", "合成车间"] and [z.grade for z in a[1]] == [1, 2, 3, 4, 4, 4]
+
+
+def test_the_maps_were_drawn_before_this_month(demo_db):
+    """Every zone and layout dates from before TODAY's month, after its enterprise's risk points;
+    last month's map of zones (their grades as of October's end) shows each zone with the grade
+    it has now (no drawn enterprise was re-assessed since)."""
+    engine, _ = demo_db
+    month_start = "2026-11-01 00:00+08"
+    late = rows(engine, f"SELECT count(*) FROM risk_zone WHERE created_at >= '{month_start}'")
+    before_points = rows(engine, "SELECT count(*) FROM risk_zone z JOIN risk_point r ON r.zone_id = z.id"
+                                 " WHERE z.created_at < r.created_at")
+    layouts = rows(engine, "SELECT count(*) FROM enterprise_layout l JOIN risk_zone z USING (enterprise_id)"
+                           " WHERE l.created_at <> z.created_at")
+    assert late == [(0,)] and before_points == [(0,)] and layouts == [(0,)]
+    then = rows(engine, "SELECT z.id, z.grade, a.grade FROM risk_zone z LEFT JOIN"
+                        f" risk_zone_grade_as_of('{month_start}') a ON a.zone_id = z.id")
+    assert len(then) == demo_maps.DEMO_MAPS * 6
+    assert all(now == was for _zid, now, was in then)

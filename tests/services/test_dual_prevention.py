@@ -275,3 +275,55 @@ def test_tallies_move_with_the_enterprise(session, world):  # type: ignore[no-un
     assert county("539901") == (1, 35, 22)
     assert county("539902") == (2, 62, 31)
     assert county("539900") == (3, 97, 53)
+
+
+def test_pausing_a_task_mid_month_stops_it_counting_as_due(session):  # type: ignore[no-untyped-def]
+    """丁厂 has two daily tasks from the first of this month (China time): 巡检 keeps running
+    with records on the odd days before today; 夜检 has a record on every day before today and
+    is paused today.  This month's figures, read at 10:00 on the first of next month:
+
+    * 巡检: every day of the month is owed (its window ends in the month by then), done on the
+      odd days before today;
+    * 夜检: paused today, so only the days before today are owed, and all of them are done.
+    """
+    session.execute(text(
+        "INSERT INTO region (code, name, level, geom) VALUES"
+        " ('539903', '丁县', 'county', ST_Multi(ST_MakeEnvelope(102, 20, 103, 21, 4326)))"))
+    ding = _enterprise(session, 4, "丁厂", "539903", 102.5)
+    # "today" as the database (and so the pause trigger) sees it
+    today = session.execute(text("SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date")).scalar_one()
+    first = today.replace(day=1)
+    nxt = (first + dt.timedelta(days=32)).replace(day=1)
+    month_days = (nxt - first).days
+    _, (kept, paused) = _chain(session, ding, "丁厂罐区", 3, [("巡检", 1, "天"), ("夜检", 1, "天")])
+    session.execute(text("UPDATE inspection_task SET starts_on = :d WHERE id IN (:a, :b)"),
+                    {"d": first, "a": kept, "b": paused})
+    before = [first + dt.timedelta(days=i) for i in range(today.day - 1)]
+    for day in before:
+        noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=CST)
+        inspections.record_inspection(session, paused, "正常", SYSTEM, scope=ALL, at=noon)
+        if day.day % 2:
+            inspections.record_inspection(session, kept, "正常", SYSTEM, scope=ALL, at=noon)
+    task = inspections.set_task_active(session, paused, False, SYSTEM, scope=ALL)
+    assert (task.active, task.ended_on) == (False, today)
+    session.flush()
+
+    odd_before = sum(1 for d in before if d.day % 2)
+    hand = {"due": month_days + len(before), "done": odd_before + len(before)}
+    read_at = dt.datetime(nxt.year, nxt.month, 1, 10, tzinfo=CST)
+
+    def figures() -> dict[str, int]:
+        r = session.execute(dp.completion_total(ALL, first_month=first, last_month=first, as_of=read_at,
+                                                region="539903")).mappings().one()
+        return {"due": r["due"], "done": r["done"]}
+
+    assert figures() == hand
+    by_enterprise = _by_enterprise(session, first_month=first, last_month=first, as_of=read_at, enterprise_id=ding)
+    assert by_enterprise == {"丁厂": (hand["due"], hand["done"])}
+    # the mix the triggers keep is the one a rebuild from the register gives
+    mix = session.execute(text("SELECT * FROM task_mix WHERE enterprise_id = :e ORDER BY 3, 4, 5, 6"),
+                          {"e": ding}).all()
+    session.execute(text("SELECT task_tally_rebuild()"))
+    assert session.execute(text("SELECT * FROM task_mix WHERE enterprise_id = :e ORDER BY 3, 4, 5, 6"),
+                           {"e": ding}).all() == mix
+    assert figures() == hand
