@@ -29,8 +29,8 @@ hazards
     (its own point, else its enterprise's; kept by triggers).  Below
     ``cluster_below`` grouped into the same grid cells as the enterprises:
     ``count`` = n, ``level`` = major if any is, ``overdue`` if any is, the
-    other properties only when n = 1 — hazards up to zoom 13 (``HAZARD_CLUSTER_BELOW``); at
-    zooms 8–13 for open states filtered at most by region and level, read
+    other properties only when n = 1 — hazards up to zoom 12 (``HAZARD_CLUSTER_BELOW``); at
+    zooms 8–12 for open states filtered at most by region and level, read
     from the maintained ``hazard_cell``.
 regions
     ``code``, ``name``, ``level``, ``parent_code``; outlines simplified to
@@ -264,8 +264,10 @@ def _mercator(geom: Any) -> tuple[Any, Any]:
 # hazard layer starts at map zoom 9, drawn with 512-pixel tiles of zoom 8; hazards are
 # grouped into cells below HAZARD_CLUSTER_BELOW (or the enterprises' cluster zoom, if
 # higher): a z12 tile of 昆明 holds thousands of open hazards (250 KB of raw points).
+# From tile zoom 13 (map zoom 14, where one enterprise is told from its neighbour and
+# clicked) each hazard is its own mark beside its enterprise.
 HAZARD_CELL_MIN_ZOOM = 8
-HAZARD_CELL_MAX_ZOOM = 13
+HAZARD_CELL_MAX_ZOOM = 12
 HAZARD_CLUSTER_BELOW = HAZARD_CELL_MAX_ZOOM + 1
 
 _hcell = sa.table(

@@ -12,7 +12,7 @@
     found, verified and (open) deadline dates, and on the 重大 hazards, find a
     region's hazards of a month without reading its enterprises first.
 ``hazard_cell``
-    For the zooms the map draws clustered hazards (tile zooms 8–13: the layer
+    For the zooms the map draws clustered hazards (tile zooms 8–12: the layer
     starts at map zoom 9, a 512-pixel tile of zoom 8; a z12 tile of 昆明 holds
     thousands of open hazards) the open hazards of each grid cell (16 × 16 per
     tile, aligned like ``enterprise_cell``'s) per region,
@@ -43,7 +43,7 @@ APP_ROLE = "geo_app"
 # imports geo_service): the zooms of the hazard cells,
 # the state that is no longer open, the states that can be overdue.
 HAZARD_CELL_MIN_ZOOM = 8
-HAZARD_CELL_MAX_ZOOM = 13  # the finest hazard cell: 2^(13 + 4) per world side
+HAZARD_CELL_MAX_ZOOM = 12  # the finest hazard cell: 2^(12 + 4) per world side
 CLOSED = "closed"
 OVERDUE_STATES = ("registered", "rectifying")
 CAN_BE_OVERDUE = ", ".join(f"'{s}'" for s in OVERDUE_STATES)

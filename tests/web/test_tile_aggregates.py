@@ -147,7 +147,7 @@ def test_low_zoom_hazards_are_grouped_into_cells(client, world):
 
 
 # --- hazards: hazard.loc and hazard_cell (migration 0015) --------------------------------------
-# The map asks for the open hazards from tile zoom 8; hazard_cell answers zooms 8–13.
+# The map asks for the open hazards from tile zoom 8; hazard_cell answers zooms 8–12.
 HZ = 8
 OPEN = "?hazard_state=registered,rectifying,rectified"
 
@@ -265,9 +265,9 @@ def test_maintained_hazard_cells_equal_a_rebuild(session, world):
     session.execute(text("DELETE FROM enterprise WHERE id = :id"), {"id": eid})
     assert stale_locations(session) == 0
     maintained = hazard_cells(session)
-    # each zoom 8–13 counts every open hazard once: h1, h2, the school's and the new one
+    # each zoom 8–12 counts every open hazard once: h1, h2, the school's and the new one
     per_zoom = session.execute(text("SELECT z, sum(n) FROM hazard_cell GROUP BY z ORDER BY z")).all()
-    assert per_zoom == [(z, 4) for z in range(8, 14)]
+    assert per_zoom == [(z, 4) for z in range(8, 13)]
     session.execute(text("SELECT hazard_cell_rebuild()"))
     assert hazard_cells(session) == maintained
 
@@ -285,7 +285,7 @@ def test_hazard_cells_draw_what_the_register_draws(session, world):
         " VALUES (:e, '围墙破损', 'general', 'inspection', '2026-03-02', '2026-03-20', 'rectifying',"
         " 'SRID=4326;POINT(103.71 23.61)')"), {"e": world.mill.id})
     f = Filters(hazard_state=("registered", "rectifying", "rectified"))
-    for z in range(8, 14):
+    for z in range(8, 13):
         x, y = tile_of(*World.POINTS["plant"], z)
         for as_of in (dt.date(2026, 2, 15), dt.date(2026, 3, 15), dt.date(2026, 3, 25)):
             assert tq._hazard_cells_serve(z, f, ALL)
