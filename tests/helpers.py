@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 from geo_service.geo import CREDIT_CHARSET, credit_check_char
 
@@ -27,3 +29,12 @@ def csrf(client, path: str = "/login") -> str:  # type: ignore[no-untyped-def]
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, f"{path} has no CSRF token"
     return match.group(1)
+
+
+def wait_for(condition: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
+    """Wait for an event of another thread (a notification); fail if it never comes."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)
