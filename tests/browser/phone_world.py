@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers import committed_database
 from live import serve
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo_service.domain import Actor
@@ -50,12 +51,11 @@ def phone_plant(make_database: Callable[[], str], var_dir: Path, *, enterprise: 
     ``grade``, optionally ``accident_type``), one ``event`` with one team-level
     engineering ``measure``, the measure's ``tasks``, and the enterprise user
     ``user`` (username, password, display name)."""
-    url = make_database()
-    engine = create_engine(url)
     system = Actor("导入")
     today = dt.datetime.now(CST).date()
     name, code, lng, lat = enterprise
-    with Session(engine) as s:
+
+    def build(s: Session) -> tuple[int, int, list[int]]:
         eid = s.execute(text(
             "INSERT INTO enterprise (credit_code, name, industry_code, geom) VALUES"
             " (:c, :n, 'hazchem', ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"),
@@ -73,8 +73,9 @@ def phone_plant(make_database: Callable[[], str], var_dir: Path, *, enterprise: 
                     for t in tasks]
         username, password, display_name = user
         accounts.create_user(s, username, password, "enterprise", enterprise_id=eid, display_name=display_name)
-        s.commit()
-    engine.dispose()
+        return eid, rp, task_ids
+
+    url, (eid, rp, task_ids) = committed_database(make_database, build)
     with serve(url, var_dir) as base:
         yield PhonePlant(base, url, eid, rp, task_ids)
 
