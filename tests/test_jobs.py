@@ -17,7 +17,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,11 +25,10 @@ from typing import Any
 
 import openpyxl
 import pytest
-from helpers import credit_code
+from helpers import committed_database, credit_code, wait_for
 from services.test_statistics import build_register
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 from geo_service import create_app, jobs
 from geo_service.cli.serve import WORKER_COMMAND, WorkerPool
@@ -43,12 +41,7 @@ WAIT_S = 600  # at most this long for a state (a loaded machine renders slowly);
 @pytest.fixture
 def register_db(make_database: Callable[[], str]) -> Iterator[tuple[str, str]]:
     """(owner URL, geo_app URL) of a fresh database holding the committed register."""
-    url = make_database()
-    engine = create_engine(url)
-    with Session(engine) as session:
-        build_register(session)
-        session.commit()
-    engine.dispose()
+    url, _ = committed_database(make_database, build_register)
     yield url, make_url(url).set(username="geo_app").render_as_string(hide_password=False)
 
 
@@ -95,13 +88,7 @@ def _worker_process(app_url: str, var_dir: Path, name: str) -> subprocess.Popen[
 
 
 def _wait_for(what: str, probe: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        got = probe()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"never happened: {what}")
+    return wait_for(probe, what, WAIT_S, every_s=0.2)
 
 
 def _row(engine: Any, job_id: str) -> Any:

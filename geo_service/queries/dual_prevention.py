@@ -213,6 +213,15 @@ def overdue_enterprises(scope: Scope, *, as_of: dt.datetime, region: str | None 
     )
 
 
+# A task k's cycle windows still open at :as_of, ending in the period and already
+# done: owed and done early (nothing once the period is over).  The FROM item
+# after the task and its WHERE, for the statements below.
+_EARLY_WINDOWS = """LATERAL inspection_window(k.cycle_n, k.cycle_unit, CAST(:as_of AS timestamp)) w
+     WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp)
+       AND k.active AND w.w_end > CAST(:as_of AS timestamp)
+       AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
+       AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start"""
+
 _COMPLETION_SQL = """
 WITH months AS (
     SELECT m::timestamp AS m_start, (m + interval '1 month')::timestamp AS m_next
@@ -233,12 +242,7 @@ WITH months AS (
 ), early AS (
     -- windows still open at as_of, ending in the period, already done: owed and done early
     SELECT k.enterprise_id, count(*)::bigint AS early
-      FROM inspection_task k JOIN ents ON ents.id = k.enterprise_id,
-           LATERAL inspection_window(k.cycle_n, k.cycle_unit, CAST(:as_of AS timestamp)) w
-     WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp)
-       AND k.active AND w.w_end > CAST(:as_of AS timestamp)
-       AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
-       AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start
+      FROM inspection_task k JOIN ents ON ents.id = k.enterprise_id, {early_windows}
      GROUP BY 1
 )
 SELECT ents.id AS enterprise_id, ents.name, ents.region_code,
@@ -283,7 +287,7 @@ def completion_by_enterprise(scope: Scope, *, first_month: dt.date, last_month: 
     first, period_end = month_bounds(first_month, last_month)
     params.update(first=first, last=dt.datetime(last_month.year, last_month.month, 1),
                   period_end=period_end, as_of=local(as_of))
-    return sa.text(_COMPLETION_SQL.format(where=where)).bindparams(**params)
+    return sa.text(_COMPLETION_SQL.format(where=where, early_windows=_EARLY_WINDOWS)).bindparams(**params)
 
 
 _TOTAL_SQL = """
@@ -307,12 +311,8 @@ WITH months AS (
 ), early AS (
     -- only for a period not yet over: read the tasks of the region
     SELECT count(*)::bigint AS early
-      FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id,
-           LATERAL inspection_window(k.cycle_n, k.cycle_unit, CAST(:as_of AS timestamp)) w
-     WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp) AND {where_e}
-       AND k.active AND w.w_end > CAST(:as_of AS timestamp)
-       AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
-       AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start
+      FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id, {early_windows}
+       AND {where_e}
 ), counted AS (
     -- an enterprise with records has tasks (a task with records cannot be deleted)
     SELECT count(DISTINCT x.enterprise_id) AS enterprises FROM task_mix x WHERE {where_x}
@@ -337,7 +337,7 @@ def completion_total(scope: Scope, *, first_month: dt.date, last_month: dt.date,
     first, period_end = month_bounds(first_month, last_month)
     params.update(first=first, last=dt.datetime(last_month.year, last_month.month, 1),
                   period_end=period_end, as_of=local(as_of))
-    sql = _TOTAL_SQL.format(where_e=where_e, where_x=where_x, where_t=where_t)
+    sql = _TOTAL_SQL.format(early_windows=_EARLY_WINDOWS, where_e=where_e, where_x=where_x, where_t=where_t)
     return sa.text(sql).bindparams(**params)
 
 
@@ -372,12 +372,8 @@ WITH months AS (
     -- only for a period not yet over: windows still open, ending in the period, already done
     SELECT ch.code, sum(k.early)::bigint AS early
       FROM (SELECT e.region_code, count(*) AS early
-              FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id,
-                   LATERAL inspection_window(k.cycle_n, k.cycle_unit, CAST(:as_of AS timestamp)) w
-             WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp) AND {where_e}
-               AND k.active AND w.w_end > CAST(:as_of AS timestamp)
-               AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
-               AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start
+              FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id, {early_windows}
+               AND {where_e}
              GROUP BY 1) k
       JOIN children ch ON k.region_code LIKE ch.p || '%'
      GROUP BY 1
@@ -432,7 +428,7 @@ def completion_by_region(scope: Scope, *, parent: str, first_month: dt.date, las
         visible = (f"EXISTS (SELECT 1 FROM enterprise e WHERE e.id = :scope_eid"
                    f" AND e.region_code LIKE {prefix} || '%')")
         params.update(scope_eid=scope.enterprise_id)
-    sql = _BY_REGION_SQL.format(prefix=prefix, visible=visible, where_e=where_e, where_x=where_x,
+    sql = _BY_REGION_SQL.format(early_windows=_EARLY_WINDOWS, prefix=prefix, visible=visible, where_e=where_e, where_x=where_x,
                                 where_t=where_t)
     return sa.text(sql).bindparams(**params)
 

@@ -198,38 +198,52 @@ def _aggregates_serve(f: Filters, scope: Scope) -> bool:
             and f.polygon is None and f.grades_at is None and not hazard_filters_set(f))
 
 
-def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Select[Any]:
-    """The clustered enterprise tile read from the maintained cells: a tile is
-    16 × 16 cells of its zoom, so no enterprise row is read except a cell's only one."""
-    bounds = _bounds(z, x, y)
-    c = _cell.c
-    where: list[Any] = [
+def _cell_tile_where(c: Any, z: int, x: int, y: int, *regions: str | None) -> list[Any]:
+    """The rows of a maintained cell table (``enterprise_cell``, ``hazard_cell``)
+    inside tile ``z/x/y``, under each of ``regions`` (None: no limit)."""
+    return [
         c.z == z,
-        c.cx.op(">>")(4) == x,  # CLUSTER_CELLS = 16 = 2^4 cells per tile side (ix_enterprise_cell_tile)
+        # CLUSTER_CELLS = 16 = 2^4 cells per tile side (ix_enterprise_cell_tile, ix_hazard_cell_tile)
+        c.cx.op(">>")(4) == x,
         c.cy.op(">>")(4) == y,
-        region_clause(c.region_code, f.region),
-        region_clause(c.region_code, scope.region),
+        *(region_clause(c.region_code, r) for r in regions),
     ]
-    if f.industry is not None:
-        where.append(sa.or_(c.industry_code == f.industry, c.industry_code.like(f.industry + ".%")))
-    if f.grade:
-        where.append(c.grade.in_(f.grade))
+
+
+def _cells_cte(c: Any, where: list[Any], *columns: Any) -> Any:
+    """The CTE ``cells`` of a maintained cell table: per cell with members, their
+    count ``n``, mean point ``mx``/``my``, ``columns``, and ``sid``, the id of a
+    cell's only member (a sum of many ids would overflow an integer)."""
     n = sa.func.sum(c.n)
-    cells = (
+    return (
         sa.select(
             n.label("n"),
             (sa.func.sum(c.sum_mx) / n).label("mx"),
             (sa.func.sum(c.sum_my) / n).label("my"),
-            sa.func.min(sa.func.nullif(c.grade, 0)).label("grade"),
-            *(sa.func.coalesce(sa.func.sum(c.n).filter(c.grade == g.value), 0).label(f"n{g.value}")
-              for g in GRADES),
-            # the id of a cell's only enterprise (a sum of many ids would overflow an integer)
+            *columns,
             sa.case((n == 1, sa.cast(sa.func.sum(c.sum_id), sa.Integer))).label("sid"),
         )
         .where(*where)
         .group_by(c.cx, c.cy)
         .having(n > 0)
         .cte("cells")
+    )
+
+
+def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Select[Any]:
+    """The clustered enterprise tile read from the maintained cells: a tile is
+    16 × 16 cells of its zoom, so no enterprise row is read except a cell's only one."""
+    bounds = _bounds(z, x, y)
+    c = _cell.c
+    where = _cell_tile_where(c, z, x, y, f.region, scope.region)
+    if f.industry is not None:
+        where.append(sa.or_(c.industry_code == f.industry, c.industry_code.like(f.industry + ".%")))
+    if f.grade:
+        where.append(c.grade.in_(f.grade))
+    cells = _cells_cte(
+        c, where,
+        sa.func.min(sa.func.nullif(c.grade, 0)).label("grade"),
+        *(sa.func.coalesce(sa.func.sum(c.n).filter(c.grade == g.value), 0).label(f"n{g.value}") for g in GRADES),
     )
     one = cells.c.n == 1
     centre = sa.func.ST_SetSRID(sa.func.ST_MakePoint(cells.c.mx, cells.c.my), 3857)
@@ -371,31 +385,14 @@ def _hazard_cells_agg(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: d
     from .hazards import overdue_days
 
     c = _hcell.c
-    where: list[Any] = [
-        c.z == z,
-        c.cx.op(">>")(4) == x,  # CLUSTER_CELLS = 16 = 2^4 cells per tile side (ix_hazard_cell_tile)
-        c.cy.op(">>")(4) == y,
-        c.state.in_(f.hazard_state),
-        region_clause(c.region_code, f.region),
-        region_clause(c.region_code, scope.region),
-    ]
+    where = [*_cell_tile_where(c, z, x, y, f.region, scope.region), c.state.in_(f.hazard_state)]
     if f.hazard_level is not None:
         where.append(c.level == f.hazard_level)
-    n = sa.func.sum(c.n)
-    cells = (
-        sa.select(
-            n.label("n"),
-            (sa.func.sum(c.sum_mx) / n).label("mx"),
-            (sa.func.sum(c.sum_my) / n).label("my"),
-            sa.func.bool_or(c.level == domain.MAJOR_LEVEL).label("major"),
-            sa.func.coalesce(sa.func.bool_or(metrics.overdue_on(as_of, c.state, c.min_deadline)), False)
-            .label("overdue"),
-            sa.case((n == 1, sa.cast(sa.func.sum(c.sum_id), sa.Integer))).label("sid"),
-        )
-        .where(*where)
-        .group_by(c.cx, c.cy)
-        .having(n > 0)
-        .cte("cells")
+    cells = _cells_cte(
+        c, where,
+        sa.func.bool_or(c.level == domain.MAJOR_LEVEL).label("major"),
+        sa.func.coalesce(sa.func.bool_or(metrics.overdue_on(as_of, c.state, c.min_deadline)), False)
+        .label("overdue"),
     )
     one = cells.c.n == 1
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
@@ -25,7 +25,7 @@ from ..queries.scope import Scope, region_prefix
 from ..queries.tiles import BUFFER, EXTENT
 from ..tokens import Boxes, RegionTokens, combine
 
-__all__ = ["Coverage", "answer_key", "cover", "cover_bbox", "cover_region", "cover_tile", "etag_of", "read_tokens",
+__all__ = ["AnswerCache", "Coverage", "answer_key", "cached_answer", "cover", "cover_bbox", "cover_region", "cover_tile", "etag_of", "read_tokens",
            "region_tokens", "settle_after_write", "storable", "tile_lnglat_bounds"]
 
 LOGGER = logging.getLogger(__name__)
@@ -161,3 +161,42 @@ def answer_key(parts: tuple[Any, ...], tokens: Mapping[str, int]) -> str:
 def etag_of(key: str) -> str:
     """The ETag of an answer stored (or looked up) under ``key``."""
     return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class AnswerCache(Protocol):
+    """What :func:`cached_answer` needs of a cache (``web.tiles.ResponseCache``)."""
+
+    def get(self, key: str) -> Any: ...
+
+    def put(self, key: str, value: Any, size: int) -> None: ...
+
+
+def cached_answer(coverage: Coverage, parts: tuple[Any, ...], cache: AnswerCache,
+                  build: Callable[[], tuple[str | bytes, Mapping[str, int]]], *, mimetype: str) -> Response:
+    """The answer to a GET request over ``coverage``, depending on ``parts`` of the request.
+
+    Looked up under the tokens pushed to this worker: a 304 when the client's
+    ETag matches, else the cached body.  Otherwise ``build()`` returns the body and
+    the tokens read in the same snapshot as its data; it is stored under those
+    (:func:`answer_key`) when :func:`storable`, and served without an ETag when not.
+    """
+    lookup = answer_key(parts, coverage.tokens)
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
+    if request.if_none_match.contains(etag_of(lookup)):
+        resp = Response(status=304, headers=headers)
+        resp.set_etag(etag_of(lookup))
+        return resp
+    body = cache.get(lookup)
+    etag: str | None = etag_of(lookup)
+    if body is None:
+        body, snapshot = build()
+        if storable(coverage, snapshot):
+            key = answer_key(parts, snapshot)
+            cache.put(key, body, len(body.encode() if isinstance(body, str) else body))
+            etag = etag_of(key)
+        else:  # the county boxes changed meanwhile: serve it, keep nothing
+            etag = None
+    resp = Response(body, mimetype=mimetype, headers=headers)
+    if etag is not None:
+        resp.set_etag(etag)
+    return resp

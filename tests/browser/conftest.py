@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 from browser.map_world import MapWorld, build
+from helpers import committed_database
 from live import serve
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -35,12 +34,7 @@ class LiveServer:
 def live_server(make_database: Callable[[], str],
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The application on 127.0.0.1:<free port> over a committed map register."""
-    url = make_database()
-    engine = create_engine(url)
-    with Session(engine) as session:
-        world = build(session)
-        session.commit()
-    engine.dispose()
+    url, world = committed_database(make_database, build)
     with serve(url, tmp_path_factory.mktemp("live") / "var") as base:
         yield LiveServer(base, world)
 

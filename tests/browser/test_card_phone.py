@@ -8,84 +8,45 @@ World: one plant, its 较大 unit 液氨储罐 with one daily task started three
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
+from browser.phone_world import PhonePlant, Task, phone_plant, sign_in
+from browser.phone_world import phone as phone_page
 from helpers import credit_code
-from live import serve
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
-from geo_service.domain import Actor
 from geo_service.models import InspectionRecord
-from geo_service.queries.scope import ALL
-from geo_service.services import accounts, inspections
 
 WORKER, PASSWORD = "laoli", "card-phone-2026"
 PHONE = {"longitude": 103.2234567, "latitude": 23.4456789}
-CST = dt.timezone(dt.timedelta(hours=8))
-
-
-@dataclass
-class Plant:
-    url: str
-    database_url: str
-    enterprise_id: int
-    unit: int
-    task: int
 
 
 @pytest.fixture(scope="module")
-def plant(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
-    url = make_database()
-    engine = create_engine(url)
-    system = Actor("导入")
-    today = dt.datetime.now(CST).date()
-    with Session(engine) as s:
-        eid = s.execute(text(
-            "INSERT INTO enterprise (credit_code, name, industry_code, geom) VALUES"
-            " (:c, '开远合成氨厂', 'hazchem', ST_SetSRID(ST_MakePoint(103.2234, 23.4456), 4326)) RETURNING id"),
-            {"c": credit_code(12, "532502")}).scalar_one()
-        rp = s.execute(text("INSERT INTO risk_point (enterprise_id, name, grade, accident_type) VALUES"
-                            " (:e, '液氨储罐', 2, '中毒和窒息') RETURNING id"), {"e": eid}).scalar_one()
-        ev = inspections.create_event(s, rp, {"name": "液氨泄漏", "accident_type": "中毒和窒息", "grade": 2},
-                                      system, scope=ALL)
-        me = inspections.create_measure(s, ev.id, {"description": "氨气报警器完好", "kind": "engineering",
-                                                   "level": "team"}, system, scope=ALL)
-        task = inspections.create_task(s, me.id, {"content": "检查储罐区氨气报警器", "cycle_n": 1, "cycle_unit": "day",
-                                                  "resp_post": "操作工", "starts_on": today - dt.timedelta(days=3)},
-                                       system, scope=ALL)
-        accounts.create_user(s, WORKER, PASSWORD, "enterprise", enterprise_id=eid, display_name="班组长老李")
-        s.commit()
-        ids = (eid, rp, task.id)
-    engine.dispose()
-    with serve(url, tmp_path_factory.mktemp("card-live") / "var") as base:
-        yield Plant(base, url, *ids)
+def plant(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhonePlant]:
+    with phone_plant(make_database, tmp_path_factory.mktemp("card-live") / "var",
+                     enterprise=("开远合成氨厂", credit_code(12, "532502"), 103.2234, 23.4456),
+                     unit={"name": "液氨储罐", "grade": 2, "accident_type": "中毒和窒息"},
+                     event={"name": "液氨泄漏", "accident_type": "中毒和窒息", "grade": 2},
+                     measure="氨气报警器完好",
+                     tasks=[Task("检查储罐区氨气报警器", "操作工", days_ago=3)],
+                     user=(WORKER, PASSWORD, "班组长老李")) as p:
+        yield p
 
 
 @pytest.fixture
 def phone(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True,
-                                  has_touch=True, locale="zh-CN", geolocation=PHONE, permissions=["geolocation"])
-    pg = context.new_page()
-    try:
+    with phone_page(browser, PHONE) as pg:
         yield pg
-    finally:
-        context.close()
 
 
 def test_scan_the_card_and_record_the_unit_s_task(plant, phone):  # type: ignore[no-untyped-def]
     errors: list[str] = []
     phone.on("pageerror", lambda e: errors.append(str(e)))
-    phone.goto(f"{plant.url}/login")
-    phone.fill("input[name=username]", WORKER)
-    phone.fill("input[name=password]", PASSWORD)
-    phone.tap("button[type=submit]")
-    phone.wait_for_load_state("networkidle")
+    sign_in(phone, plant.url, WORKER, PASSWORD)
 
     # the printed card, "scanned": its QR code names the unit
     pdf = phone.request.get(f"{plant.url}/risk-points/{plant.unit}/card.pdf").body()
@@ -113,5 +74,5 @@ def test_scan_the_card_and_record_the_unit_s_task(plant, phone):  # type: ignore
         rows = s.execute(select(InspectionRecord.task_id, InspectionRecord.result, InspectionRecord.person,
                                 text("ST_X(geom)"), text("ST_Y(geom)"))).all()
     engine.dispose()
-    assert [(r[0], r[1], r[2]) for r in rows] == [(plant.task, "normal", "班组长老李")]
+    assert [(r[0], r[1], r[2]) for r in rows] == [(plant.tasks[0], "normal", "班组长老李")]
     assert abs(rows[0][3] - PHONE["longitude"]) < 1e-6 and abs(rows[0][4] - PHONE["latitude"]) < 1e-6

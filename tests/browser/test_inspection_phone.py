@@ -5,90 +5,52 @@ linked to its record, placed where the phone was."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser.phone_world import PhonePlant, Task, phone_plant, sign_in
+from browser.phone_world import phone as phone_page
 from helpers import credit_code
-from live import serve
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
-from geo_service.domain import Actor
 from geo_service.models import Hazard, HazardEvidence, InspectionRecord
-from geo_service.queries.scope import ALL
-from geo_service.services import accounts, inspections
 
 WORKER, PASSWORD = "banzu", "phone-test-2026"
 # The phone stands a few metres north-east of the plant's registered point.
 PHONE = {"longitude": 103.1234567, "latitude": 23.3456789}
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"camera" * 50 + b"\xff\xd9"
-CST = dt.timezone(dt.timedelta(hours=8))
-
-
-@dataclass
-class Plant:
-    url: str
-    database_url: str
-    enterprise_id: int
-    overdue_task: int
-    today_task: int
 
 
 @pytest.fixture(scope="module")
-def plant(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
-    url = make_database()
-    engine = create_engine(url)
-    system = Actor("导入")
-    today = dt.datetime.now(CST).date()
-    with Session(engine) as s:
-        eid = s.execute(text(
-            "INSERT INTO enterprise (credit_code, name, industry_code, geom) VALUES"
-            " (:c, '红河液氯充装站', 'hazchem', ST_SetSRID(ST_MakePoint(103.1234, 23.3456), 4326)) RETURNING id"),
-            {"c": credit_code(11, "532501")}).scalar_one()
-        rp = s.execute(text("INSERT INTO risk_point (enterprise_id, name, grade) VALUES (:e, '液氯充装台', 1)"
-                            " RETURNING id"), {"e": eid}).scalar_one()
-        ev = inspections.create_event(s, rp, {"name": "液氯泄漏", "accident_type": "中毒和窒息", "grade": 1},
-                                      system, scope=ALL)
-        me = inspections.create_measure(s, ev.id, {"description": "氯气泄漏报警器与紧急切断阀联锁完好",
-                                                   "kind": "engineering", "level": "team"}, system, scope=ALL)
-        # started three days ago with no record: yesterday's window was missed (overdue)
-        t1 = inspections.create_task(s, me.id, {"content": "检查充装台报警器显示", "cycle_n": 1, "cycle_unit": "day",
-                                                "resp_post": "充装工", "starts_on": today - dt.timedelta(days=3)},
-                                     system, scope=ALL)
-        # starts today: due by midnight
-        t2 = inspections.create_task(s, me.id, {"content": "检查紧急切断阀动作", "cycle_n": 1, "cycle_unit": "day",
-                                                "resp_post": "班组长", "starts_on": today}, system, scope=ALL)
-        accounts.create_user(s, WORKER, PASSWORD, "enterprise", enterprise_id=eid, display_name="班组长老王")
-        s.commit()
-        ids = (eid, t1.id, t2.id)
-    engine.dispose()
-    with serve(url, tmp_path_factory.mktemp("phone-live") / "var") as base:
-        yield Plant(base, url, *ids)
+def plant(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhonePlant]:
+    with phone_plant(make_database, tmp_path_factory.mktemp("phone-live") / "var",
+                     enterprise=("红河液氯充装站", credit_code(11, "532501"), 103.1234, 23.3456),
+                     unit={"name": "液氯充装台", "grade": 1},
+                     event={"name": "液氯泄漏", "accident_type": "中毒和窒息", "grade": 1},
+                     measure="氯气泄漏报警器与紧急切断阀联锁完好",
+                     tasks=[
+                         # started three days ago with no record: yesterday's window was missed (overdue)
+                         Task("检查充装台报警器显示", "充装工", days_ago=3),
+                         # starts today: due by midnight
+                         Task("检查紧急切断阀动作", "班组长", days_ago=0),
+                     ],
+                     user=(WORKER, PASSWORD, "班组长老王")) as p:
+        yield p
 
 
 @pytest.fixture
 def phone(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True,
-                                  has_touch=True, locale="zh-CN", geolocation=PHONE, permissions=["geolocation"])
-    pg = context.new_page()
-    try:
+    with phone_page(browser, PHONE) as pg:
         yield pg
-    finally:
-        context.close()
 
 
 def test_record_one_task_normal_and_one_abnormal_on_a_phone(plant, phone, tmp_path: Path,
                                                              screenshot_dir: Path):  # type: ignore[no-untyped-def]
     errors: list[str] = []
     phone.on("pageerror", lambda e: errors.append(str(e)))
-    phone.goto(f"{plant.url}/login")
-    phone.fill("input[name=username]", WORKER)
-    phone.fill("input[name=password]", PASSWORD)
-    phone.tap("button[type=submit]")
-    phone.wait_for_load_state("networkidle")
+    sign_in(phone, plant.url, WORKER, PASSWORD)
 
     phone.goto(f"{plant.url}/inspections/today")
     phone.wait_for_selector("#position-state[data-state=located]")
@@ -135,8 +97,8 @@ def test_record_one_task_normal_and_one_abnormal_on_a_phone(plant, phone, tmp_pa
         rows = s.execute(select(InspectionRecord.task_id, InspectionRecord.result, InspectionRecord.person,
                                 text("ST_X(geom)"), text("ST_Y(geom)"), InspectionRecord.id)
                          .order_by(InspectionRecord.recorded_at)).all()
-        assert [(r[0], r[1], r[2]) for r in rows] == [(plant.overdue_task, "normal", "班组长老王"),
-                                                      (plant.today_task, "abnormal", "班组长老王")]
+        assert [(r[0], r[1], r[2]) for r in rows] == [(plant.tasks[0], "normal", "班组长老王"),
+                                                      (plant.tasks[1], "abnormal", "班组长老王")]
         for r in rows:
             assert (r[3], r[4]) == pytest.approx((PHONE["longitude"], PHONE["latitude"]), abs=1e-6)
         hz = s.scalars(select(Hazard).where(Hazard.enterprise_id == plant.enterprise_id)).one()

@@ -15,10 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 from basemap_files import make_mbtiles, make_vector_pmtiles
 from browser.map_world import build
+from helpers import committed_database
 from live import login, serve
 from PIL import Image
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
 GREEN = (60, 179, 113)
 # The plain light style of static/js/basemap.js (STYLE): land and water.
@@ -28,12 +27,7 @@ WATER = (0xA8, 0xCC, 0xE0)
 
 @pytest.fixture(scope="module")
 def basemap_server(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = make_database()
-    engine = create_engine(url)
-    with Session(engine) as session:
-        build(session)
-        session.commit()
-    engine.dispose()
+    url, _ = committed_database(make_database, build)
     files = tmp_path_factory.mktemp("basemap")
     make_mbtiles(files / "honghe.mbtiles", GREEN, (101.5, 22.0, 105.5, 25.0), range(5, 12))
     with serve(url, files / "var", {"BASEMAP": str(files / "honghe.mbtiles")}) as base:
@@ -74,12 +68,7 @@ def test_a_local_mbtiles_base_map_is_drawn_offline(basemap_server, browser, view
 
 @pytest.fixture(scope="module")
 def vector_server(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = make_database()
-    engine = create_engine(url)
-    with Session(engine) as session:
-        build(session)
-        session.commit()
-    engine.dispose()
+    url, _ = committed_database(make_database, build)
     files = tmp_path_factory.mktemp("vector")
     # water over everything west of the prefecture (103 E), land elsewhere
     make_vector_pmtiles(files / "honghe.pmtiles", (101.5, 22.0, 105.5, 25.0), (101.5, 22.0, 103.0, 25.0),

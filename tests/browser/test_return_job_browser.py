@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from helpers import committed_database
 from live import login, serve
 from services.test_statistics import build_register
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 from geo_service.cli.serve import WORKER_COMMAND
 
@@ -29,12 +29,7 @@ WAIT_MS = 600_000  # at most this long for the ZIP on a loaded machine (a wait, 
 def queued_server(make_database: Callable[[], str], tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(base URL, database URL): the live server on the committed return register, jobs on the
     queue, and one worker process."""
-    url = make_database()
-    engine = create_engine(url)
-    with Session(engine) as session:
-        build_register(session)
-        session.commit()
-    engine.dispose()
+    url, _ = committed_database(make_database, build_register)
     env = {**os.environ, "DATABASE_URL": make_url(url).set(username="geo_app").render_as_string(hide_password=False),
            "VAR_DIR": str(tmp_path / "worker-var")}
     worker = subprocess.Popen([*WORKER_COMMAND, "--name", "browser-test"], env=env)

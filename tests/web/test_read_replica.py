@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import mapbox_vector_tile
 import pytest
-from helpers import box, credit_code
+from helpers import box, credit_code, wait_for
 from sqlalchemy import Engine, create_engine, text
 
 from geo_service import create_app
@@ -89,15 +88,6 @@ def listening(application) -> RegionTokens:  # type: ignore[no-untyped-def]
     assert listener is not None
     wait_for(lambda: listener.listening, "the listener connects")
     return listener
-
-
-def wait_for(condition: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
-    """Wait for an event of another thread (a notification); fail if it never comes."""
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.05)
 
 
 def heard(listener: RegionTokens, token: int) -> Callable[[], bool]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import mapbox_vector_tile
 import pytest
+from helpers import wait_for
 from queries.world import World, build_world
 from sqlalchemy import create_engine, text
 from web.test_tile_aggregates import tile_of
@@ -186,15 +187,6 @@ INSERT INTO enterprise (credit_code, name, industry_code, geom) VALUES
   (:c1, '红河化工有限公司', 'hazchem', ST_SetSRID(ST_MakePoint(103.25, 23.50), 4326)),
   (:c2, '开远钢铁厂', 'trade.metallurgy', ST_SetSRID(ST_MakePoint(103.70, 23.60), 4326));
 """
-
-
-def wait_for(condition: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
-    """Wait for an event of another thread (a notification); fail if it never comes."""
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -565,25 +565,17 @@ def region_summary(code: str):  # type: ignore[no-untyped-def]
     # (geo_service.tokens): a write in another county leaves it valid.
     coverage = changes.cover_region(code, scope)
     parts = ("summary", code, scope, as_of, with_children)
-    lookup = changes.answer_key(parts, coverage.tokens)
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
-    if request.if_none_match.contains(changes.etag_of(lookup)):
-        resp = Response(status=304, headers=headers)
-        resp.set_etag(changes.etag_of(lookup))
-        return resp
     cache = response_cache(current_app, "summary_cache", current_app.config["FEATURE_CACHE_MB"])
-    text, key = cache.get(lookup), lookup
-    if text is None:
+
+    def build() -> tuple[str, dict[str, int]]:
         snapshot = changes.read_tokens(coverage.selection)  # first, on the same session: never newer than the counts
         body = sq.region_summary(session, code, scope=scope, as_of=as_of)
         body["as_of"] = as_of
         if with_children:
             body["children"] = sq.child_summaries(session, code, scope=scope, as_of=as_of)
-        text, key = json_response(body).get_data(as_text=True), changes.answer_key(parts, snapshot)
-        cache.put(key, text, len(text.encode()))
-    resp = Response(text, mimetype="application/json", headers=headers)
-    resp.set_etag(changes.etag_of(key))
-    return resp
+        return json_response(body).get_data(as_text=True), snapshot
+
+    return changes.cached_answer(coverage, parts, cache, build, mimetype="application/json")
 
 
 @bp.get("/regions/<code>/children")

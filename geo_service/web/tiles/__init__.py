@@ -26,7 +26,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, current_app, request
 
 from ...db import get_read_session, replica_reads
 from ...errors import InvalidParameter, NotFound
@@ -144,28 +144,13 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     coverage = changes.cover_tile(z, x, y)
     # Everything the tile's bytes depend on: the request and who asks, then the data's tokens.
     parts = (layer, z, x, y, sorted(request.args.items(multi=True)), scope, as_of, cluster_below)
-    lookup = changes.answer_key(parts, coverage.tokens)
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
-    if request.if_none_match.contains(changes.etag_of(lookup)):
-        resp = Response(status=304, headers=headers)
-        resp.set_etag(changes.etag_of(lookup))
-        return resp
     cache = response_cache(current_app, "tile_cache", int(current_app.config["TILE_CACHE_MB"]))
-    data = cache.get(lookup)
-    etag: str | None = changes.etag_of(lookup)
-    if data is None:
+
+    def build() -> tuple[bytes, dict[str, int]]:
         stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
                               level=level)
         # the tokens in the same statement: the same snapshot (on the replica, if any) as the tile's data
         raw, snapshot = get_read_session().execute(stmt.add_columns(tokens_column(coverage.selection))).one()
-        data = bytes(raw or b"")
-        if changes.storable(coverage, snapshot):
-            key = changes.answer_key(parts, snapshot)
-            cache.put(key, data, len(data))
-            etag = changes.etag_of(key)
-        else:  # the county boxes changed meanwhile: serve it, keep nothing
-            etag = None
-    resp = Response(data, mimetype=MVT, headers=headers)
-    if etag is not None:
-        resp.set_etag(etag)
-    return resp
+        return bytes(raw or b""), snapshot
+
+    return changes.cached_answer(coverage, parts, cache, build, mimetype=MVT)
