@@ -98,4 +98,7 @@ def sign_in(page: Any, base_url: str, username: str, password: str) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.tap("button[type=submit]")
+    # signed in once the form's answer has led away from the login page (waiting for the
+    # network to be idle alone could end before the form was posted)
+    page.wait_for_url(lambda url: "/login" not in url)
     page.wait_for_load_state("networkidle")
