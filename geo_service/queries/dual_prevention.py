@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
+CST_ZONE = "Asia/Shanghai"  # the same clock by name, as the migrations' ``dp_local`` reads it
 
 
 def local(t: dt.datetime) -> dt.datetime:
@@ -304,15 +305,21 @@ WITH months AS (
     SELECT coalesce(sum(t.done), 0)::bigint AS done, coalesce(sum(t.abnormal), 0)::bigint AS abnormal
       FROM task_tally t
      WHERE {where_t} AND t.month >= CAST(:first AS date) AND t.month <= CAST(:last AS date)
-), early AS (
-    -- only for a period not yet over: read the tasks of the region
-    SELECT count(*)::bigint AS early
-      FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id,
-           LATERAL inspection_window(k.cycle_n, k.cycle_unit, CAST(:as_of AS timestamp)) w
-     WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp) AND {where_e}
-       AND k.active AND w.w_end > CAST(:as_of AS timestamp)
+), open_windows AS (
+    -- only for a period not yet over: the region's cycles whose window holding as_of ends in it
+    SELECT c.cycle_n, c.cycle_unit, w.w_start
+      FROM (SELECT DISTINCT cycle_n, cycle_unit FROM mix) c,
+           LATERAL inspection_window(c.cycle_n, c.cycle_unit, CAST(:as_of AS timestamp)) w
+     WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp) AND w.w_end > CAST(:as_of AS timestamp)
        AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
-       AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start
+), early AS (
+    -- of those, the active tasks recorded since their window began (ix_inspection_task_cycle_recorded)
+    SELECT count(*)::bigint AS early
+      FROM open_windows o
+      JOIN inspection_task k ON k.cycle_unit = o.cycle_unit AND k.cycle_n = o.cycle_n AND k.active
+                            AND k.last_record_at >= timezone(:tz, o.w_start)
+      JOIN enterprise e ON e.id = k.enterprise_id
+     WHERE {where_e} AND o.w_start >= k.starts_on::timestamp
 ), counted AS (
     -- an enterprise with records has tasks (a task with records cannot be deleted)
     SELECT count(DISTINCT x.enterprise_id) AS enterprises FROM task_mix x WHERE {where_x}
@@ -336,7 +343,7 @@ def completion_total(scope: Scope, *, first_month: dt.date, last_month: dt.date,
     where_t, _ = _text_scope(scope, region, enterprise_id, alias="t", id_column="enterprise_id")
     first, period_end = month_bounds(first_month, last_month)
     params.update(first=first, last=dt.datetime(last_month.year, last_month.month, 1),
-                  period_end=period_end, as_of=local(as_of))
+                  period_end=period_end, as_of=local(as_of), tz=CST_ZONE)
     sql = _TOTAL_SQL.format(where_e=where_e, where_x=where_x, where_t=where_t)
     return sa.text(sql).bindparams(**params)
 
@@ -368,16 +375,23 @@ WITH months AS (
              GROUP BY 1) t
       JOIN children ch ON t.region_code LIKE ch.p || '%'
      GROUP BY 1
+), open_windows AS (
+    -- only for a period not yet over: the cycles whose window holding as_of ends in it
+    SELECT c.cycle_n, c.cycle_unit, w.w_start
+      FROM (SELECT DISTINCT cycle_n, cycle_unit FROM mix) c,
+           LATERAL inspection_window(c.cycle_n, c.cycle_unit, CAST(:as_of AS timestamp)) w
+     WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp) AND w.w_end > CAST(:as_of AS timestamp)
+       AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
 ), early AS (
-    -- only for a period not yet over: windows still open, ending in the period, already done
+    -- windows still open, ending in the period, already done: the active tasks of those
+    -- cycles recorded since their window began (ix_inspection_task_cycle_recorded)
     SELECT ch.code, sum(k.early)::bigint AS early
       FROM (SELECT e.region_code, count(*) AS early
-              FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id,
-                   LATERAL inspection_window(k.cycle_n, k.cycle_unit, CAST(:as_of AS timestamp)) w
-             WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp) AND {where_e}
-               AND k.active AND w.w_end > CAST(:as_of AS timestamp)
-               AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
-               AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start
+              FROM open_windows o
+              JOIN inspection_task k ON k.cycle_unit = o.cycle_unit AND k.cycle_n = o.cycle_n AND k.active
+                                    AND k.last_record_at >= timezone(:tz, o.w_start)
+              JOIN enterprise e ON e.id = k.enterprise_id
+             WHERE {where_e} AND o.w_start >= k.starts_on::timestamp
              GROUP BY 1) k
       JOIN children ch ON k.region_code LIKE ch.p || '%'
      GROUP BY 1
@@ -419,7 +433,7 @@ def completion_by_region(scope: Scope, *, parent: str, first_month: dt.date, las
     where_t, _ = _text_scope(scope, parent, None, alias="t", id_column="enterprise_id")
     first, period_end = month_bounds(first_month, last_month)
     params.update(first=first, last=dt.datetime(last_month.year, last_month.month, 1),
-                  period_end=period_end, as_of=local(as_of), parent=parent)
+                  period_end=period_end, as_of=local(as_of), parent=parent, tz=CST_ZONE)
     prefix = ("CASE WHEN length(r.code) = 6 AND r.code LIKE '%0000' THEN left(r.code, 2)"
               " WHEN length(r.code) = 6 AND r.code LIKE '%00' THEN left(r.code, 4)"
               " WHEN length(r.code) = 12 AND r.code LIKE '%000' THEN left(r.code, 9) ELSE r.code END")
