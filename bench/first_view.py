@@ -11,6 +11,7 @@ county: their revalidation after a committed write in the densest county.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -85,11 +86,13 @@ def other_county_stays_cached(bdb, base: str) -> dict:  # type: ignore[no-untype
         eid = tiles["530102"][0]
         cur.execute("UPDATE enterprise SET grade_override = CASE WHEN grade_override IS NULL THEN 1 END, "
                     "version = version + 1 WHERE id = %s", (eid,))
-        time.sleep(0.5)  # the workers hear the commit by NOTIFY
+        time.sleep(float(os.environ.get("FV_WAIT", "0.5")))  # the workers hear the commit by NOTIFY
         result = {}
         for code, (_e, path) in tiles.items():
             st, _b, _h, ms = http.get(path, {"If-None-Match": etags[code]})
             result[code] = {"path": path, "status_after_write_in_530102": st, "ms": round(ms, 1)}
+            _st, _b, h2, _ms = http.get(path)  # no ETag: the tile as built (or cached) now
+            result[code]["etag_changed"] = h2.get("etag", "") != etags[code]
         cur.execute("SELECT code, sum(weight) FROM region_change WHERE code IN ('530102', '532501', '', '*') GROUP BY 1")
         result["tokens"] = {k: int(v) for k, v in cur.fetchall()}
         cur.execute("UPDATE enterprise SET grade_override = NULL WHERE id = %s", (eid,))
