@@ -68,8 +68,11 @@ def first_views(base: str, rounds: int = 4) -> dict:
 
 def other_county_stays_cached(bdb, base: str) -> dict:  # type: ignore[no-untyped-def]
     http = R.Http(base)
-    with psycopg2.connect(bdb.dsn) as c:
-        c.autocommit = True
+    # not ``with psycopg2.connect()``: since psycopg2 2.9 that block is one transaction even in
+    # autocommit, so the write would be committed only at its end
+    c = psycopg2.connect(bdb.dsn)
+    c.autocommit = True
+    try:
         cur = c.cursor()
         # a z12 tile around an enterprise of 五华区 (530102) and one of 红河州's 个旧市 (532501)
         tiles = {}
@@ -96,6 +99,8 @@ def other_county_stays_cached(bdb, base: str) -> dict:  # type: ignore[no-untype
         cur.execute("SELECT code, sum(weight) FROM region_change WHERE code IN ('530102', '532501', '', '*') GROUP BY 1")
         result["tokens"] = {k: int(v) for k, v in cur.fetchall()}
         cur.execute("UPDATE enterprise SET grade_override = NULL WHERE id = %s", (eid,))
+    finally:
+        c.close()
     return result
 
 
