@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
+CST_ZONE = "Asia/Shanghai"  # the same clock by name, as the migrations' ``dp_local`` reads it
 
 
 def local(t: dt.datetime) -> dt.datetime:
@@ -215,12 +216,29 @@ def overdue_enterprises(scope: Scope, *, as_of: dt.datetime, region: str | None 
 
 # A task k's cycle windows still open at :as_of, ending in the period and already
 # done: owed and done early (nothing once the period is over).  The FROM item
-# after the task and its WHERE, for the statements below.
+# after the task and its WHERE, for the completion per enterprise.
 _EARLY_WINDOWS = """LATERAL inspection_window(k.cycle_n, k.cycle_unit, CAST(:as_of AS timestamp)) w
      WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp)
        AND k.active AND w.w_end > CAST(:as_of AS timestamp)
        AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)
        AND w.w_start >= k.starts_on::timestamp AND dp_local(k.last_record_at) >= w.w_start"""
+
+
+# For a period not yet over: the cycles (of the ``mix`` CTE) whose window holding
+# :as_of ends in the period (a CTE, after "), "), and the active tasks of those cycles
+# recorded since their window began (the FROM and WHERE of a count over tasks ``k`` and
+# their enterprises ``e``; ix_inspection_task_cycle_recorded) — for the total and per region.
+_OPEN_WINDOWS = """open_windows AS (
+    SELECT c.cycle_n, c.cycle_unit, w.w_start
+      FROM (SELECT DISTINCT cycle_n, cycle_unit FROM mix) c,
+           LATERAL inspection_window(c.cycle_n, c.cycle_unit, CAST(:as_of AS timestamp)) w
+     WHERE CAST(:as_of AS timestamp) < CAST(:period_end AS timestamp) AND w.w_end > CAST(:as_of AS timestamp)
+       AND w.w_end > CAST(:first AS timestamp) AND w.w_end <= CAST(:period_end AS timestamp)"""
+_OPEN_TASKS = """FROM open_windows o
+      JOIN inspection_task k ON k.cycle_unit = o.cycle_unit AND k.cycle_n = o.cycle_n AND k.active
+                            AND k.last_record_at >= timezone(:tz, o.w_start)
+      JOIN enterprise e ON e.id = k.enterprise_id
+     WHERE {where_e} AND o.w_start >= k.starts_on::timestamp"""
 
 _COMPLETION_SQL = """
 WITH months AS (
@@ -308,11 +326,11 @@ WITH months AS (
     SELECT coalesce(sum(t.done), 0)::bigint AS done, coalesce(sum(t.abnormal), 0)::bigint AS abnormal
       FROM task_tally t
      WHERE {where_t} AND t.month >= CAST(:first AS date) AND t.month <= CAST(:last AS date)
+), {open_windows}
 ), early AS (
-    -- only for a period not yet over: read the tasks of the region
+    -- of those, the active tasks recorded since their window began (ix_inspection_task_cycle_recorded)
     SELECT count(*)::bigint AS early
-      FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id, {early_windows}
-       AND {where_e}
+      {open_tasks}
 ), counted AS (
     -- an enterprise with records has tasks (a task with records cannot be deleted)
     SELECT count(DISTINCT x.enterprise_id) AS enterprises FROM task_mix x WHERE {where_x}
@@ -336,8 +354,9 @@ def completion_total(scope: Scope, *, first_month: dt.date, last_month: dt.date,
     where_t, _ = _text_scope(scope, region, enterprise_id, alias="t", id_column="enterprise_id")
     first, period_end = month_bounds(first_month, last_month)
     params.update(first=first, last=dt.datetime(last_month.year, last_month.month, 1),
-                  period_end=period_end, as_of=local(as_of))
-    sql = _TOTAL_SQL.format(early_windows=_EARLY_WINDOWS, where_e=where_e, where_x=where_x, where_t=where_t)
+                  period_end=period_end, as_of=local(as_of), tz=CST_ZONE)
+    sql = _TOTAL_SQL.format(open_windows=_OPEN_WINDOWS, open_tasks=_OPEN_TASKS.format(where_e=where_e),
+                            where_x=where_x, where_t=where_t)
     return sa.text(sql).bindparams(**params)
 
 
@@ -368,12 +387,13 @@ WITH months AS (
              GROUP BY 1) t
       JOIN children ch ON t.region_code LIKE ch.p || '%'
      GROUP BY 1
+), {open_windows}
 ), early AS (
-    -- only for a period not yet over: windows still open, ending in the period, already done
+    -- windows still open, ending in the period, already done: the active tasks of those
+    -- cycles recorded since their window began (ix_inspection_task_cycle_recorded)
     SELECT ch.code, sum(k.early)::bigint AS early
       FROM (SELECT e.region_code, count(*) AS early
-              FROM inspection_task k JOIN enterprise e ON e.id = k.enterprise_id, {early_windows}
-               AND {where_e}
+              {open_tasks}
              GROUP BY 1) k
       JOIN children ch ON k.region_code LIKE ch.p || '%'
      GROUP BY 1
@@ -415,7 +435,7 @@ def completion_by_region(scope: Scope, *, parent: str, first_month: dt.date, las
     where_t, _ = _text_scope(scope, parent, None, alias="t", id_column="enterprise_id")
     first, period_end = month_bounds(first_month, last_month)
     params.update(first=first, last=dt.datetime(last_month.year, last_month.month, 1),
-                  period_end=period_end, as_of=local(as_of), parent=parent)
+                  period_end=period_end, as_of=local(as_of), parent=parent, tz=CST_ZONE)
     prefix = ("CASE WHEN length(r.code) = 6 AND r.code LIKE '%0000' THEN left(r.code, 2)"
               " WHEN length(r.code) = 6 AND r.code LIKE '%00' THEN left(r.code, 4)"
               " WHEN length(r.code) = 12 AND r.code LIKE '%000' THEN left(r.code, 9) ELSE r.code END")
@@ -428,8 +448,8 @@ def completion_by_region(scope: Scope, *, parent: str, first_month: dt.date, las
         visible = (f"EXISTS (SELECT 1 FROM enterprise e WHERE e.id = :scope_eid"
                    f" AND e.region_code LIKE {prefix} || '%')")
         params.update(scope_eid=scope.enterprise_id)
-    sql = _BY_REGION_SQL.format(early_windows=_EARLY_WINDOWS, prefix=prefix, visible=visible, where_e=where_e, where_x=where_x,
-                                where_t=where_t)
+    sql = _BY_REGION_SQL.format(open_windows=_OPEN_WINDOWS, open_tasks=_OPEN_TASKS.format(where_e=where_e),
+                                prefix=prefix, visible=visible, where_x=where_x, where_t=where_t)
     return sa.text(sql).bindparams(**params)
 
 

@@ -134,6 +134,12 @@ def test_completion_of_the_month_in_progress(session, world):  # type: ignore[no
     got = _by_enterprise(session, first_month=dt.date(2026, 10, 1), last_month=dt.date(2026, 10, 1),
                          as_of=at(21, 10), enterprise_id=world.jia)
     assert got == {"甲厂": (24, 22)}
+    # 甲县's total finds the same two open windows done early, cycle by cycle; 乙厂 owes the
+    # 20 days that have ended and has done none (its open day is not done, so not owed yet)
+    total = session.execute(dp.completion_total(ALL, first_month=dt.date(2026, 10, 1),
+                                                last_month=dt.date(2026, 10, 1), as_of=at(21, 10),
+                                                region="539901")).mappings().one()
+    assert (total["due"], total["done"]) == (24 + 20, 22)
 
 
 def test_a_quarterly_task_is_owed_in_the_month_its_window_ends(session):  # type: ignore[no-untyped-def]
