@@ -69,8 +69,9 @@ def _login(client, username: str) -> None:  # type: ignore[no-untyped-def]
 def _listed(html: str) -> list[tuple[int, str, int]]:
     """(enterprise id, name, overdue tasks) of each row, in order."""
     return [(int(eid), name, int(overdue)) for eid, name, overdue in re.findall(
-        r'<tr data-enterprise="(\d+)">\s*<td><a href="/enterprises/\d+">([^<]+)</a></td>'
-        r"\s*<td>\d*</td><td>\d+</td><td>(\d+)</td>", html)]
+        r'<tr data-enterprise="(\d+)">\s*<td data-label="企业"><a href="/enterprises/\d+">([^<]+)</a></td>'
+        r'\s*<td data-label="地区">\d*</td><td data-label="排查任务">\d+</td>'
+        r'\s*<td data-label="当前逾期任务">(\d+)</td>', html)]
 
 
 def test_a_county_regulator_sees_its_own_enterprises_with_overdue_tasks(secure_app, client, world):  # type: ignore[no-untyped-def]
