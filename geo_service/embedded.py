@@ -326,10 +326,6 @@ class EmbeddedCluster:
                 raise EmbeddedError("备库未能以恢复状态接受连接 / the standby did not come up in recovery")
             time.sleep(0.1)
 
-    def replay_lsn(self) -> str:
-        """The WAL position this standby has replayed (``pg_last_wal_replay_lsn()``)."""
-        return self.psql("SELECT pg_last_wal_replay_lsn()").strip()
-
     def catch_up(self, timeout_s: float = 60) -> None:
         """Wait until this standby has replayed everything its primary had committed
         when called: ``pg_last_wal_replay_lsn()`` here ≥ the primary's WAL position.
