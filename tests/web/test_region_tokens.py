@@ -69,6 +69,21 @@ def test_a_statement_bumps_each_county_it_changed_once(session, world):
     assert again["532502"] == after.get("532502", 0) + 1 and again["532501"] == after["532501"]
 
 
+def test_the_old_global_token_is_no_longer_appended(session, world):
+    """Migration 0023: the per-county tokens replaced ``data_change``; a write
+    on every table that used to append it moves its county's token only."""
+    def global_rows() -> int:
+        return session.execute(text("SELECT count(*) FROM data_change")).scalar_one()
+
+    before, county = global_rows(), tokens(session)["532502"]
+    session.execute(text("UPDATE enterprise SET address = address WHERE id = :id"), {"id": world.mill.id})
+    session.execute(text("UPDATE hazard SET description = description WHERE id = :id"), {"id": world.h_closed.id})
+    session.execute(text("UPDATE risk_point SET name = name WHERE enterprise_id = :id"), {"id": world.mill.id})
+    session.execute(text("UPDATE region SET name = name WHERE code = '532502'"))
+    assert global_rows() == before
+    assert tokens(session)["532502"] >= county + 3
+
+
 def test_old_rows_are_folded_and_the_token_keeps_counting(session, world):
     before = tokens(session)["532502"]
     for _ in range(1500):
