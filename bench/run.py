@@ -603,7 +603,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         engine.dispose()
 
     # -- 6./7. load on the map's data endpoints ---------------------------
-    def load(self, lng: float, lat: float, master_pid: int, label: str = "") -> None:
+    def load(self, lng: float, lat: float, master_pid: int, label: str = "", warm_up: bool = False) -> None:
         paths = []
         for z in (8, 10, 12, 14):
             cx, cy = tile_of(lng, lat, z)
@@ -618,6 +618,9 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
         paths += ["/map/districts.geojson?region=530100&zoom=9", "/map/regions.geojson?region=530100&zoom=9",
                   f"/map/heat.json?bbox={','.join(map(str, b))}&zoom=11"]
         secs = 10 if self.quick else 30
+        if warm_up:
+            wrk(self.base, paths, connections=16, seconds=10, bust=True)
+            return
         # every request a new URL (bust): all cold, no cache answers
         res = wrk(self.base, paths, connections=16, seconds=secs, bust=True)
         self.table.add(f"map data endpoints{label}, 16 connections, all cold, {secs} s ({len(paths)} URLs)",
@@ -650,6 +653,9 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
                 primary_base, self.base = self.base, f"http://127.0.0.1:{port}"
                 try:
                     wait_http(self.base + "/api/")
+                    # the same mix for 10 s unmeasured first: a new standby starts with empty
+                    # shared buffers, the primary's are warm from the sections before
+                    self.load(lng, lat, app.pid, label=label, warm_up=True)
                     self.load(lng, lat, app.pid, label=label)
                 finally:
                     self.base = primary_base
