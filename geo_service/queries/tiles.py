@@ -10,8 +10,8 @@ inside each tile equals the URL layer.  Every layer honours the common
 Properties
 ----------
 enterprises
-    ``id``, ``name``, ``grade``, ``industry`` (= ``industry_code``), ``count``
-    (1).  With ``Filters.grades_at`` (the map "as of" a month) ``grade`` is the
+    ``id``, ``name``, ``grade``, ``industry_code``, ``count`` (1): what the naive
+    ``ST_AsMVT`` query carries, plus ``count``, which the map reads.  With ``Filters.grades_at`` (the map "as of" a month) ``grade`` is the
     enterprise's grade then, from the grade history, and enterprises registered
     after that instant are left out.  From tile zoom ``ZONES_FROM_ZOOM`` − 1 an enterprise with risk zones
     is left out (the map draws its zones).  Below ``cluster_below`` the enterprises of each grid cell
@@ -21,7 +21,7 @@ enterprises
     cell and ``count_1`` … ``count_4`` the enterprises of each grade (so a
     map that switches grades off client-side can recount and recolour the
     cell without a new request; unrated enterprises count in ``count`` only);
-    ``id``, ``name`` and ``industry`` only when n = 1.
+    ``id``, ``name`` and ``industry_code`` only when n = 1.
 hazards
     ``id``, ``enterprise_id``, ``enterprise_name``, ``level``, ``state``,
     ``overdue`` (bool), ``overdue_days``, ``deadline`` (ISO date text),
@@ -148,8 +148,7 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
         rows = (
             sa.select(
                 _mvt_geom(sa.func.ST_Transform(Enterprise.geom, 3857), bounds).label("geom"),
-                Enterprise.id, Enterprise.name, grade,
-                Enterprise.industry_code.label("industry"), Enterprise.industry_code,
+                Enterprise.id, Enterprise.name, grade, Enterprise.industry_code,
                 sa.literal(1).label("count"),
             )
             .select_from(Enterprise).join(bounds, sa.true())
@@ -180,7 +179,6 @@ def _enterprises(z: int, x: int, y: int, f: Filters, scope: Scope, as_of: dt.dat
             sa.case((one, sa.func.min(pts.c.id))).label("id"),
             sa.case((one, sa.func.min(pts.c.name))).label("name"),
             sa.func.min(pts.c.grade).label("grade"),
-            sa.case((one, sa.func.min(pts.c.industry_code))).label("industry"),
             sa.case((one, sa.func.min(pts.c.industry_code))).label("industry_code"),
             n.label("count"),
             *(sa.func.count().filter(pts.c.grade == g.value).label(f"count_{g.value}") for g in GRADES),
@@ -253,7 +251,6 @@ def _enterprise_cells(z: int, x: int, y: int, f: Filters, scope: Scope) -> Selec
             sa.case((one, cells.c.sid)).label("id"),
             sa.case((one, Enterprise.name)).label("name"),
             cells.c.grade,
-            sa.case((one, Enterprise.industry_code)).label("industry"),
             sa.case((one, Enterprise.industry_code)).label("industry_code"),
             cells.c.n.label("count"),
             *(cells.c[f"n{g.value}"].label(f"count_{g.value}") for g in GRADES),

@@ -57,7 +57,7 @@ def test_enterprise_tile_has_the_enterprises_at_their_places(client, world):
     assert world.plant.id in expected and set(by_id) == expected
     plant = by_id[world.plant.id]
     assert plant["properties"] == {"id": world.plant.id, "name": "红河化工有限公司", "grade": 1,
-                                   "industry": "hazchem", "industry_code": "hazchem", "count": 1}
+                                   "industry_code": "hazchem", "count": 1}
     px, py = plant["geometry"]["coordinates"]
     ex, ey = pixel_in_tile(*World.POINTS["plant"], z, x, y)
     assert abs(px - ex) <= 1 and abs(py - ey) <= 1  # within one tile unit of the projected point

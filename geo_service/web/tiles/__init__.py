@@ -94,8 +94,7 @@ def response_cache(app: Flask, name: str, megabytes: int) -> ResponseCache:
 
 # What the features of each MVT layer carry (TileJSON ``vector_layers``).
 TILE_FIELDS: dict[str, dict[str, str]] = {
-    "enterprises": {"id": "Number", "name": "String", "grade": "Number", "industry": "String",
-                    "industry_code": "String", "count": "Number（低缩放级别下网格聚合的企业数）",
+    "enterprises": {"id": "Number", "name": "String", "grade": "Number", "industry_code": "String", "count": "Number（低缩放级别下网格聚合的企业数）",
                     **{f"count_{g}": f"Number（聚合网格内风险等级为 {g} 的企业数）" for g in (1, 2, 3, 4)}},
     "hazards": {},
     "regions": {},
