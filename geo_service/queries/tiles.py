@@ -201,7 +201,8 @@ def _cell_tile_where(c: Any, z: int, x: int, y: int, *regions: str | None) -> li
     inside tile ``z/x/y``, under each of ``regions`` (None: no limit)."""
     return [
         c.z == z,
-        # CLUSTER_CELLS = 16 = 2^4 cells per tile side (ix_enterprise_cell_tile, ix_hazard_cell_tile)
+        # CLUSTER_CELLS = 16 = 2^4 cells per tile side (ix_enterprise_cell_tile, covering since
+        # migration 0021: an index-only scan; ix_hazard_cell_tile)
         c.cx.op(">>")(4) == x,
         c.cy.op(">>")(4) == y,
         *(region_clause(c.region_code, r) for r in regions),
