@@ -80,7 +80,7 @@ def tokens_column(selection: Selection) -> sa.ScalarSelect[Any]:
 TOKEN_KEYS = "token_keys"
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def with_tokens_of_keys(stmt: Select[Any]) -> Select[Any]:
     """``stmt`` with the tokens column of the keys given as the parameter
     ``TOKEN_KEYS`` at execution (a list): for a statement built once and

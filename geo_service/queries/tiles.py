@@ -483,7 +483,7 @@ def tile_select(layer: str, z: int, x: int, y: int, f: Filters, *, scope: Scope,
 
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _statement_of_zoom(layer: str, z: int, f: Filters, scope: Scope, as_of: dt.date, cluster_below: int,
                        level: str | None) -> Select[Any]:
     return tile_select(layer, z, 0, 0, f, scope=scope, as_of=as_of, cluster_below=cluster_below, level=level)
@@ -496,7 +496,8 @@ def tile_statement(layer: str, z: int, x: int, y: int, f: Filters, *, scope: Sco
     The statement of a layer, zoom, filters, scope and day is built once per
     process and serves each of its tiles, whose ``x`` and ``y`` are the
     parameters; building it anew (SQLAlchemy constructs and their cache key) was
-    a third of a raw-point tile request's time in Python.  The region outlines
+    a third of a raw-point tile request's time in Python.  The last 64 are
+    kept (a statement with its tokens column holds ~125 KB).  The region outlines
     (simplified by the tile's latitude) and filters that cannot be a cache key
     (none today) are built per tile."""
     if layer != "regions":
