@@ -28,13 +28,23 @@ and tagged under are read in the same snapshot as its data, on the replica
 the replica has replayed.  The tokens PUSHED to each worker come from the
 primary (``geo_service/tokens.py``: a ``LISTEN`` on ``geo_engine``, since NOTIFY
 is not delivered on a standby) and only serve to look answers up; so does the
-write barrier.  Without ``DATABASE_READ_URL`` there is one engine and every view
-reads the primary.
+write barrier.  Without ``DATABASE_READ_URL`` every view reads the primary: a
+marked view through a second pool in autocommit (:func:`autocommit_session`),
+so its one statement is one round trip, with no ``BEGIN``/``ROLLBACK`` around it.
+
+Round trips
+-----------
+A tile built is one statement (its data and its change tokens), an uncached
+OGC page two (the page; its audit row, committed as it returns).  No pre-ping:
+:func:`watch_liveness` finds the connections a restart closed without asking
+the server, and pings only those idle for a while.
 """
 
 from __future__ import annotations
 
 import logging
+import select
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,7 +52,7 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session
 
 from .config import project_root
@@ -72,8 +82,58 @@ def driver_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 30000) -> Engine:
-    """An engine that survives database restarts (pre-ping) and never waits forever.
+# A pooled connection idle longer than this is pinged before it is handed out
+# (:func:`watch_liveness`); one used more recently is checked without a round trip.
+IDLE_PING_SECONDS = 5.0
+
+
+def _server_spoke(dbapi_connection: Any) -> bool:
+    """Whether the server closed or wrote to an idle connection: its socket is
+    readable (a restart or ``pg_terminate_backend`` sends a FATAL message and
+    closes it), found with one ``poll()`` and no round trip.  An idle pooled
+    connection has nothing to read otherwise: none of them LISTENs."""
+    try:
+        fd = dbapi_connection.fileno()
+    except Exception:  # noqa: BLE001 - closed by the driver already
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def watch_liveness(engine: Engine) -> None:
+    """Hand out only live connections, mostly without the round trip of a
+    pre-ping (SQLAlchemy's "Disconnect Handling — Pessimistic", done in a pool
+    ``checkout`` event): a connection whose socket shows that the server closed
+    it is replaced; one idle in the pool longer than ``IDLE_PING_SECONDS`` (a
+    peer that vanished without a word) is pinged first.  Under load connections
+    come back within milliseconds, so requests pay one ``poll()``, not a
+    ``SELECT 1``."""
+
+    @event.listens_for(engine.pool, "connect")
+    def _connected(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if _server_spoke(dbapi_connection):
+            # each of its peers closed by the same restart is found by its own poll()
+            raise exc.DisconnectionError("the server closed an idle connection")
+        if time.monotonic() - record.info.get("idle_since", 0.0) > IDLE_PING_SECONDS:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except engine.dialect.loaded_dbapi.Error as err:
+                raise exc.DisconnectionError("an idle connection did not answer a ping") from err
+        record.info["idle_since"] = time.monotonic()
+
+
+def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 30000,
+                isolation_level: str | None = None) -> Engine:
+    """An engine that survives database restarts (:func:`watch_liveness`) and never waits forever.
 
     Parameters
     ----------
@@ -81,13 +141,15 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 300
         SQLAlchemy URL of a PostgreSQL + PostGIS database.
     statement_timeout_ms
         Server-side limit on any one statement.
+    isolation_level
+        ``AUTOCOMMIT`` for a pool whose connections never open a transaction.
     """
     engine = create_engine(
         driver_url(url),
         pool_size=pool_size,
         max_overflow=pool_size * 2,
-        pool_pre_ping=True,
         pool_timeout=10,
+        **({"isolation_level": isolation_level} if isolation_level else {}),
         pool_recycle=1800,
         connect_args={
             "connect_timeout": 5,
@@ -95,6 +157,7 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 300
             "application_name": "geo-service",
         },
     )
+    watch_liveness(engine)
     LOGGER.info("database engine %r", engine.url)
     return engine
 
@@ -137,13 +200,27 @@ def replica_reads(view: V) -> V:
     return view
 
 
+def _marked_read() -> bool:
+    """Whether this request is a GET or HEAD of a view marked :func:`replica_reads`."""
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "reads_replica", False))
+
+
 def _replica_here() -> Engine | None:
     """The replica engine, if there is one and this request's view may read from it."""
     engine: Engine | None = current_app.extensions.get("geo_read_engine")
-    if engine is None or not has_request_context() or request.method not in ("GET", "HEAD"):
+    return engine if engine is not None and _marked_read() else None
+
+
+def _primary_reads_here() -> Engine | None:
+    """The primary in autocommit, when this request is a marked read without a
+    replica and the application is bound to an engine (not to a test's connection)."""
+    engine: Engine | None = current_app.extensions.get("geo_autocommit_engine")
+    if engine is None or current_app.extensions.get("geo_read_engine") is not None or not _marked_read():
         return None
-    view = current_app.view_functions.get(request.endpoint or "")
-    return engine if getattr(view, "reads_replica", False) else None
+    return engine if current_app.extensions["geo_bind"] is current_app.extensions["geo_engine"] else None
 
 
 def read_bind() -> Engine | Connection:
@@ -155,20 +232,43 @@ def read_bind() -> Engine | Connection:
 def get_read_session() -> Session:
     """The session a view reads its data from: on the replica in a view marked
     :func:`replica_reads` when ``DATABASE_READ_URL`` is set (opened lazily, one
-    ``REPEATABLE READ`` snapshot, closed at teardown), else :func:`get_session`."""
+    ``REPEATABLE READ`` snapshot, closed at teardown); without a replica, in such
+    a view, on the primary in autocommit (see :func:`autocommit_session`); else
+    :func:`get_session`."""
+    if "db_read_session" in g:
+        return g.db_read_session
     engine = _replica_here()
-    if engine is None:
-        return get_session()
-    if "db_read_session" not in g:
+    if engine is not None:
         g.db_read_session = Session(bind=engine.execution_options(isolation_level="REPEATABLE READ"))
-    return g.db_read_session
+        return g.db_read_session
+    return autocommit_session() or get_session()
+
+
+def autocommit_session() -> Session | None:
+    """In a marked read on the primary (no replica): the request's session in
+    autocommit, where each statement is its own transaction — no ``BEGIN`` and no
+    ``ROLLBACK`` round trips around the one statement that builds a tile or a page
+    (which reads its change tokens in that same statement), and a write such as
+    :func:`~geo_service.web.context.record_download`'s audit row committed when
+    its ``INSERT`` returns.  Each statement sees what was committed before it, as
+    in the ``READ COMMITTED`` transaction it replaces.  None elsewhere."""
+    if "db_autocommit_session" not in g:
+        engine = _primary_reads_here()
+        if engine is None:
+            return None
+        g.db_autocommit_session = Session(bind=engine)
+    session: Session = g.db_autocommit_session
+    g.db_read_session = session
+    return session
 
 
 def close_request_session(exc: BaseException | None) -> None:
     """Close the request's sessions (rolled back after an error), if they were opened."""
-    for name in ("db_read_session", "db_session"):
+    closed: set[int] = set()  # db_read_session may be db_autocommit_session
+    for name in ("db_read_session", "db_autocommit_session", "db_session"):
         session: Session | None = g.pop(name, None)
-        if session is not None:
+        if session is not None and id(session) not in closed:
+            closed.add(id(session))
             if exc is not None:
                 session.rollback()
             session.close()
@@ -191,6 +291,9 @@ def init_app(app: Flask, url: str, read_url: str | None = None) -> None:
     engine = make_engine(url, **options)
     app.extensions["geo_engine"] = engine
     app.extensions["geo_bind"] = engine
+    # A pool of its own, whose connections stay in autocommit: switching a pooled
+    # connection in and out of autocommit costs psycopg2 a SET round trip each time.
+    app.extensions["geo_autocommit_engine"] = make_engine(url, **options, isolation_level="AUTOCOMMIT")
     app.extensions["geo_read_engine"] = make_engine(read_url, **options) if read_url else None
     app.teardown_appcontext(close_request_session)
 

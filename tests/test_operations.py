@@ -192,3 +192,72 @@ def test_service_survives_a_database_restart(tmp_path):
         assert client.get("/healthz").status_code == 200
     finally:
         cluster.destroy()
+
+
+@pytest.fixture
+def served_register(tmp_path):  # type: ignore[no-untyped-def]
+    """A cluster of its own with one committed enterprise, and the application on an
+    engine (not inside a test transaction), as it runs in production."""
+    cluster = EmbeddedCluster(tmp_path / "var", durable=False)
+    cluster.start()
+    try:
+        db.upgrade(cluster.url)
+        engine = create_engine(cluster.url)
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO enterprise (credit_code, name, industry_code, geom)"
+                " VALUES ('91539901MA00000002', '测试化工有限公司', 'hazchem',"
+                " ST_SetSRID(ST_MakePoint(100.25, 20.75), 4326))"))
+        engine.dispose()
+        app = create_app(TestConfig(cluster.url, tmp_path / "var"))
+        app.config["LOGIN_REQUIRED"] = False
+        yield cluster, app
+    finally:
+        cluster.destroy()
+
+
+def _downloads(url: str) -> int:
+    """The committed audit rows of downloads, read on a connection of their own."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'download'")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+OGC_PAGE = "/ogc/collections/enterprises/items?bbox=100,20,101,21&limit=10"
+
+
+def test_data_requests_survive_a_restart_between_two_requests(served_register):  # type: ignore[no-untyped-def]
+    cluster, app = served_register
+    client = app.test_client()
+    first = client.get(OGC_PAGE)
+    assert first.status_code == 200 and first.get_json()["numberReturned"] == 1
+    assert client.get("/tiles/enterprises/14/12754/7226.pbf").status_code == 200
+    # the pooled connections are now dead: the server was restarted while they sat idle
+    cluster.stop()
+    cluster.start()
+    again = client.get(OGC_PAGE + "&offset=0")  # a new URL: read from the database, not the page cache
+    assert again.status_code == 200
+    assert [f["properties"]["name"] for f in again.get_json()["features"]] == ["测试化工有限公司"]
+    assert client.get("/tiles/enterprises/14/12754/7226.pbf?grade=1").status_code == 200
+    assert _downloads(cluster.url) == 2
+
+
+def test_a_page_of_register_data_is_audited_and_committed_before_its_body(served_register):  # type: ignore[no-untyped-def]
+    cluster, app = served_register
+    seen_at_headers: list[int] = []
+    inner = app.wsgi_app
+
+    def watching(environ, start_response):  # type: ignore[no-untyped-def]
+        def start(status, headers, exc_info=None):  # type: ignore[no-untyped-def]
+            seen_at_headers.append(_downloads(cluster.url))  # before any byte of the body
+            return start_response(status, headers, exc_info)
+        return inner(environ, start)
+
+    app.wsgi_app = watching  # type: ignore[method-assign]
+    client = app.test_client()
+    assert client.get(OGC_PAGE).status_code == 200
+    assert client.get(OGC_PAGE).status_code == 200  # the page cache answers; still a download
+    assert seen_at_headers == [1, 2]

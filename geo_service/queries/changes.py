@@ -11,6 +11,7 @@ for everything.  See :mod:`geo_service.tokens` for how the web workers use them.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ __all__ = [
     "prefix_keys",
     "tokens_column",
     "tokens_select",
+    "with_tokens_of_keys",
+    "TOKEN_KEYS",
 ]
 
 EVERYTHING = "*"  # the key of the region table and of TRUNCATE: in every selection
@@ -71,6 +74,23 @@ def tokens_column(selection: Selection) -> sa.ScalarSelect[Any]:
     rows = tokens_select(selection).subquery("tok")
     return sa.select(sa.func.coalesce(sa.func.jsonb_object_agg(rows.c.code, rows.c.token),
                                       sa.cast(sa.literal("{}"), JSONB))).scalar_subquery()
+
+
+# The parameter of :func:`with_tokens_of_keys`: the list of keys whose tokens are read.
+TOKEN_KEYS = "token_keys"
+
+
+@functools.lru_cache(maxsize=64)
+def with_tokens_of_keys(stmt: Select[Any]) -> Select[Any]:
+    """``stmt`` with the tokens column of the keys given as the parameter
+    ``TOKEN_KEYS`` at execution (a list): for a statement built once and
+    executed for many responses (:func:`geo_service.queries.tiles.tile_statement`),
+    so the pair is built once too."""
+    code = _change.c.code
+    rows = (sa.select(code, sa.func.sum(_change.c.weight).label("token"))
+            .where(code.in_(sa.bindparam(TOKEN_KEYS, expanding=True))).group_by(code).subquery("tok"))
+    return stmt.add_columns(sa.select(sa.func.coalesce(sa.func.jsonb_object_agg(rows.c.code, rows.c.token),
+                                                       sa.cast(sa.literal("{}"), JSONB))).scalar_subquery())
 
 
 def boxes_select() -> Select[Any]:

@@ -64,7 +64,9 @@ def enterprises_select(f: Filters, *, scope: Scope, as_of: dt.date) -> Select[An
     """Enterprises matching ``f`` in ``scope``, ordered by id."""
     return (
         sa.select(*enterprise_columns())
-        .join(Industry, Industry.code == Enterprise.industry_code)
+        # industry_code is NOT NULL and references industry: an outer join gives the same
+        # rows, and PostgreSQL drops it from a count that reads no industry column
+        .outerjoin(Industry, Industry.code == Enterprise.industry_code)
         .where(enterprise_clause(f, as_of), enterprise_scope(scope))
         .order_by(Enterprise.id)
     )

@@ -318,10 +318,15 @@ def audit_download(
     a ledger, a return), with which filter, how many rows, in which format.
 
     The register's downloads carry 法定代表人 and telephone numbers, so each
-    one is accounted for like a write (action ``download``).
+    one is accounted for like a write (action ``download``).  One Core
+    ``INSERT`` (a download is not a unit of work: no ORM object, no flush);
+    committed by the caller, or when it returns on a session in autocommit.
     """
-    audit(session, actor, "download", what, object_id,
-          after={"format": fmt, "rows": rows, "filter": dict(filters)})
+    session.execute(sa.insert(AuditLog.__table__), {
+        "user_id": actor.user_id, "actor": actor.name, "action": "download", "object_type": what,
+        "object_id": None if object_id is None else str(object_id), "before": None,
+        "after": _jsonable({"format": fmt, "rows": rows, "filter": dict(filters)}),
+    })
 
 
 def audit_refusal(session: Session, actor: Actor, method: str, path: str, message: str) -> None:

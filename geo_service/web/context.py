@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import g, request
 
-from ..db import get_session
+from ..db import autocommit_session, get_session
 from ..domain import Actor
 from ..queries.scope import ALL, Scope
 from ..services import accounts
@@ -38,7 +38,17 @@ def _request_filter() -> dict[str, Any]:
 
 
 def record_download(what: str, fmt: str, rows: int | None, *, object_id: object = None) -> None:
-    """Write and commit the audit row of a download of register data (before the file is sent)."""
+    """Write and commit the audit row of a download of register data (before the file is sent).
+
+    In a marked read on the primary the row is one ``INSERT`` on the request's
+    autocommit session (:func:`~geo_service.db.autocommit_session`): committed
+    when it returns, on the connection the data was read with.  Elsewhere it is
+    written in the request's session and committed (with the replica, the
+    primary's)."""
+    session = autocommit_session()
+    if session is not None:
+        accounts.audit_download(session, current_actor(), what, fmt, rows, _request_filter(), object_id=object_id)
+        return
     session = get_session()
     accounts.audit_download(session, current_actor(), what, fmt, rows, _request_filter(), object_id=object_id)
     session.commit()

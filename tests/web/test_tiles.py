@@ -57,10 +57,22 @@ def test_enterprise_tile_has_the_enterprises_at_their_places(client, world):
     assert world.plant.id in expected and set(by_id) == expected
     plant = by_id[world.plant.id]
     assert plant["properties"] == {"id": world.plant.id, "name": "红河化工有限公司", "grade": 1,
-                                   "industry": "hazchem", "industry_code": "hazchem", "count": 1}
+                                   "industry_code": "hazchem", "count": 1}
     px, py = plant["geometry"]["coordinates"]
     ex, ey = pixel_in_tile(*World.POINTS["plant"], z, x, y)
     assert abs(px - ex) <= 1 and abs(py - ey) <= 1  # within one tile unit of the projected point
+
+
+@pytest.mark.parametrize("z", [14, 10])  # raw points; cells read from enterprise_cell
+def test_tiles_of_one_zoom_in_turn_each_hold_their_own_enterprises(client, world, z):
+    # one statement per zoom serves every tile of it, x and y given at execution
+    plant_tile, mill_tile = tile_of(*World.POINTS["plant"], z), tile_of(*World.POINTS["mill"], z)
+    assert plant_tile != mill_tile
+    for x, y in (plant_tile, mill_tile, plant_tile):
+        feats = decode(client.get(f"/tiles/enterprises/{z}/{x}/{y}.pbf").data)["enterprises"]["features"]
+        expected = {getattr(world, k).id for k, p in World.POINTS.items() if tile_of(*p, z) == (x, y)}
+        assert sum(f["properties"]["count"] for f in feats) == len(expected)
+        assert {f["properties"]["id"] for f in feats if f["properties"]["count"] == 1} <= expected
 
 
 def test_tile_filters_and_empty_tiles(client, world):

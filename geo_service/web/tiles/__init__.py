@@ -31,7 +31,7 @@ from flask import Blueprint, Flask, current_app, request
 from ...db import get_read_session, replica_reads
 from ...errors import InvalidParameter, NotFound
 from ...queries import tiles as tq
-from ...queries.changes import tokens_column
+from ...queries.changes import TOKEN_KEYS, tokens_column, with_tokens_of_keys
 from ...queries.filters import open_unless_stated
 from ...queries.regions import LEVEL_DEPTH
 from .. import changes
@@ -94,8 +94,7 @@ def response_cache(app: Flask, name: str, megabytes: int) -> ResponseCache:
 
 # What the features of each MVT layer carry (TileJSON ``vector_layers``).
 TILE_FIELDS: dict[str, dict[str, str]] = {
-    "enterprises": {"id": "Number", "name": "String", "grade": "Number", "industry": "String",
-                    "industry_code": "String", "count": "Number（低缩放级别下网格聚合的企业数）",
+    "enterprises": {"id": "Number", "name": "String", "grade": "Number", "industry_code": "String", "count": "Number（低缩放级别下网格聚合的企业数）",
                     **{f"count_{g}": f"Number（聚合网格内风险等级为 {g} 的企业数）" for g in (1, 2, 3, 4)}},
     "hazards": {},
     "regions": {},
@@ -147,10 +146,14 @@ def tile(layer: str, z: int, x: int, y: int):  # type: ignore[no-untyped-def]
     cache = response_cache(current_app, "tile_cache", int(current_app.config["TILE_CACHE_MB"]))
 
     def build() -> tuple[bytes, dict[str, int]]:
-        stmt = tq.tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
-                              level=level)
+        stmt, params = tq.tile_statement(layer, z, x, y, f, scope=scope, as_of=as_of,
+                                         cluster_below=cluster_below, level=level)
         # the tokens in the same statement: the same snapshot (on the replica, if any) as the tile's data
-        raw, snapshot = get_read_session().execute(stmt.add_columns(tokens_column(coverage.selection))).one()
+        if params and isinstance(coverage.selection, tuple):  # a statement of the zoom: built once
+            stmt, params = with_tokens_of_keys(stmt), {**params, TOKEN_KEYS: list(coverage.selection)}
+        else:
+            stmt = stmt.add_columns(tokens_column(coverage.selection))
+        raw, snapshot = get_read_session().execute(stmt, params).one()
         return bytes(raw or b""), snapshot
 
     return changes.cached_answer(coverage, parts, cache, build, mimetype=MVT)
