@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Enterprise, Hazard, Industry, Region, RiskPoint
 from . import metrics
-from .dual_prevention import grade_at, month_end, risk_point_grade_at
+from .dual_prevention import grade_at, month_end, risk_point_grade_at, risk_points_regraded_after
 from .filters import hazard_location
 from .scope import Scope, enterprise_scope, region_clause, region_prefix
 
@@ -36,6 +36,11 @@ __all__ = [
     "industry_key",
     "risk_counts",
     "hazard_counts",
+    "activity_counts",
+    "risk_major_counts",
+    "hazard_major_counts",
+    "risk_changes_red",
+    "hazard_changes_indexed",
     "drawable_units",
     "risk_changes",
     "hazard_changes",
@@ -143,12 +148,13 @@ def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 
 
-def _hazard_measures(span: metrics.Span, month: bool) -> list[ColumnElement[int]]:
-    """Form 000 item 13 and 003 附件2 over ``span`` (cumulative or its 本月 part, suffix ``_month``)."""
+def _hazard_measures(span: metrics.Span, month: bool, enterprises: bool = True) -> list[ColumnElement[int]]:
+    """Form 000 item 13 and 003 附件2 over ``span`` (cumulative or its 本月 part, suffix ``_month``);
+    ``enterprises=False``: only the 重大 columns."""
     sfx = "_month" if month else ""
     major = metrics.is_major()
     return [
-        _distinct_enterprises_if(metrics.found(span, month)).label(f"enterprises{sfx}"),
+        *([_distinct_enterprises_if(metrics.found(span, month)).label(f"enterprises{sfx}")] if enterprises else []),
         _count_if(sa.and_(major, metrics.found(span, month))).label(f"major_found{sfx}"),
         _count_if(sa.and_(major, metrics.signed_off(span, month))).label(f"major_rectified{sfx}"),
         _count_if(sa.and_(major, metrics.in_hand(span, month))).label(f"major_in_hand{sfx}"),
@@ -193,6 +199,151 @@ def hazard_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period)
         .add_columns(*cols)
     )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
+
+
+# --- the same counts from the tallies and partial indexes (migration 0020) -------------------
+# Each statement below answers exactly what the register statement above it answers, for a
+# scope without a single enterprise (compute_return keeps the register path for that one):
+# tests/queries/test_return_tallies.py compares them after every kind of change.
+
+ACTIVITY_KINDS = ("hazard", "risk")
+
+
+def activity_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period, kind: str) -> Select[Any]:
+    """Enterprises with a hazard found (``kind="hazard"``) or a risk point assessed (``"risk"``)
+    this year, per region and top-level industry, from ``activity_tally``.
+
+    Columns: ``code, industry, stat_group, enterprises`` (1 January → month end) and
+    ``enterprises_month`` (the month).  The same numbers as the ``count(DISTINCT)`` of
+    :func:`hazard_counts` / :func:`risk_counts`: the tally keeps, per enterprise and year, the
+    months in which it had one (a bit mask), and counts enterprises per mask.
+    """
+    if kind not in ACTIVITY_KINDS:
+        raise ValueError(f"unknown activity kind {kind!r}")
+    if scope.enterprise_id is not None:
+        raise ValueError("activity_tally counts regions, not one enterprise")
+    t = sa.table("activity_tally", sa.column("kind"), sa.column("year", sa.SmallInteger),
+                 sa.column("region_code", sa.String), sa.column("industry_code", sa.String),
+                 sa.column("months", sa.Integer), sa.column("n", sa.Integer))
+    # a span always lies within one calendar year (Period.year: 1 January → month end)
+    span = period.year
+    up_to = (1 << span.end.month) - 1
+    this_month = 1 << (span.end.month - 1)
+    prefixes = sorted({region_prefix(c) for c in codes})
+    per_county = (
+        sa.select(t.c.region_code, industry_key().label("industry"), Industry.stat_group,
+                  sa.func.coalesce(sa.func.sum(t.c.n).filter(t.c.months.op("&")(up_to) != 0), 0)
+                  .label("enterprises"),
+                  sa.func.coalesce(sa.func.sum(t.c.n).filter(t.c.months.op("&")(this_month) != 0), 0)
+                  .label("enterprises_month"))
+        .select_from(t)
+        .join(Industry, Industry.code == t.c.industry_code)
+        .where(t.c.kind == kind, t.c.year == span.end.year,
+               sa.or_(sa.false(), *(t.c.region_code.like(p + "%") for p in prefixes)),
+               region_clause(t.c.region_code, scope.region))
+        .group_by(t.c.region_code, industry_key(), Industry.stat_group)
+    )
+    return _roll_up(codes, per_county, ("industry", "stat_group"))
+
+
+def _red_candidates(span: metrics.Span, period: metrics.Period) -> sa.Subquery:
+    """The risk points assessed in ``span`` that may have been red at the month's end: those
+    red now (partial index ``ix_risk_point_red_assessed``) and those re-graded since (a
+    unit not re-graded since had then the grade it has now)."""
+    since = risk_points_regraded_after(month_end(period.month_start))
+    return sa.union_all(
+        sa.select(RiskPoint.id).where(metrics.major_risk(), metrics.risk_assessed(span)),
+        sa.select(RiskPoint.id).where(RiskPoint.id.in_(since), sa.not_(metrics.major_risk()),
+                                      metrics.risk_assessed(span)),
+    ).subquery("red_candidates")
+
+
+def risk_major_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """The 重大风险 columns of :func:`risk_counts` (``major``, ``major_controlled`` and their
+    ``_month`` parts) read from the red candidates only."""
+    span = period.year
+    red = _major_then(period)
+    controlled = metrics.controls_in_place()
+    cand = _red_candidates(span, period)
+    per_county = (
+        sa.select(Enterprise.region_code, industry_key().label("industry"), Industry.stat_group,
+                  _count_if(red).label("major"),
+                  _count_if(sa.and_(red, controlled)).label("major_controlled"),
+                  _count_if(sa.and_(red, metrics.risk_assessed(span, True))).label("major_month"),
+                  _count_if(sa.and_(red, controlled, metrics.risk_assessed(span, True)))
+                  .label("major_controlled_month"))
+        .select_from(cand)
+        .join(RiskPoint, RiskPoint.id == cand.c.id)
+        .join(Enterprise, Enterprise.id == RiskPoint.enterprise_id)
+        .join(Industry, Industry.code == Enterprise.industry_code)
+        .where(_within(codes), enterprise_scope(scope))
+        .group_by(Enterprise.region_code, industry_key(), Industry.stat_group)
+    )
+    return _roll_up(codes, per_county, ("industry", "stat_group"))
+
+
+def hazard_major_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """Every column of :func:`hazard_counts` but the enterprises (see :func:`activity_counts`):
+    all of them count 重大 hazards, read through ``ix_hazard_major_found``."""
+    year, campaign = period.year, period.campaign
+    first = year.first if campaign is None else min(year.first, campaign.first)
+    cols = _hazard_measures(year, False, False) + _hazard_measures(year, True, False)
+    if campaign is not None:
+        cols += _dispatch_measures(campaign, False) + _dispatch_measures(campaign, True)
+    per_county = (
+        _base(codes, scope)
+        .join(Hazard, Hazard.enterprise_id == Enterprise.id)
+        .where(metrics.is_major(), metrics.found_in(first, period.end))
+        .add_columns(*cols)
+    )
+    return _roll_up(codes, per_county, ("industry", "stat_group"))
+
+
+def risk_changes_red(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """:func:`risk_changes` read from the red candidates of the month."""
+    cand = _red_candidates(metrics.Span(period.month_start, period.month_start, period.end), period)
+    return _roll_up(
+        codes,
+        sa.select(Enterprise.region_code, sa.func.count(RiskPoint.id).label("new_major_risks"))
+        .select_from(cand)
+        .join(RiskPoint, RiskPoint.id == cand.c.id)
+        .join(Enterprise, Enterprise.id == RiskPoint.enterprise_id)
+        .where(_within(codes), enterprise_scope(scope), _major_then(period),
+               metrics.risk_assessed(period.year, True))
+        .group_by(Enterprise.region_code),
+    )
+
+
+def hazard_changes_indexed(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """:func:`hazard_changes` by ``hazard.ent_region`` (its enterprise's ``region_code``, kept by
+    triggers), each count an index-only scan of the index on its date (migration 0020)."""
+    if scope.enterprise_id is not None:
+        raise ValueError("hazard_changes_indexed counts regions, not one enterprise")
+    opened = metrics.found_in(period.month_start, period.end)
+    closed = metrics.signed_off_in(period.month_start, period.end)
+    went_overdue = metrics.became_overdue_in(period.month_start, period.end)
+    prefixes = sorted({region_prefix(c) for c in codes})
+    where = sa.and_(Hazard.found_on <= period.end,
+                    sa.or_(sa.false(), *(Hazard.ent_region.like(p + "%") for p in prefixes)),
+                    region_clause(Hazard.ent_region, scope.region))
+    zero = sa.literal(0, sa.BigInteger)
+
+    def part(clause: ColumnElement[bool], opened_: Any, major_: Any, closed_: Any, overdue_: Any) -> Select[Any]:
+        return (sa.select(Hazard.ent_region.label("region_code"), opened_.label("opened"),
+                          major_.label("opened_major"), closed_.label("closed"), overdue_.label("went_overdue"))
+                .where(where, clause).group_by(Hazard.ent_region))
+
+    n = sa.func.count()
+    parts = sa.union_all(
+        part(opened, n, _count_if(metrics.is_major()), zero, zero),
+        part(closed, zero, zero, n, zero),
+        part(went_overdue, zero, zero, zero, n),
+    ).subquery()
+    per_county = sa.select(parts.c.region_code, sa.func.sum(parts.c.opened).label("opened"),
+                           sa.func.sum(parts.c.opened_major).label("opened_major"),
+                           sa.func.sum(parts.c.closed).label("closed"),
+                           sa.func.sum(parts.c.went_overdue).label("went_overdue")).group_by(parts.c.region_code)
+    return _roll_up(codes, per_county)
 
 
 def drawable_units(codes: Sequence[str], *, scope: Scope) -> Select[Any]:
