@@ -75,11 +75,13 @@ def _distinct_enterprises_if(clause: ColumnElement[bool]) -> ColumnElement[int]:
     return sa.func.count(sa.distinct(Enterprise.id)).filter(clause)
 
 
-def _within(codes: Sequence[str]) -> ColumnElement[bool]:
-    """Enterprises in any of the regions ``codes`` (prefixes covered by a shorter one are dropped)."""
+def _within(codes: Sequence[str], column: Any = None) -> ColumnElement[bool]:
+    """Enterprises in any of the regions ``codes`` (prefixes covered by a shorter one are dropped);
+    ``column``: another column holding an enterprise's region code (default ``enterprise.region_code``)."""
     prefixes = sorted({region_prefix(c) for c in codes})
     outer = [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
-    return sa.or_(sa.false(), *(Enterprise.region_code.like(p + "%") for p in outer))
+    col = Enterprise.region_code if column is None else column
+    return sa.or_(sa.false(), *(col.like(p + "%") for p in outer))
 
 
 def _per_county(codes: Sequence[str], scope: Scope, *keys: ColumnElement[Any]) -> Select[Any]:
@@ -229,7 +231,6 @@ def activity_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Perio
     span = period.year
     up_to = (1 << span.end.month) - 1
     this_month = 1 << (span.end.month - 1)
-    prefixes = sorted({region_prefix(c) for c in codes})
     per_county = (
         sa.select(t.c.region_code, industry_key().label("industry"), Industry.stat_group,
                   sa.func.coalesce(sa.func.sum(t.c.n).filter(t.c.months.op("&")(up_to) != 0), 0)
@@ -238,8 +239,7 @@ def activity_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Perio
                   .label("enterprises_month"))
         .select_from(t)
         .join(Industry, Industry.code == t.c.industry_code)
-        .where(t.c.kind == kind, t.c.year == span.end.year,
-               sa.or_(sa.false(), *(t.c.region_code.like(p + "%") for p in prefixes)),
+        .where(t.c.kind == kind, t.c.year == span.end.year, _within(codes, t.c.region_code),
                region_clause(t.c.region_code, scope.region))
         .group_by(t.c.region_code, industry_key(), Industry.stat_group)
     )
@@ -284,17 +284,30 @@ def risk_major_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Per
 
 def hazard_major_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
     """Every column of :func:`hazard_counts` but the enterprises (see :func:`activity_counts`):
-    all of them count 重大 hazards, read through ``ix_hazard_major_found``."""
+    all of them count 重大 hazards, read through ``ix_hazard_major_found``, by
+    ``hazard.ent_region`` (its enterprise's ``region_code``, kept by triggers) and the
+    enterprise's industry looked up per hazard (not a pass over every enterprise)."""
+    if scope.enterprise_id is not None:
+        raise ValueError("hazard_major_counts counts regions, not one enterprise")
     year, campaign = period.year, period.campaign
     first = year.first if campaign is None else min(year.first, campaign.first)
     cols = _hazard_measures(year, False, False) + _hazard_measures(year, True, False)
     if campaign is not None:
         cols += _dispatch_measures(campaign, False) + _dispatch_measures(campaign, True)
+    industry = sa.select(Enterprise.industry_code).where(Enterprise.id == Hazard.enterprise_id).scalar_subquery()
+    per_hazard_group = (
+        sa.select(Hazard.ent_region.label("region_code"), industry.label("industry_code"), *cols)
+        .where(metrics.is_major(), metrics.found_in(first, period.end), _within(codes, Hazard.ent_region),
+               region_clause(Hazard.ent_region, scope.region))
+        .group_by(Hazard.ent_region, industry)
+        .subquery()
+    )
     per_county = (
-        _base(codes, scope)
-        .join(Hazard, Hazard.enterprise_id == Enterprise.id)
-        .where(metrics.is_major(), metrics.found_in(first, period.end))
-        .add_columns(*cols)
+        sa.select(per_hazard_group.c.region_code, industry_key().label("industry"), Industry.stat_group,
+                  *(sa.func.sum(per_hazard_group.c[c.name]).label(c.name) for c in cols))
+        .select_from(per_hazard_group)
+        .join(Industry, Industry.code == per_hazard_group.c.industry_code)
+        .group_by(per_hazard_group.c.region_code, industry_key(), Industry.stat_group)
     )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 
@@ -322,9 +335,7 @@ def hazard_changes_indexed(codes: Sequence[str], *, scope: Scope, period: metric
     opened = metrics.found_in(period.month_start, period.end)
     closed = metrics.signed_off_in(period.month_start, period.end)
     went_overdue = metrics.became_overdue_in(period.month_start, period.end)
-    prefixes = sorted({region_prefix(c) for c in codes})
-    where = sa.and_(Hazard.found_on <= period.end,
-                    sa.or_(sa.false(), *(Hazard.ent_region.like(p + "%") for p in prefixes)),
+    where = sa.and_(Hazard.found_on <= period.end, _within(codes, Hazard.ent_region),
                     region_clause(Hazard.ent_region, scope.region))
     zero = sa.literal(0, sa.BigInteger)
 

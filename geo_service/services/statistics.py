@@ -384,7 +384,8 @@ def compute_return(session: Session, code: str, period: metrics.Period, *, scope
         ``unit``, ``filled_on``, and ``regions``: the region first, then its
         children by code.
     """
-    region = session.get(Region, code)
+    # the names only: session.get would load the region's outline (megabytes for a province)
+    region = session.query(Region.code, Region.name, Region.level).filter(Region.code == code).one_or_none()
     if region is None:
         raise NotFound(f"行政区划 {code} 不存在")
     kids = session.query(Region.code, Region.name, Region.level).filter(
