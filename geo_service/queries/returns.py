@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -246,38 +247,33 @@ def activity_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Perio
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 
 
-def _red_candidates(span: metrics.Span, period: metrics.Period) -> sa.Subquery:
-    """The risk points assessed in ``span`` that may have been red at the month's end: those
-    red now (partial index ``ix_risk_point_red_assessed``) and those re-graded since (a
-    unit not re-graded since had then the grade it has now)."""
-    since = risk_points_regraded_after(month_end(period.month_start))
-    return sa.union_all(
-        sa.select(RiskPoint.id).where(metrics.major_risk(), metrics.risk_assessed(span)),
-        sa.select(RiskPoint.id).where(RiskPoint.id.in_(since), sa.not_(metrics.major_risk()),
-                                      metrics.risk_assessed(span)),
-    ).subquery("red_candidates")
+def _maybe_red_then(period: metrics.Period) -> ColumnElement[bool]:
+    """The risk points that may have been red at the month's end: red now (partial index
+    ``ix_risk_point_red_assessed``) or re-graded since (their ids as one array, so the primary
+    key serves it: a unit not re-graded since had then the grade it has now).  A superset of
+    :func:`_major_then`, which still decides; together one bitmap OR of two index scans."""
+    g = risk_points_regraded_after(month_end(period.month_start)).subquery()
+    since = sa.select(sa.func.array_agg(g.c.risk_point_id)).scalar_subquery()
+    # the cast makes it one array value (ANY over a bare subquery would compare row by row)
+    return sa.or_(metrics.major_risk(), RiskPoint.id == sa.any_(sa.cast(since, ARRAY(sa.Integer))))
 
 
 def risk_major_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
     """The 重大风险 columns of :func:`risk_counts` (``major``, ``major_controlled`` and their
-    ``_month`` parts) read from the red candidates only."""
+    ``_month`` parts) read from the risk points that may have been red then only."""
     span = period.year
     red = _major_then(period)
     controlled = metrics.controls_in_place()
-    cand = _red_candidates(span, period)
     per_county = (
-        sa.select(Enterprise.region_code, industry_key().label("industry"), Industry.stat_group,
-                  _count_if(red).label("major"),
-                  _count_if(sa.and_(red, controlled)).label("major_controlled"),
-                  _count_if(sa.and_(red, metrics.risk_assessed(span, True))).label("major_month"),
-                  _count_if(sa.and_(red, controlled, metrics.risk_assessed(span, True)))
-                  .label("major_controlled_month"))
-        .select_from(cand)
-        .join(RiskPoint, RiskPoint.id == cand.c.id)
-        .join(Enterprise, Enterprise.id == RiskPoint.enterprise_id)
-        .join(Industry, Industry.code == Enterprise.industry_code)
-        .where(_within(codes), enterprise_scope(scope))
-        .group_by(Enterprise.region_code, industry_key(), Industry.stat_group)
+        _base(codes, scope)
+        .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
+        .where(metrics.risk_assessed(span), _maybe_red_then(period))
+        .add_columns(
+            _count_if(red).label("major"),
+            _count_if(sa.and_(red, controlled)).label("major_controlled"),
+            _count_if(sa.and_(red, metrics.risk_assessed(span, True))).label("major_month"),
+            _count_if(sa.and_(red, controlled, metrics.risk_assessed(span, True))).label("major_controlled_month"),
+        )
     )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 
@@ -313,17 +309,13 @@ def hazard_major_counts(codes: Sequence[str], *, scope: Scope, period: metrics.P
 
 
 def risk_changes_red(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
-    """:func:`risk_changes` read from the red candidates of the month."""
-    cand = _red_candidates(metrics.Span(period.month_start, period.month_start, period.end), period)
+    """:func:`risk_changes` read from the risk points that may have been red then only."""
     return _roll_up(
         codes,
-        sa.select(Enterprise.region_code, sa.func.count(RiskPoint.id).label("new_major_risks"))
-        .select_from(cand)
-        .join(RiskPoint, RiskPoint.id == cand.c.id)
-        .join(Enterprise, Enterprise.id == RiskPoint.enterprise_id)
-        .where(_within(codes), enterprise_scope(scope), _major_then(period),
-               metrics.risk_assessed(period.year, True))
-        .group_by(Enterprise.region_code),
+        _per_county(codes, scope)
+        .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
+        .where(metrics.risk_assessed(period.year, True), _maybe_red_then(period), _major_then(period))
+        .add_columns(sa.func.count(RiskPoint.id).label("new_major_risks")),
     )
 
 
