@@ -12,11 +12,13 @@ with dated hazards and assessments added here.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
+from helpers import committed_database, wait_for
 from queries.world import build_world
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from geo_service.models import Hazard, RiskPoint
 from geo_service.queries import metrics
@@ -184,3 +186,86 @@ def test_the_tally_counts_each_enterprise_once_per_year(session, world):  # type
     hazard(session, world.mill.id, "皮带机防护罩缺失", "2026-12-02")
     assert session.execute(months, {"e": world.mill.id}).scalar_one() == mill | (1 << 11)
     assert session.execute(count).scalar_one() == before
+
+
+def _activity(conn) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+    return (conn.execute(text("SELECT * FROM enterprise_activity ORDER BY 1, 2, 3")).all(),
+            conn.execute(text("SELECT * FROM activity_tally ORDER BY 1, 2, 3, 4, 5")).all())
+
+
+def test_concurrent_writers_of_one_enterprise_both_count(make_database):  # type: ignore[no-untyped-def]
+    """Two transactions change hazards of the same enterprise at once: the second waits for
+    the first's lock on the enterprise's activity row and then recomputes from what the first
+    committed (each recomputing from its own snapshot would lose the other's change).  Three
+    races: two new months on an existing row; the same on an enterprise without a row yet (the
+    first's placeholder insert makes the second wait); and a hazard added in a month that the
+    mask already holds (no change to write, only the lock) while the month's other hazard is
+    deleted: the month must stay."""
+
+    def build(s):  # type: ignore[no-untyped-def]
+        w = build_world(s)
+        june = Hazard(enterprise_id=w.market.id, description="六月隐患", level="general", source="self",
+                      found_on=dt.date(2026, 6, 3), state="registered")
+        s.add(june)
+        s.flush()
+        return {"mill": w.mill.id, "shop": w.shop.id, "market": w.market.id, "june": june.id}
+
+    url, ids = committed_database(make_database, build)
+    engine = create_engine(url)
+    # different states: the hazards share no row of the other tallies (hazard_tally,
+    # hazard_cell), so the only lock between the writers is the enterprise's activity row
+    insert = text("INSERT INTO hazard (enterprise_id, description, level, source, found_on, state)"
+                  " VALUES (:e, :d, 'general', 'self', :f, :s)")
+    delete = text("DELETE FROM hazard WHERE id = :id")
+
+    def race(first_sql, first_params, second_sql, second_params) -> None:  # type: ignore[no-untyped-def]
+        first = engine.connect()
+        tx = first.begin()
+        first.execute(first_sql, first_params)
+        done = threading.Event()
+
+        def second() -> None:
+            with engine.begin() as conn:
+                conn.execute(second_sql, second_params)
+            done.set()
+
+        worker = threading.Thread(target=second)
+        worker.start()
+
+        def waiting() -> bool:
+            # a new connection each time: pg_stat_activity is a snapshot per transaction
+            with engine.connect() as watch:
+                return watch.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND (query LIKE 'INSERT INTO hazard%' OR query LIKE 'DELETE FROM hazard%')")).scalar_one() == 1
+
+        try:
+            wait_for(waiting, "the second writer waits", limit_s=20)
+            assert not done.is_set()
+        finally:
+            tx.commit()
+            first.close()
+            worker.join(30)
+        assert done.is_set()
+
+    def months(eid: int) -> int:
+        with engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT coalesce(max(months), 0) FROM enterprise_activity WHERE enterprise_id = :e"
+                " AND kind = 'hazard' AND year = 2026"), {"e": eid}).scalar_one()
+
+    try:
+        for eid in (ids["mill"], ids["shop"]):  # the mill has a 2026 row, the shop none
+            race(insert, {"e": eid, "d": "甲", "f": "2026-06-01", "s": "registered"},
+                 insert, {"e": eid, "d": "乙", "f": "2026-07-01", "s": "rectifying"})
+            assert months(eid) & (1 << 5) and months(eid) & (1 << 6)
+        race(insert, {"e": ids["market"], "d": "丙", "f": "2026-06-20", "s": "rectifying"},
+             delete, {"id": ids["june"]})
+        assert months(ids["market"]) & (1 << 5)
+        with engine.connect() as conn:
+            maintained = _activity(conn)
+            conn.execute(text("SELECT activity_tally_rebuild()"))
+            assert _activity(conn) == maintained
+            conn.rollback()
+    finally:
+        engine.dispose()
