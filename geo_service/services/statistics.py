@@ -373,7 +373,10 @@ def compute_return(session: Session, code: str, period: metrics.Period, *, scope
     tallies
         Count from the tallies and partial indexes of migration 0020 (the default; the
         same numbers, tested against the register); False reads the register itself.  A
-        single enterprise's scope always reads the register.
+        single enterprise's scope always reads the register.  A past month needs no
+        fallback: both paths read the hazards and risk points as they are now (the tally
+        by their found / assessed months), and a risk point re-graded since the month's
+        end is judged by the grade history on both.
 
     Returns
     -------
