@@ -433,8 +433,9 @@ def load(scale: float, *, today: dt.date | None = None, seed: int = SEED, progre
         report["grade_update_s"] = time.perf_counter() - t
         t = time.perf_counter()
         # migration 0003's aggregates; 0015's hazard locations and cells (its UPDATE of
-        # hazard.loc with the row triggers off: the rebuild recomputes the cells after)
-        for fn in ("tile_agg_rebuild", "summary_agg_rebuild", "hazard_cell_rebuild"):
+        # hazard.loc with the row triggers off: the rebuild recomputes the cells after);
+        # 0020's enterprises per activity month (the return)
+        for fn in ("tile_agg_rebuild", "summary_agg_rebuild", "hazard_cell_rebuild", "activity_tally_rebuild"):
             cur.execute("SELECT to_regproc(%s) IS NOT NULL", (fn,))
             if cur.fetchone()[0]:
                 cur.execute("SET session_replication_role = replica")

@@ -53,6 +53,7 @@ __all__ = [
     "grades_as_of",
     "grade_at",
     "risk_point_grade_at",
+    "risk_points_regraded_after",
     "zone_grade_at",
     "month_end",
     "grade_changes",
@@ -565,6 +566,14 @@ def grade_at(at: dt.datetime, enterprise_id: Any = None) -> sa.ScalarSelect[Any]
     )
 
 
+def risk_points_regraded_after(at: dt.datetime) -> Select[Any]:
+    """The ids of the risk points with a grade event after instant ``at``: every other unit
+    had at ``at`` the grade it has now (:func:`risk_point_grade_at`)."""
+    g = sa.table("grade_event", sa.column("at"), sa.column("risk_point_id"), sa.column("kind"))
+    return sa.select(g.c.risk_point_id).where(g.c.kind == "risk_point",
+                                              g.c.at > sa.literal(at, sa.DateTime(timezone=True)))
+
+
 def risk_point_grade_at(at: dt.datetime) -> sa.ColumnElement[Any]:
     """The grade ``risk_point`` had at instant ``at``, as a return counts it.
 
@@ -594,8 +603,7 @@ def risk_point_grade_at(at: dt.datetime) -> sa.ColumnElement[Any]:
     )
     # the units changed since: one hashed list (ix_grade_event_at), so the per-unit lookup runs
     # only for them and a return of the current month reads no history at all
-    changed = sa.select(g.c.risk_point_id).where(g.c.kind == "risk_point",
-                                                 g.c.at > sa.literal(at, sa.DateTime(timezone=True)))
+    changed = risk_points_regraded_after(at)
     return sa.case((RiskPoint.id.in_(changed), sa.func.coalesce(later, RiskPoint.grade)), else_=RiskPoint.grade)
 
 

@@ -22,12 +22,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Enterprise, Hazard, Industry, Region, RiskPoint
 from . import metrics
-from .dual_prevention import grade_at, month_end, risk_point_grade_at
+from .dual_prevention import grade_at, month_end, risk_point_grade_at, risk_points_regraded_after
 from .filters import hazard_location
 from .scope import Scope, enterprise_scope, region_clause, region_prefix
 
@@ -36,6 +37,11 @@ __all__ = [
     "industry_key",
     "risk_counts",
     "hazard_counts",
+    "activity_counts",
+    "risk_major_counts",
+    "hazard_major_counts",
+    "risk_changes_red",
+    "hazard_changes_indexed",
     "drawable_units",
     "risk_changes",
     "hazard_changes",
@@ -70,11 +76,13 @@ def _distinct_enterprises_if(clause: ColumnElement[bool]) -> ColumnElement[int]:
     return sa.func.count(sa.distinct(Enterprise.id)).filter(clause)
 
 
-def _within(codes: Sequence[str]) -> ColumnElement[bool]:
-    """Enterprises in any of the regions ``codes`` (prefixes covered by a shorter one are dropped)."""
+def _within(codes: Sequence[str], column: Any = None) -> ColumnElement[bool]:
+    """Enterprises in any of the regions ``codes`` (prefixes covered by a shorter one are dropped);
+    ``column``: another column holding an enterprise's region code (default ``enterprise.region_code``)."""
     prefixes = sorted({region_prefix(c) for c in codes})
     outer = [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
-    return sa.or_(sa.false(), *(Enterprise.region_code.like(p + "%") for p in outer))
+    col = Enterprise.region_code if column is None else column
+    return sa.or_(sa.false(), *(col.like(p + "%") for p in outer))
 
 
 def _per_county(codes: Sequence[str], scope: Scope, *keys: ColumnElement[Any]) -> Select[Any]:
@@ -143,12 +151,13 @@ def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 
 
-def _hazard_measures(span: metrics.Span, month: bool) -> list[ColumnElement[int]]:
-    """Form 000 item 13 and 003 附件2 over ``span`` (cumulative or its 本月 part, suffix ``_month``)."""
+def _hazard_measures(span: metrics.Span, month: bool, enterprises: bool = True) -> list[ColumnElement[int]]:
+    """Form 000 item 13 and 003 附件2 over ``span`` (cumulative or its 本月 part, suffix ``_month``);
+    ``enterprises=False``: only the 重大 columns."""
     sfx = "_month" if month else ""
     major = metrics.is_major()
     return [
-        _distinct_enterprises_if(metrics.found(span, month)).label(f"enterprises{sfx}"),
+        *([_distinct_enterprises_if(metrics.found(span, month)).label(f"enterprises{sfx}")] if enterprises else []),
         _count_if(sa.and_(major, metrics.found(span, month))).label(f"major_found{sfx}"),
         _count_if(sa.and_(major, metrics.signed_off(span, month))).label(f"major_rectified{sfx}"),
         _count_if(sa.and_(major, metrics.in_hand(span, month))).label(f"major_in_hand{sfx}"),
@@ -193,6 +202,151 @@ def hazard_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period)
         .add_columns(*cols)
     )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
+
+
+# --- the same counts from the tallies and partial indexes (migration 0020) -------------------
+# Each statement below answers exactly what the register statement above it answers, for a
+# scope without a single enterprise (compute_return keeps the register path for that one):
+# tests/queries/test_return_tallies.py compares them after every kind of change.
+
+ACTIVITY_KINDS = ("hazard", "risk")
+
+
+def activity_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period, kind: str) -> Select[Any]:
+    """Enterprises with a hazard found (``kind="hazard"``) or a risk point assessed (``"risk"``)
+    this year, per region and top-level industry, from ``activity_tally``.
+
+    Columns: ``code, industry, stat_group, enterprises`` (1 January → month end) and
+    ``enterprises_month`` (the month).  The same numbers as the ``count(DISTINCT)`` of
+    :func:`hazard_counts` / :func:`risk_counts`: the tally keeps, per enterprise and year, the
+    months in which it had one (a bit mask), and counts enterprises per mask.
+    """
+    if kind not in ACTIVITY_KINDS:
+        raise ValueError(f"unknown activity kind {kind!r}")
+    if scope.enterprise_id is not None:
+        raise ValueError("activity_tally counts regions, not one enterprise")
+    t = sa.table("activity_tally", sa.column("kind"), sa.column("year", sa.SmallInteger),
+                 sa.column("region_code", sa.String), sa.column("industry_code", sa.String),
+                 sa.column("months", sa.Integer), sa.column("n", sa.Integer))
+    # a span always lies within one calendar year (Period.year: 1 January → month end)
+    span = period.year
+    up_to = (1 << span.end.month) - 1
+    this_month = 1 << (span.end.month - 1)
+    per_county = (
+        sa.select(t.c.region_code, industry_key().label("industry"), Industry.stat_group,
+                  sa.func.coalesce(sa.func.sum(t.c.n).filter(t.c.months.op("&")(up_to) != 0), 0)
+                  .label("enterprises"),
+                  sa.func.coalesce(sa.func.sum(t.c.n).filter(t.c.months.op("&")(this_month) != 0), 0)
+                  .label("enterprises_month"))
+        .select_from(t)
+        .join(Industry, Industry.code == t.c.industry_code)
+        .where(t.c.kind == kind, t.c.year == span.end.year, _within(codes, t.c.region_code),
+               region_clause(t.c.region_code, scope.region))
+        .group_by(t.c.region_code, industry_key(), Industry.stat_group)
+    )
+    return _roll_up(codes, per_county, ("industry", "stat_group"))
+
+
+def _maybe_red_then(period: metrics.Period) -> ColumnElement[bool]:
+    """The risk points that may have been red at the month's end: red now (partial index
+    ``ix_risk_point_red_assessed``) or re-graded since (their ids as one array, so the primary
+    key serves it: a unit not re-graded since had then the grade it has now).  A superset of
+    :func:`_major_then`, which still decides; together one bitmap OR of two index scans."""
+    g = risk_points_regraded_after(month_end(period.month_start)).subquery()
+    since = sa.select(sa.func.array_agg(g.c.risk_point_id)).scalar_subquery()
+    # the cast makes it one array value (ANY over a bare subquery would compare row by row)
+    return sa.or_(metrics.major_risk(), RiskPoint.id == sa.any_(sa.cast(since, ARRAY(sa.Integer))))
+
+
+def risk_major_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """The 重大风险 columns of :func:`risk_counts` (``major``, ``major_controlled`` and their
+    ``_month`` parts) read from the risk points that may have been red then only."""
+    span = period.year
+    red = _major_then(period)
+    controlled = metrics.controls_in_place()
+    per_county = (
+        _base(codes, scope)
+        .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
+        .where(metrics.risk_assessed(span), _maybe_red_then(period))
+        .add_columns(
+            _count_if(red).label("major"),
+            _count_if(sa.and_(red, controlled)).label("major_controlled"),
+            _count_if(sa.and_(red, metrics.risk_assessed(span, True))).label("major_month"),
+            _count_if(sa.and_(red, controlled, metrics.risk_assessed(span, True))).label("major_controlled_month"),
+        )
+    )
+    return _roll_up(codes, per_county, ("industry", "stat_group"))
+
+
+def hazard_major_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """Every column of :func:`hazard_counts` but the enterprises (see :func:`activity_counts`):
+    all of them count 重大 hazards, read through ``ix_hazard_major_found``, by
+    ``hazard.ent_region`` (its enterprise's ``region_code``, kept by triggers) and the
+    enterprise's industry looked up per hazard (not a pass over every enterprise)."""
+    if scope.enterprise_id is not None:
+        raise ValueError("hazard_major_counts counts regions, not one enterprise")
+    year, campaign = period.year, period.campaign
+    first = year.first if campaign is None else min(year.first, campaign.first)
+    cols = _hazard_measures(year, False, False) + _hazard_measures(year, True, False)
+    if campaign is not None:
+        cols += _dispatch_measures(campaign, False) + _dispatch_measures(campaign, True)
+    industry = sa.select(Enterprise.industry_code).where(Enterprise.id == Hazard.enterprise_id).scalar_subquery()
+    per_hazard_group = (
+        sa.select(Hazard.ent_region.label("region_code"), industry.label("industry_code"), *cols)
+        .where(metrics.is_major(), metrics.found_in(first, period.end), _within(codes, Hazard.ent_region),
+               region_clause(Hazard.ent_region, scope.region))
+        .group_by(Hazard.ent_region, industry)
+        .subquery()
+    )
+    per_county = (
+        sa.select(per_hazard_group.c.region_code, industry_key().label("industry"), Industry.stat_group,
+                  *(sa.func.sum(per_hazard_group.c[c.name]).label(c.name) for c in cols))
+        .select_from(per_hazard_group)
+        .join(Industry, Industry.code == per_hazard_group.c.industry_code)
+        .group_by(per_hazard_group.c.region_code, industry_key(), Industry.stat_group)
+    )
+    return _roll_up(codes, per_county, ("industry", "stat_group"))
+
+
+def risk_changes_red(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """:func:`risk_changes` read from the risk points that may have been red then only."""
+    return _roll_up(
+        codes,
+        _per_county(codes, scope)
+        .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
+        .where(metrics.risk_assessed(period.year, True), _maybe_red_then(period), _major_then(period))
+        .add_columns(sa.func.count(RiskPoint.id).label("new_major_risks")),
+    )
+
+
+def hazard_changes_indexed(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
+    """:func:`hazard_changes` by ``hazard.ent_region`` (its enterprise's ``region_code``, kept by
+    triggers), each count an index-only scan of the index on its date (migration 0020)."""
+    if scope.enterprise_id is not None:
+        raise ValueError("hazard_changes_indexed counts regions, not one enterprise")
+    opened = metrics.found_in(period.month_start, period.end)
+    closed = metrics.signed_off_in(period.month_start, period.end)
+    went_overdue = metrics.became_overdue_in(period.month_start, period.end)
+    where = sa.and_(Hazard.found_on <= period.end, _within(codes, Hazard.ent_region),
+                    region_clause(Hazard.ent_region, scope.region))
+    zero = sa.literal(0, sa.BigInteger)
+
+    def part(clause: ColumnElement[bool], opened_: Any, major_: Any, closed_: Any, overdue_: Any) -> Select[Any]:
+        return (sa.select(Hazard.ent_region.label("region_code"), opened_.label("opened"),
+                          major_.label("opened_major"), closed_.label("closed"), overdue_.label("went_overdue"))
+                .where(where, clause).group_by(Hazard.ent_region))
+
+    n = sa.func.count()
+    parts = sa.union_all(
+        part(opened, n, _count_if(metrics.is_major()), zero, zero),
+        part(closed, zero, zero, n, zero),
+        part(went_overdue, zero, zero, zero, n),
+    ).subquery()
+    per_county = sa.select(parts.c.region_code, sa.func.sum(parts.c.opened).label("opened"),
+                           sa.func.sum(parts.c.opened_major).label("opened_major"),
+                           sa.func.sum(parts.c.closed).label("closed"),
+                           sa.func.sum(parts.c.went_overdue).label("went_overdue")).group_by(parts.c.region_code)
+    return _roll_up(codes, per_county)
 
 
 def drawable_units(codes: Sequence[str], *, scope: Scope) -> Select[Any]:

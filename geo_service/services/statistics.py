@@ -314,8 +314,50 @@ def _grouped(rows: Iterable[Any], fields: tuple[str, ...]) -> dict[str, dict[tup
     return out
 
 
+def _merged(*parts: Iterable[Any], fields: tuple[str, ...]) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
+    """Rows of several statements keyed by (code, industry, stat_group), merged; a field no
+    statement gave for a key is 0 (no row: nothing counted)."""
+    out: dict[str, dict[tuple[str, str], dict[str, int]]] = defaultdict(dict)
+    for rows in parts:
+        for r in rows:
+            m = r._mapping
+            row = out[m["code"]].setdefault((m["industry"], m["stat_group"]), dict.fromkeys(fields, 0))
+            row.update({f: int(m[f]) for f in fields if f in m})
+    return out
+
+
+def _counts(session: Session, codes: list[str], scope: Scope, period: metrics.Period, tallies: bool) -> tuple[
+        dict[str, dict[tuple[str, str], dict[str, int]]], dict[str, dict[tuple[str, str], dict[str, int]]],
+        dict[str, dict[str, int]]]:
+    """Risk counts, hazard counts and the month's changes, per region (see :func:`compute_return`)."""
+    hazard_fields = _HAZARD_FIELDS + _DISPATCH_ALL
+    changes: dict[str, dict[str, int]] = defaultdict(dict)
+    if not tallies or scope.enterprise_id is not None:
+        # the register itself (also the reference the tallied path is tested against)
+        risk = _grouped(session.execute(q.risk_counts(codes, scope=scope, period=period)), _RISK_FIELDS)
+        hazard = _grouped(session.execute(q.hazard_counts(codes, scope=scope, period=period)), hazard_fields)
+        risk_changes = q.risk_changes(codes, scope=scope, period=period)
+        hazard_changes = q.hazard_changes(codes, scope=scope, period=period)
+    else:
+        # enterprises from activity_tally, the 重大 columns from the 重大 hazards and red
+        # risk points only, the changes from the date indexes (migration 0020)
+        risk = _merged(session.execute(q.activity_counts(codes, scope=scope, period=period, kind="risk")),
+                       session.execute(q.risk_major_counts(codes, scope=scope, period=period)),
+                       fields=_RISK_FIELDS)
+        hazard = _merged(session.execute(q.activity_counts(codes, scope=scope, period=period, kind="hazard")),
+                         session.execute(q.hazard_major_counts(codes, scope=scope, period=period)),
+                         fields=hazard_fields)
+        risk_changes = q.risk_changes_red(codes, scope=scope, period=period)
+        hazard_changes = q.hazard_changes_indexed(codes, scope=scope, period=period)
+    for r in session.execute(risk_changes):
+        changes[r.code]["new_major_risks"] = int(r.new_major_risks)
+    for r in session.execute(hazard_changes):
+        changes[r.code].update({k: int(v) for k, v in r._mapping.items() if k != "code"})
+    return risk, hazard, changes
+
+
 def compute_return(session: Session, code: str, period: metrics.Period, *, scope: Scope,
-                   unit: str = "", filled_on: dt.date | None = None) -> dict[str, Any]:
+                   unit: str = "", filled_on: dt.date | None = None, tallies: bool = True) -> dict[str, Any]:
     """The return's numbers for region ``code`` and each direct child region (JSON-ready).
 
     Parameters
@@ -328,6 +370,13 @@ def compute_return(session: Session, code: str, period: metrics.Period, *, scope
         The caller's jurisdiction, ANDed into every count.
     unit, filled_on
         填报单位 and 填报时间 written on the forms.
+    tallies
+        Count from the tallies and partial indexes of migration 0020 (the default; the
+        same numbers, tested against the register); False reads the register itself.  A
+        single enterprise's scope always reads the register.  A past month needs no
+        fallback: both paths read the hazards and risk points as they are now (the tally
+        by their found / assessed months), and a risk point re-graded since the month's
+        end is judged by the grade history on both.
 
     Returns
     -------
@@ -338,7 +387,8 @@ def compute_return(session: Session, code: str, period: metrics.Period, *, scope
         ``unit``, ``filled_on``, and ``regions``: the region first, then its
         children by code.
     """
-    region = session.get(Region, code)
+    # the names only: session.get would load the region's outline (megabytes for a province)
+    region = session.query(Region.code, Region.name, Region.level).filter(Region.code == code).one_or_none()
     if region is None:
         raise NotFound(f"行政区划 {code} 不存在")
     kids = session.query(Region.code, Region.name, Region.level).filter(
@@ -347,20 +397,13 @@ def compute_return(session: Session, code: str, period: metrics.Period, *, scope
     codes = [c for c, _, _ in regions]
 
     as_of = session.execute(q.data_as_of()).scalar_one()
-    risk = _grouped(session.execute(q.risk_counts(codes, scope=scope, period=period)), _RISK_FIELDS)
-    hazard = _grouped(session.execute(q.hazard_counts(codes, scope=scope, period=period)),
-                      _HAZARD_FIELDS + _DISPATCH_ALL)
+    risk, hazard, changes = _counts(session, codes, scope, period, tallies)
     own_maps = enterprises_with_own_map(session, codes, scope=scope, period=period)
     units: dict[str, dict[str, int | None]] = {
         r.code: {"prefecture_units": int(r.prefecture_units), "county_units": int(r.county_units),
                  "enterprises": own_maps[r.code]}
         for r in session.execute(q.drawable_units(codes, scope=scope))}
     campaign = period.campaign
-    changes: dict[str, dict[str, int]] = defaultdict(dict)
-    for r in session.execute(q.risk_changes(codes, scope=scope, period=period)):
-        changes[r.code]["new_major_risks"] = int(r.new_major_risks)
-    for r in session.execute(q.hazard_changes(codes, scope=scope, period=period)):
-        changes[r.code].update({k: int(v) for k, v in r._mapping.items() if k != "code"})
 
     return {
         "schema": SCHEMA_VERSION,
