@@ -205,7 +205,8 @@ def index() -> Any:
         "basemap": basemap_config(),
     }
     m = build_map(map_layers(), palette=palette, config=config,
-                  bounds=bounds, static_url=lambda p: url_for("static", filename=p), view=_view())
+                  bounds=bounds, static_url=lambda p: url_for("static", filename=p),
+                  static_dir=str(current_app.static_folder), view=_view())
     nonce = current_app.jinja_env.globals.get("csp_nonce")
     return render_template(
         "map.html", parts=render_parts(m, nonce() if callable(nonce) else None), regions=regions, selected=selected,
