@@ -225,15 +225,23 @@ def summaries(session: Session, regions: list[tuple[str, str, str]], *, scope: S
     return [out[code] for code, _, _ in regions]
 
 
-def region_summary(session: Session, code: str, *, scope: Scope, as_of: dt.date) -> dict[str, Any]:
-    """The summary of region ``code`` (itself and everything below it).
+def region_summary(session: Session, code: str, *, scope: Scope, as_of: dt.date,
+                   with_children: bool = False) -> dict[str, Any]:
+    """The summary of region ``code`` (itself and everything below it); with
+    ``with_children``, its direct children's under ``children`` (as
+    :func:`child_summaries`), counted in the same three statements: a province's
+    tallies are read once, not once for it and again for its prefectures.
 
     Raises :class:`NotFound` for an unknown code or one outside the caller's jurisdiction.
     """
-    from .regions import scoped_region
+    from .regions import children, scoped_region
 
     region = scoped_region(session, code, scope=scope)
-    return summaries(session, [(region.code, region.name, region.level)], scope=scope, as_of=as_of)[0]
+    kids = children(session, code, scope=scope) if with_children else []
+    body, *rest = summaries(session, [(region.code, region.name, region.level), *kids], scope=scope, as_of=as_of)
+    if with_children:
+        body["children"] = rest
+    return body
 
 
 def child_summaries(session: Session, code: str, *, scope: Scope, as_of: dt.date) -> list[dict[str, Any]]:

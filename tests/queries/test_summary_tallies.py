@@ -125,3 +125,19 @@ def test_summary_statements_are_compiled_once(session, world):
     keys = [c._generate_cache_key() for c in seen]
     assert len(seen) == 8 and all(k is not None for k in keys)
     assert [k.key for k in keys[:4]] == [k.key for k in keys[4:]]
+
+
+def test_a_region_with_its_children_in_one_pass_equals_the_two_calls(session, world):
+    from geo_service.queries.summary import child_summaries, region_summary
+
+    for code in ("530000", "532500", "532501"):
+        for scope in (ALL, Scope(region="532501")):
+            if scope.region and code == "530000":
+                continue
+            one = region_summary(session, code, scope=scope, as_of=TODAY, with_children=True)
+            kids = one.pop("children")
+            assert one == region_summary(session, code, scope=scope, as_of=TODAY)
+            assert kids == child_summaries(session, code, scope=scope, as_of=TODAY)
+    prefecture = region_summary(session, "532500", scope=ALL, as_of=TODAY, with_children=True)
+    assert [c["code"] for c in prefecture["children"]] == ["532501", "532502"]
+    assert prefecture["enterprises"] == sum(c["enterprises"] for c in prefecture["children"]) == 5
