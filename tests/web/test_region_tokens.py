@@ -15,6 +15,8 @@ the end.
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -197,7 +199,8 @@ def test_a_write_in_one_county_recounts_only_its_district(app, client, session, 
     # the outlines follow the boundaries' token only: a write in a county leaves them valid
     assert client.get("/map/regions.geojson?region=532500&zoom=9",
                       headers={"If-None-Match": outlines.headers["ETag"]}).status_code == 304
-    # … and a boundary edit does not
+    # … and a boundary edit does not (nor the map page's region list)
+    assert "开远市" in client.get("/map").get_data(as_text=True)
     session.execute(text("UPDATE region SET name = '开远' WHERE code = '532502'"))
     session.commit()
     renamed = client.get("/map/regions.geojson?region=532500&zoom=9",
@@ -206,6 +209,9 @@ def test_a_write_in_one_county_recounts_only_its_district(app, client, session, 
     assert "开远" in {f["properties"]["name"] for f in renamed.get_json()["features"]}
     names = {f["id"]: f["properties"]["name"] for f in client.get(url).get_json()["features"]}
     assert names["532502"] == "开远"
+    page = client.get("/map").get_data(as_text=True)
+    config = json.loads(re.search(r"window\.RiskMap = \{map: \w+, config: (\{.*\})\};", page).group(1))
+    assert "开远市" not in page and {"532502": "开远"}.items() <= {r["code"]: r["name"] for r in config["regions"]}.items()
 
 
 def test_the_indicator_strip_follows_its_own_counties(app, client, session, world):
