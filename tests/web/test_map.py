@@ -7,6 +7,7 @@ under test.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -78,6 +79,9 @@ def test_page_and_own_assets_load_nothing_external(client, world):  # type: igno
         urls = set(URL_RE.findall(path.read_text(encoding="utf-8")))
         # The SVG namespace is an identifier for createElementNS, never requested.
         assert urls - {"http://www.w3.org/2000/svg"} == set(), path
+    # The page icon is written into the page: the browser asks no file for it.
+    icon = re.search(r'<link rel="icon" href="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert icon and base64.b64decode(icon.group(1)) == (STATIC / "favicon.svg").read_bytes()
     # Every script and stylesheet the page names is served by us.
     refs = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
     assert any("leaflet.js" in r for r in refs) and any("Leaflet.VectorGrid" in r for r in refs)
