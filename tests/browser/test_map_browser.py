@@ -110,6 +110,8 @@ def test_map_layers_click_enterprise_shows_open_hazards(live_server, page, scree
     assert errors == []
     assert _only_local(requests) == []
     assert any("/tiles/enterprises/" in u for u in requests)
+    # the page icon is in the page: no request for it, however often the address changed
+    assert not any("favicon" in urlsplit(u).path for u in requests), requests
 
 
 def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_dir):  # type: ignore[no-untyped-def]
