@@ -12,9 +12,11 @@ The district heat layer and the monthly return read :func:`child_summaries`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ..domain import CLOSED_STATE, GRADES, HAZARD_LEVELS, HAZARD_STATES, MAJOR_LEVEL
@@ -60,10 +62,20 @@ def _tallies_answer(session: Session, scope: Scope, as_of: dt.date) -> bool:
     return all(d is None or d <= as_of for d in latest)
 
 
-def _register_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple[Any, Any, Any]:
+def _regions_table(codes: list[str], prefixes: list[str]) -> Any:
+    """The requested regions as rows ``(code, prefix)``: ``unnest`` of two bound arrays,
+    so each statement compiles once and is cached whatever the regions (a VALUES
+    list of literal rows gets no cache key and was compiled on every call)."""
+    return sa.func.unnest(sa.bindparam("codes", codes, type_=ARRAY(sa.String)),
+                          sa.bindparam("prefixes", prefixes, type_=ARRAY(sa.String))
+                          ).table_valued(sa.column("code", sa.String), sa.column("prefix", sa.String)).render_derived(name="v")
+
+
+def _register_rows(session: Session, v: Any, common: str, scope: Scope,
+                   as_of: dt.date) -> tuple[Any, Any, Any]:
     """The three grouped queries over the register itself (any ``as_of``, any scope)."""
     in_region = Enterprise.region_code.like(v.c.prefix + "%")
-    scoped = enterprise_scope(scope)
+    scoped = sa.and_(enterprise_scope(scope), _under(Enterprise.region_code, common))
     ent_rows = session.execute(
         sa.select(v.c.code, Enterprise.grade, sa.func.count(), sa.func.sum(metrics.grade_weight()))
         .select_from(v).join(Enterprise, in_region).where(scoped)
@@ -108,7 +120,15 @@ def _isum(column: Any) -> sa.ColumnElement[int]:
     return sa.cast(sa.func.sum(column), sa.BigInteger)
 
 
-def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple[Any, Any, Any]:
+def _under(column: Any, common: str) -> sa.ColumnElement[bool]:
+    """``column`` starts with ``common``, the prefix every requested region shares: a
+    constant pattern the ``varchar_pattern_ops`` indexes serve (the join's own
+    ``LIKE v.prefix || '%'`` is not one), ``sa.true()`` when they share none."""
+    return column.like(common + "%") if common else sa.true()
+
+
+def _tally_rows(session: Session, v: Any, common: str, scope: Scope,
+                as_of: dt.date) -> tuple[Any, Any, Any]:
     """The same three row sets from the tallies, with the same definitions as
     :mod:`~geo_service.queries.metrics` (valid when :func:`_tallies_answer`):
     overdue = an overdue state and a deadline before ``as_of``; rectified =
@@ -116,7 +136,8 @@ def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple
     weight = metrics.grade_weight(_cell.c.grade)
     ent = (sa.select(_cell.c.region_code, _cell.c.grade, sa.func.sum(_cell.c.n).label("n"),
                      sa.func.sum(_cell.c.n * weight).label("w"))
-           .where(_cell.c.z == 0, region_clause(_cell.c.region_code, scope.region))
+           .where(_cell.c.z == 0, region_clause(_cell.c.region_code, scope.region),
+                  _under(_cell.c.region_code, common))
            .group_by(_cell.c.region_code, _cell.c.grade).subquery())
     ent_rows = session.execute(
         sa.select(v.c.code, sa.func.nullif(ent.c.grade, 0), _isum(ent.c.n), _isum(ent.c.w))
@@ -124,7 +145,7 @@ def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple
         .group_by(v.c.code, ent.c.grade)
     ).all()
     rp = (sa.select(_risk.c.region_code, _risk.c.grade, sa.func.sum(_risk.c.n).label("n"))
-          .where(region_clause(_risk.c.region_code, scope.region))
+          .where(region_clause(_risk.c.region_code, scope.region), _under(_risk.c.region_code, common))
           .group_by(_risk.c.region_code, _risk.c.grade).subquery())
     rp_rows = session.execute(
         sa.select(v.c.code, rp.c.grade, _isum(rp.c.n))
@@ -143,7 +164,7 @@ def _tally_rows(session: Session, v: Any, scope: Scope, as_of: dt.date) -> tuple
         n_if(supervised).label("supervised"),
         n_if(sa.and_(supervised, metrics.open_clause(h.state))).label("supervised_open"),
         n_if(metrics.is_closed(h.state)).label("rectified"),
-    ).where(region_clause(h.region_code, scope.region))
+    ).where(region_clause(h.region_code, scope.region), _under(h.region_code, common))
         .group_by(h.region_code, h.level, h.state).subquery())
     hz_rows = session.execute(
         sa.select(v.c.code, hz.c.level, hz.c.state, _isum(hz.c.n), _isum(hz.c.overdue),
@@ -167,13 +188,12 @@ def summaries(session: Session, regions: list[tuple[str, str, str]], *, scope: S
     if not regions:
         return []
     out = {code: _empty(code, name, level) for code, name, level in regions}
-    v = sa.values(sa.column("code", sa.String), sa.column("prefix", sa.String), name="v").data(
-        [(code, region_prefix(code)) for code, _, _ in regions]
-    )
+    prefixes = [region_prefix(code) for code, _, _ in regions]
     if tallies is None:
         tallies = _tallies_answer(session, scope, as_of)
     rows = _tally_rows if tallies else _register_rows
-    ent_rows, rp_rows, hz_rows = rows(session, v, scope, as_of)
+    v = _regions_table([code for code, _, _ in regions], prefixes)
+    ent_rows, rp_rows, hz_rows = rows(session, v, os.path.commonprefix(prefixes), scope, as_of)
     for code, grade, n, weight in ent_rows:
         s = out[code]
         s["enterprises"] += n
@@ -205,15 +225,23 @@ def summaries(session: Session, regions: list[tuple[str, str, str]], *, scope: S
     return [out[code] for code, _, _ in regions]
 
 
-def region_summary(session: Session, code: str, *, scope: Scope, as_of: dt.date) -> dict[str, Any]:
-    """The summary of region ``code`` (itself and everything below it).
+def region_summary(session: Session, code: str, *, scope: Scope, as_of: dt.date,
+                   with_children: bool = False) -> dict[str, Any]:
+    """The summary of region ``code`` (itself and everything below it); with
+    ``with_children``, its direct children's under ``children`` (as
+    :func:`child_summaries`), counted in the same three statements: a province's
+    tallies are read once, not once for it and again for its prefectures.
 
     Raises :class:`NotFound` for an unknown code or one outside the caller's jurisdiction.
     """
-    from .regions import scoped_region
+    from .regions import children, scoped_region
 
     region = scoped_region(session, code, scope=scope)
-    return summaries(session, [(region.code, region.name, region.level)], scope=scope, as_of=as_of)[0]
+    kids = children(session, code, scope=scope) if with_children else []
+    body, *rest = summaries(session, [(region.code, region.name, region.level), *kids], scope=scope, as_of=as_of)
+    if with_children:
+        body["children"] = rest
+    return body
 
 
 def child_summaries(session: Session, code: str, *, scope: Scope, as_of: dt.date) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from ..queries.tiles import BUFFER, EXTENT
 from ..tokens import Boxes, RegionTokens, combine
 
 __all__ = ["AnswerCache", "Coverage", "answer_key", "cached_answer", "cover", "cover_bbox", "cover_region", "cover_tile", "etag_of", "read_tokens",
-           "region_tokens", "settle_after_write", "storable", "tile_lnglat_bounds"]
+           "region_selection", "region_tokens", "settle_after_write", "storable", "tile_lnglat_bounds"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -96,16 +96,22 @@ def cover(selection: Selection) -> Coverage:
     return Coverage(selection, known if known is not None else read_tokens(selection))
 
 
-def cover_region(code: str | None, scope: Scope) -> Coverage:
-    """An answer over region ``code`` (None: everywhere) as seen by ``scope``:
-    the counties under the narrower of the two prefixes."""
+def region_selection(code: str | None, scope: Scope) -> Selection:
+    """The keys an answer over region ``code`` (None: everywhere) as seen by
+    ``scope`` depends on: the counties under the narrower of the two prefixes."""
     prefixes = [region_prefix(c) for c in (code, scope.region) if c is not None]
     if not prefixes:
-        return cover(None)
+        return None
     longest = max(prefixes, key=len)
     if any(not longest.startswith(p) for p in prefixes):  # disjoint: nothing; any key will do
         longest = prefixes[0]
-    return cover(prefix_keys(longest))
+    return prefix_keys(longest)
+
+
+def cover_region(code: str | None, scope: Scope) -> Coverage:
+    """An answer over region ``code`` (None: everywhere) as seen by ``scope``
+    (:func:`region_selection`)."""
+    return cover(region_selection(code, scope))
 
 
 def cover_bbox(west: float, south: float, east: float, north: float) -> Coverage:

@@ -12,14 +12,14 @@ z11 p95 of 139 ms in the benchmark); from the index, 171 pages and 3.5 ms.
 No table, column or trigger: nothing to grant.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -13,14 +13,14 @@ downgrade.
 No table or column: nothing to grant.
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0022
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
 revision = "0023"
-down_revision = "0019"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

@@ -8,6 +8,7 @@ a new tile request; the page loads nothing from outside this machine.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -109,6 +110,8 @@ def test_map_layers_click_enterprise_shows_open_hazards(live_server, page, scree
     assert errors == []
     assert _only_local(requests) == []
     assert any("/tiles/enterprises/" in u for u in requests)
+    # the page icon is in the page: no request for it, however often the address changed
+    assert not any("favicon" in urlsplit(u).path for u in requests), requests
 
 
 def test_filters_live_in_the_url_and_export_png(live_server, page, screenshot_dir):  # type: ignore[no-untyped-def]
@@ -267,3 +270,23 @@ def test_cells_recount_when_a_grade_is_hidden(live_server, page):  # type: ignor
     yellow = GRADE_BY_VALUE[3].default_hex.upper()
     blue = GRADE_BY_VALUE[4].default_hex.upper()
     assert {d["fill"].upper() for d in drawn} <= {yellow, blue}
+
+
+def test_every_module_is_asked_for_by_the_page_head(live_server, page):  # type: ignore[no-untyped-def]
+    # The entry module is held back for a second: the modules it imports, however deep, are
+    # asked for meanwhile (<link rel="modulepreload"> in the head), each once, not one level
+    # of imports after another once the entry has arrived.
+    login(page, live_server.url)
+    page.route("**/static/js/map/main.js", lambda route: (time.sleep(1.0), route.continue_()))
+    page.goto(live_server.url + "/map?region=532500", wait_until="networkidle")
+    fetched = page.evaluate("""() => performance.getEntriesByType('resource')
+        .filter(e => new URL(e.name).pathname.startsWith('/static/js/'))
+        .map(e => ({path: new URL(e.name).pathname, start: e.startTime, answered: e.responseStart}))""")
+    entry = next(f for f in fetched if f["path"] == "/static/js/map/main.js")
+    deps = [f for f in fetched if f["path"] not in ("/static/js/basemap.js", "/static/js/map-zones.js",
+                                                     "/static/js/map/main.js")]
+    paths = [f["path"] for f in deps]
+    assert "/static/js/map/leaflet-private.js" in paths and "/static/js/map-core.js" in paths
+    assert len(paths) == len(set(paths)) == 10, fetched
+    assert all(f["start"] < entry["answered"] for f in deps), (entry, deps)
+    assert page.evaluate("() => !!(window.RiskMap && RiskMap.state)")  # and the map started

@@ -12,7 +12,7 @@ import datetime as dt
 
 import pytest
 from queries.world import TODAY, build_world
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from geo_service.models import Hazard, RiskPoint
 from geo_service.queries.scope import ALL, Scope
@@ -90,3 +90,54 @@ def test_register_path_when_hazards_postdate_as_of(session, world):
     auto = summaries(session, REGIONS, scope=ALL, as_of=early)
     assert auto == summaries(session, REGIONS, scope=ALL, as_of=early, tallies=False)
     assert auto[0]["hazards"] == 2  # the plant's major (20 Jan) and the mill's (1 Feb)
+
+
+def test_sibling_regions_alone_equal_the_register_and_the_wider_call(session, world):
+    # 个旧市 and 开远市 share the prefix "53250": the tallies are read under it
+    # (an index range), each county still counting only its own rows
+    counties = REGIONS[2:]
+    via_tallies = summaries(session, counties, scope=ALL, as_of=TODAY, tallies=True)
+    assert via_tallies == summaries(session, counties, scope=ALL, as_of=TODAY, tallies=False)
+    assert via_tallies == both(session)[0][2:]
+    assert [s["enterprises"] for s in via_tallies] == [4, 1]  # the mill alone is east of 103.5 E
+    # a region with nothing under it beside one with everything: no shared prefix beyond "5"
+    mixed = [("530000", "云南省", "province"), ("510000", "四川省", "province")]
+    a = summaries(session, mixed, scope=ALL, as_of=TODAY, tallies=True)
+    assert a == summaries(session, mixed, scope=ALL, as_of=TODAY, tallies=False)
+    assert [s["enterprises"] for s in a] == [5, 0]
+
+
+def test_summary_statements_are_compiled_once(session, world):
+    # every statement has a cache key, so a summary does not compile SQL on each request
+    # (a VALUES list of literal rows had none); different regions reuse the same statements
+    seen = []
+
+    def note(conn, clauseelement, multiparams, params, execution_options):  # noqa: ARG001
+        seen.append(clauseelement)
+
+    conn = session.connection()
+    event.listen(conn, "before_execute", note)
+    try:
+        summaries(session, REGIONS[:1], scope=ALL, as_of=TODAY)
+        summaries(session, REGIONS[2:], scope=ALL, as_of=TODAY)
+    finally:
+        event.remove(conn, "before_execute", note)
+    keys = [c._generate_cache_key() for c in seen]
+    assert len(seen) == 8 and all(k is not None for k in keys)
+    assert [k.key for k in keys[:4]] == [k.key for k in keys[4:]]
+
+
+def test_a_region_with_its_children_in_one_pass_equals_the_two_calls(session, world):
+    from geo_service.queries.summary import child_summaries, region_summary
+
+    for code in ("530000", "532500", "532501"):
+        for scope in (ALL, Scope(region="532501")):
+            if scope.region and code == "530000":
+                continue
+            one = region_summary(session, code, scope=scope, as_of=TODAY, with_children=True)
+            kids = one.pop("children")
+            assert one == region_summary(session, code, scope=scope, as_of=TODAY)
+            assert kids == child_summaries(session, code, scope=scope, as_of=TODAY)
+    prefecture = region_summary(session, "532500", scope=ALL, as_of=TODAY, with_children=True)
+    assert [c["code"] for c in prefecture["children"]] == ["532501", "532502"]
+    assert prefecture["enterprises"] == sum(c["enterprises"] for c in prefecture["children"]) == 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import PASSWORD
 from helpers import csrf as _csrf
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from geo_service.services import accounts
 
@@ -142,3 +142,25 @@ def test_scope_follows_the_role(users):
     assert accounts.scope_for(users["enterprise"]).enterprise_id == users["enterprise"].enterprise_id
     assert not accounts.actor_for(users["enterprise"]).may("verify")
     assert accounts.actor_for(users["regulator"]).may("verify")
+
+
+def test_static_files_read_nothing_from_the_database_when_signed_in(secure_app, client, users):
+    # the map page names some twenty static files: none of them should load the account
+    assert _login(client, "r").status_code == 302
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]  # noqa: ARG001
+        if not statement.endswith("ROLE geo_app") and statement != "RESET ROLE":  # the tests' own role switch
+            statements.append(statement)
+
+    bind = secure_app.extensions["geo_bind"]
+    event.listen(bind, "before_cursor_execute", note)
+    try:
+        with client.get("/static/css/app.css") as resp:
+            assert resp.status_code == 200
+        assert statements == []
+        assert client.get("/account").status_code == 200 and statements  # a page does read the account
+        with client.post("/static/css/app.css") as resp:
+            assert resp.status_code in (400, 403, 405)
+    finally:
+        event.remove(bind, "before_cursor_execute", note)

@@ -124,3 +124,10 @@ def test_the_ledger_and_plant_maps_draw_the_web_maps_base_map(app, client, world
     needed = [f"/static/{p}" for p in on_map["scripts"]] + ["/static/js/basemap.js"]
     assert all(src in scripts for src in needed), scripts
     assert scripts.index("/static/js/basemap.js") < scripts.index("/static/js/ledger-map.js")
+    # the web map too, and only those: no PMTiles library unless the base map is a PMTiles file
+    on_page = [el.get("src") for el in lxml.html.fromstring(client.get("/map").get_data(as_text=True))
+               .cssselect("script[src]")]
+    assert all(src in on_page for src in needed), on_page
+    assert all(on_page.index(src) < on_page.index("/static/js/basemap.js") for src in needed[:-1])
+    libraries = {"/static/vendor/pmtiles/pmtiles.js", "/static/vendor/protomaps-leaflet/protomaps-leaflet.js"}
+    assert libraries & set(on_page) == libraries & set(needed)

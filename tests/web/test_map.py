@@ -7,6 +7,7 @@ under test.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -78,10 +79,15 @@ def test_page_and_own_assets_load_nothing_external(client, world):  # type: igno
         urls = set(URL_RE.findall(path.read_text(encoding="utf-8")))
         # The SVG namespace is an identifier for createElementNS, never requested.
         assert urls - {"http://www.w3.org/2000/svg"} == set(), path
+    # The page icon is written into the page: the browser asks no file for it.
+    icon = re.search(r'<link rel="icon" href="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert icon and base64.b64decode(icon.group(1)) == (STATIC / "favicon.svg").read_bytes()
     # Every script and stylesheet the page names is served by us.
     refs = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
     assert any("leaflet.js" in r for r in refs) and any("Leaflet.VectorGrid" in r for r in refs)
-    assert any("leaflet-heat.js" in r for r in refs) and any("pmtiles.js" in r for r in refs)
+    assert any("leaflet-heat.js" in r for r in refs)
+    # no base map: neither PMTiles library (148 KB) is loaded
+    assert not any("pmtiles" in r or "protomaps" in r for r in refs)
     for ref in refs:
         with client.get(ref) as resp:
             assert resp.status_code == 200, ref
@@ -102,6 +108,11 @@ def test_page_and_own_assets_load_nothing_external(client, world):  # type: igno
                 re.findall(r"^import '(\.{1,2}/[^']+)';", text, flags=re.M):
             modules.append(_join(base, rel))
     assert "/static/js/map/leaflet-private.js" in seen and "/static/js/map-core.js" in seen
+    # … and every module imported is named in the head, so the browser fetches them all
+    # at once instead of one level of imports after the other
+    preloads = re.findall(r'<link rel="modulepreload" href="(/static/[^"]+)">', html)
+    assert sorted(preloads) == sorted(seen - {"/static/js/map-zones.js", "/static/js/map/main.js"})
+    assert html.index("modulepreload") < html.index("<body")
 
 
 def test_basemap_setting_is_the_only_external_url(app, client, world):  # type: ignore[no-untyped-def]

@@ -15,6 +15,8 @@ the end.
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -175,6 +177,71 @@ def test_write_in_one_county_leaves_the_others_cached(app, client, session, worl
     # the prefecture covers both counties: rebuilt too
     assert client.get("/api/regions/532500/summary").get_json()["enterprises_by_grade"]["1"] == \
         prefecture["enterprises_by_grade"]["1"] - 1
+
+
+def test_a_write_in_one_county_recounts_only_its_district(app, client, session, world, monkeypatch):
+    """The district layer of 红河州 (532500): cached whole, and each district's
+    numbers under its own county's token; after a write in 个旧市 (532501) the
+    answer is rebuilt with 个旧市 alone counted again, 开远市's numbers kept."""
+    import geo_service.web.map as web_map
+
+    counted: list[list[str]] = []
+    real = web_map.summaries
+
+    def spy(session, regions, **kw):  # type: ignore[no-untyped-def]
+        counted.append([code for code, _, _ in regions])
+        return real(session, regions, **kw)
+
+    monkeypatch.setattr(web_map, "summaries", spy)
+    url = "/map/districts.geojson?region=532500&metric=weighted_risk&zoom=9"
+    first = client.get(url)
+    weights = {f["id"]: f["properties"]["weighted_risk"] for f in first.get_json()["features"]}
+    # by hand: 个旧市 the plant 红 4 + the school 蓝 1 + the market 黄 2 (the shop ungraded); 开远市 the mill 橙 3
+    assert weights == {"532501": 7, "532502": 3} and counted == [["532501", "532502"]]
+    assert client.get(url).data == first.data
+    assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    outlines = client.get("/map/regions.geojson?region=532500&zoom=9")
+    assert counted == [["532501", "532502"]]  # nothing counted again
+
+    session.execute(text("UPDATE enterprise SET grade_override = 4 WHERE id = :id"), {"id": world.plant.id})
+    session.commit()
+    after = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] != first.headers["ETag"]
+    assert counted == [["532501", "532502"], ["532501"]]
+    props = {f["id"]: f["properties"] for f in after.get_json()["features"]}
+    assert props["532501"]["weighted_risk"] == 4 and props["532501"]["major_risk_enterprises"] == 0
+    assert props["532502"] == {f["id"]: f["properties"] for f in first.get_json()["features"]}["532502"]
+    # the outlines follow the boundaries' token only: a write in a county leaves them valid
+    assert client.get("/map/regions.geojson?region=532500&zoom=9",
+                      headers={"If-None-Match": outlines.headers["ETag"]}).status_code == 304
+    # … and a boundary edit does not (nor the map page's region list)
+    assert "开远市" in client.get("/map").get_data(as_text=True)
+    session.execute(text("UPDATE region SET name = '开远' WHERE code = '532502'"))
+    session.commit()
+    renamed = client.get("/map/regions.geojson?region=532500&zoom=9",
+                         headers={"If-None-Match": outlines.headers["ETag"]})
+    assert renamed.status_code == 200
+    assert "开远" in {f["properties"]["name"] for f in renamed.get_json()["features"]}
+    names = {f["id"]: f["properties"]["name"] for f in client.get(url).get_json()["features"]}
+    assert names["532502"] == "开远"
+    page = client.get("/map").get_data(as_text=True)
+    config = json.loads(re.search(r"window\.RiskMap = \{map: \w+, config: (\{.*\})\};", page).group(1))
+    assert "开远市" not in page and {"532502": "开远"}.items() <= {r["code"]: r["name"] for r in config["regions"]}.items()
+
+
+def test_the_indicator_strip_follows_its_own_counties(app, client, session, world):
+    west, east = "/map/indicators.json?region=532501", "/map/indicators.json?region=532502"
+    first_west, first_east = client.get(west).get_json(), client.get(east).get_json()
+    assert first_west["grades"]["1"] == 1 and first_east["grades"] == {"1": 0, "2": 1, "3": 0, "4": 0}
+    session.execute(text("UPDATE enterprise SET grade_override = 4 WHERE id = :id"), {"id": world.plant.id})
+    session.commit()
+    cache = app.extensions["summary_cache"]
+    hits = cache.hits
+    assert client.get(east).get_json() == first_east  # 开远市's counts from the cache
+    assert cache.hits == hits + 1
+    after = client.get(west).get_json()  # 个旧市's counted again
+    assert after["grades"]["1"] == 0 and after["grades"]["4"] == first_west["grades"]["4"] + 1
+    assert cache.hits == hits + 1
 
 
 def test_a_tile_near_a_county_border_follows_both(client, session, world):

@@ -569,10 +569,8 @@ def region_summary(code: str):  # type: ignore[no-untyped-def]
 
     def build() -> tuple[str, dict[str, int]]:
         snapshot = changes.read_tokens(coverage.selection)  # first, on the same session: never newer than the counts
-        body = sq.region_summary(session, code, scope=scope, as_of=as_of)
+        body = sq.region_summary(session, code, scope=scope, as_of=as_of, with_children=with_children)
         body["as_of"] = as_of
-        if with_children:
-            body["children"] = sq.child_summaries(session, code, scope=scope, as_of=as_of)
         return json_response(body).get_data(as_text=True), snapshot
 
     return changes.cached_answer(coverage, parts, cache, build, mimetype="application/json")

@@ -103,6 +103,10 @@ def _gate() -> Response | None:
     if not current_app.config["LOGIN_REQUIRED"]:
         return None
     endpoint = request.endpoint or ""
+    if endpoint == "static" and request.method in ("GET", "HEAD"):
+        # public files: a page names some twenty, and resolving the signed-in account
+        # would read it from the database for each
+        return None
     user: User | None = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -37,18 +38,22 @@ from ...models import Region
 from ...queries import dual_prevention as dp
 from ...queries import indicators as iq
 from ...queries import metrics
+from ...queries.changes import EVERYTHING
 from ...queries.enterprises import SUGGEST_MIN_CHARS, suggest
 from ...queries.filters import open_unless_stated, parse_filters, parse_int, parse_point
 from ...queries.hazards import hazards_select
 from ...queries.heat import heat_points, metres_per_pixel, region_choices, region_shapes
-from ...queries.regions import get_region, region_refused
+from ...queries.regions import children, get_region, region_refused
 from ...queries.scope import region_visible
-from ...queries.summary import child_summaries
+from ...queries.summary import summaries
 from ...services import mapsheet
 from ...services.basemap import MBTiles, local_basemap, pmtiles_info, remote_basemap
 from ...services.maprender import PAPERS, MapStyle
+from ...tokens import pick
+from .. import changes
 from ..api.common import as_of_arg, grades_at_arg, month_day, state_day
 from ..context import current_scope
+from ..tiles import response_cache
 from .page import build_map, render_parts
 
 bp = Blueprint("map", __name__)
@@ -172,7 +177,7 @@ def index() -> Any:
     scope = current_scope()
     if scope.enterprise_id is not None and request.path == "/":
         return redirect(url_for("ledger.enterprise_page", enterprise_id=scope.enterprise_id))
-    regions = [dict(r._mapping) for r in session.execute(region_choices(scope=scope))]
+    regions = _region_choices(session, scope)
     selected = _region(session)
     default = _default_region(session)
     bounds = None
@@ -205,7 +210,8 @@ def index() -> Any:
         "basemap": basemap_config(),
     }
     m = build_map(map_layers(), palette=palette, config=config,
-                  bounds=bounds, static_url=lambda p: url_for("static", filename=p), view=_view())
+                  bounds=bounds, static_url=lambda p: url_for("static", filename=p),
+                  static_dir=str(current_app.static_folder), view=_view())
     nonce = current_app.jinja_env.globals.get("csp_nonce")
     return render_template(
         "map.html", parts=render_parts(m, nonce() if callable(nonce) else None), regions=regions, selected=selected,
@@ -214,10 +220,30 @@ def index() -> Any:
     )
 
 
+def _region_choices(session: Any, scope: Any) -> list[dict[str, Any]]:
+    """The region selector's rows with their extents (:func:`~geo_service.queries.heat.region_choices`),
+    cached under the boundaries' token: reading the extents of every outline took
+    some 12 ms of each page at 129 counties."""
+    cache = _summary_cache()
+    key = changes.answer_key(("region-choices", scope), changes.read_tokens((EVERYTHING,)))
+    rows = cache.get(key)
+    if rows is None:
+        rows = [dict(r._mapping) for r in session.execute(region_choices(scope=scope))]
+        cache.put(key, rows, 256 * len(rows))
+    return [dict(r) for r in rows]
+
+
 @bp.get("/map/districts.geojson")
 @replica_reads
 def districts() -> Any:
-    """The child regions of ``region`` with their numbers, the chosen ``metric``'s class and colour."""
+    """The child regions of ``region`` with their numbers, the chosen ``metric``'s class and colour.
+
+    Cached per worker under the change tokens of the region's counties
+    (``changes.cached_answer``), and each district's numbers under its own
+    counties' tokens: after a write in one county the answer is rebuilt with
+    that county's numbers alone counted again.  The 任务完成率 is not behind the
+    tokens (inspection records do not move them): coloured by it, the answer is
+    built on every request (its district numbers still from the cache)."""
     session = get_read_session()
     scope = current_scope()
     layer = _choropleth_layer()
@@ -228,64 +254,124 @@ def districts() -> Any:
     as_of = _as_of(filters.month)
     region = _region(session)
     zoom = _zoom()
+    if region is None:
+        return jsonify(_district_body(layer, metric, as_of, None, [], {}))
+    coverage = changes.cover_region(region.code, scope)
+    cache = _summary_cache()
+
+    def build() -> tuple[str, dict[str, int]]:
+        snapshot = changes.read_tokens(coverage.selection)  # first: never newer than the numbers
+        numbers = _district_numbers(session, region.code, scope, as_of, snapshot, cache)
+        task_month = None
+        if metric in TASK_METRICS:
+            # read from the tallies and the task mix by region: only when the map colours by it
+            task_month = _task_month(filters.month)
+            for code, tasks in _completion_by_region(session, region.code, task_month).items():
+                if code in numbers:
+                    numbers[code] = numbers[code] | tasks
+        shapes = _region_outlines(session, region.code, scope, zoom, snapshot, cache, with_self=False)
+        body = _district_body(layer, metric, as_of, region, [s for s in shapes if s["code"] in numbers], numbers)
+        if task_month is not None:
+            body["task_month"] = task_month.strftime("%Y-%m")
+        return jsonify(body).get_data(as_text=True), snapshot
+
+    if metric in TASK_METRICS:
+        return Response(build()[0], mimetype="application/json")
+    parts = ("districts", region.code, scope, metric, as_of, metres_per_pixel(zoom))
+    return changes.cached_answer(coverage, parts, cache, build, mimetype="application/json")
+
+
+def _summary_cache() -> Any:
+    """This worker's cache of region summaries and district numbers and outlines."""
+    return response_cache(current_app, "summary_cache", current_app.config["FEATURE_CACHE_MB"])
+
+
+def _district_numbers(session: Any, code: str, scope: Any, as_of: dt.date, snapshot: Mapping[str, int],
+                      cache: Any) -> dict[str, dict[str, Any]]:
+    """The summary of each child region of ``code``, by code: from ``cache`` under the
+    tokens of the child's own counties in ``snapshot`` (read before any number), the
+    missing ones counted in one :func:`~geo_service.queries.summary.summaries` call and
+    stored under those tokens."""
+    kids = children(session, code, scope=scope)
+    keys = {c: changes.answer_key(("district-numbers", c, scope, as_of),
+                                  pick(snapshot, changes.region_selection(c, scope))) for c, _, _ in kids}
+    found = {c: cache.get(key) for c, key in keys.items()}
+    missing = [k for k in kids if found[k[0]] is None]
+    for s in summaries(session, missing, scope=scope, as_of=as_of) if missing else []:
+        found[s["code"]] = s
+        cache.put(keys[s["code"]], s, 2048)  # a summary is about 2 KB in memory
+    return {c: dict(found[c]) for c, _, _ in kids}
+
+
+def _region_outlines(session: Any, code: str, scope: Any, zoom: int, snapshot: Mapping[str, int], cache: Any,
+                     *, with_self: bool) -> list[dict[str, Any]]:
+    """The outlines of the children of region ``code`` (and its own with ``with_self``)
+    simplified for ``zoom``: rows of :func:`~geo_service.queries.heat.region_shapes` with
+    the geometry parsed, cached under the boundaries' token (``'*'``) of ``snapshot``."""
+    tolerance = metres_per_pixel(zoom)
+    key = changes.answer_key(("outlines", code, with_self, scope, tolerance), pick(snapshot, (EVERYTHING,)))
+    rows = cache.get(key)
+    if rows is None:
+        stmt = region_shapes([code] if with_self else None, parent=code, scope=scope, tolerance_m=tolerance)
+        rows = [dict(r._mapping) for r in session.execute(stmt)]
+        cache.put(key, rows, sum(len(r["geometry"] or "") for r in rows) + 256 * len(rows))
+    return [r | {"geometry": _geometry(r["geometry"])} for r in rows]
+
+
+def _district_body(layer: Layer, metric: str, as_of: dt.date, region: Region | None,
+                   shapes: list[dict[str, Any]], numbers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The district layer's FeatureCollection: each shape with its numbers, value, class and colour."""
     body: dict[str, Any] = {
         "type": "FeatureCollection", "features": [], "metric": metric,
         "metric_title": layer.metrics[metric], "as_of": as_of.isoformat(), "breaks": [], "colors": [],
-        "region": None,
+        "region": None if region is None else {"code": region.code, "name": region.name, "level": region.level},
     }
-    if region is None:
-        return jsonify(body)
-    body["region"] = {"code": region.code, "name": region.name, "level": region.level}
-    numbers = {s["code"]: s for s in child_summaries(session, region.code, scope=scope, as_of=as_of)}
-    if metric in TASK_METRICS:
-        # read from the tallies and the task mix by region: only when the map colours by it
-        task_month = _task_month(filters.month)
-        body["task_month"] = task_month.strftime("%Y-%m")
-        for code, tasks in _completion_by_region(session, region.code, task_month).items():
-            if code in numbers:
-                numbers[code].update(tasks)
-    shapes = session.execute(
-        region_shapes(parent=region.code, scope=scope, tolerance_m=metres_per_pixel(zoom))
-    ).all()
-    shapes = [s for s in shapes if s.code in numbers]
-    raw = [numbers[s.code].get(metric) for s in shapes]
+    raw = [numbers[s["code"]].get(metric) for s in shapes]
     values = [None if v is None else float(v) for v in raw]
     known = [v for v in values if v is not None]
     breaks = layer.classify(known)
     colors = _ramp_colors(list(layer.colors(_palette())["ramp"]), len(breaks), max(known, default=0))
     for shape, value in zip(shapes, values, strict=True):
-        n = numbers[shape.code]
+        n = numbers[shape["code"]]
         cls = None if value is None else class_of(value, breaks)
         props = {key: n[key] for key in layer.source_def.fields if key in n}
-        props.update({"code": shape.code, "name": shape.name, "value": value, "class": cls,
+        props.update({"code": shape["code"], "name": shape["name"], "value": value, "class": cls,
                       "color": NO_DATA_COLOR if cls is None else colors[cls],
-                      "label": [shape.label_lng, shape.label_lat]})
-        body["features"].append({"type": "Feature", "id": shape.code, "properties": props,
-                                 "geometry": _geometry(shape.geometry)})
+                      "label": [shape["label_lng"], shape["label_lat"]]})
+        body["features"].append({"type": "Feature", "id": shape["code"], "properties": props,
+                                 "geometry": shape["geometry"]})
     body["breaks"] = breaks
     body["colors"] = colors
-    return jsonify(body)
+    return body
 
 
 @bp.get("/map/regions.geojson")
 @replica_reads
 def regions_geojson() -> Any:
-    """The outline of ``region`` and its children, simplified for ``zoom``."""
+    """The outline of ``region`` and its children, simplified for ``zoom`` (cached per
+    worker under the boundaries' token)."""
     session = get_read_session()
     region = _region(session)
     if region is None:
         return jsonify({"type": "FeatureCollection", "features": []})
-    rows = session.execute(region_shapes(
-        [region.code], parent=region.code, scope=current_scope(), tolerance_m=metres_per_pixel(_zoom()),
-    )).all()
-    features = [{
-        "type": "Feature", "id": r.code,
-        "properties": {"code": r.code, "name": r.name, "level": r.level,
-                       "role": "self" if r.code == region.code else "child",
-                       "label": [r.label_lng, r.label_lat]},
-        "geometry": _geometry(r.geometry),
-    } for r in rows]
-    return jsonify({"type": "FeatureCollection", "features": features})
+    scope, zoom = current_scope(), _zoom()
+    coverage = changes.cover((EVERYTHING,))
+    cache = _summary_cache()
+
+    def build() -> tuple[str, dict[str, int]]:
+        snapshot = changes.read_tokens(coverage.selection)
+        rows = _region_outlines(session, region.code, scope, zoom, snapshot, cache, with_self=True)
+        features = [{
+            "type": "Feature", "id": r["code"],
+            "properties": {"code": r["code"], "name": r["name"], "level": r["level"],
+                           "role": "self" if r["code"] == region.code else "child",
+                           "label": [r["label_lng"], r["label_lat"]]},
+            "geometry": r["geometry"],
+        } for r in rows]
+        return jsonify({"type": "FeatureCollection", "features": features}).get_data(as_text=True), snapshot
+
+    parts = ("regions", region.code, scope, metres_per_pixel(zoom))
+    return changes.cached_answer(coverage, parts, cache, build, mimetype="application/json")
 
 
 @bp.get("/map/heat.json")
@@ -333,9 +419,9 @@ def search() -> Any:
 @replica_reads
 def indicators() -> Any:
     """The indicator strip: enterprises by grade, open 重大隐患, overdue hazards and this
-    year's 整改率 for ``region`` (default: the caller's) and the map's filters, and the
-    任务完成率 of the ``month`` filter's month (else the current one) for the region (the
-    enterprise and hazard filters do not apply to it)."""
+    year's 整改率 for ``region`` (default: the caller's) and the map's filters (cached under
+    the region's county tokens), and the 任务完成率 of the ``month`` filter's month (else the
+    current one) for the region (the enterprise and hazard filters do not apply to it)."""
     session = get_read_session()
     scope = current_scope()
     region = _region(session)
@@ -343,21 +429,35 @@ def indicators() -> Any:
     if region is not None:
         filters = replace(filters, region=region.code)
     as_of = _as_of(filters.month)
-    ent = session.execute(iq.enterprise_counts(replace(filters, grades_at=grades_at_arg()), scope=scope,
-                                               as_of=as_of)).one()
-    hz = session.execute(iq.hazard_counts(filters, scope=scope, as_of=as_of)).one()
+    grades_at = grades_at_arg()
+    # The register's counts are cached per worker under the tokens of the region's
+    # counties, read before them; the 任务完成率 is not behind the tokens (inspection
+    # records do not move them) and is read on every request.
+    cache, key = _summary_cache(), None
+    if region is not None:
+        snapshot = changes.read_tokens(changes.region_selection(region.code, scope))
+        key = changes.answer_key(("strip", region.code, scope, filters, grades_at, as_of), snapshot)
+    counts = cache.get(key) if key is not None else None
+    if counts is None:
+        ent = session.execute(iq.enterprise_counts(replace(filters, grades_at=grades_at), scope=scope,
+                                                   as_of=as_of)).one()
+        hz = session.execute(iq.hazard_counts(filters, scope=scope, as_of=as_of)).one()
+        counts = {
+            "enterprises": ent.total, "ungraded": ent.ungraded,
+            "grades": {str(g.value): getattr(ent, f"grade_{g.value}") for g in domain.GRADES},
+            "open_major": hz.open_major, "overdue": hz.overdue,
+            "found_this_year": hz.found_this_year, "rectified_this_year": hz.rectified_this_year,
+            "rectification_rate": metrics.rate(hz.rectified_this_year, hz.found_this_year),
+        }
+        if key is not None:
+            cache.put(key, counts, 1024)
     task_month = _task_month(filters.month)
     tasks = session.execute(dp.completion_total(
         scope, first_month=task_month, last_month=task_month, as_of=dt.datetime.now(dt.UTC),
-        region=region.code if region is not None else None)).mappings().one()
+        region=region.code if region is not None else None, enterprises=False)).mappings().one()
     return jsonify({
         "region": {"code": region.code, "name": region.name, "level": region.level} if region else None,
-        "as_of": as_of.isoformat(), "year": as_of.year,
-        "enterprises": ent.total, "ungraded": ent.ungraded,
-        "grades": {str(g.value): getattr(ent, f"grade_{g.value}") for g in domain.GRADES},
-        "open_major": hz.open_major, "overdue": hz.overdue,
-        "found_this_year": hz.found_this_year, "rectified_this_year": hz.rectified_this_year,
-        "rectification_rate": metrics.rate(hz.rectified_this_year, hz.found_this_year),
+        "as_of": as_of.isoformat(), "year": as_of.year, **counts,
         "task_completion": {"month": task_month.strftime("%Y-%m"), "due": tasks["due"], "done": tasks["done"],
                             "rate": metrics.rate(tasks["done"], tasks["due"])},
     })
