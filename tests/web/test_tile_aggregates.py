@@ -1,5 +1,5 @@
-"""The maintained tile aggregates (``enterprise_cell``) and the change token
-(``data_change``) of migration 0003: a low-zoom tile stays right after an
+"""The maintained tile aggregates (``enterprise_cell``) of migration 0003 and
+the change tokens (per county since migration 0014): a low-zoom tile stays right after an
 enterprise is inserted, re-graded, moved and deleted, the maintained cells
 equal a rebuild from scratch, and the tile cache never serves a tile older
 than the last write.
@@ -94,24 +94,6 @@ def test_maintained_cells_equal_a_rebuild(session, world):
     assert per_zoom == [(z, 4) for z in range(12)]
     session.execute(text("SELECT tile_agg_rebuild()"))
     assert cells(session) == maintained
-
-
-def test_change_token_grows_with_each_write(session, world):
-    def token() -> int:
-        return session.execute(text("SELECT sum(weight) FROM data_change")).scalar_one()
-
-    t0 = token()
-    session.execute(text("UPDATE enterprise SET name = name || '（改）' WHERE id = :id"), {"id": world.plant.id})
-    t1 = token()
-    session.execute(text("UPDATE hazard SET description = description || '。' WHERE id = :id"),
-                    {"id": world.h_school.id})
-    t2 = token()
-    assert t0 < t1 < t2
-    # folding old rows into one keeps the sum: 600 statements later it has grown by exactly 600
-    for _ in range(600):
-        session.execute(text("UPDATE region SET name = name WHERE code = '532501'"))
-    assert token() == t2 + 600
-    assert session.execute(text("SELECT count(*) FROM data_change")).scalar_one() < 400
 
 
 def test_cached_tile_is_replaced_after_a_write(client, session, world):
