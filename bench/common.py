@@ -29,6 +29,17 @@ CACHE = HERE / ".cache"
 OUT = HERE / "out"
 
 
+NAIVE_TILE = """
+        SELECT ST_AsMVT(t, 'enterprises', 4096, 'geom') FROM (
+          SELECT ST_AsMVTGeom(ST_Transform(e.geom, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4096, 64, true) AS geom,
+                 e.id, e.name, e.grade, e.industry_code
+            FROM enterprise e
+           WHERE e.geom && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s,
+                   ST_MakeEnvelope(-20037508.342789244, -20037508.342789244, 20037508.342789244,
+                                   20037508.342789244, 3857), 64.0 / 4096), 4326)) t"""
+"""The naive tile: every enterprise in the buffered tile, no cells, no cache (psycopg2 parameters)."""
+
+
 @dataclass
 class BenchDatabase:
     url: str  # owner/superuser (loading, migrations, references)
