@@ -99,14 +99,14 @@ def tile_of(lng: float, lat: float, z: int) -> tuple[int, int]:
 
 
 def start_app(db_url: str, port: int, workers: int = 2, threads: int = 4,
-              read_url: str | None = None) -> subprocess.Popen[bytes]:
+              read_url: str | None = None, log_name: str | None = None) -> subprocess.Popen[bytes]:
     """gunicorn with the options of ``geo-service serve`` (gthread, 2 workers × 4 threads);
     ``read_url``: its ``DATABASE_READ_URL`` (a standby)."""
     env = {**os.environ, "DATABASE_URL": db_url, "LOGIN_REQUIRED": "0", "PYTHONUNBUFFERED": "1"}
     env.pop("DATABASE_READ_URL", None)
     if read_url:
         env["DATABASE_READ_URL"] = read_url
-    log = open(OUT / ("app-replica.log" if read_url else "app.log"), "wb")  # noqa: SIM115 - closed with the process
+    log = open(OUT / (log_name or ("app-replica.log" if read_url else "app.log")), "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "--chdir", str(HERE), "-w", str(workers), "-k", "gthread",
          "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi_app:app"],
@@ -267,6 +267,17 @@ class Bench:
                          "version = version + 1 WHERE id = %s", (eid,))
 
     def tiles(self, lng: float, lat: float) -> None:
+        # The naive tile over HTTP is served by a second gunicorn with the same options: the
+        # naive z5–z7 tiles are megabytes each and would raise the measured workers' peak RSS.
+        port = free_port()
+        naive_app = start_app(self.bdb.app_url, port, log_name="app-naive.log")
+        try:
+            wait_http(f"http://127.0.0.1:{port}/api/")
+            self._tiles(lng, lat, Http(f"http://127.0.0.1:{port}"))
+        finally:
+            stop(naive_app)
+
+    def _tiles(self, lng: float, lat: float, naive_http: Http) -> None:
         http = Http(self.base)
         touched: set[int] = set()
         lagged = 0  # revalidations answered 200 by a worker that had not yet heard the write
@@ -314,8 +325,8 @@ class Bench:
                         cached.append(ms)
                     ms_ref, res = self.sql_ms(self.NAIVE_TILE, {"z": z, "x": x, "y": y}, 2)
                     ref += ms_ref
-                    for _ in range(2):  # the same statement served by the same gunicorn (bench/wsgi_app.py)
-                        status, _b, _h, ms = http.get(f"/bench/naive-tile/{z}/{x}/{y}.pbf")
+                    for _ in range(2):  # the same statement served by the same stack (bench/wsgi_app.py)
+                        status, _b, _h, ms = naive_http.get(f"/bench/naive-tile/{z}/{x}/{y}.pbf")
                         assert status == 200, (z, x, y, status)
                         ref_http.append(ms)
                     ref_sizes.append(len(bytes(res[0] or b"")))
