@@ -403,12 +403,16 @@ class Bench:
         windows: list[float] = []
         missed = 0
 
-        def visible_after(check: Any, limit_s: float = 2.0) -> float | None:
+        def visible_after(check: Any, limit_s: float = 2.0) -> str:
+            """Ask until ``check()`` holds: the milliseconds it took, counted in ``windows``."""
+            nonlocal missed
             t0 = time.perf_counter()
             while time.perf_counter() - t0 < limit_s:
                 if check():
-                    return (time.perf_counter() - t0) * 1000
-            return None
+                    windows.append((time.perf_counter() - t0) * 1000)
+                    return f"{windows[-1]:.1f} ms"
+            missed += 1
+            return "never"
 
         eid, elng, elat = self.q1("""SELECT id, ST_X(geom), ST_Y(geom) FROM enterprise
                                       WHERE grade_override IS NULL AND grade = 4
@@ -434,14 +438,8 @@ class Bench:
             shown = visible_after(shows)
             self.cur.execute("UPDATE enterprise SET grade_override = NULL WHERE id = %s", (eid,))
             undone = visible_after(lambda red=red, before=before: red()[0] == before)
-            for w in (shown, undone):
-                if w is None:
-                    missed += 1
-                else:
-                    windows.append(w)
-            self.notes.append(f"freshness z{z}: red count {before}; the write shown after "
-                              f"{'never' if shown is None else f'{shown:.1f} ms'}, the undo after "
-                              f"{'never' if undone is None else f'{undone:.1f} ms'}")
+            self.notes.append(f"freshness z{z}: red count {before}; the write shown after {shown}, "
+                              f"the undo after {undone}")
         # a hazard signed off leaves the open-hazard tile
         hid, hlng, hlat = self.q1("""SELECT h.id, ST_X(coalesce(h.geom, e.geom)), ST_Y(coalesce(h.geom, e.geom))
                                        FROM hazard h JOIN enterprise e ON e.id = h.enterprise_id
@@ -461,14 +459,8 @@ class Bench:
         self.cur.execute("UPDATE hazard SET state = 'rectified', verified_on = NULL, verifier = NULL WHERE id = %s",
                          (hid,))
         back = visible_after(has)
-        for w in (gone, back):
-            if w is None:
-                missed += 1
-            else:
-                windows.append(w)
-        self.notes.append(f"freshness hazard {hid}: signed off, gone from the tile after "
-                          f"{'never' if gone is None else f'{gone:.1f} ms'}; undone, back after "
-                          f"{'never' if back is None else f'{back:.1f} ms'}")
+        self.notes.append(f"freshness hazard {hid}: signed off, gone from the tile after {gone}; "
+                          f"undone, back after {back}")
         for n in self.notes[-3:]:
             print("    " + n, flush=True)
         self.extra["freshness_windows_ms"] = [round(w, 1) for w in windows]
