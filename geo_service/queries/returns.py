@@ -124,6 +124,20 @@ def _major_then(period: metrics.Period) -> ColumnElement[bool]:
     return metrics.major_risk(risk_point_grade_at(month_end(period.month_start)))
 
 
+def _risk_major_columns(period: metrics.Period) -> list[Any]:
+    """``major``, ``major_controlled``, ``major_month``, ``major_controlled_month``: the 重大风险
+    columns of the return over risk points joined to their enterprises (red at the month's end)."""
+    red = _major_then(period)
+    controlled = metrics.controls_in_place()
+    this_month = metrics.risk_assessed(period.year, True)
+    return [
+        _count_if(red).label("major"),
+        _count_if(sa.and_(red, controlled)).label("major_controlled"),
+        _count_if(sa.and_(red, this_month)).label("major_month"),
+        _count_if(sa.and_(red, controlled, this_month)).label("major_controlled_month"),
+    ]
+
+
 def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
     """Risk identification this year (reading A) per region and top-level industry.
 
@@ -134,18 +148,13 @@ def risk_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -
     Risk points without an assessment date are not counted.
     """
     span = period.year
-    red = _major_then(period)
-    controlled = metrics.controls_in_place()
     per_county = (
         _base(codes, scope)
         .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
         .where(metrics.risk_assessed(span))
         .add_columns(
             _distinct_enterprises_if(metrics.risk_assessed(span)).label("enterprises"),
-            _count_if(red).label("major"),
-            _count_if(sa.and_(red, controlled)).label("major_controlled"),
-            _count_if(sa.and_(red, metrics.risk_assessed(span, True))).label("major_month"),
-            _count_if(sa.and_(red, controlled, metrics.risk_assessed(span, True))).label("major_controlled_month"),
+            *_risk_major_columns(period),
         )
     )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
@@ -261,19 +270,11 @@ def _maybe_red_then(period: metrics.Period) -> ColumnElement[bool]:
 def risk_major_counts(codes: Sequence[str], *, scope: Scope, period: metrics.Period) -> Select[Any]:
     """The 重大风险 columns of :func:`risk_counts` (``major``, ``major_controlled`` and their
     ``_month`` parts) read from the risk points that may have been red then only."""
-    span = period.year
-    red = _major_then(period)
-    controlled = metrics.controls_in_place()
     per_county = (
         _base(codes, scope)
         .join(RiskPoint, RiskPoint.enterprise_id == Enterprise.id)
-        .where(metrics.risk_assessed(span), _maybe_red_then(period))
-        .add_columns(
-            _count_if(red).label("major"),
-            _count_if(sa.and_(red, controlled)).label("major_controlled"),
-            _count_if(sa.and_(red, metrics.risk_assessed(span, True))).label("major_month"),
-            _count_if(sa.and_(red, controlled, metrics.risk_assessed(span, True))).label("major_controlled_month"),
-        )
+        .where(metrics.risk_assessed(period.year), _maybe_red_then(period))
+        .add_columns(*_risk_major_columns(period))
     )
     return _roll_up(codes, per_county, ("industry", "stat_group"))
 

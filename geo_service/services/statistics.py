@@ -306,14 +306,6 @@ def _region_numbers(code: str, name: str, level: str,
     }
 
 
-def _grouped(rows: Iterable[Any], fields: tuple[str, ...]) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
-    out: dict[str, dict[tuple[str, str], dict[str, int]]] = defaultdict(dict)
-    for r in rows:
-        m = r._mapping
-        out[m["code"]][(m["industry"], m["stat_group"])] = {f: int(m[f]) for f in fields if f in m}
-    return out
-
-
 def _merged(*parts: Iterable[Any], fields: tuple[str, ...]) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
     """Rows of several statements keyed by (code, industry, stat_group), merged; a field no
     statement gave for a key is 0 (no row: nothing counted)."""
@@ -334,8 +326,8 @@ def _counts(session: Session, codes: list[str], scope: Scope, period: metrics.Pe
     changes: dict[str, dict[str, int]] = defaultdict(dict)
     if not tallies or scope.enterprise_id is not None:
         # the register itself (also the reference the tallied path is tested against)
-        risk = _grouped(session.execute(q.risk_counts(codes, scope=scope, period=period)), _RISK_FIELDS)
-        hazard = _grouped(session.execute(q.hazard_counts(codes, scope=scope, period=period)), hazard_fields)
+        risk = _merged(session.execute(q.risk_counts(codes, scope=scope, period=period)), fields=_RISK_FIELDS)
+        hazard = _merged(session.execute(q.hazard_counts(codes, scope=scope, period=period)), fields=hazard_fields)
         risk_changes = q.risk_changes(codes, scope=scope, period=period)
         hazard_changes = q.hazard_changes(codes, scope=scope, period=period)
     else:
