@@ -61,19 +61,27 @@ def _where(selection: Selection) -> sa.ColumnElement[bool]:
     return code.in_(list(selection))
 
 
+def _tokens_rows(where: sa.ColumnElement[bool]) -> Select[Any]:
+    return (sa.select(_change.c.code, sa.func.sum(_change.c.weight).label("token"))
+            .where(where).group_by(_change.c.code))
+
+
+def _tokens_object(where: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
+    rows = _tokens_rows(where).subquery("tok")
+    return sa.select(sa.func.coalesce(sa.func.jsonb_object_agg(rows.c.code, rows.c.token),
+                                      sa.cast(sa.literal("{}"), JSONB))).scalar_subquery()
+
+
 def tokens_select(selection: Selection) -> Select[Any]:
     """``(key, token)`` of every key of ``selection`` that has changed at least once."""
-    return (sa.select(_change.c.code, sa.func.sum(_change.c.weight).label("token"))
-            .where(_where(selection)).group_by(_change.c.code))
+    return _tokens_rows(_where(selection))
 
 
 def tokens_column(selection: Selection) -> sa.ScalarSelect[Any]:
     """The tokens of ``selection`` as one JSON object ``{key: token}``: a column
     to add to the statement that builds a response, so both are read in the
     same snapshot."""
-    rows = tokens_select(selection).subquery("tok")
-    return sa.select(sa.func.coalesce(sa.func.jsonb_object_agg(rows.c.code, rows.c.token),
-                                      sa.cast(sa.literal("{}"), JSONB))).scalar_subquery()
+    return _tokens_object(_where(selection))
 
 
 # The parameter of :func:`with_tokens_of_keys`: the list of keys whose tokens are read.
@@ -86,11 +94,7 @@ def with_tokens_of_keys(stmt: Select[Any]) -> Select[Any]:
     ``TOKEN_KEYS`` at execution (a list): for a statement built once and
     executed for many responses (:func:`geo_service.queries.tiles.tile_statement`),
     so the pair is built once too."""
-    code = _change.c.code
-    rows = (sa.select(code, sa.func.sum(_change.c.weight).label("token"))
-            .where(code.in_(sa.bindparam(TOKEN_KEYS, expanding=True))).group_by(code).subquery("tok"))
-    return stmt.add_columns(sa.select(sa.func.coalesce(sa.func.jsonb_object_agg(rows.c.code, rows.c.token),
-                                                       sa.cast(sa.literal("{}"), JSONB))).scalar_subquery())
+    return stmt.add_columns(_tokens_object(_change.c.code.in_(sa.bindparam(TOKEN_KEYS, expanding=True))))
 
 
 def boxes_select() -> Select[Any]:
