@@ -169,9 +169,40 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
+# SQLSTATE of "deadlock detected".
+DEADLOCK = "40P01"
+UPGRADE_ATTEMPTS = 3
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply the Alembic migrations to ``url`` up to ``revision``."""
-    command.upgrade(alembic_config(url), revision)
+    """Apply the Alembic migrations to ``url`` up to ``revision``.
+
+    The whole chain runs in one transaction (``migrations/env.py``), so an
+    attempt that PostgreSQL ends as a deadlock's victim leaves the database as it
+    was, and is run again, up to :data:`UPGRADE_ATTEMPTS` times.  The other side
+    of such a deadlock is usually autovacuum on a register table the upgrade
+    changes: since PostgreSQL 15.9 its in-place update of the table's
+    ``pg_class`` row waits for the upgrade's transaction while it holds the lock
+    the upgrade's ``CREATE INDEX`` waits for.  It needs no operator: once the
+    victim's transaction is gone, autovacuum finishes and the next attempt
+    passes.
+    """
+    for attempt in range(1, UPGRADE_ATTEMPTS + 1):
+        try:
+            command.upgrade(alembic_config(url), revision)
+            return
+        except exc.DBAPIError as error:
+            if _sqlstate(error) != DEADLOCK or attempt == UPGRADE_ATTEMPTS:
+                raise
+            LOGGER.warning("upgrade attempt %d of %d was a deadlock's victim and was rolled back;"
+                           " running it again: %s", attempt, UPGRADE_ATTEMPTS,
+                           str(error.orig).splitlines()[0])
+            time.sleep(attempt)
+
+
+def _sqlstate(error: exc.DBAPIError) -> str | None:
+    """The SQLSTATE of the driver's error under ``error`` (psycopg2 or psycopg 3)."""
+    return getattr(error.orig, "pgcode", None) or getattr(error.orig, "sqlstate", None)
 
 
 def get_session() -> Session:

@@ -63,7 +63,7 @@ def test_upgrade_backfills_and_downgrade_drops(make_database):
                     conn.execute(text("INSERT INTO hazard_event (hazard_id, actor, user_id, from_state, to_state) "
                                       "VALUES (:h, :who, :u, :a, :b)"),
                                  {"h": hid, "who": who, "u": users[who], "a": a, "b": b})
-        command.upgrade(cfg, "head")
+        db.upgrade(url)
         with engine.connect() as conn:
             rows = {r.id: r for r in conn.execute(text(
                 "SELECT id, origin, created_by_id, rectified_by_id, verifier_id, verifier, rectification_note "
@@ -81,6 +81,6 @@ def test_upgrade_backfills_and_downgrade_drops(make_database):
             kept = conn.execute(text("SELECT verifier FROM hazard WHERE id = :h"), {"h": h_closed}).scalar()
         assert not columns & {"origin", "created_by_id", "rectified_by_id", "verifier_id", "rectification_note"}
         assert kept == "县应急局 赵六"
-        command.upgrade(cfg, "head")
+        db.upgrade(url)
     finally:
         engine.dispose()

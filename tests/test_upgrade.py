@@ -16,7 +16,10 @@ the logs may have grown.
 
 from __future__ import annotations
 
+import logging
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +45,21 @@ APPEND_ONLY = {"data_change", "audit_log", "hazard_event"}
 RELEASE_COUNTS = {"region": 14, "enterprise": 2000, "risk_point": 5125, "hazard": 4925,
                   "hazard_event": 18889, "app_user": 5, "return_archive": 1, "hazard_evidence": 1,
                   "audit_log": 4, "api_token": 1, "login_attempt": 1, "map_export": 4}
+
+
+@pytest.fixture
+def empty_database(server_url: str) -> Iterator[str]:
+    """A new database with nothing in it (not migrated)."""
+    name = f"geo_upgrade_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture
@@ -120,5 +138,61 @@ def test_upgrade_from_the_previous_release_keeps_every_row(release_database: str
             assert not lost, f"{len(lost)} rows of {table} were changed or deleted"
             if table not in APPEND_ONLY:
                 assert len(after) == len(before[table]), f"{table} gained rows"
+    finally:
+        engine.dispose()
+
+
+def test_an_upgrade_that_loses_a_deadlock_is_run_again(empty_database: str,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """CI once failed here: autovacuum on the restored register and the upgrade's
+    ``CREATE INDEX`` (migration 0022) waited for each other, and PostgreSQL ended
+    the upgrade.  This plays the other side by hand: a session holds a lock
+    ``hazard_tally``'s ``CREATE INDEX`` must wait for, then waits for the
+    upgrade's transaction (its lock on ``alembic_version``); the upgrade, which
+    checks for deadlock after 1 s while this session waits 60 s, is the victim.
+    The upgrade must roll back, run again once the session is gone, and reach
+    the head."""
+    db.upgrade(empty_database, "0021")
+    engine = create_engine(empty_database)
+    outcome: list[BaseException | None] = []
+
+    def run_upgrade() -> None:
+        try:
+            db.upgrade(empty_database)
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+            outcome.append(error)
+
+    try:
+        with engine.connect() as other, engine.connect() as watch:
+            other.execute(text("SET deadlock_timeout = '60s'"))
+            other.execute(text("LOCK TABLE hazard_tally IN ROW EXCLUSIVE MODE"))
+            caplog.set_level(logging.WARNING, logger="geo_service.db")
+            upgrading = threading.Thread(target=run_upgrade)
+            upgrading.start()
+            waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'hazard_tally'::regclass AND NOT granted"
+            for _ in range(600):
+                if watch.execute(text(waiting)).scalar_one():
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the upgrade never waited for hazard_tally")
+            watch.rollback()
+            # Returns once the upgrade's attempt was ended and rolled back.
+            other.execute(text("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE"))
+            assert other.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0021"
+            other.rollback()
+        upgrading.join(120)
+        assert not upgrading.is_alive(), "the upgrade did not finish"
+        assert outcome == [None], outcome
+        with engine.connect() as conn:
+            head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+            indexes = set(conn.execute(text(
+                "SELECT indexname FROM pg_indexes WHERE indexname IN"
+                " ('ix_hazard_tally_region', 'ix_enterprise_cell_region_z0')")).scalars())
+        assert head == ScriptDirectory.from_config(db.alembic_config(empty_database)).get_current_head()
+        assert indexes == {"ix_hazard_tally_region", "ix_enterprise_cell_region_z0"}
+        retries = [r for r in caplog.records if "deadlock" in r.getMessage()]
+        assert len(retries) == 1, [r.getMessage() for r in caplog.records]
     finally:
         engine.dispose()
