@@ -180,12 +180,13 @@ def upgrade(url: str, revision: str = "head") -> None:
     The whole chain runs in one transaction (``migrations/env.py``), so an
     attempt that PostgreSQL ends as a deadlock's victim leaves the database as it
     was, and is run again, up to :data:`UPGRADE_ATTEMPTS` times.  The other side
-    of such a deadlock is usually autovacuum on a register table the upgrade
-    changes: since PostgreSQL 15.9 its in-place update of the table's
-    ``pg_class`` row waits for the upgrade's transaction while it holds the lock
-    the upgrade's ``CREATE INDEX`` waits for.  It needs no operator: once the
-    victim's transaction is gone, autovacuum finishes and the next attempt
-    passes.
+    of such a deadlock is autovacuum on a register table: a migration's ``GRANT``
+    rewrites the table's ``pg_class`` row without a lock that keeps vacuum out;
+    vacuum, when it records the table's statistics in that row, then waits for
+    the upgrade's transaction, while holding the lock a later ``CREATE INDEX`` on
+    the table waits for (reproduced by hand with ``GRANT``, ``VACUUM`` and
+    ``CREATE INDEX`` on PostgreSQL 15.18).  It needs no operator: once the
+    victim's transaction is gone, vacuum finishes and the next attempt passes.
     """
     for attempt in range(1, UPGRADE_ATTEMPTS + 1):
         try:
