@@ -63,25 +63,15 @@ def empty_database(server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def release_database(server_url: str, database_url: str) -> Iterator[str]:
+def release_database(empty_database: str, database_url: str) -> str:
     """A new database holding the 0.1.0 demo register, at schema 0003.
 
     ``database_url`` first: its migrations create the ``geo_app`` role that the
     dump's grants name."""
-    name = f"geo_upgrade_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    args, env = libpq_args(url)
+    args, env = libpq_args(empty_database)
     subprocess.run([str(find_bindir() / "pg_restore"), "--no-owner", "--exit-on-error", *args, str(DUMP)],
                    check=True, capture_output=True, env=env, stdin=subprocess.DEVNULL)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return empty_database
 
 
 def _tables(engine: Engine) -> dict[str, list[str]]:
