@@ -290,17 +290,14 @@ def autocommit_session() -> Session | None:
             return None
         g.db_autocommit_session = Session(bind=engine)
     session: Session = g.db_autocommit_session
-    g.db_read_session = session
     return session
 
 
 def close_request_session(exc: BaseException | None) -> None:
     """Close the request's sessions (rolled back after an error), if they were opened."""
-    closed: set[int] = set()  # db_read_session may be db_autocommit_session
     for name in ("db_read_session", "db_autocommit_session", "db_session"):
         session: Session | None = g.pop(name, None)
-        if session is not None and id(session) not in closed:
-            closed.add(id(session))
+        if session is not None:
             if exc is not None:
                 session.rollback()
             session.close()

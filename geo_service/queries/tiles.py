@@ -498,13 +498,8 @@ def tile_statement(layer: str, z: int, x: int, y: int, f: Filters, *, scope: Sco
     parameters; building it anew (SQLAlchemy constructs and their cache key) was
     a third of a raw-point tile request's time in Python.  The last 64 are
     kept (a statement with its tokens column holds ~125 KB).  The region outlines
-    (simplified by the tile's latitude) and filters that cannot be a cache key
-    (none today) are built per tile."""
-    if layer != "regions":
-        try:
-            stmt = _statement_of_zoom(layer, z, f, scope, as_of, cluster_below, level)
-        except TypeError:  # an unhashable filter value
-            pass
-        else:
-            return stmt, {TILE_X: x, TILE_Y: y}
-    return tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below, level=level), {}
+    (simplified by the tile's latitude) are built per tile."""
+    if layer == "regions":
+        return tile_select(layer, z, x, y, f, scope=scope, as_of=as_of, cluster_below=cluster_below,
+                           level=level), {}
+    return _statement_of_zoom(layer, z, f, scope, as_of, cluster_below, level), {TILE_X: x, TILE_Y: y}
